@@ -1,0 +1,470 @@
+
+/*
+ * ngx_http_photo_module: directives, configuration and request routing.
+ */
+
+#include "ngx_http_photo_module.h"
+#include "ngx_photo_json.h"
+
+#include <libpq-fe.h>
+
+
+#define NGX_PHOTO_REDIS_PORT      6379
+#define NGX_PHOTO_MEMCACHED_PORT  11211
+#define NGX_PHOTO_POSTGRES_PORT   5432
+#define NGX_PHOTO_POSTGRES_SOCKET_DIR  "/var/run/postgresql"   /* Debian's */
+#define NGX_PHOTO_GEARMAN_PORT    4730
+
+
+static ngx_int_t ngx_http_photo_handler(ngx_http_request_t *r);
+
+static void *ngx_http_photo_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_photo_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+static char *ngx_http_photo_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_photo_server(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_photo_memcached(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_photo_server_t *ngx_http_photo_parse_server(ngx_conf_t *cf,
+    ngx_str_t *value, in_port_t default_port);
+
+
+static ngx_command_t  ngx_http_photo_commands[] = {
+
+    { ngx_string("photo_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_photo_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("photo_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_photo_server,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, redis),
+      (void *) NGX_PHOTO_REDIS_PORT },
+
+    { ngx_string("photo_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("photo_memcached"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_photo_memcached,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("photo_memcached_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, memcached_timeout),
+      NULL },
+
+    { ngx_string("photo_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_photo_postgres,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("photo_postgres_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, postgres_timeout),
+      NULL },
+
+    { ngx_string("photo_gearman"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_photo_server,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, gearman),
+      (void *) NGX_PHOTO_GEARMAN_PORT },
+
+    { ngx_string("photo_gearman_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, gearman_timeout),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_photo_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_photo_create_main_conf,       /* create main configuration */
+    ngx_http_photo_init_main_conf,         /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_photo_create_loc_conf,        /* create location configuration */
+    ngx_http_photo_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_photo_module = {
+    NGX_MODULE_V1,
+    &ngx_http_photo_module_ctx,            /* module context */
+    ngx_http_photo_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_photo_health_uri = ngx_string("/health");
+
+
+static ngx_int_t
+ngx_http_photo_handler(ngx_http_request_t *r)
+{
+    if (r->uri.len == ngx_http_photo_health_uri.len
+        && ngx_strncmp(r->uri.data, ngx_http_photo_health_uri.data,
+                       r->uri.len) == 0)
+    {
+        return ngx_photo_health_handler(r);
+    }
+
+    return ngx_photo_json_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                "no such endpoint: %V", &r->uri);
+}
+
+
+static void *
+ngx_http_photo_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_photo_main_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_photo_main_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->redis = NULL;
+     *     conf->memcached = NULL;
+     *     conf->postgres_conninfo = { 0, NULL };
+     *     conf->postgres = NULL;
+     *     conf->gearman = NULL;
+     */
+
+    conf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    conf->memcached_timeout = NGX_CONF_UNSET_MSEC;
+    conf->postgres_timeout = NGX_CONF_UNSET_MSEC;
+    conf->gearman_timeout = NGX_CONF_UNSET_MSEC;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_photo_main_conf_t *pmcf = conf;
+
+    ngx_conf_init_msec_value(pmcf->redis_timeout, 1000);
+    ngx_conf_init_msec_value(pmcf->memcached_timeout, 500);
+    ngx_conf_init_msec_value(pmcf->postgres_timeout, 2000);
+    ngx_conf_init_msec_value(pmcf->gearman_timeout, 1000);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_photo_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_photo_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_photo_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->api = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+/*
+ * Checked here, not at parse time, because the backends are set in the
+ * http block and locations may come before them.  The error names the
+ * "photo_api" line, since the end of the http block would mislead.
+ */
+
+static char *
+ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_photo_loc_conf_t *prev = parent;
+    ngx_http_photo_loc_conf_t *conf = child;
+
+    const char                  *missing;
+    ngx_http_photo_main_conf_t  *pmcf;
+
+    ngx_conf_merge_value(conf->api, prev->api, 0);
+
+    if (conf->api != 1 || conf->api_file == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_photo_module);
+
+    missing = pmcf->redis == NULL ? "photo_redis"
+              : pmcf->memcached == NULL ? "photo_memcached"
+              : pmcf->postgres == NULL ? "photo_postgres"
+              : pmcf->gearman == NULL ? "photo_gearman"
+              : NULL;
+
+    if (missing) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"photo_api\" in %s:%ui needs \"%s\" in the http "
+                      "block", conf->api_file, conf->api_line, missing);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_photo_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_photo_loc_conf_t *plcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (plcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    plcf->api = 1;
+    plcf->api_file = cf->conf_file->file.name.data;
+    plcf->api_line = cf->conf_file->line;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_photo_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_photo_server_t *
+ngx_http_photo_parse_server(ngx_conf_t *cf, ngx_str_t *value,
+    in_port_t default_port)
+{
+    ngx_str_t           *name;
+    ngx_url_t            u;
+    ngx_photo_server_t  *server;
+
+    name = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *value;
+    u.default_port = default_port;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s in \"%V\" of the \"%V\" directive",
+                           u.err ? u.err : "invalid address", &u.url,
+                           &name[0]);
+        return NULL;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for \"%V\" of the \"%V\" directive",
+                           &u.url, &name[0]);
+        return NULL;
+    }
+
+    server = ngx_pcalloc(cf->pool, sizeof(ngx_photo_server_t));
+    if (server == NULL) {
+        return NULL;
+    }
+
+    server->name = *value;
+    server->addr = &u.addrs[0];
+
+    return server;
+}
+
+
+static char *
+ngx_http_photo_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t            *value;
+    ngx_photo_server_t  **field;
+
+    field = (ngx_photo_server_t **) (p + cmd->offset);
+
+    if (*field != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    *field = ngx_http_photo_parse_server(cf, &value[1],
+                                         (in_port_t) (uintptr_t) cmd->post);
+
+    return *field ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_photo_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_photo_main_conf_t *pmcf = conf;
+
+    ngx_str_t           *value;
+    ngx_uint_t           i;
+    ngx_photo_server_t  *server, *s;
+
+    if (pmcf->memcached != NULL) {
+        return "is duplicate";
+    }
+
+    pmcf->memcached = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                       sizeof(ngx_photo_server_t));
+    if (pmcf->memcached == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        server = ngx_http_photo_parse_server(cf, &value[i],
+                                             NGX_PHOTO_MEMCACHED_PORT);
+        if (server == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        s = ngx_array_push(pmcf->memcached);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = *server;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The conninfo is parsed by libpq itself (no I/O), so that nginx -t
+ * rejects what libpq would, and the probe knows the host and port.
+ */
+
+static char *
+ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_photo_main_conf_t *pmcf = conf;
+
+    char                *err;
+    u_char              *p;
+    ngx_str_t           *value, addr;
+    const char          *host, *hostaddr, *port;
+    PQconninfoOption    *opts, *o;
+
+    if (pmcf->postgres != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = ngx_pnalloc(cf->pool, value[1].len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(p, value[1].data, value[1].len + 1);
+
+    err = NULL;
+    opts = PQconninfoParse((char *) p, &err);
+
+    if (opts == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid conninfo \"%V\": %s", &value[1],
+                           err ? err : "out of memory");
+        if (err) {
+            PQfreemem(err);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    host = NULL;
+    hostaddr = NULL;
+    port = "5432";
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL || o->val[0] == '\0') {
+            continue;
+        }
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
+            host = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            hostaddr = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "port") == 0) {
+            port = o->val;
+        }
+    }
+
+    /* libpq's order: hostaddr, then host, then its Unix socket directory */
+    host = hostaddr ? hostaddr : host ? host : NGX_PHOTO_POSTGRES_SOCKET_DIR;
+
+    addr.len = sizeof("unix:/.s.PGSQL.") + ngx_strlen(host) + ngx_strlen(port);
+    addr.data = ngx_pnalloc(cf->pool, addr.len);
+    if (addr.data == NULL) {
+        PQconninfoFree(opts);
+        return NGX_CONF_ERROR;
+    }
+
+    addr.len = ngx_sprintf(addr.data, host[0] == '/' ? "unix:%s/.s.PGSQL.%s"
+                                                     : "%s:%s",
+                           host, port)
+               - addr.data;
+
+    PQconninfoFree(opts);
+
+    pmcf->postgres_conninfo.data = p;
+    pmcf->postgres_conninfo.len = value[1].len;
+
+    pmcf->postgres = ngx_http_photo_parse_server(cf, &addr,
+                                                 NGX_PHOTO_POSTGRES_PORT);
+
+    return pmcf->postgres ? NGX_CONF_OK : NGX_CONF_ERROR;
+}

@@ -1,0 +1,54 @@
+
+/*
+ * ngx_http_photo_module: the read path of ngx_photo inside nginx.
+ * Configuration shared by the module's files.
+ */
+
+#ifndef _NGX_HTTP_PHOTO_MODULE_H_INCLUDED_
+#define _NGX_HTTP_PHOTO_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* One backend server as configured: what it is called and where it is. */
+typedef struct {
+    ngx_str_t                   name;       /* as written in nginx.conf */
+    ngx_addr_t                 *addr;       /* first resolved address */
+} ngx_photo_server_t;
+
+
+/* Backends live in the http block: one set per deployment, shared by all
+ * locations, so that connection pools can be kept per worker. */
+typedef struct {
+    ngx_photo_server_t         *redis;
+    ngx_msec_t                  redis_timeout;
+
+    ngx_array_t                *memcached;  /* of ngx_photo_server_t */
+    ngx_msec_t                  memcached_timeout;
+
+    ngx_str_t                   postgres_conninfo;
+    ngx_photo_server_t         *postgres;   /* host/port from the conninfo */
+    ngx_msec_t                  postgres_timeout;
+
+    ngx_photo_server_t         *gearman;
+    ngx_msec_t                  gearman_timeout;
+} ngx_http_photo_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                  api;
+    u_char                     *api_file;   /* where "photo_api" was, */
+    ngx_uint_t                  api_line;   /* for errors found at merge */
+} ngx_http_photo_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_photo_module;
+
+
+ngx_int_t ngx_photo_health_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_PHOTO_MODULE_H_INCLUDED_ */

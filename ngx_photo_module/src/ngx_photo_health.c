@@ -1,0 +1,256 @@
+
+/*
+ * GET /health: probe every configured backend at once and say which answer.
+ * 200 when all do, 503 otherwise, so a load balancer can act on it.
+ */
+
+#include "ngx_http_photo_module.h"
+#include "ngx_photo_json.h"
+#include "ngx_photo_probe.h"
+
+
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_photo_probe_t          *probes;
+    ngx_uint_t                  nprobes;
+    ngx_uint_t                  pending;
+} ngx_photo_health_ctx_t;
+
+
+typedef struct {
+    const char                 *backend;
+    ngx_str_t                   ping;
+    ngx_str_t                   pong;
+    ngx_str_t                   pong_alt;
+} ngx_photo_health_ping_t;
+
+
+static void ngx_photo_health_add(ngx_photo_health_ctx_t *ctx,
+    ngx_photo_health_ping_t *ping, ngx_photo_server_t *server,
+    ngx_msec_t timeout);
+static void ngx_photo_health_probe_done(ngx_photo_probe_t *p);
+static ngx_int_t ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx);
+static void ngx_photo_health_cleanup(void *data);
+
+
+/* One protocol-level ping per backend: cheap, and logs nothing there. */
+static ngx_photo_health_ping_t  ngx_photo_ping_redis =
+    { "redis", ngx_string("PING\r\n"), ngx_string("+PONG"), ngx_null_string };
+
+static ngx_photo_health_ping_t  ngx_photo_ping_memcached =
+    { "memcached", ngx_string("version\r\n"), ngx_string("VERSION "),
+      ngx_null_string };
+
+/* gearmand's text admin protocol */
+static ngx_photo_health_ping_t  ngx_photo_ping_gearman =
+    { "gearman", ngx_string("version\n"), ngx_string("OK "),
+      ngx_null_string };
+
+/*
+ * PostgreSQL answers an SSLRequest with one byte, 'N' or 'S', before any
+ * authentication, and does not log a client that then hangs up.
+ */
+static ngx_photo_health_ping_t  ngx_photo_ping_postgres =
+    { "postgres", ngx_string("\x00\x00\x00\x08\x04\xd2\x16\x2f"),
+      ngx_string("N"), ngx_string("S") };
+
+
+ngx_int_t
+ngx_photo_health_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, n;
+    ngx_pool_cleanup_t          *cln;
+    ngx_photo_server_t          *mc;
+    ngx_photo_health_ctx_t      *ctx;
+    ngx_http_photo_main_conf_t  *pmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_photo_json_error(r, NGX_HTTP_NOT_ALLOWED,
+                                    "method_not_allowed",
+                                    "/health answers GET and HEAD only");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_photo_health_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    n = 3 + pmcf->memcached->nelts;
+
+    ctx->request = r;
+    ctx->probes = ngx_pcalloc(r->pool, n * sizeof(ngx_photo_probe_t));
+    if (ctx->probes == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* probes still connected when the request goes away are closed */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_photo_health_cleanup;
+    cln->data = ctx;
+
+    ngx_photo_health_add(ctx, &ngx_photo_ping_redis, pmcf->redis,
+                         pmcf->redis_timeout);
+
+    mc = pmcf->memcached->elts;
+    for (i = 0; i < pmcf->memcached->nelts; i++) {
+        ngx_photo_health_add(ctx, &ngx_photo_ping_memcached, &mc[i],
+                             pmcf->memcached_timeout);
+    }
+
+    ngx_photo_health_add(ctx, &ngx_photo_ping_postgres, pmcf->postgres,
+                         pmcf->postgres_timeout);
+    ngx_photo_health_add(ctx, &ngx_photo_ping_gearman, pmcf->gearman,
+                         pmcf->gearman_timeout);
+
+    if (ctx->pending == 0) {
+        return ngx_photo_health_respond(ctx);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_photo_health_add(ngx_photo_health_ctx_t *ctx,
+    ngx_photo_health_ping_t *ping, ngx_photo_server_t *server,
+    ngx_msec_t timeout)
+{
+    u_char             *action;
+    ngx_photo_probe_t  *p;
+
+    p = &ctx->probes[ctx->nprobes++];
+
+    p->backend = ping->backend;
+    p->ping = ping->ping;
+    p->pong = ping->pong;
+    p->pong_alt = ping->pong_alt;
+    p->server = server;
+    p->timeout = timeout;
+    p->done = ngx_photo_health_probe_done;
+    p->data = ctx;
+
+    /* errors on the probe's connection say which backend they are about */
+    p->log = ngx_palloc(ctx->request->pool, sizeof(ngx_log_t));
+    action = ngx_pnalloc(ctx->request->pool,
+                         sizeof("probing  at ") + ngx_strlen(p->backend)
+                         + server->name.len);
+
+    if (p->log == NULL || action == NULL) {
+        p->rc = NGX_ERROR;
+        p->error = "out of memory";
+        return;
+    }
+
+    *p->log = *ctx->request->connection->log;
+    *ngx_sprintf(action, "probing %s at %V", p->backend, &server->name) = '\0';
+    p->log->action = (char *) action;
+
+    if (ngx_photo_probe_start(p) == NGX_AGAIN) {
+        ctx->pending++;
+    }
+}
+
+
+static void
+ngx_photo_health_probe_done(ngx_photo_probe_t *p)
+{
+    ngx_photo_health_ctx_t  *ctx = p->data;
+
+    if (--ctx->pending) {
+        return;
+    }
+
+    ngx_http_finalize_request(ctx->request,
+                              ngx_photo_health_respond(ctx));
+}
+
+
+static ngx_int_t
+ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx)
+{
+    ngx_uint_t           i, up;
+    ngx_photo_json_t     j;
+    ngx_photo_probe_t   *p;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (ngx_photo_json_init(&j, r->pool, 1024) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    up = 0;
+
+    yajl_gen_map_open(j.gen);
+    ngx_photo_json_lit(&j, "backends");
+    yajl_gen_array_open(j.gen);
+
+    for (i = 0; i < ctx->nprobes; i++) {
+        p = &ctx->probes[i];
+
+        yajl_gen_map_open(j.gen);
+        ngx_photo_json_lit(&j, "backend");
+        yajl_gen_string(j.gen, (const u_char *) p->backend,
+                        ngx_strlen(p->backend));
+        ngx_photo_json_lit(&j, "address");
+        ngx_photo_json_str(&j, &p->server->name);
+        ngx_photo_json_lit(&j, "up");
+        yajl_gen_bool(j.gen, p->rc == NGX_OK);
+
+        if (p->rc == NGX_OK) {
+            up++;
+            ngx_photo_json_lit(&j, "ms");
+            yajl_gen_integer(j.gen, p->elapsed);
+
+        } else {
+            ngx_photo_json_lit(&j, "error");
+            yajl_gen_string(j.gen, (const u_char *) p->error,
+                            ngx_strlen(p->error));
+        }
+
+        yajl_gen_map_close(j.gen);
+    }
+
+    yajl_gen_array_close(j.gen);
+    ngx_photo_json_lit(&j, "status");
+
+    if (up == ctx->nprobes) {
+        ngx_photo_json_lit(&j, "ok");
+
+    } else {
+        ngx_photo_json_lit(&j, "unavailable");
+    }
+
+    yajl_gen_map_close(j.gen);
+
+    return ngx_photo_json_send(r, up == ctx->nprobes
+                                  ? NGX_HTTP_OK
+                                  : NGX_HTTP_SERVICE_UNAVAILABLE, &j);
+}
+
+
+static void
+ngx_photo_health_cleanup(void *data)
+{
+    ngx_photo_health_ctx_t  *ctx = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->nprobes; i++) {
+        ngx_photo_probe_abort(&ctx->probes[i]);
+    }
+}

@@ -1,0 +1,48 @@
+
+/*
+ * JSON responses: a yajl generator that allocates from the request pool and
+ * prints straight into an nginx buffer chain, so nothing is copied twice
+ * and nothing has to be freed by hand.
+ */
+
+#ifndef _NGX_PHOTO_JSON_H_INCLUDED_
+#define _NGX_PHOTO_JSON_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <yajl/yajl_gen.h>
+
+
+typedef struct {
+    yajl_gen                    gen;
+    ngx_pool_t                 *pool;
+    ngx_chain_t                *out;
+    ngx_chain_t               **last;
+    ngx_buf_t                  *buf;
+    size_t                      chunk;      /* size of each new buffer */
+    off_t                       length;     /* bytes printed so far */
+    ngx_flag_t                  failed;     /* an allocation failed */
+} ngx_photo_json_t;
+
+
+/* Literal keys and values without strlen(). */
+#define ngx_photo_json_lit(j, s)                                             \
+    yajl_gen_string((j)->gen, (const unsigned char *) s, sizeof(s) - 1)
+
+#define ngx_photo_json_str(j, str)                                           \
+    yajl_gen_string((j)->gen, (str)->data, (str)->len)
+
+
+ngx_int_t ngx_photo_json_init(ngx_photo_json_t *j, ngx_pool_t *pool,
+    size_t chunk);
+ngx_int_t ngx_photo_json_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_photo_json_t *j);
+
+/* {"error":{"code":CODE,"message":MESSAGE}} with the given status. */
+ngx_int_t ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *fmt, ...);
+
+
+#endif /* _NGX_PHOTO_JSON_H_INCLUDED_ */

@@ -1,0 +1,45 @@
+# Shared by the scripts: where the checkout is, the stack's settings, messages.
+# Sourced, never run.
+
+PHOTO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export PHOTO_ROOT
+# shellcheck source=../../conf/stack.env
+. "$PHOTO_ROOT/conf/stack.env"
+
+PHOTO_BUILD_DIR=${PHOTO_BUILD_DIR:-$PHOTO_ROOT/build}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+export PHOTO_BUILD_DIR PG_BIN
+
+say()  { printf '%s\n' "$*"; }
+warn() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die()  { warn "$*"; exit 1; }
+
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds; 1 when it never did.
+wait_for() {
+    local deadline=$(( $(date +%s) + $1 )); shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+# pid_alive PIDFILE: the pid written there is a live process.
+pid_alive() {
+    local pid
+    [ -s "$1" ] && pid=$(head -n1 "$1" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# port_owner PORT: "pid=N,cmd" of whatever listens on 127.0.0.1:PORT, or nothing.
+port_owner() {
+    ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:(([^)]*))' | head -n1 || true
+}
+
+# tcp_ask PORT REQUEST EXPECT: send REQUEST, succeed if the answer starts with EXPECT.
+tcp_ask() {
+    local reply
+    { exec 3<>"/dev/tcp/$PHOTO_HOST/$1"; } 2>/dev/null || return 1
+    printf '%b' "$2" >&3
+    IFS= read -r -t 2 reply <&3
+    exec 3>&- 3<&-
+    [[ $reply == "$3"* ]]
+}

@@ -1,0 +1,195 @@
+/* Worker configuration. */
+
+#include "photo_config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+typedef enum { PHOTO_CF_STR, PHOTO_CF_PORT, PHOTO_CF_LEVEL } photo_cf_type_t;
+
+typedef struct {
+    const char       *key;
+    photo_cf_type_t   type;
+    size_t            offset;
+    size_t            size;
+} photo_cf_key_t;
+
+
+#define photo_cf_field(type, field)                                          \
+    type, offsetof(photo_config_t, field),                                   \
+    sizeof(((photo_config_t *) 0)->field)
+
+
+static const photo_cf_key_t  photo_cf_keys[] = {
+    { "PHOTO_HOST", photo_cf_field(PHOTO_CF_STR, host) },
+    { "PHOTO_PG_CONNINFO", photo_cf_field(PHOTO_CF_STR, pg_conninfo) },
+    { "PHOTO_PG_PORT", photo_cf_field(PHOTO_CF_PORT, pg_port) },
+    { "PHOTO_PG_USER", photo_cf_field(PHOTO_CF_STR, pg_user) },
+    { "PHOTO_PG_DB", photo_cf_field(PHOTO_CF_STR, pg_db) },
+    { "PHOTO_REDIS_PORT", photo_cf_field(PHOTO_CF_PORT, redis_port) },
+    { "PHOTO_MEMCACHED_PORTS", photo_cf_field(PHOTO_CF_STR, memcached_ports) },
+    { "PHOTO_GEARMAN_PORT", photo_cf_field(PHOTO_CF_PORT, gearman_port) },
+    { "PHOTO_LOG_LEVEL", photo_cf_field(PHOTO_CF_LEVEL, log_level) },
+    { NULL, PHOTO_CF_STR, 0, 0 }
+};
+
+
+void
+photo_config_defaults(photo_config_t *cf)
+{
+    memset(cf, 0, sizeof(*cf));
+
+    snprintf(cf->host, sizeof(cf->host), "127.0.0.1");
+    snprintf(cf->pg_user, sizeof(cf->pg_user), "photo");
+    snprintf(cf->pg_db, sizeof(cf->pg_db), "photo");
+    snprintf(cf->memcached_ports, sizeof(cf->memcached_ports), "11211");
+    cf->pg_port = 5432;
+    cf->redis_port = 6379;
+    cf->gearman_port = 4730;
+    cf->log_level = PHOTO_LOG_INFO;
+}
+
+
+static int
+photo_config_set(photo_config_t *cf, const photo_cf_key_t *k,
+    const char *value, const char *from, char *err, size_t errlen)
+{
+    char   *end, *field;
+    long    n;
+
+    field = (char *) cf + k->offset;
+
+    switch (k->type) {
+
+    case PHOTO_CF_STR:
+        if (strlen(value) >= k->size) {
+            snprintf(err, errlen, "%s: %s is too long", from, k->key);
+            return -1;
+        }
+
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+
+    case PHOTO_CF_PORT:
+        errno = 0;
+        n = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0' || n < 1 || n > 65535) {
+            snprintf(err, errlen, "%s: %s=\"%s\" is not a port (1-65535)",
+                     from, k->key, value);
+            return -1;
+        }
+
+        *(int *) field = (int) n;
+        return 0;
+
+    case PHOTO_CF_LEVEL:
+        if (photo_log_level_parse(value, (photo_log_level_t *) field) != 0) {
+            snprintf(err, errlen, "%s: %s=\"%s\" is not one of "
+                     "error, warn, info, debug", from, k->key, value);
+            return -1;
+        }
+
+        return 0;
+    }
+
+    return -1;
+}
+
+
+int
+photo_config_load_env(photo_config_t *cf, char *err, size_t errlen)
+{
+    const char            *v;
+    const photo_cf_key_t  *k;
+
+    for (k = photo_cf_keys; k->key; k++) {
+        v = getenv(k->key);
+        if (v != NULL && photo_config_set(cf, k, v, "environment", err,
+                                          errlen) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+photo_config_load_file(photo_config_t *cf, const char *path, char *err,
+    size_t errlen)
+{
+    int                    lineno, rc;
+    char                   line[1024], from[PHOTO_CONFIG_STR + 32], *p, *eq;
+    FILE                  *f;
+    size_t                 len;
+    const photo_cf_key_t  *k;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    rc = 0;
+    lineno = 0;
+
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        snprintf(from, sizeof(from), "%.*s:%d", PHOTO_CONFIG_STR, path,
+                 lineno);
+
+        len = strcspn(line, "\r\n");
+        line[len] = '\0';
+
+        for (p = line; *p == ' ' || *p == '\t'; p++) { /* void */ }
+
+        if (*p == '\0' || *p == '#') {
+            continue;
+        }
+
+        eq = strchr(p, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s: expected KEY=VALUE", from);
+            rc = -1;
+            break;
+        }
+
+        *eq = '\0';
+
+        for (k = photo_cf_keys; k->key; k++) {
+            if (strcmp(k->key, p) == 0) {
+                break;
+            }
+        }
+
+        if (k->key == NULL) {
+            snprintf(err, errlen, "%s: unknown key \"%s\"", from, p);
+            rc = -1;
+            break;
+        }
+
+        rc = photo_config_set(cf, k, eq + 1, from, err, errlen);
+    }
+
+    fclose(f);
+
+    return rc;
+}
+
+
+const char *
+photo_config_pg_conninfo(photo_config_t *cf)
+{
+    if (cf->pg_conninfo[0] == '\0') {
+        snprintf(cf->pg_conninfo, sizeof(cf->pg_conninfo),
+                 "host=%s port=%d user=%s dbname=%s connect_timeout=5",
+                 cf->host, cf->pg_port, cf->pg_user, cf->pg_db);
+    }
+
+    return cf->pg_conninfo;
+}

@@ -1,0 +1,13 @@
+/* memcached for workers: the ketama pool the module reads from. */
+
+#ifndef PHOTO_MEMCACHED_H
+#define PHOTO_MEMCACHED_H
+
+#include <libmemcached/memcached.h>
+
+#include "photo_config.h"
+
+/* The pool over PHOTO_HOST and PHOTO_MEMCACHED_PORTS, in that order. */
+memcached_st *photo_memcached_pool(photo_config_t *cf);
+
+#endif /* PHOTO_MEMCACHED_H */

@@ -391,6 +391,7 @@ ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_photo_main_conf_t *pmcf = conf;
 
     char                *err;
+    size_t               n;
     u_char              *p;
     ngx_str_t           *value, addr;
     const char          *host, *hostaddr, *port;
@@ -413,9 +414,16 @@ ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     opts = PQconninfoParse((char *) p, &err);
 
     if (opts == NULL) {
+        n = err ? ngx_strlen(err) : 0;
+
+        /* libpq ends its messages with a newline; a log line must not */
+        while (n && (err[n - 1] == '\n' || err[n - 1] == ' ')) {
+            n--;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid conninfo \"%V\": %s", &value[1],
-                           err ? err : "out of memory");
+                           "invalid conninfo \"%V\": %*s", &value[1],
+                           n, err ? err : "");
         if (err) {
             PQfreemem(err);
         }

@@ -1,0 +1,139 @@
+# Configuration mistakes stop nginx at start-up (as `nginx -t` does) with an
+# error naming the directive and the file:line. The bad lines live in an
+# included file so that the line numbers are the file's own.
+use Test::Nginx::Socket 'no_plan';
+
+our $Backends = <<'_EOC_';
+    photo_redis      127.0.0.1:16379;
+    photo_memcached  127.0.0.1:11311 127.0.0.1:11312;
+    photo_postgres   "host=127.0.0.1 port=15432 user=photo dbname=photo";
+    photo_gearman    127.0.0.1:14730;
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value("main_config", 'load_module $TEST_NGINX_PHOTO_MODULE;')
+        unless defined $block->main_config;
+    $block->set_value("http_config",
+                      'include $TEST_NGINX_SERVER_ROOT/html/bad.conf;')
+        unless defined $block->http_config;
+    $block->set_value("config", "location = /t { return 204; }")
+        unless defined $block->config;
+    $block->set_value("must_die", "") unless defined $block->must_die;
+});
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: photo_api takes no argument
+--- user_files eval
+">>> bad.conf\n$::Backends" . <<'_EOC_'
+    server {
+        listen 127.0.0.1:19999;
+        location / {
+            photo_api on;
+        }
+    }
+_EOC_
+--- error_log eval
+qr/\[emerg\] .*invalid number of arguments in "photo_api" directive in \S+\/bad\.conf:8/
+
+
+
+=== TEST 2: photo_api without photo_gearman in the http block
+--- user_files
+>>> bad.conf
+    photo_redis      127.0.0.1:16379;
+    photo_memcached  127.0.0.1:11311;
+    photo_postgres   "host=127.0.0.1 port=15432";
+    server {
+        listen 127.0.0.1:19999;
+        location / {
+            photo_api;
+        }
+    }
+--- error_log eval
+qr/\[emerg\] .*"photo_api" in \S+\/bad\.conf:7 needs "photo_gearman" in the http block/
+
+
+
+=== TEST 3: photo_api with no backend at all names the first one missing
+--- user_files
+>>> bad.conf
+    server {
+        listen 127.0.0.1:19999;
+        location /api/ {
+            photo_api;
+        }
+    }
+--- error_log eval
+qr/\[emerg\] .*"photo_api" in \S+\/bad\.conf:4 needs "photo_redis" in the http block/
+
+
+
+=== TEST 4: an unparsable Redis address
+--- user_files
+>>> bad.conf
+    photo_redis 127.0.0.1:notaport;
+--- error_log eval
+qr/\[emerg\] .*invalid port in "127\.0\.0\.1:notaport" of the "photo_redis" directive in \S+\/bad\.conf:1/
+
+
+
+=== TEST 5: an unparsable second memcached address
+--- user_files
+>>> bad.conf
+    photo_memcached 127.0.0.1:11311
+                    127.0.0.1:99999;
+--- error_log eval
+qr/\[emerg\] .*invalid port in "127\.0\.0\.1:99999" of the "photo_memcached" directive in \S+\/bad\.conf:2/
+
+
+
+=== TEST 6: a Postgres conninfo that libpq cannot parse
+--- user_files
+>>> bad.conf
+    photo_postgres "host=127.0.0.1 colour=blue";
+--- error_log eval
+qr/\[emerg\] .*invalid conninfo "host=127\.0\.0\.1 colour=blue": invalid connection option "colour" in \S+\/bad\.conf:1/
+
+
+
+=== TEST 7: a timeout that is not a time
+--- user_files
+>>> bad.conf
+    photo_redis_timeout soon;
+--- error_log eval
+qr/\[emerg\] .*"photo_redis_timeout" directive invalid value in \S+\/bad\.conf:1/
+
+
+
+=== TEST 8: backends belong to the http block, not to a location
+--- http_config
+--- config
+    location / {
+        photo_redis 127.0.0.1:16379;
+    }
+--- error_log eval
+qr/\[emerg\] .*"photo_redis" directive is not allowed here in /
+
+
+
+=== TEST 9: a backend given twice
+--- user_files
+>>> bad.conf
+    photo_gearman 127.0.0.1:14730;
+    photo_gearman 127.0.0.1:14731;
+--- error_log eval
+qr/\[emerg\] .*"photo_gearman" directive is duplicate in \S+\/bad\.conf:2/
+
+
+
+=== TEST 10: an unknown directive of the module's family
+--- user_files
+>>> bad.conf
+    photo_redis_timout 1s;
+--- error_log eval
+qr/\[emerg\] .*unknown directive "photo_redis_timout" in \S+\/bad\.conf:1/

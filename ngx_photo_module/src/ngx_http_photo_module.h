@@ -20,21 +20,39 @@ typedef struct {
 } ngx_photo_server_t;
 
 
-/* Backends live in the http block: one set per deployment, shared by all
- * locations, so that connection pools can be kept per worker. */
+typedef struct ngx_photo_redis_s      ngx_photo_redis_t;
+typedef struct ngx_photo_mc_pool_s    ngx_photo_mc_pool_t;
+typedef struct ngx_photo_pg_pool_s    ngx_photo_pg_pool_t;
+
+
+/*
+ * Backends live in the http block: one set per deployment, shared by all
+ * locations.  The runtime state of each client (its connections, kept per
+ * worker process) hangs off here too, made in init_process.
+ */
 typedef struct {
     ngx_photo_server_t         *redis;
     ngx_msec_t                  redis_timeout;
+    ngx_photo_redis_t          *redis_state;
 
     ngx_array_t                *memcached;  /* of ngx_photo_server_t */
     ngx_msec_t                  memcached_timeout;
+    ngx_uint_t                  memcached_keepalive;  /* idle per server */
+    time_t                      memcached_ttl;        /* of write-backs */
+    void                       *memcached_hash;       /* memcached_st */
+    ngx_photo_mc_pool_t        *memcached_state;
 
     ngx_str_t                   postgres_conninfo;
     ngx_photo_server_t         *postgres;   /* host/port from the conninfo */
     ngx_msec_t                  postgres_timeout;
+    ngx_uint_t                  postgres_pool;        /* per worker */
+    ngx_photo_pg_pool_t        *postgres_state;
 
     ngx_photo_server_t         *gearman;
     ngx_msec_t                  gearman_timeout;
+
+    ngx_uint_t                  feed_cap;
+    ngx_str_t                   session_cookie;
 } ngx_http_photo_main_conf_t;
 
 
@@ -42,6 +60,9 @@ typedef struct {
     ngx_flag_t                  api;
     u_char                     *api_file;   /* where "photo_api" was, */
     ngx_uint_t                  api_line;   /* for errors found at merge */
+
+    ngx_uint_t                  count;      /* default page size */
+    ngx_uint_t                  max_count;
 } ngx_http_photo_loc_conf_t;
 
 

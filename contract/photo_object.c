@@ -1,0 +1,130 @@
+/* The photo object (see photo_object.h). */
+
+#include "photo_object.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+
+#define photo_gen_lit(g, s)                                                  \
+    yajl_gen_string(g, (const unsigned char *) s, sizeof(s) - 1)
+
+#define photo_gen_try(expr)                                                  \
+    do {                                                                     \
+        yajl_gen_status  s_ = (expr);                                        \
+        if (s_ != yajl_gen_status_ok) {                                      \
+            return s_;                                                       \
+        }                                                                    \
+    } while (0)
+
+
+static yajl_gen_status
+photo_gen_id(yajl_gen g, int64_t id)
+{
+    char  buf[24];
+    int   n;
+
+    /* ids are strings: JSON numbers above 2^53 do not survive JavaScript */
+    n = snprintf(buf, sizeof(buf), "%" PRId64, id);
+
+    return yajl_gen_string(g, (const unsigned char *) buf, (size_t) n);
+}
+
+
+static yajl_gen_status
+photo_gen_coord(yajl_gen g, double v)
+{
+    char  buf[32];
+    int   n;
+
+    /* %.10g: about 1 cm, without yajl's %.20g noise (48.85660000000000025) */
+    n = snprintf(buf, sizeof(buf), "%.10g", v);
+
+    return yajl_gen_number(g, buf, (size_t) n);
+}
+
+
+yajl_gen_status
+photo_object_gen(yajl_gen g, const photo_object_t *p)
+{
+    char       stamp[32];
+    time_t     t;
+    size_t     n;
+    struct tm  tm;
+
+    t = (time_t) p->created_at;
+    if (gmtime_r(&t, &tm) == NULL) {
+        return yajl_gen_invalid_number;
+    }
+
+    n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    photo_gen_try(yajl_gen_map_open(g));
+
+    photo_gen_try(photo_gen_lit(g, "id"));
+    photo_gen_try(photo_gen_id(g, p->id));
+
+    photo_gen_try(photo_gen_lit(g, "user"));
+    photo_gen_try(yajl_gen_map_open(g));
+    photo_gen_try(photo_gen_lit(g, "id"));
+    photo_gen_try(photo_gen_id(g, p->user_id));
+    photo_gen_try(photo_gen_lit(g, "username"));
+    photo_gen_try(yajl_gen_string(g, (const unsigned char *) p->username,
+                                  p->username_len));
+    photo_gen_try(yajl_gen_map_close(g));
+
+    photo_gen_try(photo_gen_lit(g, "caption"));
+    photo_gen_try(yajl_gen_string(g, (const unsigned char *) p->caption,
+                                  p->caption_len));
+    photo_gen_try(photo_gen_lit(g, "image_url"));
+    photo_gen_try(yajl_gen_string(g, (const unsigned char *) p->image_url,
+                                  p->image_url_len));
+    photo_gen_try(photo_gen_lit(g, "width"));
+    photo_gen_try(yajl_gen_integer(g, p->width));
+    photo_gen_try(photo_gen_lit(g, "height"));
+    photo_gen_try(yajl_gen_integer(g, p->height));
+
+    if (p->has_location) {
+        photo_gen_try(photo_gen_lit(g, "lat"));
+        photo_gen_try(photo_gen_coord(g, p->lat));
+        photo_gen_try(photo_gen_lit(g, "lng"));
+        photo_gen_try(photo_gen_coord(g, p->lng));
+    }
+
+    photo_gen_try(photo_gen_lit(g, "created_at"));
+    photo_gen_try(yajl_gen_string(g, (const unsigned char *) stamp, n));
+
+    return yajl_gen_map_close(g);
+}
+
+
+int
+photo_object_check(const unsigned char *json, size_t len, int64_t id,
+    yajl_alloc_funcs *afs)
+{
+    int          ok;
+    char         head[48];
+    size_t       n;
+    yajl_handle  h;
+
+    n = (size_t) snprintf(head, sizeof(head), "{\"id\":\"%" PRId64 "\"", id);
+
+    if (len <= n || memcmp(json, head, n) != 0 || json[len - 1] != '}') {
+        return 0;
+    }
+
+    /* no callbacks: yajl only validates (syntax and UTF-8) */
+    h = yajl_alloc(NULL, afs, NULL);
+    if (h == NULL) {
+        return 0;
+    }
+
+    ok = yajl_parse(h, json, len) == yajl_status_ok
+         && yajl_complete_parse(h) == yajl_status_ok;
+
+    yajl_free(h);
+
+    return ok;
+}

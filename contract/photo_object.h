@@ -1,0 +1,51 @@
+/*
+ * The photo object: one JSON object per photo, exactly as the API returns it
+ * and as memcached caches it under PHOTO_MC_PHOTO<id>.  Generated here and
+ * only here, by the workers (on persist) and the module (on a cache miss).
+ *
+ *   {"id":"<id>","user":{"id":"<user id>","username":"..."},
+ *    "caption":"...","image_url":"...","width":W,"height":H,
+ *    ["lat":LAT,"lng":LNG,]"created_at":"YYYY-MM-DDTHH:MM:SSZ"}
+ *
+ * "id" comes first, so a reader can check a cached value is the photo it
+ * asked for without parsing it into a tree.
+ */
+
+#ifndef PHOTO_OBJECT_H
+#define PHOTO_OBJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+
+
+typedef struct {
+    int64_t         id;
+    int64_t         user_id;
+    const char     *username;
+    size_t          username_len;
+    const char     *caption;
+    size_t          caption_len;
+    const char     *image_url;
+    size_t          image_url_len;
+    int             width;
+    int             height;
+    int             has_location;
+    double          lat;
+    double          lng;
+    int64_t         created_at;     /* seconds since the Unix epoch */
+} photo_object_t;
+
+
+/* Writes the object with g; anything but yajl_gen_status_ok is an error. */
+yajl_gen_status photo_object_gen(yajl_gen g, const photo_object_t *p);
+
+/*
+ * A cached value is usable when it is a complete JSON object that starts
+ * with {"id":"<id>".  afs may be NULL (malloc).  1 usable, 0 not.
+ */
+int photo_object_check(const unsigned char *json, size_t len, int64_t id,
+    yajl_alloc_funcs *afs);
+
+#endif /* PHOTO_OBJECT_H */

@@ -44,6 +44,19 @@
                                                       {"reason","payload"} */
 #define PHOTO_FEED_CAP_DEFAULT   800
 
+/*
+ * A list is complete (built from Postgres, then kept by the workers) while
+ * it holds this member, the lowest of all: fan-out adds ids to lists that
+ * may have been evicted, and a reader that finds no marker rebuilds the list
+ * from Postgres instead of trusting a partial one.  Trimming keeps it
+ * (ZREMRANGEBYRANK key 1 -(cap+1)).  It is never a photo.
+ */
+#define PHOTO_LIST_COMPLETE      "0000000000000000000"
+
+#define PHOTO_SESSION_COOKIE     "photo_session"
+#define PHOTO_SESSION_TOKEN_MIN  16                /* [A-Za-z0-9_-] */
+#define PHOTO_SESSION_TOKEN_MAX  128
+
 
 /*
  * memcached.  One ketama pool (libmemcached's consistent hashing, default
@@ -53,20 +66,71 @@
  * copied into responses as it is.
  */
 #define PHOTO_MC_PHOTO           "photo:"          /* + photo id */
+#define PHOTO_MC_FLAGS           1                 /* format version: other
+                                                      flags are a miss */
 #define PHOTO_MC_MAX_VALUE       16384
 
 
 /*
- * Gearman jobs: name and JSON payload fields.  Every background job carries
- * PHOTO_JOB_F_UNIQUE, which is also its gearman unique key, so a retried
- * submission is one job and a replayed job is applied once.
+ * Gearman jobs: name and JSON payload fields.  Ids are JSON strings.
+ * Every background job carries PHOTO_JOB_F_UNIQUE, which is also its
+ * gearman unique key, so a retried submission is one job and a replayed job
+ * is applied once.
+ *
+ * photo_persist (background, from nginx): a new photo.
+ *   {"unique":"<photo id>","id":"<photo id>","user_id":"…","caption":"…",
+ *    "media_path":"…","image_url":"…","width":W,"height":H,
+ *    ["lat":LAT,"lng":LNG,]"created_at":<Unix seconds>}
+ *   -> row in photos (id is the key: a replay inserts nothing), object in
+ *      memcached, id in user_photos:<user>, then a photo_fanout job.
+ *
+ * photo_fanout (background, from the persist worker):
+ *   {"unique":"fanout:<photo id>","id":"<photo id>","user_id":"<poster>"}
+ *   -> the id into feed:<follower> of every follower (ZADD: idempotent).
+ *
+ * photo_follow (background, from nginx):
+ *   {"unique":"<request id>","follower":"…","followee":"…",
+ *    "action":"follow"|"unfollow"}
+ *
+ * photo_device (background, from nginx):
+ *   {"unique":"<request id>","user_id":"…","platform":"ios"|"android",
+ *    "token":"…"}
+ *
+ * photo_signup, photo_signin (foreground: nginx waits for the result; the
+ * KDF runs in the auth worker, never in nginx):
+ *   {"username":"…","password":"…"}
+ *   -> {"id":"…","username":"…"} / {"token":"…","user_id":"…"}
+ *      or {"error":"taken"|"invalid"}
  */
-#define PHOTO_JOB_PERSIST        "photo_persist"   /* a new photo */
-#define PHOTO_JOB_FANOUT         "photo_fanout"    /* ids into followers' feeds */
-#define PHOTO_JOB_FOLLOW         "photo_follow"    /* follow / unfollow */
-#define PHOTO_JOB_DEVICE         "photo_device"    /* register a device token */
+#define PHOTO_JOB_PERSIST        "photo_persist"
+#define PHOTO_JOB_FANOUT         "photo_fanout"
+#define PHOTO_JOB_FOLLOW         "photo_follow"
+#define PHOTO_JOB_DEVICE         "photo_device"
+#define PHOTO_JOB_SIGNUP         "photo_signup"
+#define PHOTO_JOB_SIGNIN         "photo_signin"
 
 #define PHOTO_JOB_F_UNIQUE       "unique"
+#define PHOTO_JOB_F_ID           "id"
+#define PHOTO_JOB_F_USER_ID      "user_id"
+#define PHOTO_JOB_F_CAPTION      "caption"
+#define PHOTO_JOB_F_MEDIA_PATH   "media_path"
+#define PHOTO_JOB_F_IMAGE_URL    "image_url"
+#define PHOTO_JOB_F_WIDTH        "width"
+#define PHOTO_JOB_F_HEIGHT       "height"
+#define PHOTO_JOB_F_LAT          "lat"
+#define PHOTO_JOB_F_LNG          "lng"
+#define PHOTO_JOB_F_CREATED_AT   "created_at"
+#define PHOTO_JOB_F_FOLLOWER     "follower"
+#define PHOTO_JOB_F_FOLLOWEE     "followee"
+#define PHOTO_JOB_F_ACTION       "action"
+#define PHOTO_JOB_F_PLATFORM     "platform"
+#define PHOTO_JOB_F_TOKEN        "token"
+#define PHOTO_JOB_F_USERNAME     "username"
+#define PHOTO_JOB_F_PASSWORD     "password"
+#define PHOTO_JOB_F_ERROR        "error"
+
+#define PHOTO_FANOUT_UNIQUE      "fanout:"         /* + photo id */
+#define PHOTO_SESSION_TTL        (30 * 24 * 3600)  /* seconds */
 
 
 #endif /* PHOTO_CONTRACT_H */

@@ -5,6 +5,11 @@
 
 #include "ngx_http_photo_module.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_memcached.h"
+#include "ngx_photo_postgres.h"
+#include "ngx_photo_read.h"
+#include "ngx_photo_redis.h"
+#include "photo_ketama.h"
 
 #include <libpq-fe.h>
 
@@ -17,6 +22,12 @@
 
 
 static ngx_int_t ngx_http_photo_handler(ngx_http_request_t *r);
+
+static ngx_int_t ngx_http_photo_init_process(ngx_cycle_t *cycle);
+static void ngx_http_photo_exit_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_photo_memcached_hash(ngx_conf_t *cf,
+    ngx_http_photo_main_conf_t *pmcf);
+static void ngx_http_photo_memcached_free(void *data);
 
 static void *ngx_http_photo_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -34,6 +45,19 @@ static char *ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_photo_server_t *ngx_http_photo_parse_server(ngx_conf_t *cf,
     ngx_str_t *value, in_port_t default_port);
+
+
+static ngx_conf_num_bounds_t  ngx_http_photo_pool_bounds = {
+    ngx_conf_check_num_bounds, 1, 256
+};
+
+static ngx_conf_num_bounds_t  ngx_http_photo_cap_bounds = {
+    ngx_conf_check_num_bounds, 1, 100000
+};
+
+static ngx_conf_num_bounds_t  ngx_http_photo_count_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000
+};
 
 
 static ngx_command_t  ngx_http_photo_commands[] = {
@@ -73,6 +97,20 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       offsetof(ngx_http_photo_main_conf_t, memcached_timeout),
       NULL },
 
+    { ngx_string("photo_memcached_keepalive"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, memcached_keepalive),
+      NULL },
+
+    { ngx_string("photo_memcached_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, memcached_ttl),
+      NULL },
+
     { ngx_string("photo_postgres"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_photo_postgres,
@@ -86,6 +124,34 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_photo_main_conf_t, postgres_timeout),
       NULL },
+
+    { ngx_string("photo_postgres_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, postgres_pool),
+      &ngx_http_photo_pool_bounds },
+
+    { ngx_string("photo_feed_cap"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, feed_cap),
+      &ngx_http_photo_cap_bounds },
+
+    { ngx_string("photo_count"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_photo_loc_conf_t, count),
+      &ngx_http_photo_count_bounds },
+
+    { ngx_string("photo_max_count"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_photo_loc_conf_t, max_count),
+      &ngx_http_photo_count_bounds },
 
     { ngx_string("photo_gearman"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -127,30 +193,148 @@ ngx_module_t  ngx_http_photo_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_photo_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_photo_exit_process,           /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
 
-static ngx_str_t  ngx_http_photo_health_uri = ngx_string("/health");
-
+/*
+ * The API's paths:
+ *
+ *   /health                    ngx_photo_health.c
+ *   /v1/feed                   ngx_photo_feed.c
+ *   /v1/users/{id}/photos      ngx_photo_feed.c
+ *   /v1/photos/{id}            ngx_photo_photo.c
+ */
 
 static ngx_int_t
 ngx_http_photo_handler(ngx_http_request_t *r)
 {
-    if (r->uri.len == ngx_http_photo_health_uri.len
-        && ngx_strncmp(r->uri.data, ngx_http_photo_health_uri.data,
-                       r->uri.len) == 0)
-    {
+    u_char      *p, *end, *slash;
+    int64_t      id;
+    ngx_int_t    rc;
+    const char  *what;
+
+    p = r->uri.data;
+    end = p + r->uri.len;
+
+#define ngx_photo_path_is(s)                                                 \
+    ((size_t) (end - p) == sizeof(s) - 1 && ngx_strncmp(p, s, end - p) == 0)
+
+#define ngx_photo_path_starts(s)                                             \
+    ((size_t) (end - p) > sizeof(s) - 1                                      \
+     && ngx_strncmp(p, s, sizeof(s) - 1) == 0)
+
+    if (ngx_photo_path_is("/health")) {
         return ngx_photo_health_handler(r);
     }
 
+    if (!ngx_photo_path_starts("/v1/")) {
+        goto not_found;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_photo_json_error(r, NGX_HTTP_NOT_ALLOWED,
+                                    "method_not_allowed",
+                                    "%V answers GET and HEAD only", &r->uri);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_photo_path_is("/v1/feed")) {
+        return ngx_photo_feed_handler(r, NGX_PHOTO_READ_FEED, 0);
+    }
+
+    if (ngx_photo_path_starts("/v1/photos/")) {
+        p += sizeof("/v1/photos/") - 1;
+
+        if (ngx_photo_parse_id(p, end - p, &id) != NGX_OK) {
+            what = "photo";
+            goto invalid_id;
+        }
+
+        return ngx_photo_photo_handler(r, id);
+    }
+
+    if (ngx_photo_path_starts("/v1/users/")) {
+        p += sizeof("/v1/users/") - 1;
+
+        slash = ngx_strlchr(p, end, '/');
+
+        if (slash == NULL
+            || (size_t) (end - slash) != sizeof("/photos") - 1
+            || ngx_strncmp(slash, "/photos", sizeof("/photos") - 1) != 0)
+        {
+            goto not_found;
+        }
+
+        if (ngx_photo_parse_id(p, slash - p, &id) != NGX_OK) {
+            what = "user";
+            goto invalid_id;
+        }
+
+        return ngx_photo_feed_handler(r, NGX_PHOTO_READ_USER_PHOTOS, id);
+    }
+
+#undef ngx_photo_path_is
+#undef ngx_photo_path_starts
+
+not_found:
+
     return ngx_photo_json_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                 "no such endpoint: %V", &r->uri);
+
+invalid_id:
+
+    return ngx_photo_json_error(r, NGX_HTTP_BAD_REQUEST, "invalid_id",
+                                "the %s id must be a positive 64-bit integer",
+                                what);
+}
+
+
+static ngx_int_t
+ngx_http_photo_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_photo_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_photo_module);
+
+    /* no http block, or no photo_api anywhere: nothing to connect to */
+    if (pmcf == NULL || !pmcf->used) {
+        return NGX_OK;
+    }
+
+    if (ngx_photo_redis_init_process(cycle, pmcf) != NGX_OK
+        || ngx_photo_mc_init_process(cycle, pmcf) != NGX_OK
+        || ngx_photo_pg_init_process(cycle, pmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_photo_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_photo_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_photo_module);
+
+    if (pmcf == NULL || !pmcf->used) {
+        return;
+    }
+
+    ngx_photo_redis_exit_process(pmcf);
+    ngx_photo_pg_exit_process(cycle, pmcf);
 }
 
 
@@ -178,6 +362,10 @@ ngx_http_photo_create_main_conf(ngx_conf_t *cf)
     conf->memcached_timeout = NGX_CONF_UNSET_MSEC;
     conf->postgres_timeout = NGX_CONF_UNSET_MSEC;
     conf->gearman_timeout = NGX_CONF_UNSET_MSEC;
+    conf->memcached_keepalive = NGX_CONF_UNSET_UINT;
+    conf->memcached_ttl = NGX_CONF_UNSET;
+    conf->postgres_pool = NGX_CONF_UNSET_UINT;
+    conf->feed_cap = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -192,6 +380,20 @@ ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(pmcf->memcached_timeout, 500);
     ngx_conf_init_msec_value(pmcf->postgres_timeout, 2000);
     ngx_conf_init_msec_value(pmcf->gearman_timeout, 1000);
+    ngx_conf_init_uint_value(pmcf->memcached_keepalive, 16);
+    ngx_conf_init_value(pmcf->memcached_ttl, 86400);
+    ngx_conf_init_uint_value(pmcf->postgres_pool, NGX_PHOTO_PG_POOL_DEFAULT);
+    ngx_conf_init_uint_value(pmcf->feed_cap, PHOTO_FEED_CAP_DEFAULT);
+
+    if (ngx_photo_feed_init_conf(cf, pmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pmcf->memcached
+        && ngx_http_photo_memcached_hash(cf, pmcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -208,6 +410,8 @@ ngx_http_photo_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->api = NGX_CONF_UNSET;
+    conf->count = NGX_CONF_UNSET_UINT;
+    conf->max_count = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -229,6 +433,15 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_photo_main_conf_t  *pmcf;
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
+    ngx_conf_merge_uint_value(conf->count, prev->count, 20);
+    ngx_conf_merge_uint_value(conf->max_count, prev->max_count, 100);
+
+    if (conf->count > conf->max_count) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"photo_count\" %ui is over \"photo_max_count\" "
+                           "%ui", conf->count, conf->max_count);
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->api != 1 || conf->api_file == NULL) {
         return NGX_CONF_OK;
@@ -248,6 +461,8 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                       "block", conf->api_file, conf->api_line, missing);
         return NGX_CONF_ERROR;
     }
+
+    pmcf->used = 1;
 
     return NGX_CONF_OK;
 }
@@ -475,4 +690,69 @@ ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                                  NGX_PHOTO_POSTGRES_PORT);
 
     return pmcf->postgres ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/*
+ * The ketama continuum, as libmemcached computes it for the workers: the
+ * same servers, in the same order (no I/O: only the hashing is used).
+ */
+
+static ngx_int_t
+ngx_http_photo_memcached_hash(ngx_conf_t *cf, ngx_http_photo_main_conf_t *pmcf)
+{
+    size_t               len;
+    u_char               host[NGX_SOCKADDR_STRLEN + 1];
+    ngx_uint_t           i;
+    memcached_st        *mc;
+    ngx_pool_cleanup_t  *cln;
+    ngx_photo_server_t  *server;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    mc = memcached_create(NULL);
+    if (mc == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_photo_memcached_free;
+    cln->data = mc;
+
+    if (photo_ketama_configure(mc) != MEMCACHED_SUCCESS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot set up the memcached hash");
+        return NGX_ERROR;
+    }
+
+    server = pmcf->memcached->elts;
+
+    for (i = 0; i < pmcf->memcached->nelts; i++) {
+        len = ngx_sock_ntop(server[i].addr->sockaddr, server[i].addr->socklen,
+                            host, NGX_SOCKADDR_STRLEN, 0);
+        host[len] = '\0';
+
+        if (memcached_server_add(mc, (char *) host,
+                                 ngx_inet_get_port(server[i].addr->sockaddr))
+            != MEMCACHED_SUCCESS)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "cannot add memcached server \"%V\"",
+                               &server[i].name);
+            return NGX_ERROR;
+        }
+    }
+
+    pmcf->memcached_hash = mc;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_photo_memcached_free(void *data)
+{
+    memcached_free(data);
 }

@@ -52,7 +52,9 @@ typedef struct {
     ngx_msec_t                  gearman_timeout;
 
     ngx_uint_t                  feed_cap;
-    ngx_str_t                   session_cookie;
+    ngx_str_t                   feed_script_sha;  /* EVALSHA of the reads */
+
+    ngx_flag_t                  used;       /* some location has photo_api */
 } ngx_http_photo_main_conf_t;
 
 

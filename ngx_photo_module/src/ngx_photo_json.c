@@ -65,33 +65,49 @@ ngx_photo_json_free(void *ctx, void *ptr)
 ngx_int_t
 ngx_photo_json_init(ngx_photo_json_t *j, ngx_pool_t *pool, size_t chunk)
 {
-    yajl_alloc_funcs  afs;
-
     ngx_memzero(j, sizeof(ngx_photo_json_t));
 
     j->pool = pool;
     j->chunk = chunk;
     j->last = &j->out;
 
-    afs.malloc = ngx_photo_json_malloc;
-    afs.realloc = ngx_photo_json_realloc;
-    afs.free = ngx_photo_json_free;
-    afs.ctx = pool;
-
-    j->gen = yajl_gen_alloc(&afs);
+    /* user text that is not UTF-8 is refused, never printed as is */
+    j->gen = ngx_photo_json_gen_alloc(pool);
     if (j->gen == NULL) {
         return NGX_ERROR;
     }
 
-    /* user text that is not UTF-8 is refused, never printed as is */
     if (!yajl_gen_config(j->gen, yajl_gen_print_callback,
-                         ngx_photo_json_print, j)
-        || !yajl_gen_config(j->gen, yajl_gen_validate_utf8, 1))
+                         ngx_photo_json_print, j))
     {
         return NGX_ERROR;
     }
 
     return NGX_OK;
+}
+
+
+yajl_gen
+ngx_photo_json_gen_alloc(ngx_pool_t *pool)
+{
+    yajl_gen          g;
+    yajl_alloc_funcs  afs;
+
+    afs.malloc = ngx_photo_json_malloc;
+    afs.realloc = ngx_photo_json_realloc;
+    afs.free = ngx_photo_json_free;
+    afs.ctx = pool;
+
+    g = yajl_gen_alloc(&afs);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    if (!yajl_gen_config(g, yajl_gen_validate_utf8, 1)) {
+        return NULL;
+    }
+
+    return g;
 }
 
 
@@ -139,14 +155,23 @@ ngx_int_t
 ngx_photo_json_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_photo_json_t *j)
 {
-    ngx_int_t  rc;
-
     if (j->failed || j->out == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    return ngx_photo_send(r, status, j->out, j->length);
+}
+
+
+ngx_int_t
+ngx_photo_send(ngx_http_request_t *r, ngx_uint_t status, ngx_chain_t *out,
+    off_t length)
+{
+    ngx_int_t     rc;
+    ngx_chain_t  *cl;
+
     r->headers_out.status = status;
-    r->headers_out.content_length_n = j->length;
+    r->headers_out.content_length_n = length;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
@@ -157,10 +182,12 @@ ngx_photo_json_send(ngx_http_request_t *r, ngx_uint_t status,
         return rc;
     }
 
-    j->buf->last_buf = (r == r->main) ? 1 : 0;
-    j->buf->last_in_chain = 1;
+    for (cl = out; cl->next; cl = cl->next) { /* void */ }
 
-    return ngx_http_output_filter(r, j->out);
+    cl->buf->last_buf = (r == r->main) ? 1 : 0;
+    cl->buf->last_in_chain = 1;
+
+    return ngx_http_output_filter(r, out);
 }
 
 

@@ -37,8 +37,15 @@ typedef struct {
 
 ngx_int_t ngx_photo_json_init(ngx_photo_json_t *j, ngx_pool_t *pool,
     size_t chunk);
+
+/* A generator with its own contiguous buffer (yajl_gen_get_buf), in pool. */
+yajl_gen ngx_photo_json_gen_alloc(ngx_pool_t *pool);
 ngx_int_t ngx_photo_json_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_photo_json_t *j);
+
+/* Send a JSON body already in buffers: headers, then the chain. */
+ngx_int_t ngx_photo_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_chain_t *out, off_t length);
 
 /* {"error":{"code":CODE,"message":MESSAGE}} with the given status. */
 ngx_int_t ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,

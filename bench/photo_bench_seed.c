@@ -1,0 +1,210 @@
+/*
+ * Seeds the caches for scripts/bench from what is in Postgres: every photo
+ * of the bench users as its cached object in memcached (the contract's
+ * generator, the workers' ketama pool), a complete feed list of FEED_LEN
+ * random photo ids for each bench user, and a session per user whose token
+ * is printed, one per line, for the load generator.
+ *
+ *   photo_bench_seed FIRST_USER USERS FEED_LEN > tokens
+ */
+
+#include "photo_config.h"
+#include "photo_contract.h"
+#include "photo_memcached.h"
+#include "photo_object.h"
+#include "photo_pg.h"
+#include "photo_redis.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+    int64_t  x = *(const int64_t *) a, y = *(const int64_t *) b;
+
+    return (x < y) - (x > y);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                  i, j, rows, reply_n;
+    char                 err[256], key[64], **av, *members;
+    size_t              *avlen, len;
+    int64_t              first, users, feed_len, *ids, *feed;
+    PGconn              *pg;
+    PGresult            *res;
+    yajl_gen             g;
+    redisReply          *reply;
+    redisContext        *redis;
+    memcached_st        *mc;
+    photo_object_t       o;
+    photo_config_t       cf;
+    const unsigned char *buf;
+    char                 sql[512];
+
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s FIRST_USER USERS FEED_LEN\n", argv[0]);
+        return 2;
+    }
+
+    first = atoll(argv[1]);
+    users = atoll(argv[2]);
+    feed_len = atoll(argv[3]);
+
+    photo_config_defaults(&cf);
+    if (photo_config_load_env(&cf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+
+    pg = photo_pg_connect(&cf);
+    redis = photo_redis_connect(&cf);
+    mc = photo_memcached_pool(&cf);
+    if (pg == NULL || redis == NULL || mc == NULL) {
+        return 1;
+    }
+
+    /* the objects: written without waiting for each reply */
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1);
+
+    snprintf(sql, sizeof(sql),
+             "select p.id, p.user_id, u.username, p.caption, p.image_url,"
+             " p.width, p.height, p.lat, p.lng,"
+             " extract(epoch from p.created_at)::bigint"
+             " from photos p join users u on u.id = p.user_id"
+             " where p.user_id between %" PRId64 " and %" PRId64,
+             first, first + users - 1);
+
+    res = PQexec(pg, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "postgres: %s", PQerrorMessage(pg));
+        return 1;
+    }
+
+    rows = PQntuples(res);
+    if (rows == 0) {
+        fprintf(stderr, "no photos for the bench users\n");
+        return 1;
+    }
+
+    ids = malloc(rows * sizeof(int64_t));
+    feed = malloc(feed_len * sizeof(int64_t));
+    av = malloc((2 * feed_len + 4) * sizeof(char *));
+    avlen = malloc((2 * feed_len + 4) * sizeof(size_t));
+    members = malloc(feed_len * (PHOTO_ID_MAX_DIGITS + 1));
+    if (ids == NULL || feed == NULL || av == NULL || avlen == NULL
+        || members == NULL)
+    {
+        return 1;
+    }
+
+    for (i = 0; i < rows; i++) {
+        memset(&o, 0, sizeof(o));
+        o.id = atoll(PQgetvalue(res, i, 0));
+        o.user_id = atoll(PQgetvalue(res, i, 1));
+        o.username = PQgetvalue(res, i, 2);
+        o.username_len = PQgetlength(res, i, 2);
+        o.caption = PQgetvalue(res, i, 3);
+        o.caption_len = PQgetlength(res, i, 3);
+        o.image_url = PQgetvalue(res, i, 4);
+        o.image_url_len = PQgetlength(res, i, 4);
+        o.width = atoi(PQgetvalue(res, i, 5));
+        o.height = atoi(PQgetvalue(res, i, 6));
+        if (!PQgetisnull(res, i, 7)) {
+            o.has_location = 1;
+            o.lat = atof(PQgetvalue(res, i, 7));
+            o.lng = atof(PQgetvalue(res, i, 8));
+        }
+        o.created_at = atoll(PQgetvalue(res, i, 9));
+
+        ids[i] = o.id;
+
+        g = yajl_gen_alloc(NULL);
+        if (photo_object_gen(g, &o) != yajl_gen_status_ok) {
+            fprintf(stderr, "photo %" PRId64 ": cannot generate\n", o.id);
+            return 1;
+        }
+
+        yajl_gen_get_buf(g, &buf, &len);
+        snprintf(key, sizeof(key), PHOTO_MC_PHOTO "%" PRId64, o.id);
+        memcached_set(mc, key, strlen(key), (const char *) buf, len, 0,
+                      PHOTO_MC_FLAGS);
+        yajl_gen_free(g);
+    }
+
+    memcached_flush_buffers(mc);
+    PQclear(res);
+
+    /* the feeds and the sessions, pipelined */
+    srand(42);
+    reply_n = 0;
+
+    for (i = 0; i < users; i++) {
+        for (j = 0; j < feed_len; j++) {
+            feed[j] = ids[rand() % rows];
+        }
+
+        qsort(feed, feed_len, sizeof(int64_t), cmp_desc);
+
+        snprintf(key, sizeof(key), PHOTO_REDIS_FEED "%" PRId64, first + i);
+        av[0] = "ZADD";
+        avlen[0] = 4;
+        av[1] = key;
+        avlen[1] = strlen(key);
+        av[2] = "0";
+        avlen[2] = 1;
+        av[3] = PHOTO_LIST_COMPLETE;
+        avlen[3] = sizeof(PHOTO_LIST_COMPLETE) - 1;
+
+        for (j = 0; j < feed_len; j++) {
+            av[4 + 2 * j] = "0";
+            avlen[4 + 2 * j] = 1;
+            av[5 + 2 * j] = members + j * (PHOTO_ID_MAX_DIGITS + 1);
+            avlen[5 + 2 * j] = snprintf(av[5 + 2 * j], PHOTO_ID_MAX_DIGITS + 1,
+                                        "%019" PRId64, feed[j]);
+        }
+
+        redisAppendCommand(redis, "DEL %s", key);
+        redisAppendCommandArgv(redis, 4 + 2 * feed_len, (const char **) av,
+                               avlen);
+        redisAppendCommand(redis, "SET " PHOTO_REDIS_SESSION
+                           "bench_token_%08" PRId64 " %" PRId64 " EX 86400",
+                           first + i, first + i);
+        reply_n += 3;
+
+        printf("bench_token_%08" PRId64 "\n", first + i);
+
+        if (reply_n >= 300 || i == users - 1) {
+            for (; reply_n; reply_n--) {
+                if (redisGetReply(redis, (void **) &reply) != REDIS_OK) {
+                    fprintf(stderr, "redis: %s\n", redis->errstr);
+                    return 1;
+                }
+
+                freeReplyObject(reply);
+            }
+        }
+    }
+
+    fprintf(stderr, "bench seed: %d photo objects, %" PRId64 " feeds of %"
+            PRId64 " ids, %" PRId64 " sessions\n", rows, users, feed_len,
+            users);
+
+    free(ids);
+    free(feed);
+    free(av);
+    free(avlen);
+    free(members);
+    memcached_free(mc);
+    redisFree(redis);
+    PQfinish(pg);
+
+    return 0;
+}

@@ -1,0 +1,504 @@
+
+/*
+ * A page of a list of photo ids: the signed-in user's feed, or one user's
+ * own photos.
+ *
+ * One Redis round trip answers both "who is this session" and "which ids":
+ * a Lua script (EVALSHA) looks the token up, checks that the list is
+ * complete (PHOTO_LIST_COMPLETE) and reads the page with ZREVRANGEBYLEX.
+ * A list that is not complete (evicted, never built) is rebuilt from
+ * Postgres, stored back, and the page taken from what was read.
+ */
+
+#include "ngx_photo_read.h"
+#include "ngx_photo_json.h"
+#include "ngx_photo_postgres.h"
+#include "ngx_photo_redis.h"
+
+#include <ngx_sha1.h>
+
+
+/*
+ * KEYS[1] session key; ARGV: owner ('' = the session's user), list prefix,
+ * completeness marker, max ('+' or '(' .. padded id), page size + 1.
+ * Returns 0 (no session), {uid} (list not complete) or {uid, ids}.
+ * The list key is made in the script, so this assumes one Redis, not a
+ * cluster.
+ */
+static ngx_str_t  ngx_photo_feed_script = ngx_string(
+    "local uid = redis.call('GET', KEYS[1]) "
+    "if not uid then return 0 end "
+    "local owner = ARGV[1] "
+    "if owner == '' then owner = uid end "
+    "local key = ARGV[2] .. owner "
+    "if not redis.call('ZSCORE', key, ARGV[3]) then return {uid} end "
+    "return {uid, redis.call('ZREVRANGEBYLEX', key, ARGV[4], "
+    "'(' .. ARGV[3], 'LIMIT', 0, tonumber(ARGV[5]))}");
+
+
+static ngx_str_t  ngx_photo_feed_prefix[] = {
+    ngx_string(PHOTO_REDIS_FEED),
+    ngx_string(PHOTO_REDIS_USER_PHOTOS)
+};
+
+
+/* newest photos of the people $1 follows / of $1 (who must exist) */
+static const char  *ngx_photo_feed_rebuild_sql[] = {
+
+    "select p.id from photos p"
+    " where p.user_id in (select followee from follows where follower = $1)"
+    " order by p.id desc limit $2",
+
+    "select u.id, p.id from users u left join lateral"
+    " (select id from photos where user_id = u.id order by id desc limit $2)"
+    " p on true where u.id = $1"
+};
+
+
+#define NGX_PHOTO_FEED_ARGS  10
+
+
+typedef struct {
+    ngx_photo_read_t            read;
+    const char                 *argv[NGX_PHOTO_FEED_ARGS];
+    size_t                      argvlen[NGX_PHOTO_FEED_ARGS];
+    ngx_flag_t                  evaled;     /* sent the script itself */
+} ngx_photo_feed_t;
+
+
+/* NGX_AGAIN while the command is out, else the answer's status */
+static ngx_int_t ngx_photo_feed_send(ngx_photo_feed_t *feed);
+static void ngx_photo_feed_reply(void *data, redisReply *reply);
+static void ngx_photo_feed_rebuild(ngx_photo_feed_t *feed);
+static void ngx_photo_feed_rebuilt(void *data, PGresult *res);
+static void ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res,
+    int col);
+
+
+ngx_int_t
+ngx_photo_feed_init_conf(ngx_conf_t *cf, ngx_http_photo_main_conf_t *pmcf)
+{
+    u_char        digest[20], *hex;
+    ngx_sha1_t    sha1;
+
+    /* EVALSHA needs the script's SHA-1, in hex */
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, ngx_photo_feed_script.data,
+                    ngx_photo_feed_script.len);
+    ngx_sha1_final(digest, &sha1);
+
+    hex = ngx_pnalloc(cf->pool, 40);
+    if (hex == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(hex, digest, 20);
+
+    pmcf->feed_script_sha.data = hex;
+    pmcf->feed_script_sha.len = 40;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_photo_feed_handler(ngx_http_request_t *r, ngx_photo_read_kind_e kind,
+    int64_t owner_id)
+{
+    u_char                      *p;
+    ngx_int_t                    rc;
+    u_char                       buf[128];
+    ngx_str_t                    err;
+    ngx_photo_read_t            *rd;
+    ngx_photo_feed_t            *feed;
+    ngx_http_photo_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+
+    feed = ngx_pcalloc(r->pool, sizeof(ngx_photo_feed_t));
+    if (feed == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rd = &feed->read;
+    rd->request = r;
+    rd->kind = kind;
+    rd->owner_id = owner_id;
+
+    err.data = buf;
+    err.len = sizeof(buf);
+
+    if (ngx_photo_parse_page(r, rd, &err) != NGX_OK) {
+        return ngx_photo_json_error(r, NGX_HTTP_BAD_REQUEST,
+                                    "invalid_argument", "%V", &err);
+    }
+
+    if (ngx_photo_session_token(r, &rd->token) != NGX_OK) {
+        return ngx_photo_unauthorized(r);
+    }
+
+    /* EVALSHA sha 1 session:<token> owner prefix marker max limit */
+
+    p = ngx_pnalloc(r->pool, sizeof(PHOTO_REDIS_SESSION) - 1 + rd->token.len
+                             + NGX_INT64_LEN + 1 + PHOTO_ID_MAX_DIGITS
+                             + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    feed->argv[1] = (char *) pmcf->feed_script_sha.data;
+    feed->argvlen[1] = pmcf->feed_script_sha.len;
+    feed->argv[2] = "1";
+    feed->argvlen[2] = 1;
+
+    feed->argv[3] = (char *) p;
+    p = ngx_cpymem(p, PHOTO_REDIS_SESSION, sizeof(PHOTO_REDIS_SESSION) - 1);
+    p = ngx_cpymem(p, rd->token.data, rd->token.len);
+    feed->argvlen[3] = p - (u_char *) feed->argv[3];
+
+    feed->argv[4] = (char *) p;
+    if (kind == NGX_PHOTO_READ_USER_PHOTOS) {
+        p = ngx_sprintf(p, "%L", owner_id);
+    }
+    feed->argvlen[4] = p - (u_char *) feed->argv[4];
+
+    feed->argv[5] = (char *) ngx_photo_feed_prefix[kind].data;
+    feed->argvlen[5] = ngx_photo_feed_prefix[kind].len;
+    feed->argv[6] = PHOTO_LIST_COMPLETE;
+    feed->argvlen[6] = sizeof(PHOTO_LIST_COMPLETE) - 1;
+
+    feed->argv[7] = (char *) p;
+    if (rd->max_id) {
+        *p++ = '(';
+        p += ngx_photo_format_list_id(p, rd->max_id);
+
+    } else {
+        *p++ = '+';
+    }
+    feed->argvlen[7] = p - (u_char *) feed->argv[7];
+
+    /* one more than the page: whether a next page exists */
+    feed->argv[8] = (char *) p;
+    p = ngx_sprintf(p, "%ui", rd->count + 1);
+    feed->argvlen[8] = p - (u_char *) feed->argv[8];
+
+    rc = ngx_photo_feed_send(feed);
+    if (rc != NGX_AGAIN) {
+        return rc;
+    }
+
+    /* a client that leaves ends the request, and with it what it waits on */
+    r->read_event_handler = ngx_http_test_reading;
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_photo_feed_send(ngx_photo_feed_t *feed)
+{
+    ngx_int_t  rc;
+
+    if (feed->evaled) {
+        feed->argv[0] = "EVAL";
+        feed->argvlen[0] = 4;
+        feed->argv[1] = (char *) ngx_photo_feed_script.data;
+        feed->argvlen[1] = ngx_photo_feed_script.len;
+
+    } else {
+        feed->argv[0] = "EVALSHA";
+        feed->argvlen[0] = 7;
+    }
+
+    rc = ngx_photo_redis_command(feed->read.request, ngx_photo_feed_reply,
+                                 feed, 9, feed->argv, feed->argvlen);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_photo_unavailable(feed->read.request, "redis");
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static void
+ngx_photo_feed_reply(void *data, redisReply *reply)
+{
+    ngx_photo_feed_t  *feed = data;
+
+    ngx_int_t            rc;
+    ngx_uint_t           i, n;
+    redisReply          *ids, *e;
+    ngx_photo_read_t    *rd;
+    ngx_http_request_t  *r;
+
+    rd = &feed->read;
+    r = rd->request;
+
+    if (reply == NULL) {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+
+        /* a Redis that restarted has forgotten the script: send it whole */
+        if (!feed->evaled && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+            feed->evaled = 1;
+
+            rc = ngx_photo_feed_send(feed);
+            if (rc != NGX_AGAIN) {
+                ngx_http_finalize_request(r, rc);
+            }
+
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "photo: redis error: %*s", reply->len, reply->str);
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        ngx_http_finalize_request(r, ngx_photo_unauthorized(r));
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || ngx_photo_parse_id((u_char *) reply->element[0]->str,
+                              reply->element[0]->len, &rd->user_id)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "photo: unexpected reply from the feed script");
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+        return;
+    }
+
+    if (rd->kind == NGX_PHOTO_READ_FEED) {
+        rd->owner_id = rd->user_id;
+    }
+
+    if (reply->elements == 1) {
+        ngx_photo_feed_rebuild(feed);
+        return;
+    }
+
+    ids = reply->element[1];
+    n = ngx_min(ids->elements, rd->count + 1);
+
+    rd->ids = ngx_palloc(r->pool, (n + 1) * sizeof(int64_t));
+    if (rd->ids == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        e = ids->element[i];
+
+        if (e->type != REDIS_REPLY_STRING
+            || ngx_photo_parse_id((u_char *) e->str, e->len,
+                                  &rd->ids[rd->nids])
+               != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "photo: ignored a bad member in a list: \"%*s\"",
+                          e->len, e->str);
+            continue;
+        }
+
+        rd->nids++;
+    }
+
+    if (rd->nids > rd->count) {
+        rd->nids = rd->count;
+        rd->more = 1;
+    }
+
+    ngx_photo_hydrate(rd);
+}
+
+
+static void
+ngx_photo_feed_rebuild(ngx_photo_feed_t *feed)
+{
+    u_char                      *p;
+    ngx_int_t                    rc;
+    ngx_photo_read_t            *rd;
+    ngx_http_request_t          *r;
+    ngx_http_photo_main_conf_t  *pmcf;
+    const char                  *params[2];
+
+    rd = &feed->read;
+    r = rd->request;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+
+    p = ngx_pnalloc(r->pool, 2 * NGX_INT64_LEN + 2);
+    if (p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    params[0] = (char *) p;
+    p = ngx_sprintf(p, "%L", rd->owner_id);
+    *p++ = '\0';
+    params[1] = (char *) p;
+    p = ngx_sprintf(p, "%ui", pmcf->feed_cap);
+    *p = '\0';
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "photo: list of %L is not complete, rebuilding",
+                   rd->owner_id);
+
+    rc = ngx_photo_pg_query(r, ngx_photo_feed_rebuild_sql[rd->kind], 2,
+                            params, ngx_photo_feed_rebuilt, feed);
+
+    if (rc != NGX_AGAIN) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_photo_feed_rebuilt(void *data, PGresult *res)
+{
+    ngx_photo_feed_t  *feed = data;
+
+    int                  rows, col, i;
+    int64_t              id;
+    ngx_photo_read_t    *rd;
+    ngx_http_request_t  *r;
+
+    rd = &feed->read;
+    r = rd->request;
+
+    if (res == NULL) {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "postgres"));
+        return;
+    }
+
+    rows = PQntuples(res);
+
+    if (rd->kind == NGX_PHOTO_READ_USER_PHOTOS) {
+        if (rows == 0) {
+            ngx_http_finalize_request(r,
+                ngx_photo_json_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                     "no user %L", rd->owner_id));
+            return;
+        }
+
+        /* the photo id column; one null row for a user without photos */
+        col = 1;
+
+    } else {
+        col = 0;
+    }
+
+    ngx_photo_feed_store(feed, res, col);
+
+    rd->ids = ngx_palloc(r->pool, (rd->count + 1) * sizeof(int64_t));
+    if (rd->ids == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    for (i = 0; i < rows && rd->nids <= rd->count; i++) {
+        if (PQgetisnull(res, i, col)) {
+            continue;
+        }
+
+        id = ngx_atoof((u_char *) PQgetvalue(res, i, col),
+                       PQgetlength(res, i, col));
+
+        if (id <= 0 || (rd->max_id && id >= rd->max_id)) {
+            continue;
+        }
+
+        rd->ids[rd->nids++] = id;
+    }
+
+    if (rd->nids > rd->count) {
+        rd->nids = rd->count;
+        rd->more = 1;
+    }
+
+    ngx_photo_hydrate(rd);
+}
+
+
+/*
+ * ZADD <prefix><owner> 0 <marker> 0 <id> ...: the list as read, marked
+ * complete.  Ids fanned out meanwhile stay (ZADD merges).  Fire and forget:
+ * the next read rebuilds again if this is lost.
+ */
+
+static void
+ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res, int col)
+{
+    int                  rows, i, argc;
+    u_char              *p;
+    size_t              *argvlen;
+    int64_t              id;
+    const char         **argv;
+    ngx_photo_read_t    *rd;
+    ngx_http_request_t  *r;
+
+    rd = &feed->read;
+    r = rd->request;
+    rows = PQntuples(res);
+
+    argv = ngx_palloc(r->pool, (2 * rows + 4) * sizeof(char *));
+    argvlen = ngx_palloc(r->pool, (2 * rows + 4) * sizeof(size_t));
+    p = ngx_pnalloc(r->pool, ngx_photo_feed_prefix[rd->kind].len
+                             + NGX_INT64_LEN + rows * PHOTO_ID_MAX_DIGITS);
+
+    if (argv == NULL || argvlen == NULL || p == NULL) {
+        return;
+    }
+
+    argv[0] = "ZADD";
+    argvlen[0] = 4;
+
+    argv[1] = (char *) p;
+    p = ngx_cpymem(p, ngx_photo_feed_prefix[rd->kind].data,
+                   ngx_photo_feed_prefix[rd->kind].len);
+    p = ngx_sprintf(p, "%L", rd->owner_id);
+    argvlen[1] = p - (u_char *) argv[1];
+
+    argv[2] = "0";
+    argvlen[2] = 1;
+    argv[3] = PHOTO_LIST_COMPLETE;
+    argvlen[3] = sizeof(PHOTO_LIST_COMPLETE) - 1;
+
+    argc = 4;
+
+    for (i = 0; i < rows; i++) {
+        if (PQgetisnull(res, i, col)) {
+            continue;
+        }
+
+        id = ngx_atoof((u_char *) PQgetvalue(res, i, col),
+                       PQgetlength(res, i, col));
+        if (id <= 0) {
+            continue;
+        }
+
+        argv[argc] = "0";
+        argvlen[argc++] = 1;
+
+        argv[argc] = (char *) p;
+        p += ngx_photo_format_list_id(p, id);
+        argvlen[argc++] = PHOTO_ID_MAX_DIGITS;
+    }
+
+    /* the answer does not wait for this; a failure is logged there */
+    (void) ngx_photo_redis_command(r, NULL, NULL, argc, argv, argvlen);
+}

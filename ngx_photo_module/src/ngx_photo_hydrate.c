@@ -1,0 +1,393 @@
+
+/*
+ * Photo ids -> photo objects -> the JSON answer.
+ *
+ * The objects come from memcached (one multi-key get per server, all servers
+ * at once) and are copied into the response as they are: workers wrote them
+ * with yajl in the contract's format, and each is checked (it parses, and
+ * it is the photo asked for) before it is used.  What memcached does not
+ * have is read from Postgres in one query, generated with the same code the
+ * workers use, served, and written back to memcached after the fact.
+ *
+ * A photo that neither has (deleted) is left out.  A photo that could not
+ * be read because a backend failed makes the answer a 503: a page with
+ * holes would hide those photos for good as the client pages on.
+ */
+
+#include "ngx_photo_read.h"
+#include "ngx_photo_json.h"
+#include "ngx_photo_memcached.h"
+#include "ngx_photo_postgres.h"
+#include "photo_object.h"
+
+
+static void ngx_photo_hydrate_cached(void *data);
+static void ngx_photo_hydrate_stored(void *data, PGresult *res);
+static ngx_int_t ngx_photo_hydrate_object(ngx_photo_read_t *rd,
+    PGresult *res, int row);
+static ngx_int_t ngx_photo_hydrate_respond(ngx_photo_read_t *rd);
+static ngx_int_t ngx_photo_hydrate_add(ngx_http_request_t *r,
+    ngx_chain_t ***ll, ngx_str_t *s, off_t *len);
+
+
+/* id, user id, username, caption, image_url, width, height, lat, lng,
+ * created_at (Unix seconds): photo_object_t's fields, in order */
+static const char  ngx_photo_hydrate_sql[] =
+    "select p.id, p.user_id, u.username, p.caption, p.image_url, p.width,"
+    " p.height, p.lat, p.lng, extract(epoch from p.created_at)::bigint"
+    " from photos p join users u on u.id = p.user_id"
+    " where p.id = any($1::bigint[])";
+
+
+static ngx_str_t  ngx_photo_feed_head = ngx_string("{\"photos\":[");
+static ngx_str_t  ngx_photo_feed_comma = ngx_string(",");
+static ngx_str_t  ngx_photo_feed_next = ngx_string("],\"next_max_id\":");
+static ngx_str_t  ngx_photo_feed_null = ngx_string("null}");
+
+
+void
+ngx_photo_hydrate(ngx_photo_read_t *rd)
+{
+    u_char              *p;
+    ngx_int_t            rc;
+    ngx_uint_t           i;
+    ngx_http_request_t  *r;
+
+    r = rd->request;
+
+    if (rd->nids == 0) {
+        ngx_http_finalize_request(r, ngx_photo_hydrate_respond(rd));
+        return;
+    }
+
+    rd->items = ngx_pcalloc(r->pool, rd->nids * sizeof(ngx_photo_mc_item_t));
+    rd->objects = ngx_pcalloc(r->pool, rd->nids * sizeof(ngx_str_t));
+    p = ngx_pnalloc(r->pool, rd->nids * (sizeof(PHOTO_MC_PHOTO) - 1
+                                         + NGX_INT64_LEN));
+
+    if (rd->items == NULL || rd->objects == NULL || p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    for (i = 0; i < rd->nids; i++) {
+        rd->items[i].key.data = p;
+        p = ngx_cpymem(p, PHOTO_MC_PHOTO, sizeof(PHOTO_MC_PHOTO) - 1);
+        p = ngx_sprintf(p, "%L", rd->ids[i]);
+        rd->items[i].key.len = p - rd->items[i].key.data;
+    }
+
+    rc = ngx_photo_mc_get(r, rd->items, rd->nids, ngx_photo_hydrate_cached,
+                          rd);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc == NGX_OK) {
+        ngx_photo_hydrate_cached(rd);
+    }
+
+    /* NGX_AGAIN: memcached calls back */
+}
+
+
+static void
+ngx_photo_hydrate_cached(void *data)
+{
+    ngx_photo_read_t  *rd = data;
+
+    u_char               *p, *list;
+    ngx_int_t             rc;
+    ngx_uint_t            i;
+    ngx_http_request_t   *r;
+    ngx_photo_mc_item_t  *it;
+    const char           *params[1];
+
+    r = rd->request;
+    rd->missing = 0;
+
+    for (i = 0; i < rd->nids; i++) {
+        it = &rd->items[i];
+
+        if (it->found && it->flags == PHOTO_MC_FLAGS
+            && photo_object_check(it->value.data, it->value.len, rd->ids[i],
+                                  NULL))
+        {
+            rd->objects[i] = it->value;
+            continue;
+        }
+
+        if (it->found) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "photo: cached %V is not a valid photo object "
+                          "(flags %uD, %uz bytes), reading it from postgres",
+                          &it->key, it->flags, it->value.len);
+        }
+
+        rd->missing++;
+    }
+
+    if (rd->missing == 0) {
+        ngx_http_finalize_request(r, ngx_photo_hydrate_respond(rd));
+        return;
+    }
+
+    /* one query for all of them: {id,id,...} */
+
+    list = ngx_pnalloc(r->pool, rd->missing * (NGX_INT64_LEN + 1) + 2);
+    if (list == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = list;
+    *p++ = '{';
+
+    for (i = 0; i < rd->nids; i++) {
+        if (rd->objects[i].len == 0) {
+            p = ngx_sprintf(p, "%L,", rd->ids[i]);
+        }
+    }
+
+    p[-1] = '}';
+    *p = '\0';
+
+    params[0] = (char *) list;
+
+    rc = ngx_photo_pg_query(r, ngx_photo_hydrate_sql, 1, params,
+                            ngx_photo_hydrate_stored, rd);
+
+    if (rc != NGX_AGAIN) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_photo_hydrate_stored(void *data, PGresult *res)
+{
+    ngx_photo_read_t  *rd = data;
+
+    int                  row, rows;
+    ngx_http_request_t  *r;
+
+    r = rd->request;
+
+    if (res == NULL) {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "postgres"));
+        return;
+    }
+
+    rows = PQntuples(res);
+
+    for (row = 0; row < rows; row++) {
+        if (ngx_photo_hydrate_object(rd, res, row) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    ngx_http_finalize_request(r, ngx_photo_hydrate_respond(rd));
+}
+
+
+/* One row -> the photo object, into its place, and back into memcached. */
+
+static ngx_int_t
+ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
+{
+    size_t                       len;
+    yajl_gen                     g;
+    ngx_uint_t                   i;
+    ngx_str_t                    value;
+    photo_object_t               o;
+    const unsigned char         *buf;
+    ngx_http_request_t          *r;
+    ngx_http_photo_main_conf_t  *pmcf;
+
+#define ngx_photo_col(c)  (u_char *) PQgetvalue(res, row, c),                 \
+                          (size_t) PQgetlength(res, row, c)
+
+    r = rd->request;
+
+    ngx_memzero(&o, sizeof(photo_object_t));
+
+    o.id = ngx_atoof(ngx_photo_col(0));
+    o.user_id = ngx_atoof(ngx_photo_col(1));
+    o.username = PQgetvalue(res, row, 2);
+    o.username_len = PQgetlength(res, row, 2);
+    o.caption = PQgetvalue(res, row, 3);
+    o.caption_len = PQgetlength(res, row, 3);
+    o.image_url = PQgetvalue(res, row, 4);
+    o.image_url_len = PQgetlength(res, row, 4);
+    o.width = ngx_atoi(ngx_photo_col(5));
+    o.height = ngx_atoi(ngx_photo_col(6));
+
+    if (!PQgetisnull(res, row, 7) && !PQgetisnull(res, row, 8)) {
+        o.has_location = 1;
+        o.lat = strtod(PQgetvalue(res, row, 7), NULL);
+        o.lng = strtod(PQgetvalue(res, row, 8), NULL);
+    }
+
+    o.created_at = ngx_atoof(ngx_photo_col(9));
+
+#undef ngx_photo_col
+
+    for (i = 0; i < rd->nids; i++) {
+        if (rd->ids[i] == o.id) {
+            break;
+        }
+    }
+
+    if (i == rd->nids || rd->objects[i].len) {
+        return NGX_OK;
+    }
+
+    g = ngx_photo_json_gen_alloc(r->pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (photo_object_gen(g, &o) != yajl_gen_status_ok
+        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "photo: photo %L in postgres cannot be written as "
+                      "JSON (not UTF-8?), left out", o.id);
+        return NGX_OK;
+    }
+
+    rd->objects[i].data = (u_char *) buf;
+    rd->objects[i].len = len;
+
+    /* back into the cache, after the answer if need be */
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+    value = rd->objects[i];
+
+    ngx_photo_mc_set(pmcf, r->connection->log, &rd->items[i].key, &value,
+                     PHOTO_MC_FLAGS, pmcf->memcached_ttl);
+
+    return NGX_OK;
+}
+
+
+/*
+ * {"photos":[<object>,<object>...],"next_max_id":"<id>"|null}: the objects
+ * go out where they are, in memcached's reply buffers or yajl's, each as a
+ * buffer of its own.
+ */
+
+static ngx_int_t
+ngx_photo_hydrate_respond(ngx_photo_read_t *rd)
+{
+    off_t                len;
+    u_char              *p;
+    ngx_uint_t           i, first;
+    ngx_chain_t         *out, **ll;
+    ngx_str_t            next;
+    ngx_http_request_t  *r;
+
+    r = rd->request;
+
+    if (rd->kind == NGX_PHOTO_READ_PHOTO) {
+        if (rd->nids == 0 || rd->objects[0].len == 0) {
+            return ngx_photo_json_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                        "no photo %L", rd->photo_id);
+        }
+
+        out = NULL;
+        ll = &out;
+        len = 0;
+
+        if (ngx_photo_hydrate_add(r, &ll, &rd->objects[0], &len) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_photo_send(r, NGX_HTTP_OK, out, len);
+    }
+
+    if (rd->more) {
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 3);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        next.data = p;
+        next.len = ngx_sprintf(p, "\"%L\"}", rd->ids[rd->nids - 1]) - p;
+
+    } else {
+        next = ngx_photo_feed_null;
+    }
+
+    out = NULL;
+    ll = &out;
+    len = 0;
+    first = 1;
+
+    if (ngx_photo_hydrate_add(r, &ll, &ngx_photo_feed_head, &len) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < rd->nids; i++) {
+        if (rd->objects[i].len == 0) {
+            continue;
+        }
+
+        if ((!first
+             && ngx_photo_hydrate_add(r, &ll, &ngx_photo_feed_comma, &len)
+                != NGX_OK)
+            || ngx_photo_hydrate_add(r, &ll, &rd->objects[i], &len) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        first = 0;
+    }
+
+    if (ngx_photo_hydrate_add(r, &ll, &ngx_photo_feed_next, &len) != NGX_OK
+        || ngx_photo_hydrate_add(r, &ll, &next, &len) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_photo_send(r, NGX_HTTP_OK, out, len);
+}
+
+
+static ngx_int_t
+ngx_photo_hydrate_add(ngx_http_request_t *r, ngx_chain_t ***ll, ngx_str_t *s,
+    off_t *len)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_calloc_buf(r->pool);
+    cl = ngx_alloc_chain_link(r->pool);
+    if (b == NULL || cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = s->data;
+    b->last = s->data + s->len;
+    b->memory = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+    **ll = cl;
+    *ll = &cl->next;
+
+    *len += s->len;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_photo_unavailable(ngx_http_request_t *r, const char *what)
+{
+    return ngx_photo_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                "unavailable", "%s is unavailable, try again "
+                                "shortly", what);
+}

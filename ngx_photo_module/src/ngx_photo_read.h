@@ -1,0 +1,78 @@
+
+/*
+ * The read path: what the feed, a user's photos and one photo share.
+ *
+ *   ngx_photo_session.c   who is signed in (token from header or cookie)
+ *   ngx_photo_args.c      count / max_id / ids in paths
+ *   ngx_photo_feed.c      a list of ids from Redis (rebuilt from Postgres)
+ *   ngx_photo_photo.c     one photo
+ *   ngx_photo_hydrate.c   ids -> photo objects (memcached, then Postgres)
+ *                         -> the JSON response
+ */
+
+#ifndef _NGX_PHOTO_READ_H_INCLUDED_
+#define _NGX_PHOTO_READ_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_photo_module.h"
+#include "ngx_photo_memcached.h"
+#include "photo_contract.h"
+
+
+typedef enum {
+    NGX_PHOTO_READ_FEED = 0,
+    NGX_PHOTO_READ_USER_PHOTOS,
+    NGX_PHOTO_READ_PHOTO
+} ngx_photo_read_kind_e;
+
+
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_photo_read_kind_e       kind;
+
+    ngx_str_t                   token;      /* session token */
+    int64_t                     user_id;    /* who is signed in */
+    int64_t                     owner_id;   /* whose photos (user photos) */
+    int64_t                     photo_id;   /* one photo */
+
+    ngx_uint_t                  count;
+    int64_t                     max_id;     /* 0: from the newest */
+
+    int64_t                    *ids;        /* the page, newest first */
+    ngx_uint_t                  nids;
+    ngx_flag_t                  more;       /* a next page exists */
+
+    ngx_photo_mc_item_t        *items;      /* one per id */
+    ngx_str_t                  *objects;    /* the JSON of each, or empty */
+    ngx_uint_t                  missing;    /* to read from Postgres */
+} ngx_photo_read_t;
+
+
+ngx_int_t ngx_photo_feed_init_conf(ngx_conf_t *cf,
+    ngx_http_photo_main_conf_t *pmcf);
+
+/* routing targets, called by ngx_http_photo_module.c */
+ngx_int_t ngx_photo_feed_handler(ngx_http_request_t *r,
+    ngx_photo_read_kind_e kind, int64_t owner_id);
+ngx_int_t ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id);
+
+/* ngx_photo_session.c: NGX_OK and rd->token set, or NGX_DECLINED */
+ngx_int_t ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token);
+ngx_int_t ngx_photo_unauthorized(ngx_http_request_t *r);
+
+/* ngx_photo_args.c */
+ngx_int_t ngx_photo_parse_id(u_char *p, size_t len, int64_t *id);
+ngx_int_t ngx_photo_parse_page(ngx_http_request_t *r, ngx_photo_read_t *rd,
+    ngx_str_t *err);
+ngx_int_t ngx_photo_format_list_id(u_char *buf, int64_t id);
+
+/* ngx_photo_hydrate.c: fetch rd->ids and answer; finalizes the request */
+void ngx_photo_hydrate(ngx_photo_read_t *rd);
+ngx_int_t ngx_photo_unavailable(ngx_http_request_t *r, const char *what);
+
+
+#endif /* _NGX_PHOTO_READ_H_INCLUDED_ */

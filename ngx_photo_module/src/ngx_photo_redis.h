@@ -1,0 +1,44 @@
+
+/*
+ * The module's Redis client: one hiredis async connection per worker
+ * process, driven by nginx events (ngx_photo_redis_adapter.h), shared by all
+ * requests of that worker, so commands of concurrent requests pipeline on
+ * it.  Every command has a timer; a Redis that went away is reconnected
+ * with backoff, and while it is away commands fail at once.
+ */
+
+#ifndef _NGX_PHOTO_REDIS_H_INCLUDED_
+#define _NGX_PHOTO_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+
+#include "ngx_http_photo_module.h"
+
+
+/*
+ * reply is NULL when the command failed (Redis away, timed out, connection
+ * lost; already logged).  It is valid only during the call.
+ */
+typedef void (*ngx_photo_redis_handler_pt)(void *data, redisReply *reply);
+
+
+ngx_int_t ngx_photo_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_photo_main_conf_t *pmcf);
+void ngx_photo_redis_exit_process(ngx_http_photo_main_conf_t *pmcf);
+
+/*
+ * NGX_AGAIN: handler will be called once, later, unless the request goes
+ * away first; NGX_DECLINED: Redis is away right now (answer at once);
+ * NGX_ERROR: no memory.
+ */
+ngx_int_t ngx_photo_redis_command(ngx_http_request_t *r,
+    ngx_photo_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+
+
+#endif /* _NGX_PHOTO_REDIS_H_INCLUDED_ */

@@ -1,0 +1,316 @@
+# GET /v1/feed and GET /v1/users/{id}/photos: ids from Redis (rebuilt from
+# Postgres when the list is not there), objects from memcached (read from
+# Postgres when missing), one JSON page.
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use PhotoFixture;
+
+# --- data: a reader who follows a poster; a user without photos ----------
+my ($READER, $POSTER, $QUIET) = (2001, 2002, 2003);
+my $TOKEN = 'tok_reader_0123456789abcdef';
+my $base = 9_000_000;
+my @ids = map { $base + $_ } 1 .. 30;           # newest is $base + 30
+
+sql("delete from users where id in ($READER, $POSTER, $QUIET)");
+sql("insert into users (id, username, password_hash) values
+     ($READER, 'reader', '!'), ($POSTER, 'poster', '!'), ($QUIET, 'quiet', '!')");
+sql("insert into follows (follower, followee) values ($READER, $POSTER)");
+
+our %P;
+for my $n (1 .. 30) {
+    my $id = $base + $n;
+    my %p = (id => $id, user_id => $POSTER, username => 'poster',
+             caption => $n == 30 ? "quote \" backslash \\ \x{e9}t\x{e9}" : "photo $n",
+             image_url => "/media/p/$n.jpg", width => 1080, height => 1350,
+             created_at => 1790000000 + 60 * $n);
+    @p{qw(lat lng)} = ('48.8566', '2.3522') if $n % 10 == 0;
+    $P{$id} = \%p;
+    my ($cap, $lat, $lng) = ($p{caption}, $p{lat} // 'null', $p{lng} // 'null');
+    $cap =~ s/'/''/g;
+    sql("insert into photos (id, user_id, caption, media_path, image_url, width,
+         height, lat, lng, created_at) values ($id, $POSTER, E'"
+         . join('', map { $_ eq '\\' ? '\\\\' : $_ } split //, $cap)
+         . "', 'p/$n.jpg', '/media/p/$n.jpg', 1080, 1350, $lat, $lng,
+         to_timestamp($p{created_at}))");
+}
+binmode STDOUT, ':utf8';
+
+redis('DEL', "feed:$READER", "user_photos:$POSTER", "user_photos:$QUIET",
+      "feed:$QUIET");
+redis('SET', "session:$TOKEN", $READER, 'EX', 3600);
+sql("delete from photos where id = 9000999");
+mc_delete("photo:$_") for @ids, 9000999;
+
+sub obj { my $p = { %{ $P{$_[0]} } }; utf8::encode($p->{caption}); photo_json(%$p) }
+
+sub page {
+    my ($next, @page) = @_;
+    return '{"photos":[' . join(',', map { obj($_) } @page) . '],"next_max_id":'
+        . (defined $next ? "\"$next\"" : 'null') . '}';
+}
+
+our $First = page($base + 11, reverse @ids[10 .. 29]);
+our $Paged = page($base + 20, map { $base + $_ } reverse 20 .. 24);
+our $Last  = page(undef, map { $base + $_ } reverse 1 .. 4);
+our $Own   = page($base + 28, map { $base + $_ } 30, 29, 28);
+our $One   = obj($base + 5);
+our $Token = $TOKEN;
+$ENV{TEST_NGINX_CLOSED_PORT} = free_port();
+(our $Silent, $ENV{TEST_NGINX_SILENT_PORT}) = silent_port();
+
+our $Backends = <<'_EOC_';
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value("main_config", 'load_module $TEST_NGINX_PHOTO_MODULE;')
+        unless defined $block->main_config;
+    $block->set_value("http_config", $Backends)
+        unless defined $block->http_config;
+    $block->set_value("config", "location / { photo_api; }")
+        unless defined $block->config;
+});
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: no session: 401 with a JSON error
+--- request
+GET /v1/feed
+--- error_code: 401
+--- response_headers
+Content-Type: application/json
+WWW-Authenticate: Bearer
+--- response_body chomp
+{"error":{"code":"unauthorized","message":"sign in first: no valid session"}}
+
+
+
+=== TEST 2: a token that is not a token is refused without asking Redis
+--- request
+GET /v1/feed
+--- more_headers
+Authorization: Bearer bad/token!
+--- error_code: 401
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: an unknown session: 401
+--- request
+GET /v1/feed
+--- more_headers
+Authorization: Bearer tok_nobody_0123456789abcdef
+--- error_code: 401
+--- response_body_like: "code":"unauthorized"
+
+
+
+=== TEST 4: first read of a feed not in Redis: rebuilt from Postgres, newest first, 20 by default
+--- request
+GET /v1/feed
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+--- response_body eval
+$::First
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: the same page again, now from Redis and memcached, with Postgres down
+--- http_config
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
+    photo_postgres   "host=127.0.0.1 port=$TEST_NGINX_CLOSED_PORT";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- request
+GET /v1/feed
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 200
+--- response_body eval
+$::First
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: the session cookie works as well as the header
+--- request
+GET /v1/feed?count=5&max_id=9000025
+--- more_headers eval
+"Cookie: theme=dark; photo_session=$::Token"
+--- error_code: 200
+--- response_body eval
+$::Paged
+
+
+
+=== TEST 7: max_id pages backwards to the end: next_max_id is null
+--- request
+GET /v1/feed?max_id=9000005&count=10
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 200
+--- response_body eval
+$::Last
+
+
+
+=== TEST 8: count that is not a number
+--- request
+GET /v1/feed?count=ten
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 400
+--- response_body chomp
+{"error":{"code":"invalid_argument","message":"count must be a whole number from 1 to 100"}}
+
+
+
+=== TEST 9: count zero, negative, over the maximum
+--- request eval
+["GET /v1/feed?count=0", "GET /v1/feed?count=-5", "GET /v1/feed?count=101", "GET /v1/feed?count=99999999999999999999999"]
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code eval
+[400, 400, 400, 400]
+--- response_body_like eval
+[qr/count must be/, qr/count must be/, qr/count must be/, qr/count must be/]
+
+
+
+=== TEST 10: count given twice
+--- request
+GET /v1/feed?count=5&count=6
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 400
+--- response_body_like: count is given more than once
+
+
+
+=== TEST 11: max_id that is not an id
+--- request eval
+["GET /v1/feed?max_id=abc", "GET /v1/feed?max_id=0", "GET /v1/feed?max_id=9223372036854775808", "GET /v1/feed?max_id=", "GET /v1/feed?max_id=1&max_id=2"]
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code eval
+[400, 400, 400, 400, 400]
+--- response_body_like eval
+[qr/max_id must be/, qr/max_id must be/, qr/max_id must be/, qr/max_id must be/, qr/max_id is given more than once/]
+
+
+
+=== TEST 12: photo_max_count raises the ceiling; count=100 returns what there is
+--- config
+    location / {
+        photo_api;
+        photo_max_count 200;
+    }
+--- request
+GET /v1/feed?count=150
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 200
+--- response_body_like: ^\{"photos":\[\{"id":"9000030",.*\{"id":"9000001",[^\]]*\}\],"next_max_id":null\}$
+
+
+
+=== TEST 13: one user's own photos (list rebuilt from Postgres)
+--- request
+GET /v1/users/2002/photos?count=3
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 200
+--- response_body eval
+$::Own
+
+
+
+=== TEST 14: a user without photos: an empty page
+--- request
+GET /v1/users/2003/photos
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 200
+--- response_body chomp
+{"photos":[],"next_max_id":null}
+
+
+
+=== TEST 15: a user that does not exist: 404
+--- request
+GET /v1/users/77777777/photos
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 404
+--- response_body chomp
+{"error":{"code":"not_found","message":"no user 77777777"}}
+
+
+
+=== TEST 16: user ids that are not ids
+--- request eval
+["GET /v1/users/abc/photos", "GET /v1/users/0/photos", "GET /v1/users/-3/photos", "GET /v1/users/99999999999999999999/photos"]
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code eval
+[400, 400, 400, 400]
+--- response_body_like eval
+[qr/"code":"invalid_id","message":"the user id must be a positive 64-bit integer"/, qr/invalid_id/, qr/invalid_id/, qr/invalid_id/]
+
+
+
+=== TEST 17: unknown paths under /v1
+--- request eval
+["GET /v1/users/2002/friends", "GET /v1/feeds", "GET /v1/users/2002/photos/extra"]
+--- error_code eval
+[404, 404, 404]
+--- response_body_like eval
+[qr/"code":"not_found"/, qr/"code":"not_found"/, qr/"code":"not_found"/]
+
+
+
+=== TEST 18: one photo
+--- request
+GET /v1/photos/9000005
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 200
+--- response_body eval
+$::One
+
+
+
+=== TEST 19: a photo that does not exist: 404
+--- request
+GET /v1/photos/9000999
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 404
+--- response_body chomp
+{"error":{"code":"not_found","message":"no photo 9000999"}}
+
+
+
+=== TEST 20: writes to read endpoints: 405
+--- request
+POST /v1/feed
+{}
+--- more_headers eval
+"Authorization: Bearer $::Token"
+--- error_code: 405
+--- response_body_like: answers GET and HEAD only

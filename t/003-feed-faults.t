@@ -1,0 +1,256 @@
+# The read path when backends misbehave: bad cache entries, deleted photos,
+# Redis or memcached or Postgres down or silent, a client that gives up.
+# Never a hang; a clear 503 when an answer cannot be given, a degraded 200
+# when it can.
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use PhotoFixture;
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+
+my ($READER, $POSTER) = (3001, 3002);
+our $Token = 'tok_faults_0123456789abcdef';
+my $base = 9_100_000;
+my @ids = map { $base + $_ } 1 .. 6;
+our $Gone = $base + 99;                      # in the list, nowhere else
+
+sql("delete from users where id in ($READER, $POSTER)");
+sql("insert into users (id, username, password_hash) values
+     ($READER, 'reader3', '!'), ($POSTER, 'poster3', '!')");
+sql("insert into follows (follower, followee) values ($READER, $POSTER)");
+our %P;
+for my $n (1 .. 6) {
+    my $id = $base + $n;
+    $P{$id} = { id => $id, user_id => $POSTER, username => 'poster3',
+                caption => "fault $n", image_url => "/media/f/$n.jpg",
+                width => 640, height => 480, created_at => 1790001000 + $n };
+    sql("insert into photos (id, user_id, caption, media_path, image_url, width,
+         height, created_at) values ($id, $POSTER, 'fault $n', 'f/$n.jpg',
+         '/media/f/$n.jpg', 640, 480, to_timestamp(1790001000 + $n))");
+}
+
+# a complete feed list holding the six photos and one that was deleted
+redis('DEL', "feed:$READER");
+redis('ZADD', "feed:$READER", 0, '0' x 19, map { (0, list_id($_)) } @ids, $Gone);
+redis('SET', "session:$Token", $READER, 'EX', 3600);
+mc_delete("photo:$_") for @ids, $Gone;
+# a cached object that is not JSON: must be logged and read from Postgres
+mc_set("photo:" . ($base + 6), '{"id":"' . ($base + 6) . '", garbage', 1);
+
+our $Page = '{"photos":[' . join(',', map { photo_json(%{ $P{$_} }) } reverse @ids)
+            . '],"next_max_id":null}';
+
+$ENV{TEST_NGINX_CLOSED_PORT} = free_port();
+(our $Silent, $ENV{TEST_NGINX_SILENT_PORT}) = silent_port();
+
+our $Backends = <<'_EOC_';
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value("main_config", 'load_module $TEST_NGINX_PHOTO_MODULE;')
+        unless defined $block->main_config;
+    $block->set_value("http_config", $Backends)
+        unless defined $block->http_config;
+    $block->set_value("config", "location / { photo_api; }")
+        unless defined $block->config;
+    $block->set_value("more_headers", "Authorization: Bearer $Token")
+        unless defined $block->more_headers;
+});
+
+# A feed request left hanging in the background (Redis is silent), sent
+# while the block's own request is served.
+sub stuck_feed_request {
+    my $port = server_port();
+    defined(my $pid = fork) or die "fork: $!";
+    if ($pid == 0) {
+        for (1 .. 40) {
+            my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                          PeerPort => $port) or do {
+                select undef, undef, undef, 0.05; next };
+            print $s "GET /v1/feed HTTP/1.0\r\nAuthorization: Bearer $Token\r\n\r\n";
+            my $r = IO::Select->new($s);
+            $r->can_read(2);
+            POSIX::_exit(0);
+        }
+        POSIX::_exit(1);
+    }
+    select undef, undef, undef, 0.2;
+}
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a cached object that does not parse is logged and read from Postgres; a deleted photo is left out
+--- request
+GET /v1/feed
+--- error_code: 200
+--- response_body eval
+$::Page
+--- error_log eval
+qr/\[error\] .*cached photo:9100006 is not a valid photo object/
+
+
+
+=== TEST 2: Redis down: a prompt 503 JSON
+--- http_config
+    photo_redis      127.0.0.1:$TEST_NGINX_CLOSED_PORT;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- request
+GET /v1/feed
+--- timeout: 1
+--- error_code: 503
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"error":{"code":"unavailable","message":"redis is unavailable, try again shortly"}}
+--- error_log
+redis
+
+
+
+=== TEST 3: Redis that accepts and never answers: 503 after photo_redis_timeout
+--- http_config
+    photo_redis      127.0.0.1:$TEST_NGINX_SILENT_PORT;
+    photo_redis_timeout 300ms;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- request
+GET /v1/feed
+--- timeout: 2
+--- error_code: 503
+--- response_body_like: redis is unavailable
+--- error_log eval
+qr/\[error\] .*redis 127\.0\.0\.1:\d+ timed out/
+
+
+
+=== TEST 4: nginx keeps serving other locations while a feed read waits on a silent Redis
+--- http_config
+    photo_redis      127.0.0.1:$TEST_NGINX_SILENT_PORT;
+    photo_redis_timeout 3s;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- config
+    location / { photo_api; }
+    location = /static { return 200 "still here\n"; }
+--- init
+::stuck_feed_request();
+--- request
+GET /static
+--- timeout: 1
+--- error_code: 200
+--- response_body
+still here
+
+
+
+=== TEST 5: one memcached server down: its photos come from Postgres, still 200
+--- http_config
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT 127.0.0.1:$TEST_NGINX_CLOSED_PORT;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- request
+GET /v1/feed
+--- error_code: 200
+--- response_body eval
+$::Page
+--- error_log eval
+qr/\[error\] .*memcached 127\.0\.0\.1:\d+/
+
+
+
+=== TEST 6: every memcached down, Postgres up: degraded but whole
+--- http_config
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  127.0.0.1:$TEST_NGINX_CLOSED_PORT;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- request
+GET /v1/feed
+--- error_code: 200
+--- response_body eval
+$::Page
+
+
+
+=== TEST 7: every memcached down and Postgres down: 503 JSON, no hang
+--- http_config
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  127.0.0.1:$TEST_NGINX_CLOSED_PORT;
+    photo_postgres   "host=127.0.0.1 port=$TEST_NGINX_CLOSED_PORT";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- request
+GET /v1/feed
+--- timeout: 2
+--- error_code: 503
+--- response_body chomp
+{"error":{"code":"unavailable","message":"postgres is unavailable, try again shortly"}}
+
+
+
+=== TEST 8: Postgres that never answers, photos not cached: 503 after photo_postgres_timeout
+--- http_config
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  127.0.0.1:$TEST_NGINX_CLOSED_PORT;
+    photo_postgres   "host=127.0.0.1 port=$TEST_NGINX_SILENT_PORT";
+    photo_postgres_timeout 300ms;
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- request
+GET /v1/feed
+--- timeout: 2
+--- error_code: 503
+--- response_body_like: postgres is unavailable
+
+
+
+=== TEST 9: the client gives up while Redis is silent: nothing breaks, no leak
+--- http_config
+    photo_redis      127.0.0.1:$TEST_NGINX_SILENT_PORT;
+    photo_redis_timeout 400ms;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- request
+GET /v1/feed
+--- timeout: 0.1
+--- abort
+--- wait: 0.6
+--- ignore_response
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 10: the client gives up while Postgres is silent: nothing breaks
+--- http_config
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  127.0.0.1:$TEST_NGINX_CLOSED_PORT;
+    photo_postgres   "host=127.0.0.1 port=$TEST_NGINX_SILENT_PORT";
+    photo_postgres_timeout 400ms;
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- request
+GET /v1/feed
+--- timeout: 0.1
+--- abort
+--- wait: 0.6
+--- ignore_response
+--- no_error_log
+[alert]
+[crit]
+[emerg]

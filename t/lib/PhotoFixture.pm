@@ -1,0 +1,147 @@
+package PhotoFixture;
+
+# Test data for the .t files, put straight into the real backends of the
+# stack (ports from the TEST_NGINX_* environment that scripts/test exports):
+# Postgres through psql, Redis and memcached over their wire protocols.
+# Used by the tests only; nothing here is part of either Test::Nginx runner.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use IO::Socket::INET;
+use POSIX ();
+
+our @EXPORT = qw(sql redis mc_set mc_get mc_delete list_id photo_json
+                 free_port silent_port);
+
+my $host = $ENV{TEST_NGINX_HOST} || '127.0.0.1';
+
+sub env { $ENV{$_[0]} // die "$_[0] is not set (run the tests through scripts/test)\n" }
+
+# sql("...") -> rows, each an array ref of column values (text)
+sub sql {
+    my ($q) = @_;
+    utf8::encode($q);    # queries are character strings; psql takes UTF-8
+    open(my $fh, '-|', 'psql', '-X', '-q', '-A', '-t', '-F', "\t",
+         '-v', 'ON_ERROR_STOP=1', '-h', $host, '-p', env('TEST_NGINX_PG_PORT'),
+         '-U', env('TEST_NGINX_PG_USER'), '-d', env('TEST_NGINX_PG_DB'),
+         '-c', $q) or die "psql: $!";
+    my @rows = map { chomp; [split /\t/, $_, -1] } <$fh>;
+    close $fh or die "psql failed on: $q\n";
+    return @rows;
+}
+
+sub resp_read {
+    my ($s) = @_;
+    my $line = <$s>;
+    defined $line or die "redis: connection closed\n";
+    $line =~ s/\r\n\z//;
+    my ($t, $rest) = (substr($line, 0, 1), substr($line, 1));
+    return $rest if $t eq '+' || $t eq ':';
+    die "redis: $rest\n" if $t eq '-';
+    if ($t eq '$') {
+        return undef if $rest < 0;
+        my $buf = '';
+        read($s, $buf, $rest + 2) == $rest + 2 or die "redis: short read\n";
+        return substr($buf, 0, $rest);
+    }
+    if ($t eq '*') {
+        return undef if $rest < 0;
+        return [map { resp_read($s) } 1 .. $rest];
+    }
+    die "redis: bad reply '$line'\n";
+}
+
+# redis(qw(ZADD key 0 member)) -> the reply (scalar or array ref)
+sub redis {
+    my @cmd = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => $host,
+                                  PeerPort => env('TEST_NGINX_REDIS_PORT'))
+        or die "redis: $!";
+    print $s '*' . @cmd . "\r\n", map { '$' . length($_) . "\r\n$_\r\n" } @cmd;
+    my $r = resp_read($s);
+    close $s;
+    return $r;
+}
+
+# The memcached server of a key, as the module and the workers pick it.
+# (Tests only set keys on both servers or ask both, so they need no ketama.)
+sub mc_ports { (env('TEST_NGINX_MEMCACHED_PORT'), env('TEST_NGINX_MEMCACHED_PORT2')) }
+
+sub mc_cmd {
+    my ($port, $req, $until) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port)
+        or die "memcached $port: $!";
+    print $s $req;
+    my $out = '';
+    while (my $l = <$s>) { $out .= $l; last if $l =~ $until }
+    close $s;
+    return $out;
+}
+
+# mc_set(key, value, flags): on every server, so whichever one the module
+# asks has it
+sub mc_set {
+    my ($k, $v, $flags) = @_;
+    for my $p (mc_ports()) {
+        mc_cmd($p, "set $k " . ($flags // 1) . " 0 " . length($v) . "\r\n$v\r\n",
+               qr/^(STORED|ERROR|CLIENT_ERROR|SERVER_ERROR)/);
+    }
+}
+
+sub mc_delete {
+    my ($k) = @_;
+    mc_cmd($_, "delete $k\r\n", qr/^(DELETED|NOT_FOUND|ERROR)/) for mc_ports();
+}
+
+# the value from whichever server has it, or undef
+sub mc_get {
+    my ($k) = @_;
+    for my $p (mc_ports()) {
+        my $out = mc_cmd($p, "get $k\r\n", qr/^(END|ERROR)/);
+        return $1 if $out =~ /^VALUE \S+ \d+ \d+\r\n(.*)\r\nEND\r\n\z/s;
+    }
+    return undef;
+}
+
+sub list_id { sprintf '%019d', $_[0] }
+
+sub json_str {
+    my ($s) = @_;
+    $s =~ s/(["\\])/\\$1/g;
+    $s =~ s/\n/\\n/g;
+    return "\"$s\"";
+}
+
+# The photo object as the contract writes it (contract/photo_object.h).
+sub photo_json {
+    my (%p) = @_;
+    my $t = POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $p{created_at});
+    return '{"id":"' . $p{id} . '","user":{"id":"' . $p{user_id}
+        . '","username":' . json_str($p{username}) . '},"caption":'
+        . json_str($p{caption}) . ',"image_url":' . json_str($p{image_url})
+        . ',"width":' . $p{width} . ',"height":' . $p{height}
+        . (defined $p{lat} ? ',"lat":' . $p{lat} . ',"lng":' . $p{lng} : '')
+        . ',"created_at":"' . $t . '"}';
+}
+
+# A loopback port where nothing listens.
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0) or die "listen: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+# A loopback port that accepts connections and never answers; the socket
+# must stay referenced for as long as it is needed.
+sub silent_port {
+    my $s = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "listen: $!";
+    return ($s, $s->sockport);
+}
+
+1;

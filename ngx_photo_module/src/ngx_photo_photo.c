@@ -5,20 +5,17 @@
  */
 
 #include "ngx_photo_read.h"
-#include "ngx_photo_redis.h"
 
 
-static void ngx_photo_photo_session(void *data, redisReply *reply);
+static void ngx_photo_photo_session(void *data, ngx_int_t rc,
+    int64_t user_id);
 
 
 ngx_int_t
 ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id)
 {
-    u_char            *p;
     ngx_int_t          rc;
     ngx_photo_read_t  *rd;
-    const char        *argv[2];
-    size_t             argvlen[2];
 
     rd = ngx_pcalloc(r->pool, sizeof(ngx_photo_read_t));
     if (rd == NULL) {
@@ -33,20 +30,8 @@ ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id)
         return ngx_photo_unauthorized(r);
     }
 
-    p = ngx_pnalloc(r->pool, sizeof(PHOTO_REDIS_SESSION) - 1 + rd->token.len);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    argv[0] = "GET";
-    argvlen[0] = 3;
-    argv[1] = (char *) p;
-    p = ngx_cpymem(p, PHOTO_REDIS_SESSION, sizeof(PHOTO_REDIS_SESSION) - 1);
-    p = ngx_cpymem(p, rd->token.data, rd->token.len);
-    argvlen[1] = p - (u_char *) argv[1];
-
-    rc = ngx_photo_redis_command(r, ngx_photo_photo_session, rd, 2, argv,
-                                 argvlen);
+    rc = ngx_photo_session_lookup(r, &rd->token, ngx_photo_photo_session,
+                                  rd);
 
     if (rc == NGX_DECLINED) {
         return ngx_photo_unavailable(r, "redis");
@@ -65,7 +50,7 @@ ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id)
 
 
 static void
-ngx_photo_photo_session(void *data, redisReply *reply)
+ngx_photo_photo_session(void *data, ngx_int_t rc, int64_t user_id)
 {
     ngx_photo_read_t  *rd = data;
 
@@ -73,19 +58,17 @@ ngx_photo_photo_session(void *data, redisReply *reply)
 
     r = rd->request;
 
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+    if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
         return;
     }
 
-    if (reply->type != REDIS_REPLY_STRING
-        || ngx_photo_parse_id((u_char *) reply->str, reply->len,
-                              &rd->user_id)
-           != NGX_OK)
-    {
+    if (rc == NGX_DECLINED) {
         ngx_http_finalize_request(r, ngx_photo_unauthorized(r));
         return;
     }
+
+    rd->user_id = user_id;
 
     rd->ids = &rd->photo_id;
     rd->nids = 1;

@@ -64,6 +64,17 @@ ngx_int_t ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id);
 ngx_int_t ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token);
 ngx_int_t ngx_photo_unauthorized(ngx_http_request_t *r);
 
+/*
+ * The user of a session, from Redis.  handler gets NGX_OK and the user id,
+ * NGX_DECLINED (no such session) or NGX_ERROR (Redis failed).  Returns
+ * NGX_AGAIN, or NGX_DECLINED when Redis is away (answer 503 at once).
+ */
+typedef void (*ngx_photo_session_pt)(void *data, ngx_int_t rc,
+    int64_t user_id);
+
+ngx_int_t ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_photo_session_pt handler, void *data);
+
 /* ngx_photo_args.c */
 ngx_int_t ngx_photo_parse_id(u_char *p, size_t len, int64_t *id);
 ngx_int_t ngx_photo_parse_page(ngx_http_request_t *r, ngx_photo_read_t *rd,

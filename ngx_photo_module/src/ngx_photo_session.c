@@ -7,6 +7,16 @@
 
 #include "ngx_photo_read.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_redis.h"
+
+
+typedef struct {
+    ngx_photo_session_pt        handler;
+    void                       *data;
+} ngx_photo_session_call_t;
+
+
+static void ngx_photo_session_reply(void *data, redisReply *reply);
 
 
 static ngx_str_t  ngx_photo_cookie = ngx_string(PHOTO_SESSION_COOKIE);
@@ -91,4 +101,61 @@ ngx_photo_unauthorized(ngx_http_request_t *r)
 
     return ngx_photo_json_error(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
                                 "sign in first: no valid session");
+}
+
+
+ngx_int_t
+ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_photo_session_pt handler, void *data)
+{
+    u_char                    *p;
+    size_t                     argvlen[2];
+    ngx_int_t                  rc;
+    const char                *argv[2];
+    ngx_photo_session_call_t  *call;
+
+    call = ngx_palloc(r->pool, sizeof(ngx_photo_session_call_t));
+    p = ngx_pnalloc(r->pool, sizeof(PHOTO_REDIS_SESSION) - 1 + token->len);
+    if (call == NULL || p == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->handler = handler;
+    call->data = data;
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (char *) p;
+    p = ngx_cpymem(p, PHOTO_REDIS_SESSION, sizeof(PHOTO_REDIS_SESSION) - 1);
+    p = ngx_cpymem(p, token->data, token->len);
+    argvlen[1] = p - (u_char *) argv[1];
+
+    rc = ngx_photo_redis_command(r, ngx_photo_session_reply, call, 2, argv,
+                                 argvlen);
+
+    return rc;
+}
+
+
+static void
+ngx_photo_session_reply(void *data, redisReply *reply)
+{
+    ngx_photo_session_call_t  *call = data;
+
+    int64_t  user_id;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        call->handler(call->data, NGX_ERROR, 0);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING
+        || ngx_photo_parse_id((u_char *) reply->str, reply->len, &user_id)
+           != NGX_OK)
+    {
+        call->handler(call->data, NGX_DECLINED, 0);
+        return;
+    }
+
+    call->handler(call->data, NGX_OK, user_id);
 }

@@ -40,6 +40,12 @@
 #define PHOTO_REDIS_USER_PHOTOS  "user_photos:"    /* + user id: ZSET */
 #define PHOTO_REDIS_SESSION      "session:"        /* + token: STRING user id,
                                                       with an expiry */
+#define PHOTO_REDIS_MEDIA        "media:"          /* + media id: STRING, the
+                                                      upload not yet posted:
+                                                      {"user_id","media_path",
+                                                      "image_url","width",
+                                                      "height"}, with expiry */
+#define PHOTO_MEDIA_TTL          (24 * 3600)       /* seconds */
 #define PHOTO_REDIS_DEAD_LETTER  "dead_letter:"    /* + job name: LIST of
                                                       {"reason","payload"} */
 #define PHOTO_FEED_CAP_DEFAULT   800

@@ -9,7 +9,9 @@
 #include <string.h>
 
 
-typedef enum { PHOTO_CF_STR, PHOTO_CF_PORT, PHOTO_CF_LEVEL } photo_cf_type_t;
+typedef enum {
+    PHOTO_CF_STR, PHOTO_CF_PORT, PHOTO_CF_COUNT, PHOTO_CF_LEVEL
+} photo_cf_type_t;
 
 typedef struct {
     const char       *key;
@@ -33,6 +35,7 @@ static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_REDIS_PORT", photo_cf_field(PHOTO_CF_PORT, redis_port) },
     { "PHOTO_MEMCACHED_PORTS", photo_cf_field(PHOTO_CF_STR, memcached_ports) },
     { "PHOTO_GEARMAN_PORT", photo_cf_field(PHOTO_CF_PORT, gearman_port) },
+    { "PHOTO_FEED_CAP", photo_cf_field(PHOTO_CF_COUNT, feed_cap) },
     { "PHOTO_LOG_LEVEL", photo_cf_field(PHOTO_CF_LEVEL, log_level) },
     { NULL, PHOTO_CF_STR, 0, 0 }
 };
@@ -50,6 +53,7 @@ photo_config_defaults(photo_config_t *cf)
     cf->pg_port = 5432;
     cf->redis_port = 6379;
     cf->gearman_port = 4730;
+    cf->feed_cap = PHOTO_FEED_CAP_DEFAULT;
     cf->log_level = PHOTO_LOG_INFO;
 }
 
@@ -80,6 +84,20 @@ photo_config_set(photo_config_t *cf, const photo_cf_key_t *k,
         if (errno || end == value || *end != '\0' || n < 1 || n > 65535) {
             snprintf(err, errlen, "%s: %s=\"%s\" is not a port (1-65535)",
                      from, k->key, value);
+            return -1;
+        }
+
+        *(int *) field = (int) n;
+        return 0;
+
+    case PHOTO_CF_COUNT:
+        errno = 0;
+        n = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0' || n < 1
+            || n > PHOTO_CONFIG_COUNT_MAX)
+        {
+            snprintf(err, errlen, "%s: %s=\"%s\" is not a count (1-%d)",
+                     from, k->key, value, PHOTO_CONFIG_COUNT_MAX);
             return -1;
         }
 

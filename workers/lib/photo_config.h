@@ -10,8 +10,10 @@
 #include <stddef.h>
 
 #include "photo_log.h"
+#include "photo_contract.h"
 
 #define PHOTO_CONFIG_STR  256
+#define PHOTO_CONFIG_COUNT_MAX  1000000   /* PHOTO_FEED_CAP and the like */
 
 typedef struct {
     char               host[PHOTO_CONFIG_STR];           /* PHOTO_HOST */
@@ -23,6 +25,7 @@ typedef struct {
     int                redis_port;                       /* PHOTO_REDIS_PORT */
     char               memcached_ports[PHOTO_CONFIG_STR];/* PHOTO_MEMCACHED_PORTS */
     int                gearman_port;                     /* PHOTO_GEARMAN_PORT */
+    int                feed_cap;                         /* PHOTO_FEED_CAP */
     photo_log_level_t  log_level;                        /* PHOTO_LOG_LEVEL */
 } photo_config_t;
 

@@ -1,0 +1,211 @@
+/* A worker's backends, as its jobs use them (see photo_ctx.h). */
+
+#include "photo_ctx.h"
+#include "photo_contract.h"
+#include "photo_gearman.h"
+#include "photo_log.h"
+#include "photo_memcached.h"
+#include "photo_pg.h"
+#include "photo_redis.h"
+
+#include <stdio.h>
+#include <string.h>
+
+
+void
+photo_ctx_init(photo_ctx_t *ctx, photo_config_t *cf)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->cf = cf;
+}
+
+
+void
+photo_ctx_free(photo_ctx_t *ctx)
+{
+    PQfinish(ctx->pg);
+    redisFree(ctx->redis);
+
+    if (ctx->mc) {
+        memcached_free(ctx->mc);
+    }
+
+    if (ctx->gearman) {
+        gearman_client_free(ctx->gearman);
+    }
+
+    memset(ctx, 0, sizeof(*ctx));
+}
+
+
+PGresult *
+photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
+    int nparams, const char *const *params, photo_job_rc_t *rc)
+{
+    size_t          len;
+    PGresult       *res;
+    const char     *state, *msg;
+    ExecStatusType  status;
+
+    if (photo_pg_ensure(ctx->cf, &ctx->pg) == NULL) {
+        *rc = photo_job_retry(job, "postgres is unreachable");
+        return NULL;
+    }
+
+    res = PQexecParams(ctx->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    status = PQresultStatus(res);
+
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+        *rc = PHOTO_JOB_DONE;
+        return res;
+    }
+
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (msg == NULL) {
+        msg = PQerrorMessage(ctx->pg);
+        len = strcspn(msg, "\n");
+    } else {
+        len = strlen(msg);
+    }
+
+    if (state && (strncmp(state, "22", 2) == 0
+                  || strncmp(state, "23", 2) == 0))
+    {
+        *rc = photo_job_dead(job, "postgres refused the data: %.*s "
+                             "(SQLSTATE %s)", (int) len, msg, state);
+    } else {
+        *rc = photo_job_retry(job, "postgres: %.*s%s%s%s", (int) len, msg,
+                              state ? " (SQLSTATE " : "", state ? state : "",
+                              state ? ")" : "");
+    }
+
+    PQclear(res);
+
+    return NULL;
+}
+
+
+redisContext *
+photo_ctx_redis(photo_ctx_t *ctx, photo_job_t *job)
+{
+    if (photo_redis_ensure(ctx->cf, &ctx->redis) == NULL) {
+        photo_job_retry(job, "redis is unreachable");
+        return NULL;
+    }
+
+    return ctx->redis;
+}
+
+
+photo_job_rc_t
+photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
+    const unsigned char *value, size_t len)
+{
+    memcached_return_t  mrc;
+
+    if (ctx->mc == NULL) {
+        ctx->mc = photo_memcached_pool(ctx->cf);
+        if (ctx->mc == NULL) {
+            return photo_job_retry(job, "memcached pool cannot be set up");
+        }
+    }
+
+    /*
+     * libmemcached reconnects by itself, and a server that failed is
+     * skipped for a while (then this fails fast until it is back).  The
+     * key's server is never replaced by another: the module must find the
+     * object where ketama says.
+     */
+    mrc = memcached_set(ctx->mc, key, strlen(key), (const char *) value, len,
+                        0, PHOTO_MC_FLAGS);
+
+    if (mrc != MEMCACHED_SUCCESS) {
+        return photo_job_retry(job, "memcached: set %s: %s", key,
+                               memcached_last_error_message(ctx->mc));
+    }
+
+    return PHOTO_JOB_DONE;
+}
+
+
+photo_job_rc_t
+photo_ctx_submit(photo_ctx_t *ctx, photo_job_t *job, const char *function,
+    const char *unique, const unsigned char *payload, size_t len)
+{
+    gearman_return_t  grc;
+
+    if (ctx->gearman == NULL) {
+        ctx->gearman = photo_gearman_client(ctx->cf);
+        if (ctx->gearman == NULL) {
+            return photo_job_retry(job, "gearman client cannot be set up");
+        }
+    }
+
+    grc = gearman_client_do_background(ctx->gearman, function, unique,
+                                       payload, len, NULL);
+
+    if (grc != GEARMAN_SUCCESS) {
+        return photo_job_retry(job, "gearmand: submitting %s %s: %s",
+                               function, unique,
+                               gearman_client_error(ctx->gearman));
+    }
+
+    return PHOTO_JOB_DONE;
+}
+
+
+int
+photo_ctx_dead_letter(photo_ctx_t *ctx, photo_job_t *job)
+{
+    int                   rc;
+    char                  key[128];
+    size_t                len;
+    yajl_gen              g;
+    redisReply           *r;
+    redisContext         *c;
+    const unsigned char  *buf;
+
+    /* not photo_ctx_redis(): job->reason is the letter's, keep it */
+    c = photo_redis_ensure(ctx->cf, &ctx->redis);
+    if (c == NULL) {
+        return -1;
+    }
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return -1;
+    }
+
+    rc = -1;
+
+    if (photo_job_dead_letter(job, g) != yajl_gen_status_ok
+        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+    {
+        photo_log_error("%s: cannot write the dead letter", job->name);
+        goto done;
+    }
+
+    snprintf(key, sizeof(key), "%s%s", PHOTO_REDIS_DEAD_LETTER, job->name);
+
+    r = redisCommand(c, "LPUSH %s %b", key, buf, len);
+
+    if (r == NULL) {
+        photo_log_error("redis: %s", c->errstr);
+
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        photo_log_error("redis: LPUSH %s: %s", key, r->str);
+
+    } else {
+        rc = 0;
+    }
+
+    freeReplyObject(r);
+
+done:
+
+    yajl_gen_free(g);
+
+    return rc;
+}

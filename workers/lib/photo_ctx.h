@@ -1,0 +1,60 @@
+/*
+ * A worker process's backends, connected on first use and again after they
+ * went away, and the calls a job handler makes through them.  Each call
+ * sorts a failure into the two kinds a job cares about:
+ *
+ *   PHOTO_JOB_RETRY  the backend is unreachable or refuses work for now
+ *                    (connection lost, shutting down, out of memory,
+ *                    serialization failure...): try the job again later;
+ *   PHOTO_JOB_DEAD   Postgres refused the data itself (SQLSTATE class 22,
+ *                    data exception, or 23, integrity constraint: unknown
+ *                    user, check failed): it never will succeed.
+ *
+ * and leaves the reason in job->reason.
+ */
+
+#ifndef PHOTO_CTX_H
+#define PHOTO_CTX_H
+
+#include <hiredis/hiredis.h>
+#include <libgearman/gearman.h>
+#include <libmemcached/memcached.h>
+#include <libpq-fe.h>
+
+#include "photo_config.h"
+#include "photo_job.h"
+
+typedef struct {
+    photo_config_t     *cf;
+    PGconn             *pg;
+    redisContext       *redis;
+    memcached_st       *mc;
+    gearman_client_st  *gearman;      /* for follow-up jobs */
+} photo_ctx_t;
+
+void photo_ctx_init(photo_ctx_t *ctx, photo_config_t *cf);
+void photo_ctx_free(photo_ctx_t *ctx);
+
+/*
+ * One statement with text parameters.  The result (PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK; PQclear it), or NULL and *rc says what to do.
+ */
+PGresult *photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
+    int nparams, const char *const *params, photo_job_rc_t *rc);
+
+/* The Redis connection, or NULL (reason set; the job is to be retried). */
+redisContext *photo_ctx_redis(photo_ctx_t *ctx, photo_job_t *job);
+
+/* key = value in the memcached pool, no expiry, PHOTO_MC_FLAGS */
+photo_job_rc_t photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job,
+    const char *key, const unsigned char *value, size_t len);
+
+/* a background job for gearmand; a retried submission is one job (unique) */
+photo_job_rc_t photo_ctx_submit(photo_ctx_t *ctx, photo_job_t *job,
+    const char *function, const char *unique, const unsigned char *payload,
+    size_t len);
+
+/* LPUSH dead_letter:<job name> {"reason","payload"}: 0, or -1 (retry) */
+int photo_ctx_dead_letter(photo_ctx_t *ctx, photo_job_t *job);
+
+#endif /* PHOTO_CTX_H */

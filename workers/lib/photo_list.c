@@ -1,0 +1,234 @@
+/* The Redis id lists (see photo_list.h). */
+
+#include "photo_list.h"
+#include "photo_contract.h"
+#include "photo_id.h"
+#include "photo_log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#define PHOTO_LIST_KEY  64
+
+
+static void photo_list_trim(redisContext *c, const char *key, int cap);
+static int photo_list_replies(redisContext *c, size_t n);
+static int photo_list_transient(const redisReply *r);
+static int photo_list_ids(redisContext *c, const char *cmd, const char *key,
+    const int64_t *ids, size_t n, int cap);
+
+
+int
+photo_list_fanout(redisContext *c, const char *prefix, const int64_t *owners,
+    size_t n, int64_t id, int cap)
+{
+    char         key[PHOTO_LIST_KEY], member[PHOTO_ID_BUF];
+    size_t       i, sent;
+    const char  *argv[4];
+    size_t       argvlen[4];
+
+    photo_id_pad(member, id);
+
+    argv[0] = "ZADD";
+    argvlen[0] = 4;
+    argv[1] = key;
+    argv[2] = "0";
+    argvlen[2] = 1;
+    argv[3] = member;
+    argvlen[3] = PHOTO_ID_MAX_DIGITS;
+
+    sent = 0;
+
+    for (i = 0; i < n; i++) {
+        argvlen[1] = (size_t) snprintf(key, sizeof(key), "%s%" PRId64,
+                                       prefix, owners[i]);
+
+        if (redisAppendCommandArgv(c, 4, argv, argvlen) != REDIS_OK) {
+            goto failed;
+        }
+
+        photo_list_trim(c, key, cap);
+        sent += 2;
+
+        /* one round trip per batch: the replies read back in order */
+        if (sent >= 2 * PHOTO_LIST_BATCH || i == n - 1) {
+            if (photo_list_replies(c, sent) != 0) {
+                return -1;
+            }
+
+            sent = 0;
+        }
+    }
+
+    return 0;
+
+failed:
+
+    photo_log_error("redis: %s", c->errstr);
+    return -1;
+}
+
+
+int
+photo_list_add(redisContext *c, const char *key, const int64_t *ids,
+    size_t n, int cap)
+{
+    return photo_list_ids(c, "ZADD", key, ids, n, cap);
+}
+
+
+int
+photo_list_remove(redisContext *c, const char *key, const int64_t *ids,
+    size_t n)
+{
+    return photo_list_ids(c, "ZREM", key, ids, n, 0);
+}
+
+
+/* ZADD key 0 id 0 id ... or ZREM key id id ..., then the trim if cap */
+static int
+photo_list_ids(redisContext *c, const char *cmd, const char *key,
+    const int64_t *ids, size_t n, int cap)
+{
+    int           zadd, rc;
+    char         *members;
+    size_t        i, argc, *argvlen;
+    const char  **argv;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    zadd = strcmp(cmd, "ZADD") == 0;
+
+    argv = malloc((2 * n + 2) * sizeof(char *));
+    argvlen = malloc((2 * n + 2) * sizeof(size_t));
+    members = malloc(n * PHOTO_ID_BUF);
+
+    if (argv == NULL || argvlen == NULL || members == NULL) {
+        photo_log_error("redis: out of memory for %zu ids", n);
+        rc = -1;
+        goto done;
+    }
+
+    argv[0] = cmd;
+    argvlen[0] = strlen(cmd);
+    argv[1] = key;
+    argvlen[1] = strlen(key);
+    argc = 2;
+
+    for (i = 0; i < n; i++) {
+        if (zadd) {
+            argv[argc] = "0";
+            argvlen[argc++] = 1;
+        }
+
+        photo_id_pad(members + i * PHOTO_ID_BUF, ids[i]);
+        argv[argc] = members + i * PHOTO_ID_BUF;
+        argvlen[argc++] = PHOTO_ID_MAX_DIGITS;
+    }
+
+    if (redisAppendCommandArgv(c, (int) argc, argv, argvlen) != REDIS_OK) {
+        photo_log_error("redis: %s", c->errstr);
+        rc = -1;
+        goto done;
+    }
+
+    if (cap > 0) {
+        photo_list_trim(c, key, cap);
+    }
+
+    rc = photo_list_replies(c, cap > 0 ? 2 : 1);
+
+done:
+
+    free(argv);
+    free(argvlen);
+    free(members);
+
+    return rc;
+}
+
+
+/*
+ * ZREMRANGEBYRANK key 1 -(cap+1): rank 0 is the lowest member, the marker
+ * when the list is complete, and stays with the cap newest ids.  An append
+ * that fails shows in c->err and in the next read.
+ */
+static void
+photo_list_trim(redisContext *c, const char *key, int cap)
+{
+    char         stop[16];
+    const char  *argv[4];
+    size_t       argvlen[4];
+
+    argv[0] = "ZREMRANGEBYRANK";
+    argvlen[0] = sizeof("ZREMRANGEBYRANK") - 1;
+    argv[1] = key;
+    argvlen[1] = strlen(key);
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = stop;
+    argvlen[3] = (size_t) snprintf(stop, sizeof(stop), "%d", -(cap + 1));
+
+    (void) redisAppendCommandArgv(c, 4, argv, argvlen);
+}
+
+
+/* reads n pipelined replies; -1 if Redis cannot be used now */
+static int
+photo_list_replies(redisContext *c, size_t n)
+{
+    int          rc;
+    void        *reply;
+    size_t       i;
+    redisReply  *r;
+
+    rc = 0;
+
+    for (i = 0; i < n; i++) {
+        if (redisGetReply(c, &reply) != REDIS_OK) {
+            photo_log_error("redis: %s", c->errstr);
+            return -1;                  /* the context is broken: reconnect */
+        }
+
+        r = reply;
+
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (photo_list_transient(r)) {
+                photo_log_error("redis: %s", r->str);
+                rc = -1;                /* read the rest: keep the stream */
+            } else {
+                photo_log_error("redis: %s (key skipped)", r->str);
+            }
+        }
+
+        freeReplyObject(r);
+    }
+
+    return rc;
+}
+
+
+/* errors about the server's state, not the key: they pass */
+static int
+photo_list_transient(const redisReply *r)
+{
+    static const char  *prefixes[] = {
+        "OOM", "LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN",
+        "CLUSTERDOWN", "NOREPLICAS", "MISCONF", NULL
+    };
+
+    int  i;
+
+    for (i = 0; prefixes[i]; i++) {
+        if (strncmp(r->str, prefixes[i], strlen(prefixes[i])) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}

@@ -1,0 +1,86 @@
+/*
+ * A worker process: options and configuration, signals, the Gearman loop,
+ * and what becomes of each job.  A worker binary names its functions and
+ * their handlers; the rest is here.
+ *
+ * What becomes of a job:
+ *
+ *   - applied: WORK_COMPLETE (a foreground job with its answer);
+ *   - transient failure (a backend away): the same job is tried again in
+ *     this process, with a growing delay (100 ms up to 2 s) and the
+ *     connections made anew, until it is applied.  A background job is
+ *     never lost: when SIGTERM comes while it waits, it is given back to
+ *     gearmand (the connection is closed mid-job, which makes gearmand
+ *     requeue it; a WORK_FAIL would make gearmand drop it), then the
+ *     process exits.  A foreground job (a client is waiting) gets
+ *     WORK_FAIL after a few attempts, so that nginx can answer 503 now;
+ *   - permanent failure (bad payload, unknown user...): a background job is
+ *     pushed to dead_letter:<name> with the reason, then completed; a
+ *     foreground job gets WORK_FAIL (its handler answers the errors a user
+ *     can cause, and passwords are not to be kept anywhere).
+ *
+ * SIGTERM or SIGINT: the job at hand is finished, then the process exits.
+ */
+
+#ifndef PHOTO_WORKER_H
+#define PHOTO_WORKER_H
+
+#include <libgearman/gearman.h>
+
+#include "photo_config.h"
+#include "photo_ctx.h"
+#include "photo_job.h"
+
+#define PHOTO_WORKER_MAX_FUNCTIONS  4
+
+typedef photo_job_rc_t (*photo_job_handler_pt)(photo_ctx_t *ctx,
+    photo_job_t *job);
+
+typedef enum {
+    PHOTO_JOB_BACKGROUND = 0,       /* submitted and left: never lost */
+    PHOTO_JOB_FOREGROUND            /* a client waits for the answer */
+} photo_job_kind_t;
+
+typedef struct photo_worker_s  photo_worker_t;
+
+typedef struct {
+    const char            *name;
+    photo_job_handler_pt   handler;
+    photo_job_kind_t       kind;
+    photo_worker_t        *worker;
+} photo_worker_function_t;
+
+struct photo_worker_s {
+    const char               *prog;
+    const char               *about;
+    char                      id[64];         /* photo_<kind>-<pid> */
+    photo_config_t            cf;
+    photo_ctx_t               ctx;
+    gearman_worker_st        *gearman;
+    photo_worker_function_t   functions[PHOTO_WORKER_MAX_FUNCTIONS];
+    int                       nfunctions;
+    int                       exit_code;      /* when init returns -1 */
+    unsigned long             applied;
+    unsigned long             dead;
+    unsigned long             given_back;
+};
+
+/*
+ * The functions this worker takes (a table ending with a NULL name),
+ * options (--help, --config FILE, --log-level LEVEL), configuration,
+ * logging and signals.  -1 means exit now with w->exit_code (0 after
+ * --help, 2 for a usage error, 1 for a bad configuration).
+ */
+int photo_worker_init(photo_worker_t *w, int argc, char **argv,
+    const char *prog, const char *about,
+    const photo_worker_function_t *functions);
+
+/* jobs until SIGTERM; the process's exit code */
+int photo_worker_run(photo_worker_t *w);
+
+void photo_worker_done(photo_worker_t *w);
+
+/* SIGTERM or SIGINT has come: a long handler may look */
+int photo_worker_stopping(void);
+
+#endif /* PHOTO_WORKER_H */

@@ -1,0 +1,396 @@
+/*
+ * photo_signup, photo_signin: accounts and sessions (foreground jobs: nginx
+ * waits for the answer; the password hash is slow on purpose, so it runs
+ * here and never in nginx).
+ *
+ * Passwords are hashed with Argon2id (libargon2, RFC 9106) at OWASP's
+ * minimum, m = 19 MiB, t = 2, p = 1, about 0.1 s here, into the encoded
+ * form "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>" that names its own
+ * parameters, so they can be raised later without touching stored hashes.
+ * The salt is 16 random bytes; argon2id_verify compares in constant time.
+ *
+ *   signup  {"username","password"} -> {"id","username"}
+ *           or {"error":"taken"} (case-insensitively) or {"error":"invalid"}
+ *   signin  {"username","password"} -> {"token","user_id"}, the token a
+ *           new session:<token> in Redis for PHOTO_SESSION_TTL,
+ *           or {"error":"invalid"}: the same answer, after the same work,
+ *           for an unknown user and a wrong password.
+ */
+
+#include "photo_worker.h"
+#include "photo_id.h"
+#include "photo_log.h"
+
+#include <argon2.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+
+#define PHOTO_AUTH_T_COST       2
+#define PHOTO_AUTH_M_COST       19456       /* KiB */
+#define PHOTO_AUTH_PARALLELISM  1
+#define PHOTO_AUTH_SALT_LEN     16
+#define PHOTO_AUTH_HASH_LEN     32
+#define PHOTO_AUTH_ENCODED      128
+
+#define PHOTO_AUTH_USERNAME_MAX 30          /* sql/001_users.sql */
+#define PHOTO_AUTH_PASSWORD_MIN 8
+#define PHOTO_AUTH_PASSWORD_MAX 1024
+
+#define PHOTO_AUTH_TOKEN_BYTES  32          /* 43 characters of base64url */
+#define PHOTO_AUTH_TOKEN_LEN    43
+
+
+static photo_job_rc_t photo_signup(photo_ctx_t *ctx, photo_job_t *job);
+static photo_job_rc_t photo_signin(photo_ctx_t *ctx, photo_job_t *job);
+static int photo_auth_decode(photo_job_t *job, const char **username,
+    const char **password, size_t *password_len);
+static int photo_auth_username_ok(const char *s);
+static int photo_auth_hash(const char *password, size_t len,
+    char encoded[PHOTO_AUTH_ENCODED]);
+static int photo_auth_verify(const char *encoded, const char *password,
+    size_t len);
+static int photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1]);
+static photo_job_rc_t photo_auth_session(photo_ctx_t *ctx, photo_job_t *job,
+    const char *token, const char *user_id);
+static photo_job_rc_t photo_auth_answer(photo_job_t *job, ...)
+    __attribute__((sentinel));
+
+
+static const photo_worker_function_t  photo_auth_functions[] = {
+    { PHOTO_JOB_SIGNUP, photo_signup, PHOTO_JOB_FOREGROUND, NULL },
+    { PHOTO_JOB_SIGNIN, photo_signin, PHOTO_JOB_FOREGROUND, NULL },
+    { NULL, NULL, 0, NULL }
+};
+
+
+int
+main(int argc, char **argv)
+{
+    int             rc;
+    photo_worker_t  w;
+
+    if (photo_worker_init(&w, argc, argv, "photo_auth",
+                          "Signs users up (Argon2id password hashes) and in "
+                          "(sessions in Redis);\nnginx waits for the "
+                          "answer.",
+                          photo_auth_functions)
+        != 0)
+    {
+        return w.exit_code;
+    }
+
+    rc = photo_worker_run(&w);
+
+    photo_worker_done(&w);
+
+    return rc;
+}
+
+
+static photo_job_rc_t
+photo_signup(photo_ctx_t *ctx, photo_job_t *job)
+{
+    char             encoded[PHOTO_AUTH_ENCODED];
+    size_t           password_len;
+    PGresult        *res;
+    const char      *username, *password, *params[2];
+    photo_job_rc_t   rc;
+
+    /* the other username, spelled differently, is a conflict: no row */
+    static const char  *insert =
+        "insert into users (username, password_hash) values ($1, $2)"
+        " on conflict do nothing returning id";
+
+    if (photo_auth_decode(job, &username, &password, &password_len) != 0
+        || !photo_auth_username_ok(username)
+        || password_len < PHOTO_AUTH_PASSWORD_MIN)
+    {
+        photo_log_info("%s: refused: %s", job->name,
+                       job->reason[0] ? job->reason
+                                      : "username or password not allowed");
+        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, "invalid", NULL);
+    }
+
+    if (photo_auth_hash(password, password_len, encoded) != 0) {
+        return photo_job_retry(job, "argon2: cannot hash");
+    }
+
+    params[0] = username;
+    params[1] = encoded;
+
+    res = photo_ctx_pg(ctx, job, insert, 2, params, &rc);
+    if (res == NULL) {
+        return rc;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        photo_log_info("signup: username \"%s\" is taken", username);
+        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, "taken", NULL);
+    }
+
+    photo_log_info("signup: user %s is \"%s\"", PQgetvalue(res, 0, 0),
+                   username);
+
+    rc = photo_auth_answer(job, PHOTO_JOB_F_ID, PQgetvalue(res, 0, 0),
+                           PHOTO_JOB_F_USERNAME, username, NULL);
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+static photo_job_rc_t
+photo_signin(photo_ctx_t *ctx, photo_job_t *job)
+{
+    int              ok;
+    char             token[PHOTO_AUTH_TOKEN_LEN + 1];
+    size_t           password_len;
+    PGresult        *res;
+    const char      *username, *password, *user_id;
+    photo_job_rc_t   rc;
+
+    static const char  *lookup =
+        "select id, password_hash from users where lower(username) = lower($1)";
+
+    if (photo_auth_decode(job, &username, &password, &password_len) != 0) {
+        photo_log_info("%s: refused: %s", job->name, job->reason);
+        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, "invalid", NULL);
+    }
+
+    res = photo_ctx_pg(ctx, job, lookup, 1, &username, &rc);
+    if (res == NULL) {
+        return rc;
+    }
+
+    /*
+     * An unknown user costs a hash too (against a made-up one), so that
+     * the time taken does not tell which usernames exist.
+     */
+    if (PQntuples(res) == 1) {
+        ok = photo_auth_verify(PQgetvalue(res, 0, 1), password,
+                               password_len);
+    } else {
+        (void) photo_auth_verify(NULL, password, password_len);
+        ok = 0;
+    }
+
+    if (ok < 0) {
+        PQclear(res);
+        return photo_job_retry(job, "argon2: cannot verify");
+    }
+
+    if (!ok) {
+        PQclear(res);
+        photo_log_info("signin: refused for \"%s\"", username);
+        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, "invalid", NULL);
+    }
+
+    user_id = PQgetvalue(res, 0, 0);
+
+    if (photo_auth_token(token) != 0) {
+        rc = photo_job_retry(job, "getrandom: %s", strerror(errno));
+
+    } else {
+        rc = photo_auth_session(ctx, job, token, user_id);
+    }
+
+    if (rc == PHOTO_JOB_DONE) {
+        photo_log_info("signin: user %s has a new session", user_id);
+        rc = photo_auth_answer(job, PHOTO_JOB_F_TOKEN, token,
+                               PHOTO_JOB_F_USER_ID, user_id, NULL);
+    }
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+static int
+photo_auth_decode(photo_job_t *job, const char **username,
+    const char **password, size_t *password_len)
+{
+    return photo_job_string(job, PHOTO_JOB_F_USERNAME, 1,
+                            PHOTO_AUTH_USERNAME_MAX, username, NULL)
+           || photo_job_string(job, PHOTO_JOB_F_PASSWORD, 1,
+                               PHOTO_AUTH_PASSWORD_MAX, password,
+                               password_len);
+}
+
+
+/* ^[A-Za-z0-9_.]{1,30}$, the check constraint of users.username */
+static int
+photo_auth_username_ok(const char *s)
+{
+    size_t  n;
+
+    for (n = 0; s[n]; n++) {
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z')
+              || (s[n] >= '0' && s[n] <= '9') || s[n] == '_' || s[n] == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return n >= 1 && n <= PHOTO_AUTH_USERNAME_MAX;
+}
+
+
+static int
+photo_auth_hash(const char *password, size_t len,
+    char encoded[PHOTO_AUTH_ENCODED])
+{
+    int            rc;
+    unsigned char  salt[PHOTO_AUTH_SALT_LEN];
+
+    if (getrandom(salt, sizeof(salt), 0) != (ssize_t) sizeof(salt)) {
+        return -1;
+    }
+
+    rc = argon2id_hash_encoded(PHOTO_AUTH_T_COST, PHOTO_AUTH_M_COST,
+                               PHOTO_AUTH_PARALLELISM, password, len,
+                               salt, sizeof(salt), PHOTO_AUTH_HASH_LEN,
+                               encoded, PHOTO_AUTH_ENCODED);
+    if (rc != ARGON2_OK) {
+        photo_log_error("argon2: %s", argon2_error_message(rc));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * 1 the password matches, 0 it does not (or the stored value is no
+ * Argon2id hash: the seeded accounts' "!"), -1 argon2 failed (memory).
+ * encoded NULL: against a hash of nothing anybody knows, made once.
+ */
+static int
+photo_auth_verify(const char *encoded, const char *password, size_t len)
+{
+    int          rc;
+    static char  dummy[PHOTO_AUTH_ENCODED];
+
+    if (encoded == NULL) {
+        if (dummy[0] == '\0'
+            && photo_auth_hash("-", 1, dummy) != 0)
+        {
+            return -1;
+        }
+
+        encoded = dummy;
+    }
+
+    rc = argon2id_verify(encoded, password, len);
+
+    switch (rc) {
+    case ARGON2_OK:
+        return 1;
+    case ARGON2_MEMORY_ALLOCATION_ERROR:
+    case ARGON2_THREAD_FAIL:
+        photo_log_error("argon2: %s", argon2_error_message(rc));
+        return -1;
+    default:
+        return 0;
+    }
+}
+
+
+/* 32 random bytes as base64url without padding: 43 of [A-Za-z0-9_-] */
+static int
+photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1])
+{
+    size_t          i, bits, n;
+    uint32_t        acc;
+    unsigned char   raw[PHOTO_AUTH_TOKEN_BYTES];
+
+    static const char  alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
+        return -1;
+    }
+
+    acc = 0;
+    bits = 0;
+    n = 0;
+
+    for (i = 0; i < sizeof(raw); i++) {
+        acc = (acc << 8) | raw[i];
+        bits += 8;
+
+        while (bits >= 6) {
+            bits -= 6;
+            token[n++] = alphabet[(acc >> bits) & 0x3f];
+        }
+    }
+
+    if (bits) {
+        token[n++] = alphabet[(acc << (6 - bits)) & 0x3f];
+    }
+
+    token[n] = '\0';
+
+    return 0;
+}
+
+
+static photo_job_rc_t
+photo_auth_session(photo_ctx_t *ctx, photo_job_t *job, const char *token,
+    const char *user_id)
+{
+    redisReply      *r;
+    redisContext    *c;
+    photo_job_rc_t   rc;
+
+    c = photo_ctx_redis(ctx, job);
+    if (c == NULL) {
+        return PHOTO_JOB_RETRY;
+    }
+
+    r = redisCommand(c, "SET %s%s %s EX %d", PHOTO_REDIS_SESSION, token,
+                     user_id, PHOTO_SESSION_TTL);
+
+    if (r == NULL) {
+        rc = photo_job_retry(job, "redis: %s", c->errstr);
+
+    } else if (r->type != REDIS_REPLY_STATUS) {
+        rc = photo_job_retry(job, "redis: SET session: %s",
+                             r->type == REDIS_REPLY_ERROR ? r->str : "?");
+    } else {
+        rc = PHOTO_JOB_DONE;
+    }
+
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+/* the answer: {"key":"value",...}, pairs of strings ending with NULL */
+static photo_job_rc_t
+photo_auth_answer(photo_job_t *job, ...)
+{
+    int              ok;
+    va_list          args;
+    yajl_gen         g;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return photo_job_retry(job, "out of memory");
+    }
+
+    va_start(args, job);
+    ok = photo_job_gen_vpairs(g, args) == yajl_gen_status_ok
+         && photo_job_answer(job, g) == 0;
+    va_end(args);
+
+    yajl_gen_free(g);
+
+    return ok ? PHOTO_JOB_DONE : photo_job_retry(job, "out of memory");
+}

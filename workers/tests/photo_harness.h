@@ -1,0 +1,101 @@
+/*
+ * What the worker tests and the fan-out bench share: the stack's backends
+ * (Postgres, Redis, memcached, from the environment of conf/stack.env), a
+ * private gearmand each (its own port and sqlite queue, so that workers
+ * started by scripts/stack never take a test's jobs and a test may stop
+ * it), the built worker binaries started as child processes, jobs
+ * submitted with libgearman, and waiting for an effect with a deadline.
+ *
+ * Any failure of the harness itself ends the test with exit status 2.
+ */
+
+#ifndef PHOTO_HARNESS_H
+#define PHOTO_HARNESS_H
+
+#include <hiredis/hiredis.h>
+#include <libgearman/gearman.h>
+#include <libmemcached/memcached.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "photo_config.h"
+
+#define H_MAX_WORKERS  8
+
+typedef struct {
+    const char         *name;
+    photo_config_t      cf;              /* the stack's */
+    char                dir[128];        /* scratch: queue, logs */
+    int                 gearman_port;    /* the private gearmand */
+    pid_t               gearmand;
+    pid_t               workers[H_MAX_WORKERS];
+    int                 nworkers;
+    PGconn             *pg;
+    redisContext       *redis;
+    memcached_st       *mc;
+    gearman_client_st  *client;
+} h_t;
+
+void h_init(h_t *h, const char *name);
+/* keep: leave the scratch folder (logs) for a failed test */
+void h_done(h_t *h, int keep);
+
+/* the private gearmand, on the same port and queue file each time */
+void h_gearmand_start(h_t *h);
+void h_gearmand_stop(h_t *h, int signo);
+
+/*
+ * A worker binary (photo_persist...) with the stack's settings, the
+ * private gearmand, and extra KEY=VALUE settings (NULL-terminated); its
+ * log goes to <dir>/<bin>-<pid>.log.  stop: signal it and reap it; the
+ * wait status, or -1 when it did not end within timeout_ms (then killed).
+ */
+pid_t h_worker(h_t *h, const char *bin, ...) __attribute__((sentinel));
+int h_worker_stop(h_t *h, pid_t pid, int signo, int timeout_ms);
+int h_worker_alive(pid_t pid);
+int h_log_has(h_t *h, pid_t pid, const char *bin, const char *text);
+
+/* jobs: background (0 or -1), foreground (the answer, malloc, or NULL) */
+int h_submit(h_t *h, const char *function, const char *unique,
+    const char *payload);
+char *h_call(h_t *h, const char *function, const char *payload);
+
+/* jobs of function gearmand holds (queued + running), from "status" */
+long h_queued(h_t *h, const char *function);
+
+/* polls cond every 10 ms; 1 when it held within timeout_ms */
+int h_wait(h_t *h, int (*cond)(h_t *h, void *arg), void *arg,
+    int timeout_ms);
+int h_wait_drained(h_t *h, const char *function, int timeout_ms);
+
+/* SQL (aborts on error), its one integer answer, Redis, memcached */
+PGresult *h_sql(h_t *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+long long h_sql_int(h_t *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+redisReply *h_redis(h_t *h, const char *fmt, ...);
+long long h_redis_int(h_t *h, const char *fmt, ...);
+char *h_mc_get(h_t *h, const char *key, size_t *len, uint32_t *flags);
+
+/* the dead letter of function whose payload carries unique, taken out */
+char *h_dead_letter(h_t *h, const char *function, const char *unique);
+
+/*
+ * Test data in an id range of the test's own: users lo..lo+n-1 named
+ * "w<id>" (no usable password), and everything of them deleted again
+ * (rows by cascade, their feed and user_photos lists in Redis).
+ */
+void h_users(h_t *h, long long lo, long long n);
+void h_forget(h_t *h, long long lo, long long n);
+
+/* the zero-padded list member of an id */
+const char *h_pad(long long id);
+
+/* a free TCP port on 127.0.0.1, as the kernel picks it */
+int h_free_port(void);
+
+double h_now(void);
+void h_sleep_ms(int ms);
+
+#endif /* PHOTO_HARNESS_H */

@@ -1,0 +1,235 @@
+/*
+ * photo_follow and photo_device against the real stack: a follow adds the
+ * row and merges the followee's recent photos into the follower's feed, a
+ * replay changes nothing, an unfollow takes both back out; following
+ * oneself or an unknown user is a dead letter.  A device token is
+ * recorded, moves to the user who signed in last, and bad ones are dead
+ * letters.
+ */
+
+#include "photo_check.h"
+#include "photo_harness.h"
+#include "photo_contract.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+
+#define BASE     7300000000000000000LL
+#define USERS    10
+#define ANN      (BASE + 1)
+#define BEN      (BASE + 2)
+#define CAT      (BASE + 3)
+#define NOBODY   (BASE + 9)                 /* never made */
+#define PHOTOS   (BASE + 100)
+
+
+static void
+follow(h_t *h, const char *unique, long long a, long long b,
+    const char *action)
+{
+    char  payload[256];
+
+    snprintf(payload, sizeof(payload),
+             "{\"unique\":\"%s\",\"follower\":\"%lld\",\"followee\":\"%lld\","
+             "\"action\":\"%s\"}", unique, a, b, action);
+    h_submit(h, PHOTO_JOB_FOLLOW, unique, payload);
+}
+
+
+static int
+feed_is(h_t *h, long long user, const char *expect)
+{
+    int          ok;
+    char         got[1024];
+    size_t       i, n;
+    redisReply  *r;
+
+    r = h_redis(h, "ZRANGE feed:%lld 0 -1", user);
+    got[0] = '\0';
+    n = 0;
+
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        n += (size_t) snprintf(got + n, sizeof(got) - n, "%s%s",
+                               i ? " " : "", r->element[i]->str);
+    }
+
+    ok = strcmp(got, expect) == 0;
+    if (!ok) {
+        printf("# feed:%lld is [%s], expected [%s]\n", user, got, expect);
+    }
+
+    freeReplyObject(r);
+
+    return ok;
+}
+
+
+static void
+check_follow(h_t *h)
+{
+    char  expect[512];
+
+    /* Ben has 3 photos; Ann's feed is complete and empty */
+    PQclear(h_sql(h, "insert into photos (id, user_id, media_path,"
+                     " image_url, width, height) select g, %lld, 'm', 'i',"
+                     " 1, 1 from generate_series(%lld::bigint, %lld) g",
+                  BEN, PHOTOS + 1, PHOTOS + 3));
+    freeReplyObject(h_redis(h, "ZADD feed:%lld 0 %s", ANN,
+                            PHOTO_LIST_COMPLETE));
+
+    follow(h, "f-1", ANN, BEN, "follow");
+    CHECK(h_wait_drained(h, PHOTO_JOB_FOLLOW, 10000), "follow taken");
+
+    CHECK(h_sql_int(h, "select count(*) from follows where follower = %lld"
+                       " and followee = %lld", ANN, BEN) == 1,
+          "the follow is in Postgres");
+
+    snprintf(expect, sizeof(expect), "%s %s %s %s", PHOTO_LIST_COMPLETE,
+             h_pad(PHOTOS + 1), h_pad(PHOTOS + 2), h_pad(PHOTOS + 3));
+    CHECK(feed_is(h, ANN, expect),
+          "the followee's photos are merged into the follower's feed");
+
+    follow(h, "f-1", ANN, BEN, "follow");
+    follow(h, "f-1-again", ANN, BEN, "follow");
+    CHECK(h_wait_drained(h, PHOTO_JOB_FOLLOW, 10000)
+          && h_sql_int(h, "select count(*) from follows where follower ="
+                          " %lld", ANN) == 1
+          && feed_is(h, ANN, expect),
+          "a replayed follow changes nothing");
+
+    follow(h, "f-2", ANN, BEN, "unfollow");
+    CHECK(h_wait_drained(h, PHOTO_JOB_FOLLOW, 10000)
+          && h_sql_int(h, "select count(*) from follows where follower ="
+                          " %lld", ANN) == 0,
+          "an unfollow deletes the row");
+    CHECK(feed_is(h, ANN, PHOTO_LIST_COMPLETE),
+          "and takes the followee's photos out of the feed, marker kept");
+
+    follow(h, "f-3", ANN, ANN, "follow");
+    follow(h, "f-4", ANN, NOBODY, "follow");
+    follow(h, "f-5", NOBODY, CAT, "unfollow");
+    follow(h, "f-6", ANN, CAT, "befriend");
+    h_submit(h, PHOTO_JOB_FOLLOW, "f-7", "{\"unique\":\"f-7\"}");
+    CHECK(h_wait_drained(h, PHOTO_JOB_FOLLOW, 10000), "bad follows taken");
+
+    {
+        static const struct { const char *needle, *reason; } bad[] = {
+            { "\"f-3\"", "cannot follow themselves" },
+            { "\"f-4\"", "unknown user" },
+            { "\"f-5\"", "unknown user" },
+            { "\"f-6\"", "field \\\"action\\\" must be one of \\\"follow\\\", "
+                         "\\\"unfollow\\\"" },
+            { "\"f-7\"", "field \\\"follower\\\" is missing" },
+            { NULL, NULL }
+        };
+        int    i;
+        char  *letter;
+
+        for (i = 0; bad[i].needle; i++) {
+            letter = h_dead_letter(h, PHOTO_JOB_FOLLOW, bad[i].needle);
+            CHECK(letter && strstr(letter, bad[i].reason),
+                  "dead letter %s: %s", bad[i].needle,
+                  letter ? letter : "(none)");
+            free(letter);
+        }
+    }
+
+    CHECK(h_sql_int(h, "select count(*) from follows where follower"
+                       " between %lld and %lld or followee between %lld"
+                       " and %lld", BASE, BASE + USERS, BASE, BASE + USERS)
+          == 0, "no bad follow wrote a row");
+    CHECK(feed_is(h, ANN, PHOTO_LIST_COMPLETE), "nor touched a feed");
+}
+
+
+static void
+device(h_t *h, const char *unique, long long user, const char *platform,
+    const char *token)
+{
+    char  payload[512];
+
+    snprintf(payload, sizeof(payload),
+             "{\"unique\":\"%s\",\"user_id\":\"%lld\",\"platform\":\"%s\","
+             "\"token\":\"%s\"}", unique, user, platform, token);
+    h_submit(h, PHOTO_JOB_DEVICE, unique, payload);
+}
+
+
+static void
+check_device(h_t *h)
+{
+    int    i;
+    char  *letter;
+
+    static const char  *token = "tok-7300000000000000000-a";
+
+    device(h, "d-1", ANN, "ios", token);
+    CHECK(h_wait_drained(h, PHOTO_JOB_DEVICE, 10000)
+          && h_sql_int(h, "select user_id from device_tokens where"
+                          " platform = 'ios' and token = '%s'", token) == ANN,
+          "a device token is recorded for its user");
+
+    device(h, "d-2", BEN, "ios", token);
+    CHECK(h_wait_drained(h, PHOTO_JOB_DEVICE, 10000)
+          && h_sql_int(h, "select count(*) from device_tokens where"
+                          " token = '%s'", token) == 1
+          && h_sql_int(h, "select user_id from device_tokens where"
+                          " platform = 'ios' and token = '%s'", token) == BEN,
+          "the same token signed in by another user moves to them");
+
+    device(h, "d-3", BEN, "android", token);
+    CHECK(h_wait_drained(h, PHOTO_JOB_DEVICE, 10000)
+          && h_sql_int(h, "select count(*) from device_tokens where"
+                          " token = '%s'", token) == 2,
+          "the same token on the other platform is another device");
+
+    device(h, "d-4", BEN, "windows", "t");
+    device(h, "d-5", NOBODY, "ios", "tok-nobody");
+    device(h, "d-6", BEN, "ios", "");
+    CHECK(h_wait_drained(h, PHOTO_JOB_DEVICE, 10000), "bad tokens taken");
+
+    {
+        static const struct { const char *needle, *reason; } bad[] = {
+            { "\"d-4\"", "field \\\"platform\\\" must be one of" },
+            { "\"d-5\"", "postgres refused the data" },
+            { "\"d-6\"", "field \\\"token\\\" must be 1 to 4096 bytes" },
+            { NULL, NULL }
+        };
+
+        for (i = 0; bad[i].needle; i++) {
+            letter = h_dead_letter(h, PHOTO_JOB_DEVICE, bad[i].needle);
+            CHECK(letter && strstr(letter, bad[i].reason),
+                  "dead letter %s: %s", bad[i].needle,
+                  letter ? letter : "(none)");
+            free(letter);
+        }
+    }
+
+    CHECK(h_sql_int(h, "select count(*) from device_tokens where token ="
+                       " 'tok-nobody'") == 0, "no bad token was recorded");
+
+    PQclear(h_sql(h, "delete from device_tokens where token = '%s'", token));
+}
+
+
+int
+main(void)
+{
+    h_t  h;
+
+    h_init(&h, "follow");
+    h_forget(&h, BASE, USERS);
+    h_users(&h, ANN, 3);
+
+    h_worker(&h, "photo_follow", NULL);
+    h_worker(&h, "photo_device", NULL);
+
+    check_follow(&h);
+    check_device(&h);
+
+    h_forget(&h, BASE, USERS);
+    h_done(&h, photo_check_failed);
+
+    return CHECK_DONE();
+}

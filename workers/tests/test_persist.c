@@ -1,0 +1,514 @@
+/*
+ * photo_persist against the real stack: a photo is stored (row, cached
+ * object, the poster's list, the fan-out to the followers), a replay
+ * changes nothing, bad payloads become dead letters with a reason and
+ * write nothing, a backend that is away makes the job wait (and SIGTERM
+ * gives it back to gearmand), and the worker's options.
+ */
+
+#include "photo_check.h"
+#include "photo_harness.h"
+#include "photo_contract.h"
+#include "photo_object.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+
+#define BASE     7100000000000000000LL
+#define USERS    10
+#define POSTER   (BASE + 1)
+#define FAN1     (BASE + 2)
+#define FAN2     (BASE + 3)
+#define PHOTO1   (BASE + 100)
+#define PHOTO2   (BASE + 101)
+#define PHOTO3   (BASE + 102)
+#define BAD      (BASE + 200)
+
+#define CREATED  1767229200LL             /* 2026-01-01T01:00:00Z */
+#define CAPTION_JSON  "Caf\\u00e9 \\\"quoted\\\" \\u2615\\nline two"
+#define CAPTION       "Caf\xc3\xa9 \"quoted\" \xe2\x98\x95\nline two"
+
+
+static char *
+payload(long long id, long long user, const char *caption, const char *extra)
+{
+    static char  buf[8192];
+
+    snprintf(buf, sizeof(buf),
+             "{\"unique\":\"%lld\",\"id\":\"%lld\",\"user_id\":\"%lld\","
+             "\"caption\":\"%s\",\"media_path\":\"u/%lld.jpg\","
+             "\"image_url\":\"/media/u/%lld.jpg\",\"width\":1080,"
+             "\"height\":1350,%s\"created_at\":%lld}",
+             id, id, user, caption, id, id, extra, CREATED);
+
+    return buf;
+}
+
+
+static int
+in_feed(h_t *h, void *id)
+{
+    return h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", FAN2,
+                       h_pad(*(long long *) id), h_pad(*(long long *) id))
+           == 1;
+}
+
+
+static int
+has_row(h_t *h, void *id)
+{
+    return h_sql_int(h, "select count(*) from photos where id = %lld",
+                     *(long long *) id) == 1;
+}
+
+
+static char *
+list(h_t *h, const char *key)
+{
+    size_t       i, n;
+    static char  buf[4096];
+    redisReply  *r;
+
+    r = h_redis(h, "ZRANGE %s 0 -1", key);
+    buf[0] = '\0';
+    n = 0;
+
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        n += (size_t) snprintf(buf + n, sizeof(buf) - n, "%s%s",
+                               i ? " " : "", r->element[i]->str);
+    }
+
+    freeReplyObject(r);
+
+    return buf;
+}
+
+
+static void
+forget_photos(h_t *h)
+{
+    char       key[64];
+    long long  id;
+
+    for (id = PHOTO1; id < BAD + 50; id++) {
+        snprintf(key, sizeof(key), "photo:%lld", id);
+        memcached_delete(h->mc, key, strlen(key), 0);
+    }
+}
+
+
+static void
+check_applied(h_t *h)
+{
+    char           *value, key[64], expect_list[128];
+    size_t          len;
+    uint32_t        flags;
+    yajl_gen        g;
+    PGresult       *res;
+    long long       id = PHOTO1;
+    photo_object_t  p;
+    const unsigned char  *expect;
+    size_t                expect_len;
+
+    CHECK(h_wait(h, in_feed, &id, 15000),
+          "a new photo reaches a follower's feed (persist, then fan-out)");
+
+    res = h_sql(h, "select caption, media_path, image_url, width, height,"
+                   " lat, lng, extract(epoch from created_at)::bigint"
+                   " from photos where id = %lld and user_id = %lld",
+                PHOTO1, POSTER);
+    CHECK(PQntuples(res) == 1, "the photo's row is in Postgres");
+    if (PQntuples(res) == 1) {
+        CHECK(strcmp(PQgetvalue(res, 0, 0), CAPTION) == 0,
+              "caption stored as sent (UTF-8, quotes, newline)");
+        CHECK(strcmp(PQgetvalue(res, 0, 1), "u/7100000000000000100.jpg") == 0
+              && strcmp(PQgetvalue(res, 0, 3), "1080") == 0
+              && strcmp(PQgetvalue(res, 0, 4), "1350") == 0,
+              "media path, width and height stored");
+        CHECK(strcmp(PQgetvalue(res, 0, 5), "48.8566") == 0
+              && strcmp(PQgetvalue(res, 0, 6), "2.3522") == 0,
+              "location stored: %s, %s", PQgetvalue(res, 0, 5),
+              PQgetvalue(res, 0, 6));
+        CHECK(atoll(PQgetvalue(res, 0, 7)) == CREATED,
+              "created_at stored");
+    }
+    PQclear(res);
+
+    snprintf(key, sizeof(key), "photo:%lld", PHOTO1);
+    value = h_mc_get(h, key, &len, &flags);
+    CHECK(value != NULL, "the photo object is in memcached");
+
+    if (value) {
+        CHECK(flags == PHOTO_MC_FLAGS, "with flags %d", PHOTO_MC_FLAGS);
+        CHECK(photo_object_check((unsigned char *) value, len, PHOTO1, NULL),
+              "photo_object_check accepts it");
+
+        memset(&p, 0, sizeof(p));
+        p.id = PHOTO1;
+        p.user_id = POSTER;
+        p.username = "w7100000000000000001";
+        p.username_len = strlen(p.username);
+        p.caption = CAPTION;
+        p.caption_len = strlen(CAPTION);
+        p.image_url = "/media/u/7100000000000000100.jpg";
+        p.image_url_len = strlen(p.image_url);
+        p.width = 1080;
+        p.height = 1350;
+        p.has_location = 1;
+        p.lat = 48.8566;
+        p.lng = 2.3522;
+        p.created_at = CREATED;
+
+        g = yajl_gen_alloc(NULL);
+        photo_object_gen(g, &p);
+        yajl_gen_get_buf(g, &expect, &expect_len);
+        CHECK(len == expect_len && memcmp(value, expect, len) == 0,
+              "it is the object photo_object_gen makes: %.*s", (int) len,
+              value);
+        yajl_gen_free(g);
+    }
+
+    free(value);
+
+    snprintf(key, sizeof(key), "user_photos:%lld", POSTER);
+    snprintf(expect_list, sizeof(expect_list), "%s %s", PHOTO_LIST_COMPLETE,
+             h_pad(PHOTO1));
+    CHECK(strcmp(list(h, key), expect_list) == 0,
+          "the poster's complete list holds the marker and the id: %s",
+          list(h, key));
+
+    CHECK(h_redis_int(h, "ZCARD feed:%lld", FAN1) == 1
+          && h_redis_int(h, "ZCARD feed:%lld", FAN2) == 1,
+          "both followers' feeds hold the id, once");
+    CHECK(h_redis_int(h, "EXISTS feed:%lld", POSTER) == 0,
+          "the poster's own feed is not touched");
+}
+
+
+static void
+check_replay(h_t *h)
+{
+    char       *before, *after, key[64], before_list[512];
+    size_t      len1, len2;
+    uint32_t    flags;
+
+    snprintf(key, sizeof(key), "photo:%lld", PHOTO1);
+    before = h_mc_get(h, key, &len1, &flags);
+    snprintf(before_list, sizeof(before_list), "%s",
+             list(h, "user_photos:7100000000000000001"));
+
+    /* the same job again, then one with the same id and another caption */
+    h_submit(h, PHOTO_JOB_PERSIST, "7100000000000000100",
+             payload(PHOTO1, POSTER, CAPTION_JSON,
+                     "\"lat\":48.8566,\"lng\":2.3522,"));
+    h_submit(h, PHOTO_JOB_PERSIST, "7100000000000000100-other",
+             payload(PHOTO1, POSTER, "other caption",
+                     "\"lat\":48.8566,\"lng\":2.3522,"));
+
+    CHECK(h_wait_drained(h, PHOTO_JOB_PERSIST, 10000)
+          && h_wait_drained(h, PHOTO_JOB_FANOUT, 10000),
+          "replays are taken");
+
+    CHECK(h_sql_int(h, "select count(*) from photos where id = %lld",
+                    PHOTO1) == 1
+          && h_sql_int(h, "select count(*) from photos where id = %lld"
+                          " and caption = 'other caption'", PHOTO1) == 0,
+          "a replay inserts nothing and changes no column");
+
+    after = h_mc_get(h, key, &len2, &flags);
+    CHECK(before && after && len1 == len2 && memcmp(before, after, len1) == 0,
+          "the cached object is the same, made from the stored row");
+    free(before);
+    free(after);
+
+    CHECK(strcmp(list(h, "user_photos:7100000000000000001"), before_list)
+          == 0, "the poster's list is the same");
+    CHECK(h_redis_int(h, "ZCARD feed:%lld", FAN1) == 1
+          && h_redis_int(h, "ZCARD feed:%lld", FAN2) == 1,
+          "followers still hold the id once");
+    CHECK(h_dead_letter(h, PHOTO_JOB_PERSIST, "7100000000000000100") == NULL,
+          "no dead letter for a replay");
+}
+
+
+static void
+check_incomplete_list(h_t *h)
+{
+    long long  id = PHOTO2;
+
+    /* FAN1's own list was never built: no marker */
+    h_submit(h, PHOTO_JOB_PERSIST, "7100000000000000101",
+             payload(PHOTO2, FAN1, "no location", ""));
+    CHECK(h_wait(h, has_row, &id, 10000) && h_wait_drained(h, PHOTO_JOB_PERSIST,
+                                                         10000),
+          "a photo without location is stored");
+    CHECK(h_sql_int(h, "select count(*) from photos where id = %lld and lat"
+                       " is null and lng is null", PHOTO2) == 1,
+          "lat and lng are null");
+    CHECK(strcmp(list(h, "user_photos:7100000000000000002"), h_pad(PHOTO2))
+          == 0, "a list that was not complete gets the id, and stays "
+          "without the marker (the reader rebuilds it, merging)");
+}
+
+
+typedef struct {
+    const char  *payload;
+    const char  *reason;
+} bad_t;
+
+
+static void
+check_dead_letters(h_t *h)
+{
+    int           i;
+    char          needle[64], key[64];
+    char         *letter, caption[2202];
+    const bad_t  *b;
+
+    static const bad_t  bad[] = {
+        { "this is not json bad-0", "payload is not JSON" },
+        { "[\"bad-1\"]", "payload is not a JSON object" },
+        { "{\"unique\":\"bad-2\",\"user_id\":\"7100000000000000001\"}",
+          "field \\\"id\\\" is missing" },
+        { "{\"unique\":\"bad-3\",\"id\":\"12a\"}",
+          "field \\\"id\\\" must be an id" },
+        { "{\"unique\":\"bad-4\",\"id\":\"7100000000000000204\","
+          "\"user_id\":7100000000000000001}",
+          "field \\\"user_id\\\" must be an id" },
+        { "{\"unique\":\"bad-5\",\"id\":\"7100000000000000205\","
+          "\"user_id\":\"7100000000000000001\",\"caption\":\"\","
+          "\"media_path\":\"m\",\"image_url\":\"i\",\"width\":\"10\","
+          "\"height\":10,\"created_at\":1}",
+          "field \\\"width\\\" must be an integer from 1 to 100000" },
+        { "{\"unique\":\"bad-6\",\"id\":\"7100000000000000206\","
+          "\"user_id\":\"7100000000000000001\",\"caption\":\"\","
+          "\"media_path\":\"m\",\"image_url\":\"i\",\"width\":10,"
+          "\"height\":0,\"created_at\":1}",
+          "field \\\"height\\\" must be an integer from 1" },
+        { "{\"unique\":\"bad-7\",\"id\":\"7100000000000000207\","
+          "\"user_id\":\"7100000000000000001\",\"caption\":\"\","
+          "\"media_path\":\"m\",\"image_url\":\"i\",\"width\":10,"
+          "\"height\":10,\"lat\":1.5,\"created_at\":1}",
+          "fields \\\"lat\\\" and \\\"lng\\\" come together" },
+        { "{\"unique\":\"bad-8\",\"id\":\"7100000000000000208\","
+          "\"user_id\":\"7100000000000000001\",\"caption\":\"\","
+          "\"media_path\":\"m\",\"image_url\":\"i\",\"width\":10,"
+          "\"height\":10,\"lat\":91,\"lng\":0,\"created_at\":1}",
+          "field \\\"lat\\\" must be a number from -90 to 90" },
+        { "{\"unique\":\"bad-9\",\"id\":\"7100000000000000209\","
+          "\"user_id\":\"7100000000000000001\",\"caption\":\"\","
+          "\"media_path\":\"m\",\"image_url\":\"i\",\"width\":10,"
+          "\"height\":10}",
+          "field \\\"created_at\\\" is missing" },
+        { "{\"unique\":\"bad-10\",\"id\":\"7100000000000000210\","
+          "\"user_id\":\"7100000000000000009999\",\"caption\":\"\","
+          "\"media_path\":\"m\",\"image_url\":\"i\",\"width\":10,"
+          "\"height\":10,\"created_at\":1}",
+          "field \\\"user_id\\\" must be an id" },
+        { "{\"unique\":\"bad-11\",\"id\":\"7100000000000000211\","
+          "\"user_id\":\"7100000000000000999\",\"caption\":\"\","
+          "\"media_path\":\"m\",\"image_url\":\"i\",\"width\":10,"
+          "\"height\":10,\"created_at\":1}",
+          "unknown user 7100000000000000999" },
+        { "{\"unique\":\"bad-12\",\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+          "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+          "nested deeper than" },
+        { NULL, "postgres refused the data: new row for relation "
+                "\\\"photos\\\" violates check constraint" },
+        { NULL, NULL }
+    };
+
+    memset(caption, 'x', 2201);
+    caption[2201] = '\0';
+
+    for (b = bad; b->reason; b++) {
+        i = (int) (b - bad);
+
+        if (b->payload) {
+            snprintf(needle, sizeof(needle), "bad-%d", i);
+            h_submit(h, PHOTO_JOB_PERSIST, needle, b->payload);
+
+        } else {
+            /* a caption of 2201 characters: only Postgres counts them */
+            h_submit(h, PHOTO_JOB_PERSIST, "bad-caption",
+                     payload(BAD + i, POSTER, caption, ""));
+        }
+    }
+
+    CHECK(h_wait_drained(h, PHOTO_JOB_PERSIST, 10000),
+          "bad jobs are taken, none is left in the queue");
+
+    for (b = bad; b->reason; b++) {
+        i = (int) (b - bad);
+
+        if (b->payload) {
+            /* a payload that is not JSON is a string in the letter */
+            snprintf(needle, sizeof(needle), i == 0 || i == 12
+                     ? "bad-%d" : "\"bad-%d\"", i);
+        } else {
+            snprintf(needle, sizeof(needle), "\"%lld\"", BAD + i);
+        }
+
+        letter = h_dead_letter(h, PHOTO_JOB_PERSIST, needle);
+        CHECK(letter != NULL && strstr(letter, b->reason) != NULL,
+              "bad payload %d: dead letter with reason [%s]: %.200s", i,
+              b->reason, letter ? letter : "(none)");
+        free(letter);
+    }
+
+    CHECK(h_sql_int(h, "select count(*) from photos where id between %lld"
+                       " and %lld", BAD, BAD + 49) == 0,
+          "no bad job wrote a row");
+
+    snprintf(key, sizeof(key), "photo:%lld", BAD + 13);
+    letter = h_mc_get(h, key, NULL, NULL);
+    CHECK(letter == NULL, "nor a cached object");
+    free(letter);
+
+    CHECK(h_redis_int(h, "ZCARD user_photos:%lld", POSTER) == 2,
+          "nor an id in the poster's list");
+}
+
+
+/* a worker that cannot reach one backend: the job waits, SIGTERM gives it
+ * back to gearmand, and a healthy worker applies it */
+static void
+check_backend_away(h_t *h, const char *what, const char *setting)
+{
+    int        status;
+    pid_t      stuck, good;
+    long long  id = PHOTO3;
+
+    stuck = h_worker(h, "photo_persist", setting, NULL);
+
+    h_submit(h, PHOTO_JOB_PERSIST, what, payload(PHOTO3, POSTER, "away", ""));
+
+    h_wait(h, has_row, &id, 3000);
+    h_sleep_ms(700);
+
+    CHECK(h_worker_alive(stuck) && h_queued(h, PHOTO_JOB_PERSIST) == 1,
+          "%s away: the job waits in the worker, still queued in gearmand",
+          what);
+    CHECK(h_redis_int(h, "ZLEXCOUNT user_photos:%lld [%s [%s", POSTER,
+                      h_pad(PHOTO3), h_pad(PHOTO3)) == 0
+          && h_dead_letter(h, PHOTO_JOB_PERSIST, "\"away\"") == NULL,
+          "%s away: not applied, not dead-lettered", what);
+    CHECK(h_log_has(h, stuck, "photo_persist", "again in"),
+          "%s away: the worker logs that it retries", what);
+
+    status = h_worker_stop(h, stuck, SIGTERM, 3000);
+    CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "%s away: SIGTERM ends the worker within 3 s, exit 0", what);
+    CHECK(h_log_has(h, stuck, "photo_persist", "goes back to gearmand")
+          && h_queued(h, PHOTO_JOB_PERSIST) == 1,
+          "%s away: the job went back to gearmand", what);
+
+    good = h_worker(h, "photo_persist", NULL);
+    CHECK(h_wait_drained(h, PHOTO_JOB_PERSIST, 10000)
+          && h_redis_int(h, "ZLEXCOUNT user_photos:%lld [%s [%s", POSTER,
+                         h_pad(PHOTO3), h_pad(PHOTO3)) == 1,
+          "%s back: another worker applies the job", what);
+    h_worker_stop(h, good, SIGTERM, 3000);
+
+    freeReplyObject(h_redis(h, "ZREM user_photos:%lld %s", POSTER,
+                            h_pad(PHOTO3)));
+    PQclear(h_sql(h, "delete from photos where id = %lld", PHOTO3));
+}
+
+
+static int
+run(const char *args, char *out, size_t size)
+{
+    int     status;
+    char    cmd[512];
+    FILE   *f;
+    size_t  n;
+
+    snprintf(cmd, sizeof(cmd), "%s/photo_persist %s 2>&1", PHOTO_WORKERS_BIN,
+             args);
+    f = popen(cmd, "r");
+    n = fread(out, 1, size - 1, f);
+    out[n] = '\0';
+    status = pclose(f);
+
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+
+static void
+check_options(h_t *h)
+{
+    int    status;
+    char   out[4096];
+    pid_t  w;
+    double t;
+
+    CHECK(run("--help", out, sizeof(out)) == 0
+          && strstr(out, "Usage: photo_persist") != NULL
+          && strstr(out, "--config FILE") != NULL
+          && strstr(out, "Gearman functions: photo_persist") != NULL,
+          "--help: usage on stdout, exit 0");
+    CHECK(run("--bogus", out, sizeof(out)) == 2
+          && strstr(out, "Usage:") != NULL,
+          "an unknown option: usage, exit 2");
+    CHECK(run("--log-level loud", out, sizeof(out)) == 2
+          && strstr(out, "loud") != NULL,
+          "a bad log level is named, exit 2");
+    CHECK(run("--config /nonexistent/photo.conf", out, sizeof(out)) == 1
+          && strstr(out, "/nonexistent/photo.conf") != NULL,
+          "a missing config file is named, exit 1: %s", out);
+
+    w = h_worker(h, "photo_persist", NULL);
+    t = h_now();
+    status = h_worker_stop(h, w, SIGTERM, 3000);
+    CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0
+          && h_log_has(h, w, "photo_persist", "stopping"),
+          "SIGTERM when idle: exit 0 in %.0f ms", (h_now() - t) * 1000);
+}
+
+
+int
+main(void)
+{
+    h_t    h;
+    pid_t  persist;
+
+    h_init(&h, "persist");
+    h_forget(&h, BASE, USERS);
+    forget_photos(&h);
+    h_users(&h, POSTER, USERS - 1);
+
+    PQclear(h_sql(&h, "insert into follows (follower, followee) values"
+                      " (%lld, %lld), (%lld, %lld)", FAN1, POSTER, FAN2,
+                  POSTER));
+    freeReplyObject(h_redis(&h, "ZADD user_photos:%lld 0 %s", POSTER,
+                            PHOTO_LIST_COMPLETE));
+
+    persist = h_worker(&h, "photo_persist", NULL);
+    h_worker(&h, "photo_fanout", NULL);
+
+    h_submit(&h, PHOTO_JOB_PERSIST, "7100000000000000100",
+             payload(PHOTO1, POSTER, CAPTION_JSON,
+                     "\"lat\":48.8566,\"lng\":2.3522,"));
+
+    check_applied(&h);
+    check_replay(&h);
+    check_incomplete_list(&h);
+    check_dead_letters(&h);
+
+    /* the healthy worker steps aside for the stuck ones */
+    h_worker_stop(&h, persist, SIGTERM, 3000);
+
+    check_backend_away(&h, "redis", "PHOTO_REDIS_PORT=1");
+    check_backend_away(&h, "memcached", "PHOTO_MEMCACHED_PORTS=1");
+    check_options(&h);
+
+    h_forget(&h, BASE, USERS);
+    forget_photos(&h);
+    h_done(&h, photo_check_failed);
+
+    return CHECK_DONE();
+}

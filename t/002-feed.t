@@ -313,4 +313,4 @@ POST /v1/feed
 --- more_headers eval
 "Authorization: Bearer $::Token"
 --- error_code: 405
---- response_body_like: answers GET and HEAD only
+--- response_body_like: /v1/feed does not take POST

@@ -9,6 +9,9 @@
 #include "ngx_photo_postgres.h"
 #include "ngx_photo_read.h"
 #include "ngx_photo_redis.h"
+#include "ngx_photo_gearman.h"
+#include "ngx_photo_id.h"
+#include "ngx_photo_write.h"
 #include "photo_ketama.h"
 
 #include <libpq-fe.h>
@@ -43,6 +46,10 @@ static char *ngx_http_photo_memcached(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_photo_trusted(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_photo_id_init(ngx_cycle_t *cycle,
+    ngx_http_photo_main_conf_t *pmcf);
 static ngx_photo_server_t *ngx_http_photo_parse_server(ngx_conf_t *cf,
     ngx_str_t *value, in_port_t default_port);
 
@@ -57,6 +64,10 @@ static ngx_conf_num_bounds_t  ngx_http_photo_cap_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_photo_count_bounds = {
     ngx_conf_check_num_bounds, 1, 1000
+};
+
+static ngx_conf_num_bounds_t  ngx_http_photo_instance_bounds = {
+    ngx_conf_check_num_bounds, 0, NGX_PHOTO_ID_INSTANCE_MAX
 };
 
 
@@ -139,6 +150,48 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       offsetof(ngx_http_photo_main_conf_t, feed_cap),
       &ngx_http_photo_cap_bounds },
 
+    { ngx_string("photo_auth_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, auth_timeout),
+      NULL },
+
+    { ngx_string("photo_instance_id"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_photo_main_conf_t, instance_id),
+      &ngx_http_photo_instance_bounds },
+
+    { ngx_string("photo_media_root"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_photo_loc_conf_t, media_root),
+      NULL },
+
+    { ngx_string("photo_media_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_photo_loc_conf_t, media_url),
+      NULL },
+
+    { ngx_string("photo_media_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_photo_loc_conf_t, media_max),
+      NULL },
+
+    { ngx_string("photo_trusted_proxy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_photo_trusted,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("photo_count"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -205,10 +258,15 @@ ngx_module_t  ngx_http_photo_module = {
 /*
  * The API's paths:
  *
- *   /health                    ngx_photo_health.c
- *   /v1/feed                   ngx_photo_feed.c
- *   /v1/users/{id}/photos      ngx_photo_feed.c
- *   /v1/photos/{id}            ngx_photo_photo.c
+ *   GET  /health                       ngx_photo_health.c
+ *   GET  /v1/feed                      ngx_photo_feed.c
+ *   GET  /v1/users/{id}/photos         ngx_photo_feed.c
+ *   GET  /v1/photos/{id}               ngx_photo_photo.c
+ *   POST /v1/users, POST|DELETE /v1/sessions     ngx_photo_account.c
+ *   POST /v1/media                     ngx_photo_media.c
+ *   POST /v1/photos                    ngx_photo_post.c
+ *   POST|DELETE /v1/users/{id}/follow, POST /v1/devices
+ *                                      ngx_photo_social.c
  */
 
 static ngx_int_t
@@ -237,10 +295,62 @@ ngx_http_photo_handler(ngx_http_request_t *r)
         goto not_found;
     }
 
+    /* writes */
+
+    if (r->method == NGX_HTTP_POST) {
+        if (ngx_photo_path_is("/v1/users")) {
+            return ngx_photo_signup_handler(r);
+        }
+
+        if (ngx_photo_path_is("/v1/sessions")) {
+            return ngx_photo_signin_handler(r);
+        }
+
+        if (ngx_photo_path_is("/v1/media")) {
+            return ngx_photo_media_handler(r);
+        }
+
+        if (ngx_photo_path_is("/v1/photos")) {
+            return ngx_photo_post_handler(r);
+        }
+
+        if (ngx_photo_path_is("/v1/devices")) {
+            return ngx_photo_device_handler(r);
+        }
+    }
+
+    if (r->method == NGX_HTTP_DELETE && ngx_photo_path_is("/v1/sessions")) {
+        return ngx_photo_signout_handler(r);
+    }
+
+    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))
+        && ngx_photo_path_starts("/v1/users/"))
+    {
+        p += sizeof("/v1/users/") - 1;
+        slash = ngx_strlchr(p, end, '/');
+
+        if (slash != NULL
+            && (size_t) (end - slash) == sizeof("/follow") - 1
+            && ngx_strncmp(slash, "/follow", sizeof("/follow") - 1) == 0)
+        {
+            if (ngx_photo_parse_id(p, slash - p, &id) != NGX_OK) {
+                what = "user";
+                goto invalid_id;
+            }
+
+            return ngx_photo_follow_handler(r, id);
+        }
+
+        p -= sizeof("/v1/users/") - 1;
+    }
+
+    /* reads */
+
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return ngx_photo_json_error(r, NGX_HTTP_NOT_ALLOWED,
                                     "method_not_allowed",
-                                    "%V answers GET and HEAD only", &r->uri);
+                                    "%V does not take %V", &r->uri,
+                                    &r->method_name);
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -311,9 +421,11 @@ ngx_http_photo_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_photo_redis_init_process(cycle, pmcf) != NGX_OK
+    if (ngx_http_photo_id_init(cycle, pmcf) != NGX_OK
+        || ngx_photo_redis_init_process(cycle, pmcf) != NGX_OK
         || ngx_photo_mc_init_process(cycle, pmcf) != NGX_OK
-        || ngx_photo_pg_init_process(cycle, pmcf) != NGX_OK)
+        || ngx_photo_pg_init_process(cycle, pmcf) != NGX_OK
+        || ngx_photo_gm_init_process(cycle, pmcf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -335,6 +447,42 @@ ngx_http_photo_exit_process(ngx_cycle_t *cycle)
 
     ngx_photo_redis_exit_process(pmcf);
     ngx_photo_pg_exit_process(cycle, pmcf);
+    ngx_photo_gm_exit_process(cycle, pmcf);
+}
+
+
+/*
+ * Photo ids unique across worker processes and instances: the shard is the
+ * instance (photo_instance_id) and this worker's number together.
+ */
+
+static ngx_int_t
+ngx_http_photo_id_init(ngx_cycle_t *cycle, ngx_http_photo_main_conf_t *pmcf)
+{
+    uint32_t             shard;
+    ngx_photo_id_gen_t  *g;
+
+    if (ngx_photo_id_shard(pmcf->instance_id, ngx_worker, &shard) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "photo: worker %ui of instance %ui has no id shard "
+                      "(at most %d workers)", ngx_worker, pmcf->instance_id,
+                      NGX_PHOTO_ID_WORKER_MAX + 1);
+        return NGX_ERROR;
+    }
+
+    g = ngx_pcalloc(cycle->pool, sizeof(ngx_photo_id_gen_t));
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* ids may run ahead of the clock by at most 1 s (clock stepped back) */
+    if (ngx_photo_id_init(g, shard, 1000) != 0) {
+        return NGX_ERROR;
+    }
+
+    pmcf->id_gen = g;
+
+    return NGX_OK;
 }
 
 
@@ -366,6 +514,8 @@ ngx_http_photo_create_main_conf(ngx_conf_t *cf)
     conf->memcached_ttl = NGX_CONF_UNSET;
     conf->postgres_pool = NGX_CONF_UNSET_UINT;
     conf->feed_cap = NGX_CONF_UNSET_UINT;
+    conf->auth_timeout = NGX_CONF_UNSET_MSEC;
+    conf->instance_id = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -384,6 +534,8 @@ ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(pmcf->memcached_ttl, 86400);
     ngx_conf_init_uint_value(pmcf->postgres_pool, NGX_PHOTO_PG_POOL_DEFAULT);
     ngx_conf_init_uint_value(pmcf->feed_cap, PHOTO_FEED_CAP_DEFAULT);
+    ngx_conf_init_msec_value(pmcf->auth_timeout, 5000);
+    ngx_conf_init_uint_value(pmcf->instance_id, 0);
 
     if (ngx_photo_feed_init_conf(cf, pmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -412,6 +564,8 @@ ngx_http_photo_create_loc_conf(ngx_conf_t *cf)
     conf->api = NGX_CONF_UNSET;
     conf->count = NGX_CONF_UNSET_UINT;
     conf->max_count = NGX_CONF_UNSET_UINT;
+    conf->media_max = NGX_CONF_UNSET_SIZE;
+    conf->trusted = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -435,6 +589,11 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_uint_value(conf->count, prev->count, 20);
     ngx_conf_merge_uint_value(conf->max_count, prev->max_count, 100);
+    ngx_conf_merge_str_value(conf->media_root, prev->media_root, "");
+    ngx_conf_merge_str_value(conf->media_url, prev->media_url, "/media");
+    ngx_conf_merge_size_value(conf->media_max, prev->media_max,
+                              10 * 1024 * 1024);
+    ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
 
     if (conf->count > conf->max_count) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -755,4 +914,42 @@ static void
 ngx_http_photo_memcached_free(void *data)
 {
     memcached_free(data);
+}
+
+
+static char *
+ngx_http_photo_trusted(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_photo_loc_conf_t *plcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (plcf->trusted != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    plcf->trusted = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                     sizeof(ngx_cidr_t));
+    if (plcf->trusted == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cidr = ngx_array_push(plcf->trusted);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_ptocidr(&value[i], cidr) == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid address \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
 }

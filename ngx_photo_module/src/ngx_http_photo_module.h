@@ -50,6 +50,11 @@ typedef struct {
 
     ngx_photo_server_t         *gearman;
     ngx_msec_t                  gearman_timeout;
+    ngx_msec_t                  auth_timeout;   /* sign-up / sign-in jobs */
+    void                       *gearman_state;
+
+    ngx_uint_t                  instance_id;    /* photo id shard, part 1 */
+    void                       *id_gen;         /* ngx_photo_id_gen_t */
 
     ngx_uint_t                  feed_cap;
     ngx_str_t                   feed_script_sha;  /* EVALSHA of the reads */
@@ -65,6 +70,12 @@ typedef struct {
 
     ngx_uint_t                  count;      /* default page size */
     ngx_uint_t                  max_count;
+
+    ngx_str_t                   media_root; /* uploads: where, */
+    ngx_str_t                   media_url;  /* served as, */
+    size_t                      media_max;  /* at most */
+    ngx_array_t                *trusted;    /* of ngx_cidr_t: proxies whose
+                                               X-Forwarded-Proto counts */
 } ngx_http_photo_loc_conf_t;
 
 

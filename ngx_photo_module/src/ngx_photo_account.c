@@ -1,0 +1,447 @@
+
+/*
+ * Accounts: sign-up (POST /v1/users), sign-in (POST /v1/sessions) and
+ * sign-out (DELETE /v1/sessions).
+ *
+ * Passwords are hashed with a memory-hard KDF, which must never run on the
+ * nginx event loop: sign-up and sign-in are foreground Gearman jobs to the
+ * auth worker, awaited on nginx events.  The worker also creates the
+ * session in Redis; nginx only sets the cookie.
+ */
+
+#include "ngx_photo_write.h"
+#include "ngx_photo_json.h"
+#include "ngx_photo_read.h"
+#include "ngx_photo_gearman.h"
+#include "ngx_photo_redis.h"
+
+
+#define NGX_PHOTO_PASSWORD_MIN  8
+#define NGX_PHOTO_PASSWORD_MAX  128
+#define NGX_PHOTO_USERNAME_MAX  30
+
+
+static void ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup);
+static void ngx_photo_signup_body(ngx_photo_write_t *w);
+static void ngx_photo_signin_body(ngx_photo_write_t *w);
+static void ngx_photo_account_done(void *data, ngx_int_t rc,
+    ngx_str_t *result);
+static void ngx_photo_signout_done(void *data, redisReply *reply);
+static ngx_int_t ngx_photo_account_cookie(ngx_http_request_t *r,
+    ngx_str_t *token, ngx_uint_t max_age);
+static ngx_flag_t ngx_photo_account_secure(ngx_http_request_t *r);
+
+
+typedef struct {
+    ngx_photo_write_t          *write;
+    ngx_flag_t                  signup;
+} ngx_photo_account_t;
+
+
+static ngx_str_t  ngx_photo_job_signup = ngx_string(PHOTO_JOB_SIGNUP);
+static ngx_str_t  ngx_photo_job_signin = ngx_string(PHOTO_JOB_SIGNIN);
+
+
+ngx_int_t
+ngx_photo_signup_handler(ngx_http_request_t *r)
+{
+    return ngx_photo_write_start(r, ngx_photo_signup_body, 0,
+                                 NGX_PHOTO_BODY_JSON, 0);
+}
+
+
+ngx_int_t
+ngx_photo_signin_handler(ngx_http_request_t *r)
+{
+    return ngx_photo_write_start(r, ngx_photo_signin_body, 0,
+                                 NGX_PHOTO_BODY_JSON, 0);
+}
+
+
+static void
+ngx_photo_signup_body(ngx_photo_write_t *w)
+{
+    ngx_photo_account_body(w, 1);
+}
+
+
+static void
+ngx_photo_signin_body(ngx_photo_write_t *w)
+{
+    ngx_photo_account_body(w, 0);
+}
+
+
+static void
+ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup)
+{
+    u_char                      *p, *end;
+    size_t                       len;
+    int64_t                      id;
+    yajl_gen                     g;
+    ngx_int_t                    rc;
+    ngx_str_t                    username, password, payload, unique;
+    ngx_photo_account_t         *acct;
+    const unsigned char         *buf;
+    ngx_http_request_t          *r;
+    ngx_http_photo_main_conf_t  *pmcf;
+
+    r = w->request;
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+
+    if (ngx_photo_json_string(w, PHOTO_JOB_F_USERNAME, 1, 1,
+                              NGX_PHOTO_USERNAME_MAX, &username)
+        != NGX_OK
+        || ngx_photo_json_string(w, PHOTO_JOB_F_PASSWORD, 1,
+                                 NGX_PHOTO_PASSWORD_MIN,
+                                 NGX_PHOTO_PASSWORD_MAX, &password)
+           != NGX_OK)
+    {
+        return;
+    }
+
+    /* the rule of sql/001_users.sql, said before anything is done */
+    for (p = username.data, end = p + username.len; p < end; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
+        {
+            ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
+                                 "\"username\" may hold only letters, "
+                                 "digits, \"_\" and \".\"");
+            return;
+        }
+    }
+
+    g = ngx_photo_json_gen_alloc(r->pool);
+    if (g == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_USERNAME,
+                    sizeof(PHOTO_JOB_F_USERNAME) - 1);
+    yajl_gen_string(g, username.data, username.len);
+    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_PASSWORD,
+                    sizeof(PHOTO_JOB_F_PASSWORD) - 1);
+    yajl_gen_string(g, password.data, password.len);
+    yajl_gen_map_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    payload.data = (u_char *) buf;
+    payload.len = len;
+
+    /* a unique key per attempt: gearmand must not merge two sign-ins */
+    id = ngx_photo_next_id(r);
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    acct = ngx_palloc(r->pool, sizeof(ngx_photo_account_t));
+    if (id == 0 || p == NULL || acct == NULL) {
+        ngx_http_finalize_request(r, id ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                        : ngx_photo_unavailable(r, "ids"));
+        return;
+    }
+
+    unique.data = p;
+    unique.len = ngx_sprintf(p, "%L", id) - p;
+
+    acct->write = w;
+    acct->signup = signup;
+
+    rc = ngx_photo_gm_submit(r, acct->signup ? &ngx_photo_job_signup
+                                             : &ngx_photo_job_signin,
+                             &unique, &payload, 0, pmcf->auth_timeout,
+                             ngx_photo_account_done, acct);
+
+    if (rc != NGX_AGAIN) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->read_event_handler = ngx_http_test_reading;
+}
+
+
+/* The auth worker's answer: {"id","username"} / {"token","user_id"} or
+ * {"error":"taken"|"invalid"}. */
+
+static void
+ngx_photo_account_done(void *data, ngx_int_t rc, ngx_str_t *result)
+{
+    ngx_photo_account_t  *acct = data;
+
+    u_char                      *p;
+    size_t                       len;
+    yajl_val                     v, e, a, b;
+    yajl_gen                     g;
+    ngx_str_t                    json, token;
+    const unsigned char         *buf;
+    ngx_http_request_t          *r;
+    const char                  *path[2];
+
+    r = acct->write->request;
+
+    if (rc != NGX_OK || result == NULL) {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "sign-in"));
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, result->len + 1);
+    if (p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(p, result->data, result->len);
+    p[result->len] = '\0';
+
+    v = yajl_tree_parse((char *) p, NULL, 0);
+    if (v == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "photo: the auth worker answered \"%V\"", result);
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "sign-in"));
+        return;
+    }
+
+    path[1] = NULL;
+
+    path[0] = PHOTO_JOB_F_ERROR;
+    e = yajl_tree_get(v, path, yajl_t_string);
+    path[0] = acct->signup ? PHOTO_JOB_F_ID : PHOTO_JOB_F_TOKEN;
+    a = yajl_tree_get(v, path, yajl_t_string);
+    path[0] = acct->signup ? PHOTO_JOB_F_USERNAME : PHOTO_JOB_F_USER_ID;
+    b = yajl_tree_get(v, path, yajl_t_string);
+
+    if (e || a == NULL || b == NULL) {
+        if (e && ngx_strcmp(e->u.string, "taken") == 0) {
+            yajl_tree_free(v);
+            ngx_http_finalize_request(r,
+                ngx_photo_json_error(r, NGX_HTTP_CONFLICT, "taken",
+                                     "that username is taken"));
+            return;
+        }
+
+        if (e && ngx_strcmp(e->u.string, "invalid") == 0) {
+            yajl_tree_free(v);
+            ngx_http_finalize_request(r,
+                ngx_photo_json_error(r, NGX_HTTP_UNAUTHORIZED,
+                                     "invalid_credentials",
+                                     "wrong username or password"));
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "photo: the auth worker answered \"%V\"", result);
+        yajl_tree_free(v);
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "sign-in"));
+        return;
+    }
+
+    g = ngx_photo_json_gen_alloc(r->pool);
+    if (g == NULL) {
+        yajl_tree_free(v);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    yajl_gen_string(g, (u_char *) (acct->signup ? "id" : "token"),
+                    acct->signup ? 2 : 5);
+    yajl_gen_string(g, (u_char *) a->u.string, ngx_strlen(a->u.string));
+    yajl_gen_string(g, (u_char *) (acct->signup ? "username" : "user_id"),
+                    acct->signup ? 8 : 7);
+    yajl_gen_string(g, (u_char *) b->u.string, ngx_strlen(b->u.string));
+    yajl_gen_map_close(g);
+
+    if (!acct->signup) {
+        /* a->u.string lives as long as the tree, freed just below */
+        token.len = ngx_strlen(a->u.string);
+        token.data = ngx_pnalloc(r->pool, token.len);
+
+        if (token.data == NULL
+            || (ngx_memcpy(token.data, a->u.string, token.len),
+                ngx_photo_account_cookie(r, &token, PHOTO_SESSION_TTL))
+               != NGX_OK)
+        {
+            yajl_tree_free(v);
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    yajl_tree_free(v);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    json.data = (u_char *) buf;
+    json.len = len;
+
+    ngx_photo_write_answer(acct->write, NGX_HTTP_CREATED, &json);
+}
+
+
+ngx_int_t
+ngx_photo_signout_handler(ngx_http_request_t *r)
+{
+    u_char      *p;
+    ngx_int_t    rc;
+    ngx_str_t    token;
+    size_t       argvlen[2];
+    const char  *argv[2];
+
+    if (ngx_photo_session_token(r, &token) != NGX_OK) {
+        return ngx_photo_unauthorized(r);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof(PHOTO_REDIS_SESSION) - 1 + token.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    argv[0] = "DEL";
+    argvlen[0] = 3;
+    argv[1] = (char *) p;
+    p = ngx_cpymem(p, PHOTO_REDIS_SESSION, sizeof(PHOTO_REDIS_SESSION) - 1);
+    p = ngx_cpymem(p, token.data, token.len);
+    argvlen[1] = p - (u_char *) argv[1];
+
+    rc = ngx_photo_redis_command(r, ngx_photo_signout_done, r, 2, argv,
+                                 argvlen);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_photo_unavailable(r, "redis");
+    }
+
+    if (rc != NGX_AGAIN) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_photo_signout_done(void *data, redisReply *reply)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_str_t  empty = ngx_null_string;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+        return;
+    }
+
+    /* signing out of a session that is gone is done, not an error */
+    if (ngx_photo_account_cookie(r, &empty, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->header_only = 1;
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+
+    ngx_http_finalize_request(r, ngx_http_send_header(r));
+}
+
+
+static ngx_int_t
+ngx_photo_account_cookie(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_uint_t max_age)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_flag_t        secure;
+    ngx_table_elt_t  *h;
+
+    secure = ngx_photo_account_secure(r);
+
+    len = sizeof(PHOTO_SESSION_COOKIE "=; Path=/; Max-Age=; HttpOnly; "
+                 "SameSite=Lax; Secure") + token->len + NGX_INT_T_LEN;
+
+    p = ngx_pnalloc(r->pool, len);
+    h = ngx_list_push(&r->headers_out.headers);
+    if (p == NULL || h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Set-Cookie");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, PHOTO_SESSION_COOKIE "=%V; Path=/; "
+                               "Max-Age=%ui; HttpOnly; SameSite=Lax%s",
+                               token, max_age, secure ? "; Secure" : "")
+                   - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Secure when the client spoke TLS: to nginx itself, or to the load
+ * balancer, which says so in X-Forwarded-Proto — believed only from the
+ * addresses of photo_trusted_proxy.
+ */
+
+static ngx_flag_t
+ngx_photo_account_secure(ngx_http_request_t *r)
+{
+    ngx_uint_t                   i;
+    ngx_list_part_t             *part;
+    ngx_table_elt_t             *h;
+    ngx_http_photo_loc_conf_t   *plcf;
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        return 1;
+    }
+#endif
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
+
+    if (plcf->trusted == NULL
+        || ngx_cidr_match(r->connection->sockaddr, plcf->trusted) != NGX_OK)
+    {
+        return 0;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("X-Forwarded-Proto") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Forwarded-Proto",
+                               h[i].key.len) == 0)
+        {
+            return h[i].value.len == 5
+                   && ngx_strncasecmp(h[i].value.data, (u_char *) "https", 5)
+                      == 0;
+        }
+    }
+}

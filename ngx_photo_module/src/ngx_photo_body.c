@@ -1,0 +1,412 @@
+
+/*
+ * The start of every write: read the request body, parse it as JSON with
+ * yajl (its tree API), check the session, then hand over to the endpoint.
+ * A malformed request is refused here with a 4xx naming the problem, before
+ * anything is written anywhere.
+ */
+
+#include "ngx_photo_write.h"
+#include "ngx_photo_json.h"
+#include "ngx_photo_read.h"
+
+
+#define NGX_PHOTO_JSON_MAX  16384
+
+
+static void ngx_photo_body_read(ngx_http_request_t *r);
+static ngx_int_t ngx_photo_body_collect(ngx_photo_write_t *w,
+    size_t max);
+static void ngx_photo_write_session(ngx_photo_write_t *w);
+static void ngx_photo_body_session(void *data, ngx_int_t rc,
+    int64_t user_id);
+static void ngx_photo_body_free(void *data);
+
+
+ngx_int_t
+ngx_photo_write_start(ngx_http_request_t *r, ngx_photo_write_pt handler,
+    ngx_flag_t signed_in, ngx_photo_body_e body_type, int64_t target_id)
+{
+    ngx_int_t           rc;
+    ngx_photo_write_t  *w;
+
+    w = ngx_pcalloc(r->pool, sizeof(ngx_photo_write_t));
+    if (w == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    w->request = r;
+    w->handler = handler;
+    w->signed_in = signed_in;
+    w->target_id = target_id;
+    w->body_type = body_type;
+
+    /* a malformed token is refused before the body is even read */
+    if (signed_in && ngx_photo_session_token(r, &w->token) != NGX_OK) {
+        return ngx_photo_unauthorized(r);
+    }
+
+    if (body_type == NGX_PHOTO_BODY_NONE) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->main->count++;
+        ngx_photo_write_session(w);
+
+        return NGX_DONE;
+    }
+
+    if (body_type == NGX_PHOTO_BODY_JSON
+        && r->headers_in.content_length_n > NGX_PHOTO_JSON_MAX)
+    {
+        return ngx_photo_json_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    "too_large", "the body is over %d bytes",
+                                    NGX_PHOTO_JSON_MAX);
+    }
+
+    ngx_http_set_ctx(r, w, ngx_http_photo_module);
+
+    /* small JSON bodies stay in memory; images may go to a temp file */
+    if (body_type == NGX_PHOTO_BODY_JSON) {
+        r->request_body_in_single_buf = 1;
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_photo_body_read);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_photo_body_read(ngx_http_request_t *r)
+{
+    char                          err[256];
+    u_char                       *p;
+    ngx_int_t                     rc;
+    ngx_photo_write_t            *w;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_photo_loc_conf_t    *plcf;
+
+    w = ngx_http_get_module_ctx(r, ngx_http_photo_module);
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
+
+    rc = ngx_photo_body_collect(w, w->body_type == NGX_PHOTO_BODY_RAW
+                                   ? plcf->media_max : NGX_PHOTO_JSON_MAX);
+    if (rc != NGX_OK) {
+        return;
+    }
+
+    if (w->body_type == NGX_PHOTO_BODY_JSON) {
+
+        /* yajl's tree wants a C string */
+        p = ngx_pnalloc(r->pool, w->body.len + 1);
+        if (p == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_memcpy(p, w->body.data, w->body.len);
+        p[w->body.len] = '\0';
+
+        err[0] = '\0';
+
+        if (ngx_strlen(p) != w->body.len) {
+            ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                                 "the body holds a NUL byte");
+            return;
+        }
+
+        w->json = yajl_tree_parse((char *) p, err, sizeof(err));
+
+        if (w->json == NULL) {
+            for (p = (u_char *) err; *p; p++) {
+                if (*p == '\n' || *p == '\r') {
+                    *p = ' ';
+                }
+            }
+
+            ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                                 "the body is not JSON: %s", err);
+            return;
+        }
+
+        /* yajl's tree is malloc()ed: freed with the request */
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            yajl_tree_free(w->json);
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        cln->handler = ngx_photo_body_free;
+        cln->data = w->json;
+
+        if (!YAJL_IS_OBJECT(w->json)) {
+            ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                                 "the body must be a JSON object");
+            return;
+        }
+    }
+
+    ngx_photo_write_session(w);
+}
+
+
+/* The user behind the token, then the endpoint. */
+
+static void
+ngx_photo_write_session(ngx_photo_write_t *w)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = w->request;
+
+    if (!w->signed_in) {
+        w->handler(w);
+        return;
+    }
+
+    rc = ngx_photo_session_lookup(r, &w->token, ngx_photo_body_session, w);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+        return;
+    }
+
+    if (rc != NGX_AGAIN) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->read_event_handler = ngx_http_test_reading;
+}
+
+
+/* The whole body in one buffer, at most max bytes. */
+
+static ngx_int_t
+ngx_photo_body_collect(ngx_photo_write_t *w, size_t max)
+{
+    off_t                 len;
+    u_char               *p;
+    ssize_t               n;
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl;
+    ngx_http_request_t   *r;
+
+    r = w->request;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "empty_body",
+                             "the request has no body");
+        return NGX_ERROR;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len == 0) {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "empty_body",
+                             "the request has no body");
+        return NGX_ERROR;
+    }
+
+    if ((size_t) len > max) {
+        ngx_photo_write_fail(w, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                             "too_large", "the body is over %uz bytes", max);
+        return NGX_ERROR;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        w->body.data = cl->buf->pos;
+        w->body.len = len;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    w->body.data = p;
+
+    for (/* void */; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        /* nginx wrote it to its temp file: read back what it wrote */
+        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                          b->file_pos);
+
+        if (n != b->file_last - b->file_pos) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    w->body.len = p - w->body.data;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_photo_body_session(void *data, ngx_int_t rc, int64_t user_id)
+{
+    ngx_photo_write_t  *w = data;
+
+    ngx_http_request_t  *r;
+
+    r = w->request;
+
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_finalize_request(r, ngx_photo_unauthorized(r));
+        return;
+    }
+
+    w->user_id = user_id;
+    w->handler(w);
+}
+
+
+static void
+ngx_photo_body_free(void *data)
+{
+    yajl_tree_free(data);
+}
+
+
+void
+ngx_photo_write_fail(ngx_photo_write_t *w, ngx_uint_t status,
+    const char *code, const char *fmt, ...)
+{
+    u_char   *p, msg[512];
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg) - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+
+    ngx_http_finalize_request(w->request,
+        ngx_photo_json_error(w->request, status, code, "%s", msg));
+}
+
+
+ngx_int_t
+ngx_photo_json_string(ngx_photo_write_t *w, const char *name,
+    ngx_flag_t required, size_t min, size_t max, ngx_str_t *value)
+{
+    size_t       len;
+    yajl_val     v;
+    const char  *path[2];
+
+    path[0] = name;
+    path[1] = NULL;
+
+    v = yajl_tree_get(w->json, path, yajl_t_any);
+
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        if (!required) {
+            return NGX_DECLINED;
+        }
+
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
+                             "\"%s\" is required", name);
+        return NGX_ERROR;
+    }
+
+    if (!YAJL_IS_STRING(v)) {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
+                             "\"%s\" must be a string", name);
+        return NGX_ERROR;
+    }
+
+    /* length in characters (UTF-8), as a user counts them */
+    len = ngx_utf8_length((u_char *) v->u.string, ngx_strlen(v->u.string));
+
+    if (len < min || len > max) {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
+                             "\"%s\" must have %uz to %uz characters", name,
+                             min, max);
+        return NGX_ERROR;
+    }
+
+    value->data = (u_char *) v->u.string;
+    value->len = ngx_strlen(v->u.string);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_photo_json_number(ngx_photo_write_t *w, const char *name,
+    ngx_flag_t required, double min, double max, double *value)
+{
+    double       d;
+    yajl_val     v;
+    const char  *path[2];
+
+    path[0] = name;
+    path[1] = NULL;
+
+    v = yajl_tree_get(w->json, path, yajl_t_any);
+
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        if (!required) {
+            return NGX_DECLINED;
+        }
+
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
+                             "\"%s\" is required", name);
+        return NGX_ERROR;
+    }
+
+    if (!YAJL_IS_NUMBER(v)
+        || !(v->u.number.flags & (YAJL_NUMBER_DOUBLE_VALID
+                                  | YAJL_NUMBER_INT_VALID)))
+    {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
+                             "\"%s\" must be a number", name);
+        return NGX_ERROR;
+    }
+
+    d = (v->u.number.flags & YAJL_NUMBER_DOUBLE_VALID)
+        ? v->u.number.d : (double) v->u.number.i;
+
+    if (!(d >= min && d <= max)) {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
+                             "\"%s\" must be between %.6f and %.6f", name,
+                             min, max);
+        return NGX_ERROR;
+    }
+
+    *value = d;
+
+    return NGX_OK;
+}

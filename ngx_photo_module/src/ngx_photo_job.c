@@ -1,0 +1,139 @@
+
+/*
+ * Handing a write to gearmand: a background job whose gearman unique key is
+ * the write's own id, so a retried submission is one job.  The client gets
+ * 202 only once gearmand has the job in its persistent queue (JOB_CREATED);
+ * gearmand away is a 503 and nothing is half-done.
+ */
+
+#include "ngx_photo_write.h"
+#include "ngx_photo_json.h"
+#include "ngx_photo_read.h"
+#include "ngx_photo_gearman.h"
+#include "ngx_photo_id.h"
+
+
+typedef struct {
+    ngx_photo_write_t          *write;
+    int64_t                     id;
+} ngx_photo_job_t;
+
+
+static void ngx_photo_job_created(void *data, ngx_int_t rc,
+    ngx_str_t *result);
+
+
+void
+ngx_photo_job_submit(ngx_photo_write_t *w, const char *function, int64_t id,
+    ngx_str_t *payload)
+{
+    u_char              *p;
+    ngx_int_t            rc;
+    ngx_str_t            fn, unique;
+    ngx_photo_job_t     *job;
+    ngx_http_request_t  *r;
+
+    r = w->request;
+
+    job = ngx_palloc(r->pool, sizeof(ngx_photo_job_t));
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (job == NULL || p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    job->write = w;
+    job->id = id;
+
+    fn.data = (u_char *) function;
+    fn.len = ngx_strlen(function);
+    unique.data = p;
+    unique.len = ngx_sprintf(p, "%L", id) - p;
+
+    rc = ngx_photo_gm_submit(r, &fn, &unique, payload, 1, 0,
+                             ngx_photo_job_created, job);
+
+    if (rc != NGX_AGAIN) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static void
+ngx_photo_job_created(void *data, ngx_int_t rc, ngx_str_t *result)
+{
+    ngx_photo_job_t  *job = data;
+
+    u_char              *p;
+    ngx_str_t            body;
+    ngx_http_request_t  *r;
+
+    r = job->write->request;
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "gearmand"));
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("{\"id\":\"\",\"status\":\"queued\"}")
+                             + NGX_INT64_LEN);
+    if (p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    body.data = p;
+    body.len = ngx_sprintf(p, "{\"id\":\"%L\",\"status\":\"queued\"}", job->id)
+               - p;
+
+    ngx_photo_write_answer(job->write, NGX_HTTP_ACCEPTED, &body);
+}
+
+
+void
+ngx_photo_write_answer(ngx_photo_write_t *w, ngx_uint_t status,
+    ngx_str_t *json)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_calloc_buf(w->request->pool);
+    cl = ngx_alloc_chain_link(w->request->pool);
+    if (b == NULL || cl == NULL) {
+        ngx_http_finalize_request(w->request, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    b->pos = json->data;
+    b->last = json->data + json->len;
+    b->memory = 1;
+    cl->buf = b;
+    cl->next = NULL;
+
+    ngx_http_finalize_request(w->request,
+        ngx_photo_send(w->request, status, cl, json->len));
+}
+
+
+int64_t
+ngx_photo_next_id(ngx_http_request_t *r)
+{
+    int64_t                      id;
+    uint64_t                     now;
+    ngx_time_t                  *tp;
+    ngx_http_photo_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    if (ngx_photo_id_next(pmcf->id_gen, now, &id) != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "photo: no id can be given now: the clock is behind "
+                      "the ids already given by more than a second");
+        return 0;
+    }
+
+    return id;
+}

@@ -1,0 +1,154 @@
+
+/*
+ * Follow / unfollow (POST / DELETE /v1/users/{id}/follow) and device tokens
+ * (POST /v1/devices): checked, then background jobs for the workers.
+ */
+
+#include "ngx_photo_write.h"
+#include "ngx_photo_json.h"
+#include "ngx_photo_read.h"
+
+
+static void ngx_photo_follow_body(ngx_photo_write_t *w);
+static void ngx_photo_device_body(ngx_photo_write_t *w);
+static ngx_int_t ngx_photo_gen_id(yajl_gen g, const char *name, int64_t id);
+
+
+ngx_int_t
+ngx_photo_follow_handler(ngx_http_request_t *r, int64_t followee)
+{
+    /* the body is not used: an empty one is what clients send */
+    return ngx_photo_write_start(r, ngx_photo_follow_body, 1,
+                                 NGX_PHOTO_BODY_NONE, followee);
+}
+
+
+static void
+ngx_photo_follow_body(ngx_photo_write_t *w)
+{
+    size_t                len;
+    int64_t               id;
+    yajl_gen              g;
+    ngx_str_t             payload;
+    const char           *action;
+    const unsigned char  *buf;
+    ngx_http_request_t   *r;
+
+    r = w->request;
+
+    if (w->target_id == w->user_id) {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_id",
+                             "you cannot follow yourself");
+        return;
+    }
+
+    id = ngx_photo_next_id(r);
+    g = ngx_photo_json_gen_alloc(r->pool);
+    if (id == 0 || g == NULL) {
+        ngx_http_finalize_request(r, id ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                        : ngx_photo_unavailable(r, "ids"));
+        return;
+    }
+
+    action = (r->method == NGX_HTTP_DELETE) ? "unfollow" : "follow";
+
+    yajl_gen_map_open(g);
+    ngx_photo_gen_id(g, PHOTO_JOB_F_UNIQUE, id);
+    ngx_photo_gen_id(g, PHOTO_JOB_F_FOLLOWER, w->user_id);
+    ngx_photo_gen_id(g, PHOTO_JOB_F_FOLLOWEE, w->target_id);
+    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_ACTION,
+                    sizeof(PHOTO_JOB_F_ACTION) - 1);
+    yajl_gen_string(g, (u_char *) action, ngx_strlen(action));
+    yajl_gen_map_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    payload.data = (u_char *) buf;
+    payload.len = len;
+
+    ngx_photo_job_submit(w, PHOTO_JOB_FOLLOW, id, &payload);
+}
+
+
+ngx_int_t
+ngx_photo_device_handler(ngx_http_request_t *r)
+{
+    return ngx_photo_write_start(r, ngx_photo_device_body, 1,
+                                 NGX_PHOTO_BODY_JSON, 0);
+}
+
+
+static void
+ngx_photo_device_body(ngx_photo_write_t *w)
+{
+    size_t                len;
+    int64_t               id;
+    yajl_gen              g;
+    ngx_str_t             platform, token, payload;
+    const unsigned char  *buf;
+    ngx_http_request_t   *r;
+
+    r = w->request;
+
+    if (ngx_photo_json_string(w, PHOTO_JOB_F_PLATFORM, 1, 1, 16, &platform)
+        != NGX_OK
+        || ngx_photo_json_string(w, PHOTO_JOB_F_TOKEN, 1, 1, 4096, &token)
+           != NGX_OK)
+    {
+        return;
+    }
+
+    if (!((platform.len == 3 && ngx_strncmp(platform.data, "ios", 3) == 0)
+          || (platform.len == 7
+              && ngx_strncmp(platform.data, "android", 7) == 0)))
+    {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
+                             "\"platform\" must be \"ios\" or \"android\"");
+        return;
+    }
+
+    id = ngx_photo_next_id(r);
+    g = ngx_photo_json_gen_alloc(r->pool);
+    if (id == 0 || g == NULL) {
+        ngx_http_finalize_request(r, id ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                        : ngx_photo_unavailable(r, "ids"));
+        return;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_photo_gen_id(g, PHOTO_JOB_F_UNIQUE, id);
+    ngx_photo_gen_id(g, PHOTO_JOB_F_USER_ID, w->user_id);
+    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_PLATFORM,
+                    sizeof(PHOTO_JOB_F_PLATFORM) - 1);
+    yajl_gen_string(g, platform.data, platform.len);
+    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_TOKEN,
+                    sizeof(PHOTO_JOB_F_TOKEN) - 1);
+    yajl_gen_string(g, token.data, token.len);
+    yajl_gen_map_close(g);
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    payload.data = (u_char *) buf;
+    payload.len = len;
+
+    ngx_photo_job_submit(w, PHOTO_JOB_DEVICE, id, &payload);
+}
+
+
+/* "name":"<id>": ids travel as strings */
+
+static ngx_int_t
+ngx_photo_gen_id(yajl_gen g, const char *name, int64_t id)
+{
+    u_char  buf[NGX_INT64_LEN];
+
+    yajl_gen_string(g, (u_char *) name, ngx_strlen(name));
+
+    return yajl_gen_string(g, buf, ngx_sprintf(buf, "%L", id) - buf);
+}

@@ -1,0 +1,94 @@
+
+/*
+ * The write path: requests are checked in nginx, given ids, and handed to
+ * gearmand as jobs; the client's answer never waits on Postgres or on the
+ * fan-out.
+ *
+ *   ngx_photo_body.c      the request body, read and parsed as JSON (yajl)
+ *   ngx_photo_account.c   sign-up, sign-in, sign-out (auth worker jobs)
+ *   ngx_photo_post.c      POST /v1/photos
+ *   ngx_photo_media.c     POST /v1/media (image checked, stored)
+ *   ngx_photo_social.c    follow / unfollow, device tokens
+ *   ngx_photo_job.c       a job's JSON payload, submitted to gearmand
+ */
+
+#ifndef _NGX_PHOTO_WRITE_H_INCLUDED_
+#define _NGX_PHOTO_WRITE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <yajl/yajl_tree.h>
+
+#include "ngx_http_photo_module.h"
+#include "photo_contract.h"
+
+
+typedef struct ngx_photo_write_s  ngx_photo_write_t;
+
+typedef enum {
+    NGX_PHOTO_BODY_JSON = 0,
+    NGX_PHOTO_BODY_RAW,         /* an image */
+    NGX_PHOTO_BODY_NONE
+} ngx_photo_body_e;
+
+typedef void (*ngx_photo_write_pt)(ngx_photo_write_t *w);
+
+
+struct ngx_photo_write_s {
+    ngx_http_request_t         *request;
+    ngx_photo_write_pt          handler;    /* once body (and session) are in */
+    ngx_flag_t                  signed_in;  /* a session is required */
+
+    ngx_str_t                   token;
+    int64_t                     user_id;    /* who is signed in */
+    int64_t                     target_id;  /* from the path, if any */
+
+    ngx_photo_body_e            body_type;
+    yajl_val                    json;       /* the body, parsed */
+    ngx_str_t                   body;       /* the body as received */
+};
+
+
+/* Read the body, check the session if signed_in, then call handler;
+ * answers 400/401/413 itself.  A content handler's return value. */
+ngx_int_t ngx_photo_write_start(ngx_http_request_t *r,
+    ngx_photo_write_pt handler, ngx_flag_t signed_in,
+    ngx_photo_body_e body_type, int64_t target_id);
+
+/* the next photo / request id of this worker, or 0 (logged) */
+int64_t ngx_photo_next_id(ngx_http_request_t *r);
+
+/* Ends the request with a JSON error. */
+void ngx_photo_write_fail(ngx_photo_write_t *w, ngx_uint_t status,
+    const char *code, const char *fmt, ...);
+
+/*
+ * Members of the body, checked: NGX_OK, NGX_DECLINED (absent and optional)
+ * or NGX_ERROR (the request is already answered with a 400 naming the
+ * field).
+ */
+ngx_int_t ngx_photo_json_string(ngx_photo_write_t *w, const char *name,
+    ngx_flag_t required, size_t min, size_t max, ngx_str_t *value);
+ngx_int_t ngx_photo_json_number(ngx_photo_write_t *w, const char *name,
+    ngx_flag_t required, double min, double max, double *value);
+
+/* ngx_photo_job.c: submit; the answer is 202 {"id","status":"queued"} */
+void ngx_photo_job_submit(ngx_photo_write_t *w, const char *function,
+    int64_t id, ngx_str_t *payload);
+void ngx_photo_write_answer(ngx_photo_write_t *w, ngx_uint_t status,
+    ngx_str_t *json);
+
+/* the handlers behind the routes */
+ngx_int_t ngx_photo_signup_handler(ngx_http_request_t *r);
+ngx_int_t ngx_photo_signin_handler(ngx_http_request_t *r);
+ngx_int_t ngx_photo_signout_handler(ngx_http_request_t *r);
+ngx_int_t ngx_photo_post_handler(ngx_http_request_t *r);
+ngx_int_t ngx_photo_media_handler(ngx_http_request_t *r);
+ngx_int_t ngx_photo_follow_handler(ngx_http_request_t *r, int64_t followee);
+ngx_int_t ngx_photo_device_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_PHOTO_WRITE_H_INCLUDED_ */

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""The write path end to end, through the stack's nginx and its real workers
+(scripts/stack): sign up, sign in, upload, post, follow, and see the
+followee's new photo in the feed within a second. Bad requests are refused
+with a 4xx naming the problem and change nothing (no row, no job, no file).
+Prints 'N passed, N failed'."""
+
+import json, os, struct, subprocess, sys, time, urllib.request, uuid, zlib
+
+HOST = os.environ.get("PHOTO_HOST", "127.0.0.1")
+API = "http://%s:%s" % (HOST, os.environ["PHOTO_NGINX_PORT"])
+RUN = os.environ["PHOTO_RUN_DIR"]
+passed = failed = 0
+
+
+def check(what, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok - " + what)
+    else:
+        failed += 1
+        print("not ok - %s %s" % (what, detail))
+
+
+def call(method, path, body=None, token=None, raw=None, ctype="application/json"):
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(API + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", ctype)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            text = r.read()
+            return r.status, (json.loads(text) if text else None), r.headers
+    except urllib.error.HTTPError as e:
+        text = e.read()
+        try:
+            return e.code, json.loads(text), e.headers
+        except ValueError:
+            return e.code, text, e.headers
+
+
+def sql(q):
+    return subprocess.run(
+        ["psql", "-X", "-q", "-A", "-t", "-h", HOST, "-p", os.environ["PHOTO_PG_PORT"],
+         "-U", os.environ["PHOTO_PG_USER"], "-d", os.environ["PHOTO_PG_DB"], "-c", q],
+        check=True, capture_output=True, text=True).stdout.strip()
+
+
+def png(w, h):
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    raw = b"".join(b"\x00" + b"\x00\x80\xff" * w for _ in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def media_files():
+    root = os.path.join(RUN, "media")
+    return sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
+
+
+tag = uuid.uuid4().hex[:8]
+alice, bob = "alice_" + tag, "bob_" + tag
+
+# -- sign-up and sign-in -----------------------------------------------------
+s, b, _ = call("POST", "/v1/users", {"username": alice, "password": "correct horse"})
+check("sign-up answers 201 with the new id", s == 201 and b["username"] == alice and b["id"].isdigit(), (s, b))
+alice_id = b["id"] if s == 201 else "0"
+s, b, _ = call("POST", "/v1/users", {"username": bob, "password": "battery staple"})
+bob_id = b["id"] if s == 201 else "0"
+s, b, _ = call("POST", "/v1/users", {"username": alice.upper(), "password": "whatever1"})
+check("a taken username (any case) is 409", s == 409 and b["error"]["code"] == "taken", (s, b))
+
+s, b, h = call("POST", "/v1/sessions", {"username": alice, "password": "wrong password"})
+check("a wrong password is 401", s == 401 and b["error"]["code"] == "invalid_credentials", (s, b))
+s, b, h = call("POST", "/v1/sessions", {"username": alice, "password": "correct horse"})
+check("sign-in gives a token and a cookie", s == 201 and len(b.get("token", "")) >= 16
+      and "HttpOnly" in h.get("Set-Cookie", "") and "SameSite=Lax" in h.get("Set-Cookie", ""), (s, b, h.get("Set-Cookie")))
+ta = b.get("token")
+s, b, _ = call("POST", "/v1/sessions", {"username": bob, "password": "battery staple"})
+tb = b.get("token")
+
+# -- bad requests change nothing ---------------------------------------------
+rows0 = sql("select count(*) from photos")
+files0 = media_files()
+for what, args, code in [
+    ("malformed JSON", dict(raw=b'{"media_id": ', token=ta), 400),
+    ("a body that is not an object", dict(body=[1, 2], token=ta), 400),
+    ("media_id missing", dict(body={"caption": "x"}, token=ta), 400),
+    ("media_id of the wrong type", dict(body={"media_id": 12}, token=ta), 400),
+    ("an unknown media_id", dict(body={"media_id": "12345"}, token=ta), 400),
+    ("a caption over 2200 characters", dict(body={"media_id": "1", "caption": "x" * 2201}, token=ta), 400),
+    ("lat out of range", dict(body={"media_id": "1", "lat": 91, "lng": 0}, token=ta), 400),
+    ("lat without lng", dict(body={"media_id": "1", "lat": 10}, token=ta), 400),
+    ("no session", dict(body={"media_id": "1"}), 401),
+    ("a forged token", dict(body={"media_id": "1"}, token="forged_token_0123456789"), 401),
+    ("an oversized body", dict(raw=b'{"caption":"' + b"x" * 20000 + b'"}', token=ta), 413),
+]:
+    s, b, _ = call("POST", "/v1/photos", **args)
+    check("POST /v1/photos, %s: %d with a JSON error" % (what, code),
+          s == code and isinstance(b, dict) and "error" in b, (s, b))
+
+s, b, _ = call("POST", "/v1/media", raw=b"GIF89a not what we take", token=ta, ctype="image/gif")
+check("an upload that is not JPEG/PNG: 415", s == 415 and b["error"]["code"] == "invalid_image", (s, b))
+s, b, _ = call("POST", "/v1/media", raw=png(4, 4)[:-20], token=ta, ctype="image/png")
+check("a truncated PNG: 400", s == 400 and "truncated" in b["error"]["message"], (s, b))
+s, b, _ = call("POST", "/v1/users/%s/follow" % alice_id, token=ta)
+check("following yourself: 400", s == 400, (s, b))
+s, b, _ = call("POST", "/v1/devices", {"platform": "windows", "token": "x"}, token=ta)
+check("a device platform that is not ios/android: 400 naming it", s == 400 and "platform" in b["error"]["message"], (s, b))
+time.sleep(0.5)
+check("nothing of the above was written (no photo row, no file)",
+      sql("select count(*) from photos") == rows0 and media_files() == files0)
+
+# -- the happy path ------------------------------------------------------------
+s, b, _ = call("POST", "/v1/users/%s/follow" % alice_id, token=tb)
+check("bob follows alice: 202", s == 202 and b["status"] == "queued", (s, b))
+time.sleep(0.3)
+
+img = png(40, 30)
+s, m, _ = call("POST", "/v1/media", raw=img, token=ta, ctype="image/png")
+check("alice uploads a PNG: 201 with its size", s == 201 and m["width"] == 40 and m["height"] == 30, (s, m))
+if s == 201:
+    with urllib.request.urlopen(API + m["image_url"], timeout=5) as r:
+        check("nginx serves the stored image back", r.read() == img)
+
+s, b, _ = call("POST", "/v1/photos", {"media_id": m.get("media_id", "1")}, token=tb)
+check("bob cannot post alice's upload", s == 400, (s, b))
+
+t0 = time.time()
+s, p, _ = call("POST", "/v1/photos", {"media_id": m.get("media_id", "1"), "caption": "hello \u00e9t\u00e9",
+                                      "lat": 48.8566, "lng": 2.3522}, token=ta)
+check("alice posts: 202 with the photo's id", s == 202 and p["id"].isdigit(), (s, p))
+
+seen = None
+while time.time() - t0 < 3:
+    s, f, _ = call("GET", "/v1/feed", token=tb)
+    if s == 200 and any(x["id"] == p.get("id") for x in f["photos"]):
+        seen = time.time() - t0
+        break
+    time.sleep(0.05)
+check("the new photo is in bob's feed within a second (%.2f s)" % (seen or -1), seen is not None and seen < 1.0)
+if seen is not None:
+    photo = next(x for x in f["photos"] if x["id"] == p["id"])
+    check("as alice posted it", photo["caption"] == "hello \u00e9t\u00e9" and photo["user"]["username"] == alice
+          and photo["lat"] == 48.8566 and photo["width"] == 40, photo)
+
+s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "a" * 64}, token=tb)
+check("a device token: 202", s == 202, (s, b))
+
+s, _, h = call("DELETE", "/v1/sessions", token=tb)
+check("sign-out: 204", s == 204, s)
+s, b, _ = call("GET", "/v1/feed", token=tb)
+check("the old token no longer works", s == 401, s)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)

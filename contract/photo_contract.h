@@ -18,7 +18,9 @@
 /*
  * Ids.  Users and photos have 64-bit ids (photos: Instagram-style, 41 bits
  * of milliseconds since PHOTO_ID_EPOCH_MS, 13 bits of shard, 10 bits of
- * sequence).  In JSON they are strings, since JavaScript numbers lose them.
+ * sequence; the top time bit is the sign, so ids stay positive for 2^40 ms,
+ * until 2060).  In JSON they are strings, since JavaScript numbers lose
+ * them.
  */
 #define PHOTO_ID_EPOCH_MS        1767225600000ULL  /* 2026-01-01T00:00:00Z */
 #define PHOTO_ID_SHARD_BITS      13

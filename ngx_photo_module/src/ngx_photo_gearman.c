@@ -257,6 +257,18 @@ ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
     job->handler = handler;
     job->data = data;
 
+    switch (ngx_photo_gm_encode_job(job, function, unique, payload)) {
+
+    case NGX_ERROR:
+        return NGX_ERROR;
+
+    case NGX_DECLINED:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "gearman: cannot submit \"%V\" with unique key \"%V\": "
+                      "a NUL in either", function, unique);
+        return NGX_ERROR;
+    }
+
     /* a request that goes away first takes its connection with it */
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -269,20 +281,6 @@ ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
     job->ev.handler = ngx_photo_gm_posted_handler;
     job->ev.data = job;
     job->ev.log = r->connection->log;
-
-    switch (ngx_photo_gm_encode_job(job, function, unique, payload)) {
-
-    case NGX_ERROR:
-        job->done = 1;
-        return NGX_ERROR;
-
-    case NGX_DECLINED:
-        job->done = 1;
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "gearman: cannot submit \"%V\" with unique key \"%V\": "
-                      "a NUL in either", function, unique);
-        return NGX_ERROR;
-    }
 
     /* jobs that end at once must not call handler from in here */
     job->starting = 1;

@@ -92,7 +92,10 @@ ngx_photo_gm_packet_size(const ngx_photo_gm_arg_t *args, size_t nargs)
 
         /* only the last argument may hold a NUL: the others end at one */
 
-        if (i + 1 < nargs && memchr(args[i].data, 0, args[i].len) != NULL) {
+        if (i + 1 < nargs
+            && args[i].len
+            && memchr(args[i].data, 0, args[i].len) != NULL)
+        {
             return 0;
         }
 

@@ -310,6 +310,8 @@ t_encode(void)
     ngx_photo_gm_arg_t  unique[3] = { T_ARG("photo_persist"), T_ARG("42"),
                                       T_ARG("{\"a\":\"\0\"}") };
     ngx_photo_gm_arg_t  option[1] = { T_ARG("exceptions") };
+    ngx_photo_gm_arg_t  nulls[3] = { T_ARG("reverse"), { NULL, 0 },
+                                     { NULL, 0 } };
     ngx_photo_gm_arg_t  bad[3] = { T_ARG("re\0verse"), T_ARG(""),
                                    T_ARG("") };
     ngx_photo_gm_arg_t  bad_unique[3] = { T_ARG("f"), T_ARG("u\0"),
@@ -346,6 +348,13 @@ t_encode(void)
     t_ok(n == sizeof(uq) - 1 && (size_t) (end - buf) == n
          && memcmp(buf, uq, n) == 0,
          "SUBMIT_JOB_BG with a unique key and a NUL in the payload");
+
+    n = ngx_photo_gm_packet_size(nulls, 3);
+    end = ngx_photo_gm_encode(buf, NGX_PHOTO_GM_SUBMIT_JOB_BG, nulls, 3);
+
+    t_ok(n == 12 + 9 && (size_t) (end - buf) == n
+         && memcmp(buf, "\0REQ\0\0\0\x12\0\0\0\x09reverse\0\0", n) == 0,
+         "empty unique key and payload given as NULL pointers");
 
     n = ngx_photo_gm_packet_size(option, 1);
     end = ngx_photo_gm_encode(buf, NGX_PHOTO_GM_OPTION_REQ, option, 1);
@@ -429,7 +438,8 @@ t_decode(void)
     t_is(b.data, 11, T_MAX_SIZE, "EOF+11", "a partial header waits");
 
     b.len = 0;
-    t_packet(&b, NGX_PHOTO_GM_WORK_COMPLETE, "H:gm:7\0\0\0{\"id\":\"1\"}\0", 20);
+    t_packet(&b, NGX_PHOTO_GM_WORK_COMPLETE,
+             "H:gm:7\0\0\0{\"id\":\"1\"}\0", 20);
     t_is(b.data, b.len, T_MAX_SIZE,
          "WORK_COMPLETE(H:gm:7|\\x00\\x00{\"id\":\"1\"}\\x00);EOF",
          "WORK_COMPLETE with NULs in its data");

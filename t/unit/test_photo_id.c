@@ -167,8 +167,9 @@ t_monotonic(void)
     now = T_NOW;
 
     /*
-     * Bursts of about 200 ids a millisecond, and more (so the sequence overflows
-     * and ids are borrowed), with now and then a step back of the clock.
+     * Bursts of about 200 ids a millisecond, and more (so the sequence
+     * overflows and ids are borrowed), with now and then a step back of
+     * the clock.
      */
 
     for (i = 0; i < 2000000; i++) {
@@ -358,7 +359,8 @@ t_shards(void)
 {
     int                 ok;
     int64_t            *ids;
-    uint32_t            shard, seq, shards[3] = { 1, 2, NGX_PHOTO_ID_SHARD_MAX };
+    uint32_t            shard, seq;
+    uint32_t            shards[3] = { 1, 2, NGX_PHOTO_ID_SHARD_MAX };
     uint64_t            now, ms;
     size_t              i, k, n;
     ngx_photo_id_gen_t  g[3];

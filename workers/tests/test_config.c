@@ -35,8 +35,12 @@ main(void)
     const char     *path;
     photo_config_t  cf;
 
+    /* the stack's environment must not leak into what is checked here */
     unsetenv("PHOTO_REDIS_PORT");
+    unsetenv("PHOTO_PG_PORT");
     unsetenv("PHOTO_PG_CONNINFO");
+    unsetenv("PHOTO_LOG_LEVEL");
+    unsetenv("PHOTO_HOST");
 
     photo_config_defaults(&cf);
     CHECK(cf.redis_port == 6379, "default redis port is 6379");

@@ -425,7 +425,11 @@ ngx_photo_gm_handler(ngx_event_t *ev)
                           &job->handle, job->timeout);
 
         } else {
-            job->broken = 1;
+            /*
+             * Not "broken": a gearmand slowed down by its queue's disk is
+             * not a dead one, and skipping it would turn a busy second
+             * into a second of refusals.
+             */
             ngx_log_error(NGX_LOG_ERR, &job->log, NGX_ETIMEDOUT,
                           "gearman %V timed out submitting \"%V\"",
                           &job->gm->server->name, &job->function);

@@ -126,11 +126,14 @@ void
 h_gearmand_start(h_t *h)
 {
     int    i, fd;
-    char   port[16], queue[256], log[256], pidfile[256], out[256];
+    char   port[16], rport[16], prefix[64], log[256], pidfile[256],
+           out[256];
     pid_t  pid;
 
     snprintf(port, sizeof(port), "%d", h->gearman_port);
-    snprintf(queue, sizeof(queue), "%s/queue.sqlite3", h->dir);
+    /* the stack's queue: Redis, under a prefix of this test's own */
+    snprintf(rport, sizeof(rport), "%d", h->cf.redis_port);
+    snprintf(prefix, sizeof(prefix), "test_gearman_%d_", (int) getpid());
     snprintf(log, sizeof(log), "%s/gearmand.log", h->dir);
     snprintf(pidfile, sizeof(pidfile), "%s/gearmand.pid", h->dir);
     snprintf(out, sizeof(out), "%s/gearmand.out", h->dir);
@@ -148,10 +151,11 @@ h_gearmand_start(h_t *h)
             close(fd);
         }
 
-        /* as scripts/stack runs it: each job on disk before JOB_CREATED */
+        /* as scripts/stack runs it: each job in Redis before JOB_CREATED */
         execlp("gearmand", "gearmand", "--listen", "127.0.0.1",
                "--port", port, "--threads", "1",
-               "--queue-type", "libsqlite3", "--libsqlite3-db", queue,
+               "--queue-type", "redis", "--redis-server", h->cf.host,
+               "--redis-port", rport, "--redis-prefix", prefix,
                "--log-file", log, "--pid-file", pidfile,
                "--verbose", "WARNING", (char *) NULL);
         _exit(127);

@@ -18,9 +18,10 @@ static void ngx_photo_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_photo_body_collect(ngx_photo_write_t *w,
     size_t max);
 static void ngx_photo_write_session(ngx_photo_write_t *w);
-static void ngx_photo_body_session(void *data, ngx_int_t rc,
-    int64_t user_id);
+static void ngx_photo_body_session(void *data, int64_t user_id);
 static void ngx_photo_body_free(void *data);
+static ngx_int_t ngx_photo_json_member(ngx_photo_write_t *w,
+    const char *name, ngx_flag_t required, yajl_val *v);
 
 
 ngx_int_t
@@ -270,23 +271,9 @@ ngx_photo_body_collect(ngx_photo_write_t *w, size_t max)
 
 
 static void
-ngx_photo_body_session(void *data, ngx_int_t rc, int64_t user_id)
+ngx_photo_body_session(void *data, int64_t user_id)
 {
     ngx_photo_write_t  *w = data;
-
-    ngx_http_request_t  *r;
-
-    r = w->request;
-
-    if (rc == NGX_ERROR) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
-        return;
-    }
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_finalize_request(r, ngx_photo_unauthorized(r));
-        return;
-    }
 
     w->user_id = user_id;
     w->handler(w);
@@ -318,27 +305,45 @@ ngx_photo_write_fail(ngx_photo_write_t *w, ngx_uint_t status,
 }
 
 
-ngx_int_t
-ngx_photo_json_string(ngx_photo_write_t *w, const char *name,
-    ngx_flag_t required, size_t min, size_t max, ngx_str_t *value)
+/* The member name of the body: NGX_OK, NGX_DECLINED (absent or null, and
+ * optional) or NGX_ERROR (required and absent: answered). */
+
+static ngx_int_t
+ngx_photo_json_member(ngx_photo_write_t *w, const char *name,
+    ngx_flag_t required, yajl_val *v)
 {
-    size_t       len;
-    yajl_val     v;
     const char  *path[2];
 
     path[0] = name;
     path[1] = NULL;
 
-    v = yajl_tree_get(w->json, path, yajl_t_any);
+    *v = yajl_tree_get(w->json, path, yajl_t_any);
 
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        if (!required) {
-            return NGX_DECLINED;
-        }
+    if (*v != NULL && !YAJL_IS_NULL(*v)) {
+        return NGX_OK;
+    }
 
-        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
-                             "\"%s\" is required", name);
-        return NGX_ERROR;
+    if (!required) {
+        return NGX_DECLINED;
+    }
+
+    ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
+                         "\"%s\" is required", name);
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_photo_json_string(ngx_photo_write_t *w, const char *name,
+    ngx_flag_t required, size_t min, size_t max, ngx_str_t *value)
+{
+    size_t     len;
+    yajl_val   v;
+    ngx_int_t  rc;
+
+    rc = ngx_photo_json_member(w, name, required, &v);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (!YAJL_IS_STRING(v)) {
@@ -368,23 +373,13 @@ ngx_int_t
 ngx_photo_json_number(ngx_photo_write_t *w, const char *name,
     ngx_flag_t required, double min, double max, double *value)
 {
-    double       d;
-    yajl_val     v;
-    const char  *path[2];
+    double     d;
+    yajl_val   v;
+    ngx_int_t  rc;
 
-    path[0] = name;
-    path[1] = NULL;
-
-    v = yajl_tree_get(w->json, path, yajl_t_any);
-
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        if (!required) {
-            return NGX_DECLINED;
-        }
-
-        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_field",
-                             "\"%s\" is required", name);
-        return NGX_ERROR;
+    rc = ngx_photo_json_member(w, name, required, &v);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (!YAJL_IS_NUMBER(v)

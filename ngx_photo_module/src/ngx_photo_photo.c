@@ -7,8 +7,7 @@
 #include "ngx_photo_read.h"
 
 
-static void ngx_photo_photo_session(void *data, ngx_int_t rc,
-    int64_t user_id);
+static void ngx_photo_photo_session(void *data, int64_t user_id);
 
 
 ngx_int_t
@@ -50,23 +49,9 @@ ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id)
 
 
 static void
-ngx_photo_photo_session(void *data, ngx_int_t rc, int64_t user_id)
+ngx_photo_photo_session(void *data, int64_t user_id)
 {
     ngx_photo_read_t  *rd = data;
-
-    ngx_http_request_t  *r;
-
-    r = rd->request;
-
-    if (rc == NGX_ERROR) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
-        return;
-    }
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_finalize_request(r, ngx_photo_unauthorized(r));
-        return;
-    }
 
     rd->user_id = user_id;
 

@@ -65,12 +65,12 @@ ngx_int_t ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token);
 ngx_int_t ngx_photo_unauthorized(ngx_http_request_t *r);
 
 /*
- * The user of a session, from Redis.  handler gets NGX_OK and the user id,
- * NGX_DECLINED (no such session) or NGX_ERROR (Redis failed).  Returns
- * NGX_AGAIN, or NGX_DECLINED when Redis is away (answer 503 at once).
+ * The user of a session, from Redis: handler(data, user id) when there is
+ * one; otherwise the request is answered here (401, or 503 when Redis
+ * failed).  Returns NGX_AGAIN, or NGX_DECLINED when Redis is away (answer
+ * 503 at once), or NGX_ERROR.
  */
-typedef void (*ngx_photo_session_pt)(void *data, ngx_int_t rc,
-    int64_t user_id);
+typedef void (*ngx_photo_session_pt)(void *data, int64_t user_id);
 
 ngx_int_t ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
     ngx_photo_session_pt handler, void *data);

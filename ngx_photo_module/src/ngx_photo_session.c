@@ -11,6 +11,7 @@
 
 
 typedef struct {
+    ngx_http_request_t         *request;
     ngx_photo_session_pt        handler;
     void                       *data;
 } ngx_photo_session_call_t;
@@ -120,6 +121,7 @@ ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
         return NGX_ERROR;
     }
 
+    call->request = r;
     call->handler = handler;
     call->data = data;
 
@@ -142,10 +144,13 @@ ngx_photo_session_reply(void *data, redisReply *reply)
 {
     ngx_photo_session_call_t  *call = data;
 
-    int64_t  user_id;
+    int64_t              user_id;
+    ngx_http_request_t  *r;
+
+    r = call->request;
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        call->handler(call->data, NGX_ERROR, 0);
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
         return;
     }
 
@@ -153,9 +158,9 @@ ngx_photo_session_reply(void *data, redisReply *reply)
         || ngx_photo_parse_id((u_char *) reply->str, reply->len, &user_id)
            != NGX_OK)
     {
-        call->handler(call->data, NGX_DECLINED, 0);
+        ngx_http_finalize_request(r, ngx_photo_unauthorized(r));
         return;
     }
 
-    call->handler(call->data, NGX_OK, user_id);
+    call->handler(call->data, user_id);
 }

@@ -185,6 +185,13 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       offsetof(ngx_http_photo_loc_conf_t, media_max),
       NULL },
 
+    { ngx_string("photo_solr_location"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_photo_loc_conf_t, solr_location),
+      NULL },
+
     { ngx_string("photo_trusted_proxy"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_photo_trusted,
@@ -261,6 +268,7 @@ ngx_module_t  ngx_http_photo_module = {
  *   GET  /health                       ngx_photo_health.c
  *   GET  /v1/feed                      ngx_photo_feed.c
  *   GET  /v1/users/{id}/photos         ngx_photo_feed.c
+ *   GET  /v1/photos/nearby             ngx_photo_nearby.c
  *   GET  /v1/photos/{id}               ngx_photo_photo.c
  *   POST /v1/users, POST|DELETE /v1/sessions     ngx_photo_account.c
  *   POST /v1/media                     ngx_photo_media.c
@@ -360,6 +368,10 @@ ngx_http_photo_handler(ngx_http_request_t *r)
 
     if (ngx_photo_path_is("/v1/feed")) {
         return ngx_photo_feed_handler(r, NGX_PHOTO_READ_FEED, 0);
+    }
+
+    if (ngx_photo_path_is("/v1/photos/nearby")) {
+        return ngx_photo_nearby_handler(r);
     }
 
     if (ngx_photo_path_starts("/v1/photos/")) {
@@ -594,6 +606,7 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->media_max, prev->media_max,
                               10 * 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
+    ngx_conf_merge_str_value(conf->solr_location, prev->solr_location, "");
 
     if (conf->count > conf->max_count) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -76,6 +76,7 @@ typedef struct {
     size_t                      media_max;  /* at most */
     ngx_array_t                *trusted;    /* of ngx_cidr_t: proxies whose
                                                X-Forwarded-Proto counts */
+    ngx_str_t                   solr_location;  /* internal, to Solr */
 } ngx_http_photo_loc_conf_t;
 
 

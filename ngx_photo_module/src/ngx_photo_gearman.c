@@ -13,13 +13,11 @@
 #include "ngx_http_photo_module.h"
 #include "ngx_photo_gearman.h"
 #include "ngx_photo_gearman_parser.h"
-
-#include <ngx_event_connect.h>
+#include "ngx_photo_keepalive.h"
 
 
 #define NGX_PHOTO_GM_BUFFER_SIZE   1024    /* replies are small */
 #define NGX_PHOTO_GM_KEEPALIVE     16      /* idle connections per worker */
-#define NGX_PHOTO_GM_IDLE_TIMEOUT  60000   /* ms an idle connection stays */
 
 /*
  * After gearmand failed (no connection, timed out, broke the protocol),
@@ -37,22 +35,12 @@
 typedef struct ngx_photo_gm_s  ngx_photo_gm_t;
 
 
-/* A slot of the keepalive cache: an idle connection, or free. */
-typedef struct {
-    ngx_queue_t                 queue;
-    ngx_connection_t           *connection;
-    ngx_photo_gm_t             *gm;
-} ngx_photo_gm_idle_t;
-
-
 /* The worker's client: pmcf->gearman_state. */
 struct ngx_photo_gm_s {
     ngx_photo_server_t         *server;
     ngx_http_photo_main_conf_t *pmcf;
     char                       *action;      /* "submitting a job to ..." */
-    ngx_queue_t                 cache;       /* idle, most recent first */
-    ngx_queue_t                 free;
-    ngx_log_t                  *log;         /* of idle connections */
+    ngx_photo_keepalive_t       keepalive;
     ngx_msec_t                  failed_at;
     unsigned                    failed:1;
 };
@@ -125,25 +113,14 @@ static void ngx_photo_gm_cleanup(void *data);
 static ngx_uint_t ngx_photo_gm_skip(ngx_photo_gm_t *gm);
 static ngx_msec_t ngx_photo_gm_time_left(ngx_msec_t start,
     ngx_msec_t timeout);
-static ngx_int_t ngx_photo_gm_connect(ngx_photo_gm_t *gm,
-    ngx_peer_connection_t *pc, ngx_log_t *log, ngx_uint_t reuse);
-static ngx_int_t ngx_photo_gm_send(ngx_connection_t *c, ngx_str_t *cmd,
-    size_t *sent);
-static ngx_int_t ngx_photo_gm_peek(ngx_connection_t *c);
-static void ngx_photo_gm_release(ngx_photo_gm_t *gm,
-    ngx_peer_connection_t *pc, ngx_uint_t keep);
-static void ngx_photo_gm_idle_close_handler(ngx_event_t *ev);
-static void ngx_photo_gm_idle_dummy_handler(ngx_event_t *ev);
 
 
 ngx_int_t
 ngx_photo_gm_init_process(ngx_cycle_t *cycle,
     ngx_http_photo_main_conf_t *pmcf)
 {
-    size_t                len;
-    ngx_uint_t            i;
-    ngx_photo_gm_t       *gm;
-    ngx_photo_gm_idle_t  *idle;
+    size_t           len;
+    ngx_photo_gm_t  *gm;
 
     if (pmcf->gearman == NULL) {
         return NGX_OK;
@@ -154,30 +131,24 @@ ngx_photo_gm_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    idle = ngx_pcalloc(cycle->pool,
-                       NGX_PHOTO_GM_KEEPALIVE * sizeof(ngx_photo_gm_idle_t));
-
     len = sizeof("submitting a job to gearman ") + pmcf->gearman->name.len;
     gm->action = ngx_pnalloc(cycle->pool, len);
-
-    if (idle == NULL || gm->action == NULL) {
+    if (gm->action == NULL) {
         return NGX_ERROR;
     }
 
     ngx_sprintf((u_char *) gm->action, "submitting a job to gearman %V%Z",
                 &pmcf->gearman->name);
 
-    ngx_queue_init(&gm->cache);
-    ngx_queue_init(&gm->free);
-
-    for (i = 0; i < NGX_PHOTO_GM_KEEPALIVE; i++) {
-        idle[i].gm = gm;
-        ngx_queue_insert_head(&gm->free, &idle[i].queue);
+    if (ngx_photo_keepalive_init(&gm->keepalive, cycle, pmcf->gearman,
+                                 "gearman", NGX_PHOTO_GM_KEEPALIVE)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     gm->server = pmcf->gearman;
     gm->pmcf = pmcf;
-    gm->log = cycle->log;
 
     pmcf->gearman_state = gm;
 
@@ -189,9 +160,7 @@ void
 ngx_photo_gm_exit_process(ngx_cycle_t *cycle,
     ngx_http_photo_main_conf_t *pmcf)
 {
-    ngx_queue_t          *q;
-    ngx_photo_gm_t       *gm;
-    ngx_photo_gm_idle_t  *idle;
+    ngx_photo_gm_t  *gm;
 
     gm = pmcf->gearman_state;
 
@@ -199,15 +168,7 @@ ngx_photo_gm_exit_process(ngx_cycle_t *cycle,
         return;
     }
 
-    while (!ngx_queue_empty(&gm->cache)) {
-        q = ngx_queue_head(&gm->cache);
-        ngx_queue_remove(q);
-        ngx_queue_insert_head(&gm->free, q);
-
-        idle = ngx_queue_data(q, ngx_photo_gm_idle_t, queue);
-        ngx_close_connection(idle->connection);
-        idle->connection = NULL;
-    }
+    ngx_photo_keepalive_close_all(&gm->keepalive);
 
     pmcf->gearman_state = NULL;
 }
@@ -367,7 +328,8 @@ ngx_photo_gm_start(ngx_photo_gm_job_t *job)
 
     gm = job->gm;
 
-    rc = ngx_photo_gm_connect(gm, &job->peer, &job->log, !job->retried);
+    rc = ngx_photo_keepalive_connect(&gm->keepalive, &job->peer, &job->log,
+                                     !job->retried);
 
     if (rc == NGX_ERROR) {
         /* nginx has said why, naming the server in the log's action */
@@ -440,7 +402,7 @@ ngx_photo_gm_handler(ngx_event_t *ev)
     }
 
     if (job->sent < job->cmd.len) {
-        rc = ngx_photo_gm_send(c, &job->cmd, &job->sent);
+        rc = ngx_photo_keepalive_send(c, &job->cmd, &job->sent);
 
         if (rc == NGX_OK) {
             rc = ngx_photo_gm_recv(job, c);
@@ -509,9 +471,8 @@ ngx_photo_gm_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_photo_gm_recv(ngx_photo_gm_job_t *job, ngx_connection_t *c)
 {
-    ssize_t     n;
-    ngx_int_t   rc;
-    ngx_buf_t  *b;
+    ssize_t    n;
+    ngx_int_t  rc;
 
     for ( ;; ) {
 
@@ -527,15 +488,9 @@ ngx_photo_gm_recv(ngx_photo_gm_job_t *job, ngx_connection_t *c)
             return NGX_ERROR;
         }
 
-        b = job->buf;
-
-        n = c->recv(c, b->last, b->end - b->last);
+        n = ngx_photo_keepalive_recv(c, job->buf);
 
         if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
             return NGX_AGAIN;
         }
 
@@ -548,11 +503,7 @@ ngx_photo_gm_recv(ngx_photo_gm_job_t *job, ngx_connection_t *c)
             return NGX_DECLINED;
         }
 
-        /* gearmand answers: from now on, errors are errors */
-        c->log_error = NGX_ERROR_ERR;
-
         job->received += n;
-        b->last += n;
     }
 }
 
@@ -890,7 +841,7 @@ ngx_photo_gm_finish(ngx_photo_gm_job_t *job, ngx_int_t rc, ngx_uint_t keep)
         gm->failed = 0;
     }
 
-    ngx_photo_gm_release(gm, &job->peer, keep);
+    ngx_photo_keepalive_free(&gm->keepalive, &job->peer, keep);
 
     if (rc == NGX_ERROR) {
         ngx_str_null(&job->result);
@@ -978,245 +929,4 @@ ngx_photo_gm_time_left(ngx_msec_t start, ngx_msec_t timeout)
     elapsed = ngx_current_msec - start;
 
     return elapsed < timeout ? timeout - elapsed : 1;
-}
-
-
-/*
- * A connection to gearmand: the most recently used idle one if reuse is
- * set and there is one (pc->cached), else a new one.  NGX_OK: connected;
- * NGX_AGAIN: connecting; NGX_ERROR: failed, and nginx has logged why.
- */
-
-static ngx_int_t
-ngx_photo_gm_connect(ngx_photo_gm_t *gm, ngx_peer_connection_t *pc,
-    ngx_log_t *log, ngx_uint_t reuse)
-{
-    ngx_int_t             rc;
-    ngx_queue_t          *q;
-    ngx_connection_t     *c;
-    ngx_photo_gm_idle_t  *idle;
-
-    if (reuse && !ngx_queue_empty(&gm->cache)) {
-        q = ngx_queue_head(&gm->cache);
-        ngx_queue_remove(q);
-        ngx_queue_insert_head(&gm->free, q);
-
-        idle = ngx_queue_data(q, ngx_photo_gm_idle_t, queue);
-        c = idle->connection;
-        idle->connection = NULL;
-
-        if (c->read->timer_set) {
-            ngx_del_timer(c->read);
-        }
-
-        c->idle = 0;
-        c->log = log;
-        c->read->log = log;
-        c->write->log = log;
-
-        /* it may have been closed by gearmand: retried, not an error */
-        c->log_error = NGX_ERROR_INFO;
-
-        pc->connection = c;
-        pc->cached = 1;
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "photo gearman %V: reusing connection %p",
-                       &gm->server->name, c);
-
-        return NGX_OK;
-    }
-
-    pc->sockaddr = gm->server->addr->sockaddr;
-    pc->socklen = gm->server->addr->socklen;
-    pc->name = &gm->server->addr->name;
-    pc->get = ngx_event_get_peer;
-    pc->log = log;
-    pc->log_error = NGX_ERROR_ERR;
-    pc->cached = 0;
-
-    rc = ngx_event_connect_peer(pc);
-
-    if (rc == NGX_OK || rc == NGX_AGAIN) {
-        return rc;
-    }
-
-    pc->connection = NULL;
-
-    return NGX_ERROR;
-}
-
-
-static ngx_int_t
-ngx_photo_gm_send(ngx_connection_t *c, ngx_str_t *cmd, size_t *sent)
-{
-    ssize_t  n;
-
-    while (*sent < cmd->len) {
-        n = c->send(c, cmd->data + *sent, cmd->len - *sent);
-
-        if (n == NGX_AGAIN) {
-            return ngx_handle_write_event(c->write, 0) == NGX_OK ? NGX_AGAIN
-                                                                 : NGX_ERROR;
-        }
-
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        *sent += n;
-    }
-
-    /* all sent: stop watching writability (matters for level events) */
-    return ngx_handle_write_event(c->write, 0) == NGX_OK ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * Looks at an idle connection, which should have nothing to read.
- * NGX_AGAIN: nothing; NGX_DONE: data, closed or failed.
- */
-
-static ngx_int_t
-ngx_photo_gm_peek(ngx_connection_t *c)
-{
-    char     buf[1];
-    ssize_t  n;
-
-    n = recv(c->fd, buf, 1, MSG_PEEK);
-
-    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
-        c->read->ready = 0;
-
-        return ngx_handle_read_event(c->read, 0) == NGX_OK ? NGX_AGAIN
-                                                           : NGX_DONE;
-    }
-
-    return NGX_DONE;
-}
-
-
-/*
- * Done with pc's connection: into the keepalive cache if keep is set and
- * it is still good (evicting the least recently used if full), else
- * closed.
- */
-
-static void
-ngx_photo_gm_release(ngx_photo_gm_t *gm, ngx_peer_connection_t *pc,
-    ngx_uint_t keep)
-{
-    ngx_queue_t          *q;
-    ngx_connection_t     *c;
-    ngx_photo_gm_idle_t  *idle;
-
-    c = pc->connection;
-    pc->connection = NULL;
-
-    if (c == NULL) {
-        return;
-    }
-
-    if (!keep
-        || c->read->eof
-        || c->read->error
-        || c->read->timedout
-        || c->write->error
-        || c->write->timedout
-        || ngx_terminate
-        || ngx_exiting)
-    {
-        goto close;
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        goto close;
-    }
-
-    if (ngx_queue_empty(&gm->free)) {
-        q = ngx_queue_last(&gm->cache);
-        ngx_queue_remove(q);
-
-        idle = ngx_queue_data(q, ngx_photo_gm_idle_t, queue);
-        ngx_close_connection(idle->connection);
-
-    } else {
-        q = ngx_queue_head(&gm->free);
-        ngx_queue_remove(q);
-
-        idle = ngx_queue_data(q, ngx_photo_gm_idle_t, queue);
-    }
-
-    ngx_queue_insert_head(&gm->cache, q);
-    idle->connection = c;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "photo gearman %V: keeping connection %p",
-                   &gm->server->name, c);
-
-    c->read->handler = ngx_photo_gm_idle_close_handler;
-    c->write->handler = ngx_photo_gm_idle_dummy_handler;
-
-    /* its request's log may be freed: the cycle's from now on */
-    c->data = idle;
-    c->idle = 1;
-    c->log = gm->log;
-    c->read->log = gm->log;
-    c->write->log = gm->log;
-
-    ngx_add_timer(c->read, NGX_PHOTO_GM_IDLE_TIMEOUT);
-
-    if (c->read->ready) {
-        ngx_photo_gm_idle_close_handler(c->read);
-    }
-
-    return;
-
-close:
-
-    ngx_close_connection(c);
-}
-
-
-/*
- * An idle connection is closed when gearmand closes it or sends anything,
- * when it has been idle too long, and when the worker exits
- * (ngx_close_idle_connections() sets c->close).
- */
-
-static void
-ngx_photo_gm_idle_close_handler(ngx_event_t *ev)
-{
-    ngx_connection_t     *c;
-    ngx_photo_gm_idle_t  *idle;
-
-    c = ev->data;
-
-    if (!c->close && !ev->timedout && ngx_photo_gm_peek(c) == NGX_AGAIN) {
-        return;
-    }
-
-    idle = c->data;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "photo gearman %V: closing idle connection %p",
-                   &idle->gm->server->name, c);
-
-    ngx_queue_remove(&idle->queue);
-    ngx_queue_insert_head(&idle->gm->free, &idle->queue);
-    idle->connection = NULL;
-
-    ngx_close_connection(c);
-}
-
-
-static void
-ngx_photo_gm_idle_dummy_handler(ngx_event_t *ev)
-{
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "photo gearman: idle connection writable");
 }

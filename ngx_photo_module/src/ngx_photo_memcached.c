@@ -8,13 +8,12 @@
 #include "ngx_http_photo_module.h"
 #include "ngx_photo_memcached.h"
 #include "ngx_photo_memcached_parser.h"
+#include "ngx_photo_keepalive.h"
 
-#include <ngx_event_connect.h>
 #include <libmemcached/memcached.h>
 
 
 #define NGX_PHOTO_MC_BUFFER_SIZE   8192    /* a get's receive buffer */
-#define NGX_PHOTO_MC_IDLE_TIMEOUT  60000   /* ms an idle connection stays */
 
 /*
  * A server that just failed is skipped for this long: its items are errors
@@ -30,20 +29,11 @@ typedef struct ngx_photo_mc_server_s  ngx_photo_mc_server_t;
 typedef struct ngx_photo_mc_get_s     ngx_photo_mc_get_t;
 
 
-/* A slot of a server's keepalive cache: an idle connection, or free. */
-typedef struct {
-    ngx_queue_t                 queue;
-    ngx_connection_t           *connection;
-    ngx_photo_mc_server_t      *server;
-} ngx_photo_mc_idle_t;
-
-
 struct ngx_photo_mc_server_s {
     ngx_photo_server_t         *conf;
     char                       *get_action;  /* "querying memcached ..." */
     char                       *set_action;
-    ngx_queue_t                 cache;       /* idle, most recent first */
-    ngx_queue_t                 free;
+    ngx_photo_keepalive_t       keepalive;
     ngx_msec_t                  failed_at;
     unsigned                    failed:1;
 };
@@ -133,25 +123,14 @@ static ngx_uint_t ngx_photo_mc_valid_key(ngx_str_t *key);
 static ngx_msec_t ngx_photo_mc_time_left(ngx_msec_t start,
     ngx_msec_t timeout);
 
-static ngx_int_t ngx_photo_mc_connect(ngx_photo_mc_server_t *s,
-    ngx_peer_connection_t *pc, ngx_log_t *log, ngx_uint_t reuse);
-static ngx_int_t ngx_photo_mc_send(ngx_connection_t *c, ngx_str_t *cmd,
-    size_t *sent);
-static ngx_int_t ngx_photo_mc_peek(ngx_connection_t *c, ngx_err_t *err);
-static void ngx_photo_mc_release(ngx_photo_mc_pool_t *mc,
-    ngx_photo_mc_server_t *s, ngx_peer_connection_t *pc, ngx_uint_t keep);
-static void ngx_photo_mc_idle_close_handler(ngx_event_t *ev);
-static void ngx_photo_mc_idle_dummy_handler(ngx_event_t *ev);
-
 
 ngx_int_t
 ngx_photo_mc_init_process(ngx_cycle_t *cycle,
     ngx_http_photo_main_conf_t *pmcf)
 {
     size_t                  len;
-    ngx_uint_t              i, j, n;
+    ngx_uint_t              i, n;
     ngx_photo_server_t     *conf;
-    ngx_photo_mc_idle_t    *idle;
     ngx_photo_mc_pool_t    *mc;
     ngx_photo_mc_server_t  *s;
 
@@ -177,16 +156,6 @@ ngx_photo_mc_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    idle = NULL;
-
-    if (pmcf->memcached_keepalive) {
-        idle = ngx_pcalloc(cycle->pool, n * pmcf->memcached_keepalive
-                                        * sizeof(ngx_photo_mc_idle_t));
-        if (idle == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
     conf = pmcf->memcached->elts;
 
     for (i = 0; i < n; i++) {
@@ -206,13 +175,11 @@ ngx_photo_mc_init_process(ngx_cycle_t *cycle,
         ngx_sprintf((u_char *) s->set_action, "storing to memcached %V%Z",
                     &conf[i].name);
 
-        ngx_queue_init(&s->cache);
-        ngx_queue_init(&s->free);
-
-        for (j = 0; j < pmcf->memcached_keepalive; j++) {
-            idle->server = s;
-            ngx_queue_insert_head(&s->free, &idle->queue);
-            idle++;
+        if (ngx_photo_keepalive_init(&s->keepalive, cycle, &conf[i],
+                                     "memcached", pmcf->memcached_keepalive)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
     }
 
@@ -412,7 +379,8 @@ ngx_photo_mc_get_start(ngx_photo_mc_exchange_t *ex)
     ngx_int_t          rc;
     ngx_connection_t  *c;
 
-    rc = ngx_photo_mc_connect(ex->server, &ex->peer, &ex->log, !ex->retried);
+    rc = ngx_photo_keepalive_connect(&ex->server->keepalive, &ex->peer,
+                                     &ex->log, !ex->retried);
 
     if (rc == NGX_ERROR) {
         ngx_photo_mc_get_finish(ex, NGX_ERROR);
@@ -455,7 +423,7 @@ ngx_photo_mc_get_handler(ngx_event_t *ev)
     }
 
     if (ex->sent < ex->cmd.len) {
-        rc = ngx_photo_mc_send(c, &ex->cmd, &ex->sent);
+        rc = ngx_photo_keepalive_send(c, &ex->cmd, &ex->sent);
 
         if (rc == NGX_OK) {
             rc = ngx_photo_mc_get_recv(ex, c);
@@ -514,9 +482,8 @@ ngx_photo_mc_get_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_photo_mc_get_recv(ngx_photo_mc_exchange_t *ex, ngx_connection_t *c)
 {
-    ssize_t     n;
-    ngx_int_t   rc;
-    ngx_buf_t  *b;
+    ssize_t    n;
+    ngx_int_t  rc;
 
     for ( ;; ) {
 
@@ -532,31 +499,17 @@ ngx_photo_mc_get_recv(ngx_photo_mc_exchange_t *ex, ngx_connection_t *c)
             return NGX_ERROR;
         }
 
-        b = ex->buf;
+        n = ngx_photo_keepalive_recv(c, ex->buf);
 
-        n = c->recv(c, b->last, b->end - b->last);
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            return NGX_AGAIN;
-        }
-
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
+        if (n == NGX_AGAIN || n == NGX_ERROR) {
+            return n;
         }
 
         if (n == 0) {
             return NGX_DECLINED;
         }
 
-        /* the server answers: from now on, errors are errors */
-        c->log_error = NGX_ERROR_ERR;
-
         ex->received += n;
-        b->last += n;
     }
 }
 
@@ -733,7 +686,7 @@ ngx_photo_mc_get_finish(ngx_photo_mc_exchange_t *ex, ngx_int_t rc)
     }
 
     ngx_photo_mc_server_done(ex->server, rc);
-    ngx_photo_mc_release(get->mc, ex->server, &ex->peer, rc == NGX_OK);
+    ngx_photo_keepalive_free(&ex->server->keepalive, &ex->peer, rc == NGX_OK);
 
     if (--get->pending == 0 && !get->starting) {
         /* the request may be gone after this: nothing may follow */
@@ -843,7 +796,8 @@ ngx_photo_mc_set_start(ngx_photo_mc_set_t *st)
     ngx_int_t          rc;
     ngx_connection_t  *c;
 
-    rc = ngx_photo_mc_connect(st->server, &st->peer, &st->log, !st->retried);
+    rc = ngx_photo_keepalive_connect(&st->server->keepalive, &st->peer,
+                                     &st->log, !st->retried);
 
     if (rc == NGX_ERROR) {
         /* nginx has said why, as for any peer connection */
@@ -891,12 +845,12 @@ ngx_photo_mc_set_handler(ngx_event_t *ev)
     err = 0;
 
     if (ev->write) {
-        rc = ngx_photo_mc_send(c, &st->cmd, &st->sent);
+        rc = ngx_photo_keepalive_send(c, &st->cmd, &st->sent);
         error = "connection failed";
 
     } else {
         /* "noreply": anything to read is an error, a close or an answer */
-        rc = ngx_photo_mc_peek(c, &err);
+        rc = ngx_photo_keepalive_peek(c, &err);
         error = rc == NGX_ERROR ? "connection failed"
                 : rc == NGX_DONE ? "connection closed"
                 : "unexpected answer";
@@ -948,7 +902,7 @@ ngx_photo_mc_set_finish(ngx_photo_mc_set_t *st, ngx_err_t err,
     }
 
     ngx_photo_mc_server_done(st->server, ok ? NGX_OK : NGX_ERROR);
-    ngx_photo_mc_release(st->mc, st->server, &st->peer, ok);
+    ngx_photo_keepalive_free(&st->server->keepalive, &st->peer, ok);
 
     ngx_free(st);
 }
@@ -1023,256 +977,4 @@ ngx_photo_mc_time_left(ngx_msec_t start, ngx_msec_t timeout)
     elapsed = ngx_current_msec - start;
 
     return elapsed < timeout ? timeout - elapsed : 1;
-}
-
-
-/*
- * A connection to s: the most recently used idle one if reuse is set and
- * there is one (pc->cached), else a new one.  NGX_OK: connected; NGX_AGAIN:
- * connecting; NGX_ERROR: failed, and nginx has logged why.
- */
-
-static ngx_int_t
-ngx_photo_mc_connect(ngx_photo_mc_server_t *s, ngx_peer_connection_t *pc,
-    ngx_log_t *log, ngx_uint_t reuse)
-{
-    ngx_int_t             rc;
-    ngx_queue_t          *q;
-    ngx_connection_t     *c;
-    ngx_photo_mc_idle_t  *idle;
-
-    if (reuse && !ngx_queue_empty(&s->cache)) {
-        q = ngx_queue_head(&s->cache);
-        ngx_queue_remove(q);
-        ngx_queue_insert_head(&s->free, q);
-
-        idle = ngx_queue_data(q, ngx_photo_mc_idle_t, queue);
-        c = idle->connection;
-
-        if (c->read->timer_set) {
-            ngx_del_timer(c->read);
-        }
-
-        c->idle = 0;
-        c->log = log;
-        c->read->log = log;
-        c->write->log = log;
-
-        /* it may have been closed by the server: retried, not an error */
-        c->log_error = NGX_ERROR_INFO;
-
-        pc->connection = c;
-        pc->cached = 1;
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "photo memcached %V: reusing connection %p",
-                       &s->conf->name, c);
-
-        return NGX_OK;
-    }
-
-    pc->sockaddr = s->conf->addr->sockaddr;
-    pc->socklen = s->conf->addr->socklen;
-    pc->name = &s->conf->addr->name;
-    pc->get = ngx_event_get_peer;
-    pc->log = log;
-    pc->log_error = NGX_ERROR_ERR;
-    pc->cached = 0;
-
-    rc = ngx_event_connect_peer(pc);
-
-    if (rc == NGX_OK || rc == NGX_AGAIN) {
-        return rc;
-    }
-
-    pc->connection = NULL;
-
-    return NGX_ERROR;
-}
-
-
-static ngx_int_t
-ngx_photo_mc_send(ngx_connection_t *c, ngx_str_t *cmd, size_t *sent)
-{
-    ssize_t  n;
-
-    while (*sent < cmd->len) {
-        n = c->send(c, cmd->data + *sent, cmd->len - *sent);
-
-        if (n == NGX_AGAIN) {
-            return ngx_handle_write_event(c->write, 0) == NGX_OK ? NGX_AGAIN
-                                                                 : NGX_ERROR;
-        }
-
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        *sent += n;
-    }
-
-    /* all sent: stop watching writability (matters for level events) */
-    return ngx_handle_write_event(c->write, 0) == NGX_OK ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * Looks at a connection that should have nothing to read.  NGX_AGAIN:
- * nothing; NGX_OK: data; NGX_DONE: closed; NGX_ERROR: failed, with *err.
- */
-
-static ngx_int_t
-ngx_photo_mc_peek(ngx_connection_t *c, ngx_err_t *err)
-{
-    char     buf[1];
-    ssize_t  n;
-
-    n = recv(c->fd, buf, 1, MSG_PEEK);
-
-    if (n > 0) {
-        return NGX_OK;
-    }
-
-    if (n == 0) {
-        return NGX_DONE;
-    }
-
-    *err = ngx_socket_errno;
-
-    if (*err != NGX_EAGAIN) {
-        return NGX_ERROR;
-    }
-
-    *err = 0;
-    c->read->ready = 0;
-
-    return ngx_handle_read_event(c->read, 0) == NGX_OK ? NGX_AGAIN
-                                                       : NGX_ERROR;
-}
-
-
-/*
- * Done with pc's connection: into s's keepalive cache if keep is set and it
- * is still good (evicting the least recently used if full), else closed.
- */
-
-static void
-ngx_photo_mc_release(ngx_photo_mc_pool_t *mc, ngx_photo_mc_server_t *s,
-    ngx_peer_connection_t *pc, ngx_uint_t keep)
-{
-    ngx_queue_t          *q;
-    ngx_connection_t     *c;
-    ngx_photo_mc_idle_t  *idle;
-
-    c = pc->connection;
-    pc->connection = NULL;
-
-    if (c == NULL) {
-        return;
-    }
-
-    if (!keep
-        || mc->pmcf->memcached_keepalive == 0
-        || c->read->eof
-        || c->read->error
-        || c->read->timedout
-        || c->write->error
-        || c->write->timedout
-        || ngx_terminate
-        || ngx_exiting)
-    {
-        goto close;
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        goto close;
-    }
-
-    if (ngx_queue_empty(&s->free)) {
-        q = ngx_queue_last(&s->cache);
-        ngx_queue_remove(q);
-
-        idle = ngx_queue_data(q, ngx_photo_mc_idle_t, queue);
-        ngx_close_connection(idle->connection);
-
-    } else {
-        q = ngx_queue_head(&s->free);
-        ngx_queue_remove(q);
-
-        idle = ngx_queue_data(q, ngx_photo_mc_idle_t, queue);
-    }
-
-    ngx_queue_insert_head(&s->cache, q);
-    idle->connection = c;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "photo memcached %V: keeping connection %p",
-                   &s->conf->name, c);
-
-    c->read->handler = ngx_photo_mc_idle_close_handler;
-    c->write->handler = ngx_photo_mc_idle_dummy_handler;
-
-    /* its request's log may be freed: the cycle's from now on */
-    c->data = idle;
-    c->idle = 1;
-    c->log = mc->log;
-    c->read->log = mc->log;
-    c->write->log = mc->log;
-
-    ngx_add_timer(c->read, NGX_PHOTO_MC_IDLE_TIMEOUT);
-
-    if (c->read->ready) {
-        ngx_photo_mc_idle_close_handler(c->read);
-    }
-
-    return;
-
-close:
-
-    ngx_close_connection(c);
-}
-
-
-/*
- * An idle connection is closed when the server closes it or sends
- * anything, when it has been idle too long, and when the worker exits
- * (ngx_close_idle_connections() sets c->close).
- */
-
-static void
-ngx_photo_mc_idle_close_handler(ngx_event_t *ev)
-{
-    ngx_err_t             err;
-    ngx_connection_t     *c;
-    ngx_photo_mc_idle_t  *idle;
-
-    c = ev->data;
-
-    if (!c->close && !ev->timedout && ngx_photo_mc_peek(c, &err) == NGX_AGAIN)
-    {
-        return;
-    }
-
-    idle = c->data;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "photo memcached %V: closing idle connection %p",
-                   &idle->server->conf->name, c);
-
-    ngx_queue_remove(&idle->queue);
-    ngx_queue_insert_head(&idle->server->free, &idle->queue);
-
-    ngx_close_connection(c);
-}
-
-
-static void
-ngx_photo_mc_idle_dummy_handler(ngx_event_t *ev)
-{
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "photo memcached: idle connection writable");
 }

@@ -6,6 +6,7 @@
  *   ngx_photo_args.c      count / max_id / ids in paths
  *   ngx_photo_feed.c      a list of ids from Redis (rebuilt from Postgres)
  *   ngx_photo_photo.c     one photo
+ *   ngx_photo_nearby.c    ids near a place, from Solr
  *   ngx_photo_hydrate.c   ids -> photo objects (memcached, then Postgres)
  *                         -> the JSON response
  */
@@ -26,7 +27,8 @@
 typedef enum {
     NGX_PHOTO_READ_FEED = 0,
     NGX_PHOTO_READ_USER_PHOTOS,
-    NGX_PHOTO_READ_PHOTO
+    NGX_PHOTO_READ_PHOTO,
+    NGX_PHOTO_READ_NEARBY           /* a page without next_max_id */
 } ngx_photo_read_kind_e;
 
 
@@ -59,6 +61,7 @@ ngx_int_t ngx_photo_feed_init_conf(ngx_conf_t *cf,
 ngx_int_t ngx_photo_feed_handler(ngx_http_request_t *r,
     ngx_photo_read_kind_e kind, int64_t owner_id);
 ngx_int_t ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id);
+ngx_int_t ngx_photo_nearby_handler(ngx_http_request_t *r);
 
 /* ngx_photo_session.c: NGX_OK and rd->token set, or NGX_DECLINED */
 ngx_int_t ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token);

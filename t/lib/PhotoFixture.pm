@@ -13,7 +13,7 @@ use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT = qw(sql redis mc_set mc_get mc_delete list_id photo_json
-                 free_port silent_port);
+                 free_port silent_port solr_start solr_update);
 
 my $host = $ENV{TEST_NGINX_HOST} || '127.0.0.1';
 
@@ -142,6 +142,42 @@ sub silent_port {
                                   LocalPort => 0, ReuseAddr => 1)
         or die "listen: $!";
     return ($s, $s->sockport);
+}
+
+# The Solr stand-in (t/solr/solr_standin.py) on a free port, for as long as
+# the test file runs; its port.
+my @solr_pids;
+
+sub solr_start {
+    my $port = free_port();
+    defined(my $pid = fork) or die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>', '/dev/null';
+        exec 'python3', 't/solr/solr_standin.py', '--port', $port,
+             '--core', 'photos' or POSIX::_exit(127);
+    }
+    push @solr_pids, $pid;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port) and return $port;
+        select undef, undef, undef, 0.05;
+    }
+    die "the Solr stand-in did not start\n";
+}
+
+END { kill 'TERM', @solr_pids if @solr_pids }
+
+# POST a JSON body to the stand-in's update handler, committed at once
+sub solr_update {
+    my ($port, $json) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+        or die "solr: $!";
+    utf8::encode($json);
+    print $s "POST /solr/photos/update?commit=true HTTP/1.0\r\n"
+        . "Content-Type: application/json\r\nContent-Length: "
+        . length($json) . "\r\n\r\n$json";
+    my $reply = do { local $/; <$s> };
+    $reply =~ m{^HTTP/1\.\d 200} or die "solr update failed: $reply\n";
 }
 
 1;

@@ -1,6 +1,8 @@
 # GET /health: every backend probed at once, non-blocking, each bounded by
 # its timeout; 200 when all answer, 503 naming the one that does not.
+use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
+use PhotoFixture;
 use IO::Socket::INET;
 
 # A backend that accepts connections and never answers (the kernel completes
@@ -15,20 +17,7 @@ my $closed = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
 $ENV{TEST_NGINX_CLOSED_PORT} = $closed->sockport;
 close $closed;
 
-our $Backends = <<'_EOC_';
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value("main_config", 'load_module $TEST_NGINX_PHOTO_MODULE;')
-        unless defined $block->main_config;
-    $block->set_value("http_config", $Backends)
-        unless defined $block->http_config;
-});
+photo_block_defaults();
 
 no_shuffle();
 no_root_location();

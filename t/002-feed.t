@@ -58,22 +58,7 @@ our $Token = $TOKEN;
 $ENV{TEST_NGINX_CLOSED_PORT} = free_port();
 (our $Silent, $ENV{TEST_NGINX_SILENT_PORT}) = silent_port();
 
-our $Backends = <<'_EOC_';
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value("main_config", 'load_module $TEST_NGINX_PHOTO_MODULE;')
-        unless defined $block->main_config;
-    $block->set_value("http_config", $Backends)
-        unless defined $block->http_config;
-    $block->set_value("config", "location / { photo_api; }")
-        unless defined $block->config;
-});
+photo_block_defaults(config => "location / { photo_api; }");
 
 no_shuffle();
 no_root_location();

@@ -44,24 +44,8 @@ our $Page = '{"photos":[' . join(',', map { photo_json(%{ $P{$_} }) } reverse @i
 $ENV{TEST_NGINX_CLOSED_PORT} = free_port();
 (our $Silent, $ENV{TEST_NGINX_SILENT_PORT}) = silent_port();
 
-our $Backends = <<'_EOC_';
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value("main_config", 'load_module $TEST_NGINX_PHOTO_MODULE;')
-        unless defined $block->main_config;
-    $block->set_value("http_config", $Backends)
-        unless defined $block->http_config;
-    $block->set_value("config", "location / { photo_api; }")
-        unless defined $block->config;
-    $block->set_value("more_headers", "Authorization: Bearer $Token")
-        unless defined $block->more_headers;
-});
+photo_block_defaults(config => "location / { photo_api; }",
+                     more_headers => "Authorization: Bearer $Token");
 
 # A feed request left hanging in the background (Redis is silent), sent
 # while the block's own request is served.

@@ -47,13 +47,6 @@ our $Near10 = page(1, 2, 3);
 our $Near2  = page(1, 2);
 our $Recent = page(3, 2, 1);
 
-our $Backends = <<'_EOC_';
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
-_EOC_
-
 our $Config = <<'_EOC_';
     location / {
         photo_api;
@@ -69,16 +62,8 @@ our $Config = <<'_EOC_';
     }
 _EOC_
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value("main_config", 'load_module $TEST_NGINX_PHOTO_MODULE;')
-        unless defined $block->main_config;
-    $block->set_value("http_config", $Backends)
-        unless defined $block->http_config;
-    $block->set_value("config", $Config) unless defined $block->config;
-    $block->set_value("more_headers", "Authorization: Bearer $Token")
-        unless defined $block->more_headers;
-});
+photo_block_defaults(config => $Config,
+                     more_headers => "Authorization: Bearer $Token");
 
 no_shuffle();
 no_root_location();

@@ -13,7 +13,33 @@ use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT = qw(sql redis mc_set mc_get mc_delete list_id photo_json
-                 free_port silent_port solr_start solr_update);
+                 free_port silent_port solr_start solr_update
+                 $Backends photo_block_defaults);
+
+# The stack's backends as the module's directives ($TEST_NGINX_* are
+# expanded by the runner).
+our $Backends = <<'_EOC_';
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+_EOC_
+
+# What a block of ours has unless it says otherwise: the module loaded, the
+# backends, and the given config / more_headers.  Uses the runner's own
+# add_block_preprocessor (real Test::Nginx or t/fallback alike).
+sub photo_block_defaults {
+    my (%d) = @_;
+    $d{main_config} //= 'load_module $TEST_NGINX_PHOTO_MODULE;';
+    $d{http_config} //= $Backends;
+    main::add_block_preprocessor(sub {
+        my $block = shift;
+        for my $section (sort keys %d) {
+            $block->set_value($section, $d{$section})
+                unless defined $block->$section;
+        }
+    });
+}
 
 my $host = $ENV{TEST_NGINX_HOST} || '127.0.0.1';
 

@@ -104,6 +104,24 @@
  *   {"unique":"<request id>","user_id":"…","platform":"ios"|"android",
  *    "token":"…"}
  *
+ * photo_index (background, from the persist worker when the photo has a
+ * location and PHOTO_SOLR_URL is set): the photo into Solr, or out of it.
+ *   {"unique":"index:<photo id>","id":"<photo id>","user_id":"…",
+ *    "caption":"…","lat":LAT,"lng":LNG,"created_at":<Unix seconds>}
+ *   {"unique":"…","id":"<photo id>","delete":true}
+ *   -> the Solr document {"id","user_id","caption","created_at" (a date),
+ *      "location":"LAT,LNG"} added (replacing one with the same id: a replay
+ *      is harmless) or deleted.
+ *
+ * photo_notify (background, from the follow worker and, when
+ * PHOTO_NOTIFY_PHOTOS=1, the fan-out worker): a push to every device of
+ * one user.
+ *   {"unique":"notify:<event id>","user_id":"<recipient>",
+ *    "event":"follow"|"photo","actor":"<user id>"[,"photo_id":"<id>"]}
+ *   -> APNs / FCM per device token; notified:<unique>:<token> remembers
+ *      each push that was taken, so a replay sends nothing twice; a token
+ *      the service calls dead is deleted from device_tokens.
+ *
  * photo_signup, photo_signin (foreground: nginx waits for the result; the
  * KDF runs in the auth worker, never in nginx):
  *   {"username":"…","password":"…"}
@@ -116,6 +134,8 @@
 #define PHOTO_JOB_DEVICE         "photo_device"
 #define PHOTO_JOB_SIGNUP         "photo_signup"
 #define PHOTO_JOB_SIGNIN         "photo_signin"
+#define PHOTO_JOB_NOTIFY         "photo_notify"
+#define PHOTO_JOB_INDEX          "photo_index"
 
 #define PHOTO_JOB_F_UNIQUE       "unique"
 #define PHOTO_JOB_F_ID           "id"
@@ -136,9 +156,20 @@
 #define PHOTO_JOB_F_USERNAME     "username"
 #define PHOTO_JOB_F_PASSWORD     "password"
 #define PHOTO_JOB_F_ERROR        "error"
+#define PHOTO_JOB_F_EVENT        "event"           /* photo_notify */
+#define PHOTO_JOB_F_ACTOR        "actor"
+#define PHOTO_JOB_F_PHOTO_ID     "photo_id"
+#define PHOTO_JOB_F_DELETE       "delete"
 
 #define PHOTO_FANOUT_UNIQUE      "fanout:"         /* + photo id */
+#define PHOTO_INDEX_UNIQUE       "index:"          /* + photo id */
 #define PHOTO_SESSION_TTL        (30 * 24 * 3600)  /* seconds */
+
+#define PHOTO_NOTIFY_UNIQUE      "notify:"         /* + event id */
+#define PHOTO_REDIS_NOTIFIED     "notified:"       /* + unique ":" token:
+                                                      STRING "1", a push
+                                                      taken by APNs / FCM */
+#define PHOTO_NOTIFIED_TTL       (7 * 24 * 3600)   /* seconds */
 
 
 #endif /* PHOTO_CONTRACT_H */

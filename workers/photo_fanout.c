@@ -18,6 +18,7 @@
 #include "photo_id.h"
 #include "photo_list.h"
 #include "photo_log.h"
+#include "photo_notify_event.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -161,6 +162,17 @@ photo_fanout_page(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
     {
         return photo_job_retry(job, "redis: feeds after follower %" PRId64
                                " not updated", job->progress);
+    }
+
+    /* one push job per follower: off unless PHOTO_NOTIFY_PHOTOS=1; a
+       retried page submits the same unique keys, which gearmand and the
+       notify worker take once */
+    for (i = 0; i < rows && photo_notify_photos(ctx->cf); i++) {
+        rc = photo_notify_submit(ctx, job, "photo", followers[i],
+                                 strtoll(poster, NULL, 10), id);
+        if (rc != PHOTO_JOB_DONE) {
+            return rc;
+        }
     }
 
     job->progress = followers[rows - 1];

@@ -17,6 +17,7 @@
 #include "photo_id.h"
 #include "photo_list.h"
 #include "photo_log.h"
+#include "photo_notify_event.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,6 +97,13 @@ photo_follow(photo_ctx_t *ctx, photo_job_t *job)
 
     if (rc == PHOTO_JOB_DONE) {
         rc = photo_follow_feed(ctx, job, action, follower, followee_s);
+    }
+
+    /* the followee hears of it (push notifications, when enabled) */
+    if (rc == PHOTO_JOB_DONE && action == PHOTO_FOLLOW
+        && photo_notify_enabled(ctx->cf))
+    {
+        rc = photo_notify_submit(ctx, job, "follow", followee, follower, 0);
     }
 
     if (rc == PHOTO_JOB_DONE) {

@@ -4,7 +4,9 @@
  *   1. the row in photos (the id is nginx's: a replay inserts nothing);
  *   2. the photo object in memcached, made from the row as stored;
  *   3. the id into the poster's own list, user_photos:<user>;
- *   4. a photo_fanout job, unique fanout:<id>, for the followers' feeds.
+ *   4. a photo_fanout job, unique fanout:<id>, for the followers' feeds;
+ *   5. when the photo has a location and PHOTO_SOLR_URL is set, a
+ *      photo_index job, unique index:<id>, for nearby search.
  *
  * Each step is idempotent, so a retry or a replay runs them all again and
  * changes nothing that is already right.
@@ -54,6 +56,8 @@ static photo_job_rc_t photo_persist_list(photo_ctx_t *ctx, photo_job_t *job,
     int64_t id, int64_t user_id);
 static photo_job_rc_t photo_persist_fanout(photo_ctx_t *ctx,
     photo_job_t *job, int64_t id, int64_t user_id);
+static photo_job_rc_t photo_persist_index(photo_ctx_t *ctx,
+    photo_job_t *job, const photo_persist_row_t *row);
 
 
 static const photo_worker_function_t  photo_persist_functions[] = {
@@ -115,6 +119,12 @@ photo_persist(photo_ctx_t *ctx, photo_job_t *job)
 
     if (rc == PHOTO_JOB_DONE) {
         rc = photo_persist_fanout(ctx, job, id, user_id);
+    }
+
+    if (rc == PHOTO_JOB_DONE && row.has_location
+        && ctx->cf->solr_url[0] != '\0')
+    {
+        rc = photo_persist_index(ctx, job, &row);
     }
 
     if (rc == PHOTO_JOB_DONE) {
@@ -347,6 +357,62 @@ photo_persist_fanout(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
     } else {
         rc = photo_ctx_submit(ctx, job, PHOTO_JOB_FANOUT, unique, buf, len);
     }
+
+    yajl_gen_free(g);
+
+    return rc;
+}
+
+
+/* the payload of photo_index (contract/photo_contract.h), from the job's */
+static photo_job_rc_t
+photo_persist_index(photo_ctx_t *ctx, photo_job_t *job,
+    const photo_persist_row_t *row)
+{
+    char                  unique[64];
+    size_t                len;
+    yajl_gen              g;
+    photo_job_rc_t        rc;
+    const unsigned char  *buf;
+
+#define photo_persist_key(k)  (const unsigned char *) k, sizeof(k) - 1
+
+    snprintf(unique, sizeof(unique), "%s%s", PHOTO_INDEX_UNIQUE, row->id);
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return photo_job_retry(job, "out of memory");
+    }
+
+    /* lat, lng, created_at: numbers, as the persist payload has them */
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok
+        || yajl_gen_string(g, photo_persist_key(PHOTO_JOB_F_UNIQUE))
+        || yajl_gen_string(g, (const unsigned char *) unique, strlen(unique))
+        || yajl_gen_string(g, photo_persist_key(PHOTO_JOB_F_ID))
+        || yajl_gen_string(g, (const unsigned char *) row->id,
+                           strlen(row->id))
+        || yajl_gen_string(g, photo_persist_key(PHOTO_JOB_F_USER_ID))
+        || yajl_gen_string(g, (const unsigned char *) row->user_id,
+                           strlen(row->user_id))
+        || yajl_gen_string(g, photo_persist_key(PHOTO_JOB_F_CAPTION))
+        || yajl_gen_string(g, (const unsigned char *) row->caption,
+                           strlen(row->caption))
+        || yajl_gen_string(g, photo_persist_key(PHOTO_JOB_F_LAT))
+        || yajl_gen_number(g, row->lat, strlen(row->lat))
+        || yajl_gen_string(g, photo_persist_key(PHOTO_JOB_F_LNG))
+        || yajl_gen_number(g, row->lng, strlen(row->lng))
+        || yajl_gen_string(g, photo_persist_key(PHOTO_JOB_F_CREATED_AT))
+        || yajl_gen_number(g, row->created_at, strlen(row->created_at))
+        || yajl_gen_map_close(g)
+        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+    {
+        rc = photo_job_retry(job, "cannot write the index payload");
+
+    } else {
+        rc = photo_ctx_submit(ctx, job, PHOTO_JOB_INDEX, unique, buf, len);
+    }
+
+#undef photo_persist_key
 
     yajl_gen_free(g);
 

@@ -52,6 +52,7 @@ class SolrError(Exception):
         Exception.__init__(self, msg)
         self.code = code
         self.msg = msg
+        self.partial = []
 
 
 def parse_point(value, what):
@@ -181,14 +182,26 @@ def update_ops(body):
     except (UnicodeDecodeError, ValueError) as e:
         raise SolrError(400, "Cannot parse provided JSON: %s" % e)
 
-    if isinstance(data, list):
-        return [("add", check_doc(d)) for d in data]
+    ops = []
+    try:
+        if isinstance(data, list):
+            for d in data:
+                ops.append(("add", check_doc(d)))
+            return ops
+        return commands(data, ops, len(body))
+    except SolrError as e:
+        # as Solr: the commands before the bad one stay applied
+        e.partial = ops
+        raise
+
+
+def commands(data, ops, size):
+    """The commands of an update object, appended to ops."""
 
     if not isinstance(data, dict):
         raise SolrError(400, "Cannot parse provided JSON: Expected: "
                         "OBJECT or ARRAY")
 
-    ops = []
     for key, value in data.pairs:
         if key == "add":
             doc = value.get("doc") if isinstance(value, dict) else None
@@ -207,7 +220,7 @@ def update_ops(body):
             ops.append(("commit", None))
         else:
             raise SolrError(400, "Unknown command '%s' at [%d]"
-                            % (key, len(body)))
+                            % (key, size))
     return ops
 
 
@@ -359,15 +372,15 @@ class Handler(BaseHTTPRequestHandler):
                 raise SolrError(failure[0], failure[1]
                                 or "Service Unavailable (stand-in told "
                                 "to fail)")
-            ops = update_ops(body)
+            try:
+                ops = update_ops(body)
+            except SolrError as e:
+                if e.partial:
+                    self.server.index.update(e.partial, False, within_ms(
+                        params))
+                raise
             commit = params.get("commit", ["false"])[-1] == "true"
-            within = params.get("commitWithin", [None])[-1]
-            if within is not None:
-                try:
-                    within = int(within)
-                except ValueError:
-                    raise SolrError(400, "commitWithin: not an integer: %s"
-                                    % within)
+            within = within_ms(params)
             if ("commit", None) in ops:
                 ops = [o for o in ops if o[0] != "commit"]
                 commit = True
@@ -396,6 +409,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": str(e)})
             return
         self._send(200, {"ok": True})
+
+
+def within_ms(params):
+    within = params.get("commitWithin", [None])[-1]
+    if within is None:
+        return None
+    try:
+        return int(within)
+    except ValueError:
+        raise SolrError(400, "commitWithin: not an integer: %s" % within)
 
 
 def ms(t0):

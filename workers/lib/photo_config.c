@@ -36,7 +36,19 @@ static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_MEMCACHED_PORTS", photo_cf_field(PHOTO_CF_STR, memcached_ports) },
     { "PHOTO_GEARMAN_PORT", photo_cf_field(PHOTO_CF_PORT, gearman_port) },
     { "PHOTO_FEED_CAP", photo_cf_field(PHOTO_CF_COUNT, feed_cap) },
+    { "PHOTO_SOLR_URL", photo_cf_field(PHOTO_CF_STR, solr_url) },
     { "PHOTO_LOG_LEVEL", photo_cf_field(PHOTO_CF_LEVEL, log_level) },
+    { "PHOTO_NOTIFY_ENABLED", photo_cf_field(PHOTO_CF_STR, notify_enabled) },
+    { "PHOTO_NOTIFY_PHOTOS", photo_cf_field(PHOTO_CF_STR, notify_photos) },
+    { "PHOTO_APNS_URL", photo_cf_field(PHOTO_CF_STR, apns_url) },
+    { "PHOTO_APNS_KEY_FILE", photo_cf_field(PHOTO_CF_STR, apns_key_file) },
+    { "PHOTO_APNS_KEY_ID", photo_cf_field(PHOTO_CF_STR, apns_key_id) },
+    { "PHOTO_APNS_TEAM_ID", photo_cf_field(PHOTO_CF_STR, apns_team_id) },
+    { "PHOTO_APNS_TOPIC", photo_cf_field(PHOTO_CF_STR, apns_topic) },
+    { "PHOTO_APNS_CA_FILE", photo_cf_field(PHOTO_CF_STR, apns_ca_file) },
+    { "PHOTO_FCM_URL", photo_cf_field(PHOTO_CF_STR, fcm_url) },
+    { "PHOTO_FCM_KEY_FILE", photo_cf_field(PHOTO_CF_STR, fcm_key_file) },
+    { "PHOTO_FCM_CA_FILE", photo_cf_field(PHOTO_CF_STR, fcm_ca_file) },
     { NULL, PHOTO_CF_STR, 0, 0 }
 };
 

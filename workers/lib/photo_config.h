@@ -26,7 +26,24 @@ typedef struct {
     char               memcached_ports[PHOTO_CONFIG_STR];/* PHOTO_MEMCACHED_PORTS */
     int                gearman_port;                     /* PHOTO_GEARMAN_PORT */
     int                feed_cap;                         /* PHOTO_FEED_CAP */
+    char               solr_url[PHOTO_CONFIG_STR];       /* PHOTO_SOLR_URL: the
+                                                            core, e.g.
+                                                            http://h:8983/solr/photos;
+                                                            "" = no index */
     photo_log_level_t  log_level;                        /* PHOTO_LOG_LEVEL */
+
+    /* push notifications (photo_notify; see photo_notify_event.h) */
+    char               notify_enabled[8];                /* PHOTO_NOTIFY_ENABLED */
+    char               notify_photos[8];                 /* PHOTO_NOTIFY_PHOTOS */
+    char               apns_url[PHOTO_CONFIG_STR];       /* PHOTO_APNS_URL */
+    char               apns_key_file[PHOTO_CONFIG_STR];  /* PHOTO_APNS_KEY_FILE */
+    char               apns_key_id[PHOTO_CONFIG_STR];    /* PHOTO_APNS_KEY_ID */
+    char               apns_team_id[PHOTO_CONFIG_STR];   /* PHOTO_APNS_TEAM_ID */
+    char               apns_topic[PHOTO_CONFIG_STR];     /* PHOTO_APNS_TOPIC */
+    char               apns_ca_file[PHOTO_CONFIG_STR];   /* PHOTO_APNS_CA_FILE */
+    char               fcm_url[PHOTO_CONFIG_STR];        /* PHOTO_FCM_URL */
+    char               fcm_key_file[PHOTO_CONFIG_STR];   /* PHOTO_FCM_KEY_FILE */
+    char               fcm_ca_file[PHOTO_CONFIG_STR];    /* PHOTO_FCM_CA_FILE */
 } photo_config_t;
 
 void photo_config_defaults(photo_config_t *cf);

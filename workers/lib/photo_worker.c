@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,6 +129,7 @@ photo_worker_init(photo_worker_t *w, int argc, char **argv,
     }
 
     photo_log_init(prog, w->cf.log_level);
+    srandom((unsigned) getpid() ^ (unsigned) time(NULL));  /* jitter */
     photo_ctx_init(&w->ctx, &w->cf);
 
     memset(&sa, 0, sizeof(sa));
@@ -468,8 +470,14 @@ photo_worker_delay(unsigned attempt)
     unsigned  ms;
 
     ms = PHOTO_WORKER_BACKOFF_MIN_MS << (attempt < 6 ? attempt - 1 : 5);
+    ms = ms < PHOTO_WORKER_BACKOFF_MAX_MS ? ms : PHOTO_WORKER_BACKOFF_MAX_MS;
 
-    return ms < PHOTO_WORKER_BACKOFF_MAX_MS ? ms : PHOTO_WORKER_BACKOFF_MAX_MS;
+    /*
+     * Jitter: half the delay, plus up to the other half at random, so that
+     * the workers waiting on a backend that comes back do not all retry in
+     * the same millisecond.
+     */
+    return ms / 2 + (unsigned) (random() % (ms / 2 + 1));
 }
 
 

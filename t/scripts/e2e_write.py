@@ -148,6 +148,20 @@ if seen is not None:
     check("as alice posted it", photo["caption"] == "hello \u00e9t\u00e9" and photo["user"]["username"] == alice
           and photo["lat"] == 48.8566 and photo["width"] == 40, photo)
 
+if os.environ.get("PHOTO_SOLR_URL"):
+    # indexed by the index worker (commitWithin), found by nginx through Solr
+    found = None
+    while time.time() - t0 < 5:
+        s, n, _ = call("GET", "/v1/photos/nearby?lat=48.853&lng=2.3499&radius_km=2", token=tb)
+        if s == 200 and any(x["id"] == p.get("id") for x in n["photos"]):
+            found = time.time() - t0
+            break
+        time.sleep(0.1)
+    check("the located photo is found by nearby search within 2 km (%.2f s)" % (found or -1),
+          found is not None)
+    s, n, _ = call("GET", "/v1/photos/nearby?lat=51.5072&lng=-0.1276&radius_km=100", token=tb)
+    check("and not from London within 100 km", s == 200 and all(x["id"] != p.get("id") for x in n["photos"]), (s, n))
+
 s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "a" * 64}, token=tb)
 check("a device token: 202", s == 202, (s, b))
 

@@ -249,41 +249,24 @@ photo_apns_jwt(photo_apns_t *a)
 static unsigned char *
 photo_apns_payload(const photo_push_msg_t *msg, size_t *len)
 {
-    yajl_gen              g;
-    unsigned char        *out;
-    const unsigned char  *buf;
+    yajl_gen  g;
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
         return NULL;
     }
 
-    out = NULL;
-
     yajl_gen_map_open(g);
     yajl_gen_string(g, (const unsigned char *) "aps", 3);
     yajl_gen_map_open(g);
     yajl_gen_string(g, (const unsigned char *) "alert", 5);
     yajl_gen_map_open(g);
-    yajl_gen_string(g, (const unsigned char *) "title", 5);
-    yajl_gen_string(g, (const unsigned char *) msg->title,
-                    strlen(msg->title));
-    yajl_gen_string(g, (const unsigned char *) "body", 4);
-    yajl_gen_string(g, (const unsigned char *) msg->body, strlen(msg->body));
+    photo_push_gen_alert(g, msg);
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
 
-    if (yajl_gen_get_buf(g, &buf, len) == yajl_gen_status_ok) {
-        out = malloc(*len);
-        if (out) {
-            memcpy(out, buf, *len);
-        }
-    }
-
-    yajl_gen_free(g);
-
-    return out;
+    return photo_push_gen_take(g, len);
 }
 
 

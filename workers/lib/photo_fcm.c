@@ -361,16 +361,12 @@ static unsigned char *
 photo_fcm_message(const photo_push_msg_t *msg, const char *token,
     size_t *len)
 {
-    yajl_gen              g;
-    unsigned char        *out;
-    const unsigned char  *buf;
+    yajl_gen  g;
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
         return NULL;
     }
-
-    out = NULL;
 
     yajl_gen_map_open(g);
     yajl_gen_string(g, (const unsigned char *) "message", 7);
@@ -379,25 +375,12 @@ photo_fcm_message(const photo_push_msg_t *msg, const char *token,
     yajl_gen_string(g, (const unsigned char *) token, strlen(token));
     yajl_gen_string(g, (const unsigned char *) "notification", 12);
     yajl_gen_map_open(g);
-    yajl_gen_string(g, (const unsigned char *) "title", 5);
-    yajl_gen_string(g, (const unsigned char *) msg->title,
-                    strlen(msg->title));
-    yajl_gen_string(g, (const unsigned char *) "body", 4);
-    yajl_gen_string(g, (const unsigned char *) msg->body, strlen(msg->body));
+    photo_push_gen_alert(g, msg);
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
 
-    if (yajl_gen_get_buf(g, &buf, len) == yajl_gen_status_ok) {
-        out = malloc(*len);
-        if (out) {
-            memcpy(out, buf, *len);
-        }
-    }
-
-    yajl_gen_free(g);
-
-    return out;
+    return photo_push_gen_take(g, len);
 }
 
 

@@ -58,3 +58,35 @@ photo_push_json_string(const photo_push_buf_t *b, const char **path,
 
     yajl_tree_free(root);
 }
+
+
+void
+photo_push_gen_alert(yajl_gen g, const photo_push_msg_t *msg)
+{
+    yajl_gen_string(g, (const unsigned char *) "title", 5);
+    yajl_gen_string(g, (const unsigned char *) msg->title,
+                    strlen(msg->title));
+    yajl_gen_string(g, (const unsigned char *) "body", 4);
+    yajl_gen_string(g, (const unsigned char *) msg->body, strlen(msg->body));
+}
+
+
+unsigned char *
+photo_push_gen_take(yajl_gen g, size_t *len)
+{
+    unsigned char        *out;
+    const unsigned char  *buf;
+
+    out = NULL;
+
+    if (yajl_gen_get_buf(g, &buf, len) == yajl_gen_status_ok) {
+        out = malloc(*len);
+        if (out) {
+            memcpy(out, buf, *len);
+        }
+    }
+
+    yajl_gen_free(g);
+
+    return out;
+}

@@ -8,6 +8,7 @@
 #ifndef PHOTO_PUSH_H
 #define PHOTO_PUSH_H
 
+#include <yajl/yajl_gen.h>
 #include <stddef.h>
 
 typedef struct {
@@ -51,5 +52,11 @@ size_t photo_push_buf_write(char *ptr, size_t size, size_t nmemb,
 /* the string at path in the JSON body ("" if none), copied into out */
 void photo_push_json_string(const photo_push_buf_t *b, const char **path,
     char *out, size_t size);
+
+/* "title":…,"body":… of a notification, into an open map */
+void photo_push_gen_alert(yajl_gen g, const photo_push_msg_t *msg);
+
+/* the generator's JSON, malloc'd (NULL on failure); frees the generator */
+unsigned char *photo_push_gen_take(yajl_gen g, size_t *len);
 
 #endif /* PHOTO_PUSH_H */

@@ -474,7 +474,10 @@ ngx_http_photo_id_init(ngx_cycle_t *cycle, ngx_http_photo_main_conf_t *pmcf)
     uint32_t             shard;
     ngx_photo_id_gen_t  *g;
 
-    if (ngx_photo_id_shard(pmcf->instance_id, ngx_worker, &shard) != 0) {
+    if (ngx_photo_id_shard(pmcf->instance_id, pmcf->generation, ngx_worker,
+                           &shard)
+        != 0)
+    {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "photo: worker %ui of instance %ui has no id shard "
                       "(at most %d workers)", ngx_worker, pmcf->instance_id,
@@ -538,6 +541,11 @@ ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_photo_main_conf_t *pmcf = conf;
 
+    ngx_uint_t                   i;
+    ngx_cycle_t                 *old;
+    ngx_http_conf_ctx_t         *ctx;
+    ngx_http_photo_main_conf_t  *prev;
+
     ngx_conf_init_msec_value(pmcf->redis_timeout, 1000);
     ngx_conf_init_msec_value(pmcf->memcached_timeout, 500);
     ngx_conf_init_msec_value(pmcf->postgres_timeout, 2000);
@@ -548,6 +556,30 @@ ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(pmcf->feed_cap, PHOTO_FEED_CAP_DEFAULT);
     ngx_conf_init_msec_value(pmcf->auth_timeout, 5000);
     ngx_conf_init_uint_value(pmcf->instance_id, 0);
+
+    /*
+     * One generation more than the configuration this one replaces: the
+     * old workers, finishing their requests after a reload, give ids from
+     * other shards than the new ones (see ngx_photo_id.h).
+     */
+    old = cf->cycle->old_cycle;
+
+    if (old && old->conf_ctx && old->modules
+        && old->conf_ctx[ngx_http_module.index])
+    {
+        /* the old cycle's index of this module, which may differ */
+        for (i = 0; i < old->modules_n; i++) {
+            if (ngx_strcmp(old->modules[i]->name, "ngx_http_photo_module")
+                == 0)
+            {
+                ctx = (ngx_http_conf_ctx_t *)
+                          old->conf_ctx[ngx_http_module.index];
+                prev = ctx->main_conf[old->modules[i]->ctx_index];
+                pmcf->generation = prev->generation + 1;
+                break;
+            }
+        }
+    }
 
     if (ngx_photo_feed_init_conf(cf, pmcf) != NGX_OK) {
         return NGX_CONF_ERROR;

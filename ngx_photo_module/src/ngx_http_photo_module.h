@@ -54,6 +54,7 @@ typedef struct {
     void                       *gearman_state;
 
     ngx_uint_t                  instance_id;    /* photo id shard, part 1 */
+    ngx_uint_t                  generation;     /* reloads so far, part 2 */
     void                       *id_gen;         /* ngx_photo_id_gen_t */
 
     ngx_uint_t                  feed_cap;

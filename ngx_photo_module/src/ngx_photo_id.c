@@ -98,7 +98,8 @@ ngx_photo_id_decode(int64_t id, uint64_t *ms, uint32_t *shard,
 
 
 int
-ngx_photo_id_shard(uint32_t instance, uint32_t worker, uint32_t *shard)
+ngx_photo_id_shard(uint32_t instance, uint32_t generation, uint32_t worker,
+    uint32_t *shard)
 {
     if (instance > NGX_PHOTO_ID_INSTANCE_MAX
         || worker > NGX_PHOTO_ID_WORKER_MAX)
@@ -106,7 +107,8 @@ ngx_photo_id_shard(uint32_t instance, uint32_t worker, uint32_t *shard)
         return -1;
     }
 
-    *shard = instance << NGX_PHOTO_ID_WORKER_BITS | worker;
+    *shard = instance << (NGX_PHOTO_ID_WORKER_BITS + 1)
+             | (generation & 1) << NGX_PHOTO_ID_WORKER_BITS | worker;
 
     return 0;
 }

@@ -16,11 +16,14 @@
  * caller passes the time in: it never reads a clock and never waits.
  *
  * Shards.  Ids are unique as long as no two live generators share a
- * shard.  The module's recommended split of the 13 bits (see
- * ngx_photo_id_shard()): 8 bits of instance id (an nginx.conf directive,
- * unique per nginx instance, 0-255) and 5 bits of worker number (0-31):
+ * shard.  The module's split of the 13 bits (see ngx_photo_id_shard()):
+ * 8 bits of instance id (an nginx.conf directive, unique per nginx
+ * instance, 0-255), 1 bit of configuration generation and 4 bits of worker
+ * number (0-15).  The generation bit flips at each reload, so the workers
+ * of the old configuration, still finishing their requests, never share a
+ * shard with the new ones of the same number:
  *
- *     shard = instance << NGX_PHOTO_ID_WORKER_BITS | worker
+ *     shard = instance << 5 | generation << 4 | worker
  */
 
 #ifndef _NGX_PHOTO_ID_H_INCLUDED_
@@ -39,10 +42,11 @@
 #define NGX_PHOTO_ID_MS_LIMIT                                                \
     (1ULL << (63 - PHOTO_ID_SHARD_BITS - PHOTO_ID_SEQ_BITS))
 
-#define NGX_PHOTO_ID_WORKER_BITS 5
+#define NGX_PHOTO_ID_WORKER_BITS 4
 #define NGX_PHOTO_ID_WORKER_MAX  ((1U << NGX_PHOTO_ID_WORKER_BITS) - 1)
-#define NGX_PHOTO_ID_INSTANCE_MAX                                            \
-    ((1U << (PHOTO_ID_SHARD_BITS - NGX_PHOTO_ID_WORKER_BITS)) - 1)
+#define NGX_PHOTO_ID_INSTANCE_BITS                                           \
+    (PHOTO_ID_SHARD_BITS - NGX_PHOTO_ID_WORKER_BITS - 1)
+#define NGX_PHOTO_ID_INSTANCE_MAX  ((1U << NGX_PHOTO_ID_INSTANCE_BITS) - 1)
 
 
 typedef struct {
@@ -87,7 +91,8 @@ int ngx_photo_id_decode(int64_t id, uint64_t *ms, uint32_t *shard,
  * nginx instance) and worker number (ngx_worker, 0-31).  Returns 0, or -1
  * when either is out of range.
  */
-int ngx_photo_id_shard(uint32_t instance, uint32_t worker, uint32_t *shard);
+int ngx_photo_id_shard(uint32_t instance, uint32_t generation,
+    uint32_t worker, uint32_t *shard);
 
 
 #endif /* _NGX_PHOTO_ID_H_INCLUDED_ */

@@ -434,12 +434,15 @@ t_decode(void)
          && ngx_photo_id_decode(INT64_MIN, &ms, &shard, &seq) == -1,
          "0 and negative ids do not decode");
 
-    t_ok(ngx_photo_id_shard(0, 0, &s) == 0 && s == 0
-         && ngx_photo_id_shard(3, 7, &s) == 0 && s == 3 * 32 + 7
-         && ngx_photo_id_shard(255, 31, &s) == 0 && s == 8191
-         && ngx_photo_id_shard(256, 0, &s) == -1
-         && ngx_photo_id_shard(0, 32, &s) == -1,
-         "shard = 8 bits of instance, 5 bits of worker");
+    t_ok(ngx_photo_id_shard(0, 0, 0, &s) == 0 && s == 0
+         && ngx_photo_id_shard(3, 0, 7, &s) == 0 && s == 3 * 32 + 7
+         && ngx_photo_id_shard(3, 1, 7, &s) == 0 && s == 3 * 32 + 16 + 7
+         && ngx_photo_id_shard(3, 2, 7, &s) == 0 && s == 3 * 32 + 7
+         && ngx_photo_id_shard(255, 1, 15, &s) == 0 && s == 8191
+         && ngx_photo_id_shard(256, 0, 0, &s) == -1
+         && ngx_photo_id_shard(0, 0, 16, &s) == -1,
+         "shard = 8 bits of instance, 1 of generation (its parity), "
+         "4 of worker");
 }
 
 

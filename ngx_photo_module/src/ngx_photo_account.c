@@ -76,13 +76,11 @@ static void
 ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup)
 {
     u_char                      *p, *end;
-    size_t                       len;
     int64_t                      id;
     yajl_gen                     g;
     ngx_int_t                    rc;
     ngx_str_t                    username, password, payload, unique;
     ngx_photo_account_t         *acct;
-    const unsigned char         *buf;
     ngx_http_request_t          *r;
     ngx_http_photo_main_conf_t  *pmcf;
 
@@ -119,21 +117,14 @@ ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup)
     }
 
     yajl_gen_map_open(g);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_USERNAME,
-                    sizeof(PHOTO_JOB_F_USERNAME) - 1);
-    yajl_gen_string(g, username.data, username.len);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_PASSWORD,
-                    sizeof(PHOTO_JOB_F_PASSWORD) - 1);
-    yajl_gen_string(g, password.data, password.len);
+    ngx_photo_json_pair(g, PHOTO_JOB_F_USERNAME, username.data, username.len);
+    ngx_photo_json_pair(g, PHOTO_JOB_F_PASSWORD, password.data, password.len);
     yajl_gen_map_close(g);
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    payload.data = (u_char *) buf;
-    payload.len = len;
 
     /* a unique key per attempt: gearmand must not merge two sign-ins */
     id = ngx_photo_next_id(r);
@@ -173,14 +164,12 @@ ngx_photo_account_done(void *data, ngx_int_t rc, ngx_str_t *result)
 {
     ngx_photo_account_t  *acct = data;
 
-    u_char                      *p;
-    size_t                       len;
-    yajl_val                     v, e, a, b;
-    yajl_gen                     g;
-    ngx_str_t                    json, token;
-    const unsigned char         *buf;
-    ngx_http_request_t          *r;
-    const char                  *path[2];
+    u_char              *p;
+    yajl_val             v, e, a, b;
+    yajl_gen             g;
+    ngx_str_t            json, token;
+    ngx_http_request_t  *r;
+    const char          *path[2];
 
     r = acct->write->request;
 
@@ -274,13 +263,10 @@ ngx_photo_account_done(void *data, ngx_int_t rc, ngx_str_t *result)
 
     yajl_tree_free(v);
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+    if (ngx_photo_json_take(g, &json) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    json.data = (u_char *) buf;
-    json.len = len;
 
     ngx_photo_write_answer(acct->write, NGX_HTTP_CREATED, &json);
 }

@@ -111,6 +111,41 @@ ngx_photo_json_gen_alloc(ngx_pool_t *pool)
 }
 
 
+void
+ngx_photo_json_pair(yajl_gen g, const char *name, u_char *value, size_t len)
+{
+    yajl_gen_string(g, (u_char *) name, ngx_strlen(name));
+    yajl_gen_string(g, value, len);
+}
+
+
+void
+ngx_photo_json_id_pair(yajl_gen g, const char *name, int64_t id)
+{
+    u_char  buf[NGX_INT64_LEN];
+
+    ngx_photo_json_pair(g, name, buf, ngx_sprintf(buf, "%L", id) - buf);
+}
+
+
+ngx_int_t
+ngx_photo_json_take(yajl_gen g, ngx_str_t *out)
+{
+    size_t                len;
+    const unsigned char  *buf;
+
+    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    /* the buffer is the request pool's: it lives as long as the request */
+    out->data = (u_char *) buf;
+    out->len = len;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_photo_json_print(void *ctx, const char *str, size_t len)
 {

@@ -47,6 +47,14 @@ ngx_int_t ngx_photo_json_send(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_photo_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_chain_t *out, off_t length);
 
+/* "name":"value" and "name":"<id>" (ids are strings) into an open map */
+void ngx_photo_json_pair(yajl_gen g, const char *name, u_char *value,
+    size_t len);
+void ngx_photo_json_id_pair(yajl_gen g, const char *name, int64_t id);
+
+/* What a ngx_photo_json_gen_alloc() generator made: NGX_OK or NGX_ERROR. */
+ngx_int_t ngx_photo_json_take(yajl_gen g, ngx_str_t *out);
+
 /* {"error":{"code":CODE,"message":MESSAGE}} with the given status. */
 ngx_int_t ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...);

@@ -26,8 +26,6 @@ typedef struct {
 
 static void ngx_photo_post_body(ngx_photo_write_t *w);
 static void ngx_photo_post_media(void *data, redisReply *reply);
-static void ngx_photo_post_gen_str(yajl_gen g, const char *name,
-    u_char *value, size_t len);
 
 
 ngx_int_t
@@ -127,17 +125,14 @@ ngx_photo_post_media(void *data, redisReply *reply)
 {
     ngx_photo_post_t  *post = data;
 
-    u_char                *p;
-    size_t                 len;
-    int64_t                id, owner;
-    yajl_val               rec, uid, path, url, width, height;
-    yajl_gen               g;
-    ngx_str_t              payload;
-    ngx_photo_write_t     *w;
-    ngx_http_request_t    *r;
-    const unsigned char   *buf;
-    const char            *key[2];
-    u_char                 num[NGX_INT64_LEN];
+    u_char              *p;
+    int64_t              id, owner;
+    yajl_val             rec, uid, path, url, width, height;
+    yajl_gen             g;
+    ngx_str_t            payload;
+    ngx_photo_write_t   *w;
+    ngx_http_request_t  *r;
+    const char          *key[2];
 
     w = post->write;
     r = w->request;
@@ -199,19 +194,15 @@ ngx_photo_post_media(void *data, redisReply *reply)
 
     /* the contract's photo_persist payload */
     yajl_gen_map_open(g);
-    ngx_photo_post_gen_str(g, PHOTO_JOB_F_UNIQUE, num,
-                           ngx_sprintf(num, "%L", id) - num);
-    ngx_photo_post_gen_str(g, PHOTO_JOB_F_ID, num,
-                           ngx_sprintf(num, "%L", id) - num);
-    ngx_photo_post_gen_str(g, PHOTO_JOB_F_USER_ID, num,
-                           ngx_sprintf(num, "%L", w->user_id) - num);
-    ngx_photo_post_gen_str(g, PHOTO_JOB_F_CAPTION, post->caption.data,
-                           post->caption.len);
-    ngx_photo_post_gen_str(g, PHOTO_JOB_F_MEDIA_PATH,
-                           (u_char *) path->u.string,
-                           ngx_strlen(path->u.string));
-    ngx_photo_post_gen_str(g, PHOTO_JOB_F_IMAGE_URL, (u_char *) url->u.string,
-                           ngx_strlen(url->u.string));
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_UNIQUE, id);
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_ID, id);
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_USER_ID, w->user_id);
+    ngx_photo_json_pair(g, PHOTO_JOB_F_CAPTION, post->caption.data,
+                        post->caption.len);
+    ngx_photo_json_pair(g, PHOTO_JOB_F_MEDIA_PATH, (u_char *) path->u.string,
+                        ngx_strlen(path->u.string));
+    ngx_photo_json_pair(g, PHOTO_JOB_F_IMAGE_URL, (u_char *) url->u.string,
+                        ngx_strlen(url->u.string));
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_WIDTH,
                     sizeof(PHOTO_JOB_F_WIDTH) - 1);
     yajl_gen_integer(g, YAJL_GET_INTEGER(width));
@@ -235,22 +226,10 @@ ngx_photo_post_media(void *data, redisReply *reply)
 
     yajl_tree_free(rec);
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    payload.data = (u_char *) buf;
-    payload.len = len;
-
     ngx_photo_job_submit(w, PHOTO_JOB_PERSIST, id, &payload);
-}
-
-
-static void
-ngx_photo_post_gen_str(yajl_gen g, const char *name, u_char *value,
-    size_t len)
-{
-    yajl_gen_string(g, (u_char *) name, ngx_strlen(name));
-    yajl_gen_string(g, value, len);
 }

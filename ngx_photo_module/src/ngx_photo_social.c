@@ -11,7 +11,6 @@
 
 static void ngx_photo_follow_body(ngx_photo_write_t *w);
 static void ngx_photo_device_body(ngx_photo_write_t *w);
-static ngx_int_t ngx_photo_gen_id(yajl_gen g, const char *name, int64_t id);
 
 
 ngx_int_t
@@ -26,13 +25,11 @@ ngx_photo_follow_handler(ngx_http_request_t *r, int64_t followee)
 static void
 ngx_photo_follow_body(ngx_photo_write_t *w)
 {
-    size_t                len;
-    int64_t               id;
-    yajl_gen              g;
-    ngx_str_t             payload;
-    const char           *action;
-    const unsigned char  *buf;
-    ngx_http_request_t   *r;
+    int64_t              id;
+    yajl_gen             g;
+    ngx_str_t            payload;
+    const char          *action;
+    ngx_http_request_t  *r;
 
     r = w->request;
 
@@ -53,21 +50,17 @@ ngx_photo_follow_body(ngx_photo_write_t *w)
     action = (r->method == NGX_HTTP_DELETE) ? "unfollow" : "follow";
 
     yajl_gen_map_open(g);
-    ngx_photo_gen_id(g, PHOTO_JOB_F_UNIQUE, id);
-    ngx_photo_gen_id(g, PHOTO_JOB_F_FOLLOWER, w->user_id);
-    ngx_photo_gen_id(g, PHOTO_JOB_F_FOLLOWEE, w->target_id);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_ACTION,
-                    sizeof(PHOTO_JOB_F_ACTION) - 1);
-    yajl_gen_string(g, (u_char *) action, ngx_strlen(action));
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_UNIQUE, id);
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_FOLLOWER, w->user_id);
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_FOLLOWEE, w->target_id);
+    ngx_photo_json_pair(g, PHOTO_JOB_F_ACTION, (u_char *) action,
+                        ngx_strlen(action));
     yajl_gen_map_close(g);
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    payload.data = (u_char *) buf;
-    payload.len = len;
 
     ngx_photo_job_submit(w, PHOTO_JOB_FOLLOW, id, &payload);
 }
@@ -84,12 +77,10 @@ ngx_photo_device_handler(ngx_http_request_t *r)
 static void
 ngx_photo_device_body(ngx_photo_write_t *w)
 {
-    size_t                len;
-    int64_t               id;
-    yajl_gen              g;
-    ngx_str_t             platform, token, payload;
-    const unsigned char  *buf;
-    ngx_http_request_t   *r;
+    int64_t              id;
+    yajl_gen             g;
+    ngx_str_t            platform, token, payload;
+    ngx_http_request_t  *r;
 
     r = w->request;
 
@@ -119,36 +110,16 @@ ngx_photo_device_body(ngx_photo_write_t *w)
     }
 
     yajl_gen_map_open(g);
-    ngx_photo_gen_id(g, PHOTO_JOB_F_UNIQUE, id);
-    ngx_photo_gen_id(g, PHOTO_JOB_F_USER_ID, w->user_id);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_PLATFORM,
-                    sizeof(PHOTO_JOB_F_PLATFORM) - 1);
-    yajl_gen_string(g, platform.data, platform.len);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_TOKEN,
-                    sizeof(PHOTO_JOB_F_TOKEN) - 1);
-    yajl_gen_string(g, token.data, token.len);
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_UNIQUE, id);
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_USER_ID, w->user_id);
+    ngx_photo_json_pair(g, PHOTO_JOB_F_PLATFORM, platform.data, platform.len);
+    ngx_photo_json_pair(g, PHOTO_JOB_F_TOKEN, token.data, token.len);
     yajl_gen_map_close(g);
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    payload.data = (u_char *) buf;
-    payload.len = len;
-
     ngx_photo_job_submit(w, PHOTO_JOB_DEVICE, id, &payload);
-}
-
-
-/* "name":"<id>": ids travel as strings */
-
-static ngx_int_t
-ngx_photo_gen_id(yajl_gen g, const char *name, int64_t id)
-{
-    u_char  buf[NGX_INT64_LEN];
-
-    yajl_gen_string(g, (u_char *) name, ngx_strlen(name));
-
-    return yajl_gen_string(g, buf, ngx_sprintf(buf, "%L", id) - buf);
 }

@@ -53,6 +53,18 @@
 #define PHOTO_FEED_CAP_DEFAULT   800
 
 /*
+ * The index worker's batch (workers/photo_index.c): photo_index payloads
+ * taken from gearmand and not yet in Solr, oldest first, and the flush
+ * lock (the worker sending them, with an expiry), so that one worker at a
+ * time sends and trims the list.  Both are per Solr core: what waits for
+ * one core is never sent to another.
+ */
+#define PHOTO_REDIS_INDEX_PENDING  "index:pending:"   /* + core URL: LIST of
+                                                         payloads */
+#define PHOTO_REDIS_INDEX_FLUSH    "index:flush:"     /* + core URL: STRING,
+                                                         the worker's id */
+
+/*
  * A list is complete (built from Postgres, then kept by the workers) while
  * it holds this member, the lowest of all: fan-out adds ids to lists that
  * may have been evicted, and a reader that finds no marker rebuilds the list

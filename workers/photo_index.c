@@ -1,31 +1,37 @@
 /*
- * photo_index: a photo with a location into Apache Solr, or out of it
+ * photo_index: photos with a location into Apache Solr, or out of it
  * (background job, from the persist worker; conf/solr/README.md).
  *
  *   add:    the document {"id","user_id","caption","created_at",
  *           "location":"lat,lng"} (Solr replaces a document with the same
  *           id, so a replay is harmless);
- *   delete: {"delete":{"id":…}} (deleting what is not there is no error).
+ *   delete: by id (deleting what is not there is no error).
  *
- * One document per job, on one kept-alive connection, made searchable by
- * commitWithin.  Batching several jobs into one update would need the jobs
- * held unanswered until Solr took the batch; libgearman v1's callback
- * worker (workers/lib/photo_worker.c) answers each job when its handler
- * returns, and answering before Solr took the document could lose it.
- * gearman_worker_grab_job could hold them, but in libgearman 1.1.20,
- * called outside gearman_worker_work(), a NO_JOB that follows a job leaves
- * the worker in its GRAB_JOB_SEND state with no connection selected, and
- * the next call dereferences NULL (seen here: SIGSEGV); it also returns
- * NO_JOBS without sending PRE_SLEEP, so the caller would poll gearmand.
+ * Batches.  Jobs that come close together go to Solr as one update
+ * request — {"add":{"doc":…},"add":…,"delete":…}, Solr's JSON commands,
+ * applied in order — of up to PHOTO_INDEX_BATCH documents, none waiting
+ * more than PHOTO_INDEX_DELAY_MS.  A job is checked, then appended to the
+ * Redis list index:pending:<core URL> and completed: gearmand's queue is in Redis
+ * too, so the job is no less durable there, and libgearman v1 answers each
+ * job when its handler returns (holding several unanswered would need
+ * gearman_worker_grab_job, which in libgearman 1.1.20 dereferences NULL
+ * after a NO_JOB, seen here).  The list is sent from its head and trimmed
+ * only once Solr took what was sent; a crash in between sends it again,
+ * which Solr's replace-by-id makes harmless.  One worker at a time flushes
+ * (index:flush, a lock with an expiry, checked again at each trim), so
+ * several index workers never trim what another sent.
  *
- * Solr away or answering 5xx: the job waits and is tried again (the worker
- * loop's backoff, with jitter), never dropped.  Solr refusing the document
- * (400): dead_letter:photo_index with Solr's own message.
+ * Solr away or answering 5xx: the batch waits in Redis and is tried again
+ * with a growing delay and jitter, while jobs keep being taken; nothing is
+ * dropped.  Solr refusing a batch (400): each document is sent alone, and
+ * the one Solr refuses goes to dead_letter:photo_index with Solr's message,
+ * the others are indexed.
  */
 
 #include "photo_worker.h"
 #include "photo_id.h"
 #include "photo_log.h"
+#include "photo_redis.h"
 #include "photo_solr.h"
 
 #include <inttypes.h>
@@ -38,17 +44,52 @@
 #define PHOTO_TEXT_MAX_BYTES     2048
 #define PHOTO_CREATED_MAX        253402300799LL /* 9999-12-31T23:59:59Z */
 
+/* the flush lock outlives a Solr request (10 s) several times over */
+#define PHOTO_INDEX_LOCK_MS      60000
+
+
+/* a job's document or delete, checked, as Solr is sent it */
+typedef struct {
+    int           del;
+    char          id[PHOTO_ID_BUF];
+    char          user_id[PHOTO_ID_BUF];
+    const char   *caption;
+    char          created[32];
+    char          location[64];
+} photo_index_doc_t;
+
+/* the worker's batch and its one Solr connection (one job at a time) */
+typedef struct {
+    photo_solr_t      solr;
+    const char       *me;            /* the flush lock's value */
+    char              pending[PHOTO_CONFIG_STR + 32];  /* the keys */
+    char              lock[PHOTO_CONFIG_STR + 32];
+    long              batch;
+    long              delay_ms;
+    int               queued;        /* queued since this process's flush */
+    struct timespec   since;
+    unsigned          failures;      /* flushes failed in a row */
+    unsigned          wait_ms;       /* then, before the next one */
+    struct timespec   failed_at;
+} photo_index_t;
+
 
 static photo_job_rc_t photo_index(photo_ctx_t *ctx, photo_job_t *job);
-static int photo_index_delete(photo_job_t *job, int *del);
-static photo_job_rc_t photo_index_gen_add(photo_job_t *job, yajl_gen g,
-    const char *id);
-static photo_job_rc_t photo_index_send(photo_job_t *job, yajl_gen g,
-    const char *id);
+static int photo_index_parse(photo_job_t *job, photo_index_doc_t *d);
+static int photo_index_parse_add(photo_job_t *job, photo_index_doc_t *d);
+static void photo_index_idle(photo_ctx_t *ctx);
+static void photo_index_flush(photo_ctx_t *ctx);
+static int photo_index_send(photo_ctx_t *ctx, redisReply **e, size_t n,
+    size_t *taken);
+static int photo_index_refused(photo_ctx_t *ctx, redisReply *e,
+    const char *why);
+static yajl_gen_status photo_index_gen(yajl_gen g,
+    const photo_index_doc_t *d);
+static int photo_index_trim(redisContext *c, size_t n);
+static void photo_index_unlock(redisContext *c);
 
 
-/* the worker's one Solr connection (a worker does one job at a time) */
-static photo_solr_t  photo_index_solr;
+static photo_index_t  photo_index_batch;
 
 
 static const photo_worker_function_t  photo_index_functions[] = {
@@ -61,90 +102,131 @@ int
 main(int argc, char **argv)
 {
     int             rc;
+    photo_index_t  *b;
     photo_worker_t  w;
 
     if (photo_worker_init(&w, argc, argv, "photo_index",
                           "Indexes photos with a location in Apache Solr "
                           "(PHOTO_SOLR_URL, the core's URL),\nfor nearby "
-                          "search; deletes them from it.",
+                          "search, in batches (PHOTO_INDEX_BATCH documents, "
+                          "PHOTO_INDEX_DELAY_MS);\ndeletes them from it.",
                           photo_index_functions)
         != 0)
     {
         return w.exit_code;
     }
 
-    if (photo_solr_init(&photo_index_solr, w.cf.solr_url) != 0) {
+    b = &photo_index_batch;
+
+    if (photo_solr_init(&b->solr, w.cf.solr_url) != 0) {
         photo_worker_done(&w);
         return 1;
     }
 
+    b->me = w.id;                       /* filled in when registering */
+    snprintf(b->pending, sizeof(b->pending), "%s%s",
+             PHOTO_REDIS_INDEX_PENDING, w.cf.solr_url);
+    snprintf(b->lock, sizeof(b->lock), "%s%s", PHOTO_REDIS_INDEX_FLUSH,
+             w.cf.solr_url);
+    b->batch = w.cf.index_batch;
+    b->delay_ms = w.cf.index_delay_ms;
+
+    /* an idle worker sends what waits once the delay is over */
+    w.idle = photo_index_idle;
+    w.idle_ms = (unsigned) b->delay_ms;
+
+    photo_log_info("batches of up to %ld documents, %ld ms at most",
+                   b->batch, b->delay_ms);
+
     rc = photo_worker_run(&w);
 
     photo_worker_done(&w);
-    photo_solr_free(&photo_index_solr);
+    photo_solr_free(&b->solr);
 
     return rc;
 }
 
 
+/* checked, then queued in index:pending; sent now if the batch is due */
 static photo_job_rc_t
 photo_index(photo_ctx_t *ctx, photo_job_t *job)
 {
-    int              del;
-    char             sid[PHOTO_ID_BUF];
-    int64_t          id;
-    yajl_gen         g;
-    const char      *unique;
-    photo_job_rc_t   rc;
+    long long           len;
+    redisReply         *r;
+    redisContext       *c;
+    photo_index_t      *b;
+    photo_job_rc_t      rc;
+    photo_index_doc_t   d;
 
-    if (photo_job_string(job, PHOTO_JOB_F_UNIQUE, 1, PHOTO_TEXT_MAX_BYTES,
-                         &unique, NULL)
-        || photo_job_id(job, PHOTO_JOB_F_ID, &id)
-        || photo_index_delete(job, &del))
-    {
+    if (photo_index_parse(job, &d) != 0) {
         return PHOTO_JOB_DEAD;
     }
 
-    photo_id_format(sid, id);
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        return photo_job_retry(job, "out of memory");
+    c = photo_ctx_redis(ctx, job);
+    if (c == NULL) {
+        return PHOTO_JOB_RETRY;
     }
 
-    if (del) {
-        rc = yajl_gen_map_open(g) == yajl_gen_status_ok
-             && yajl_gen_string(g, (const unsigned char *) "delete", 6)
-                == yajl_gen_status_ok
-             && photo_job_gen_pairs(g, "id", sid, NULL) == yajl_gen_status_ok
-             && yajl_gen_map_close(g) == yajl_gen_status_ok
-             ? PHOTO_JOB_DONE
-             : photo_job_retry(job, "cannot write the delete request");
+    b = &photo_index_batch;
 
-    } else {
-        rc = photo_index_gen_add(job, g, sid);
+    r = redisCommand(c, "RPUSH %s %b", b->pending, job->payload,
+                     job->payload_len);
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        rc = photo_job_retry(job, "redis: RPUSH %s: %s", b->pending,
+                             r == NULL ? c->errstr
+                             : r->type == REDIS_REPLY_ERROR ? r->str
+                             : "unexpected reply");
+        freeReplyObject(r);
+        return rc;
     }
 
-    if (rc == PHOTO_JOB_DONE) {
-        rc = photo_index_send(job, g, sid);
+    len = r->integer;
+    freeReplyObject(r);
+
+    if (!b->queued) {
+        b->queued = 1;
+        clock_gettime(CLOCK_MONOTONIC, &b->since);
     }
 
-    yajl_gen_free(g);
+    if (len >= b->batch || photo_worker_ms_since(&b->since) >= b->delay_ms) {
+        photo_index_flush(ctx);
+    }
 
-    return rc;
+    return PHOTO_JOB_DONE;
 }
 
 
-/* "delete": absent (an add) or true */
-static int
-photo_index_delete(photo_job_t *job, int *del)
+static void
+photo_index_idle(photo_ctx_t *ctx)
 {
-    yajl_val  v;
+    photo_index_flush(ctx);
+}
+
+
+/* what a job asks for, checked as Solr would: 0, or -1 (reason set) */
+static int
+photo_index_parse(photo_job_t *job, photo_index_doc_t *d)
+{
+    int64_t      id;
+    yajl_val     v;
+    const char  *unique;
 
     const char  *path[] = { PHOTO_JOB_F_DELETE, NULL };
 
+    if (photo_job_object(job) != 0
+        || photo_job_string(job, PHOTO_JOB_F_UNIQUE, 1, PHOTO_TEXT_MAX_BYTES,
+                            &unique, NULL)
+        || photo_job_id(job, PHOTO_JOB_F_ID, &id))
+    {
+        return -1;
+    }
+
+    photo_id_format(d->id, id);
+
+    /* "delete": absent (an add) or true */
     v = yajl_tree_get(job->root, path, yajl_t_any);
-    *del = v != NULL;
+    d->del = v != NULL;
 
     if (v && !YAJL_IS_TRUE(v)) {
         photo_job_dead(job, "field \"%s\" is true or absent",
@@ -152,87 +234,335 @@ photo_index_delete(photo_job_t *job, int *del)
         return -1;
     }
 
-    return 0;
+    return d->del ? 0 : photo_index_parse_add(job, d);
 }
 
 
-/* [{"id","user_id","created_at","caption","location"}], checked first */
-static photo_job_rc_t
-photo_index_gen_add(photo_job_t *job, yajl_gen g, const char *id)
+static int
+photo_index_parse_add(photo_job_t *job, photo_index_doc_t *d)
 {
-    int          has_lat, has_lng;
-    char         suser[PHOTO_ID_BUF], created[32], location[64];
-    double       lat, lng;
-    time_t       t;
-    int64_t      user_id, created_at;
-    struct tm    tm;
-    const char  *caption;
+    int         has_lat, has_lng;
+    double      lat, lng;
+    time_t      t;
+    int64_t     user_id, created_at;
+    struct tm   tm;
 
     if (photo_job_id(job, PHOTO_JOB_F_USER_ID, &user_id)
         || photo_job_string(job, PHOTO_JOB_F_CAPTION, 0,
-                            PHOTO_CAPTION_MAX_BYTES, &caption, NULL)
+                            PHOTO_CAPTION_MAX_BYTES, &d->caption, NULL)
         || photo_job_coord(job, PHOTO_JOB_F_LAT, -90, 90, &lat, &has_lat)
         || photo_job_coord(job, PHOTO_JOB_F_LNG, -180, 180, &lng, &has_lng)
         || photo_job_integer(job, PHOTO_JOB_F_CREATED_AT, 0,
                              PHOTO_CREATED_MAX, &created_at))
     {
-        return PHOTO_JOB_DEAD;
+        return -1;
     }
 
     if (!has_lat || !has_lng) {
         /* the index is for nearby search: persist queues located photos */
-        return photo_job_dead(job, "fields \"%s\" and \"%s\" are required",
-                              PHOTO_JOB_F_LAT, PHOTO_JOB_F_LNG);
+        photo_job_dead(job, "fields \"%s\" and \"%s\" are required",
+                       PHOTO_JOB_F_LAT, PHOTO_JOB_F_LNG);
+        return -1;
     }
 
     t = (time_t) created_at;
     if (gmtime_r(&t, &tm) == NULL
-        || strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm)
+        || strftime(d->created, sizeof(d->created), "%Y-%m-%dT%H:%M:%SZ",
+                    &tm)
            == 0)
     {
-        return photo_job_dead(job, "created_at %" PRId64 " is not a date",
-                              created_at);
+        photo_job_dead(job, "created_at %" PRId64 " is not a date",
+                       created_at);
+        return -1;
     }
 
-    photo_id_format(suser, user_id);
+    photo_id_format(d->user_id, user_id);
     /* %.10g as the photo object: about 1 cm, no float noise */
-    snprintf(location, sizeof(location), "%.10g,%.10g", lat, lng);
+    snprintf(d->location, sizeof(d->location), "%.10g,%.10g", lat, lng);
 
-    if (yajl_gen_array_open(g) != yajl_gen_status_ok
-        || photo_job_gen_pairs(g, "id", id, "user_id", suser,
-                               "created_at", created, "caption", caption,
-                               "location", location, NULL)
-           != yajl_gen_status_ok
-        || yajl_gen_array_close(g) != yajl_gen_status_ok)
-    {
-        return photo_job_retry(job, "cannot write the document");
-    }
-
-    return PHOTO_JOB_DONE;
+    return 0;
 }
 
 
-static photo_job_rc_t
-photo_index_send(photo_job_t *job, yajl_gen g, const char *id)
+/*
+ * index:pending to Solr from its head, a batch at a time, while this
+ * worker holds the flush lock; after a failure, not before the backoff.
+ */
+static void
+photo_index_flush(photo_ctx_t *ctx)
 {
+    int             rc;
+    size_t          n, taken;
+    redisReply     *r;
+    redisContext   *c;
+    photo_index_t  *b;
+
+    b = &photo_index_batch;
+
+    if (b->failures && photo_worker_ms_since(&b->failed_at) < b->wait_ms) {
+        return;
+    }
+
+    c = photo_redis_ensure(ctx->cf, &ctx->redis);
+    if (c == NULL) {
+        return;                 /* the next job retries, and says why */
+    }
+
+    r = redisCommand(c, "SET %s %s NX PX %d", b->lock, b->me,
+                     PHOTO_INDEX_LOCK_MS);
+
+    rc = r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+
+    if (!rc) {
+        /* another worker is sending the list, what we queued with it */
+        return;
+    }
+
+    for ( ;; ) {
+        r = redisCommand(c, "LRANGE %s 0 %ld", b->pending, b->batch - 1);
+
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            photo_log_error("redis: LRANGE %s: %s", b->pending,
+                            r == NULL ? c->errstr : "unexpected reply");
+            freeReplyObject(r);
+            break;
+        }
+
+        n = r->elements;
+        taken = 0;
+        rc = n ? photo_index_send(ctx, r->element, n, &taken) : 0;
+        freeReplyObject(r);
+
+        if (taken && photo_index_trim(c, taken) != 0) {
+            break;
+        }
+
+        if (rc != 0) {
+            b->failures++;
+            b->wait_ms = photo_worker_delay(b->failures);
+            clock_gettime(CLOCK_MONOTONIC, &b->failed_at);
+            break;
+        }
+
+        if (b->failures) {
+            photo_log_info("solr: updates taken again after %u failures",
+                           b->failures);
+            b->failures = 0;
+        }
+
+        /* a short batch was the tail: what others queue since is theirs */
+        if (n < (size_t) b->batch || photo_worker_stopping()) {
+            b->queued = 0;
+            break;
+        }
+    }
+
+    photo_index_unlock(c);
+}
+
+
+/*
+ * n payloads as one update; *taken: how many, from the first, Solr took
+ * or refused for good (dead-lettered).  0, or -1: try again later.
+ */
+static int
+photo_index_send(photo_ctx_t *ctx, redisReply **e, size_t n, size_t *taken)
+{
+    int                   rc, bad;
     char                  err[PHOTO_JOB_REASON];
-    size_t                len;
+    size_t                i, len, docs;
+    yajl_gen              g;
+    photo_job_t           job;
+    photo_index_doc_t     d;
     const unsigned char  *buf;
 
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL || yajl_gen_map_open(g) != yajl_gen_status_ok) {
+        photo_log_error("out of memory");
+        yajl_gen_free(g);
+        return -1;
+    }
+
+    docs = 0;
+
+    for (i = 0; i < n; i++) {
+        if (photo_job_init(&job, PHOTO_JOB_INDEX, "", e[i]->str, e[i]->len)
+            != 0)
+        {
+            yajl_gen_free(g);
+            return -1;
+        }
+
+        bad = photo_index_parse(&job, &d) != 0;
+
+        if (bad) {
+            /* checked when queued: only a list changed by hand gets here */
+            rc = photo_index_refused(ctx, e[i], job.reason);
+
+        } else {
+            rc = photo_index_gen(g, &d) == yajl_gen_status_ok ? 0 : -1;
+            docs++;
+        }
+
+        photo_job_free(&job);
+
+        if (rc != 0) {
+            yajl_gen_free(g);
+            return -1;
+        }
+    }
+
+    if (docs == 0) {
+        yajl_gen_free(g);
+        *taken = n;
+        return 0;
+    }
+
+    yajl_gen_map_close(g);
     yajl_gen_get_buf(g, &buf, &len);
 
-    switch (photo_solr_update(&photo_index_solr, buf, len, err,
+    switch (photo_solr_update(&photo_index_batch.solr, buf, len, err,
                               sizeof(err)))
     {
     case PHOTO_SOLR_OK:
-        photo_log_info("photo %s %s solr", id,
-                       buf[0] == '[' ? "added to" : "deleted from");
-        return PHOTO_JOB_DONE;
+        yajl_gen_free(g);
+        photo_log_info("solr took %zu updates", docs);
+        *taken = n;
+        return 0;
 
     case PHOTO_SOLR_REJECTED:
-        return photo_job_dead(job, "solr refused the document: %s", err);
+        yajl_gen_free(g);
+
+        if (n == 1) {
+            if (photo_index_refused(ctx, e[0], err) != 0) {
+                return -1;
+            }
+
+            *taken = 1;
+            return 0;
+        }
+
+        /* which one: each alone (Solr replaces by id, so sending again
+           the ones before the bad one is harmless) */
+        photo_log_warn("solr refused a batch of %zu (%s): sending each "
+                       "alone", n, err);
+
+        for (i = 0; i < n; i++) {
+            if (photo_index_send(ctx, &e[i], 1, taken) != 0) {
+                *taken = i;
+                return -1;
+            }
+        }
+
+        *taken = n;
+        return 0;
 
     default:
-        return photo_job_retry(job, "solr: %s", err);
+        yajl_gen_free(g);
+        photo_log_warn("solr: %s; %zu updates wait in %s, attempt %u", err, n,
+                       photo_index_batch.pending,
+                       photo_index_batch.failures + 1);
+        return -1;
     }
+}
+
+
+/* dead_letter:photo_index gets the payload and why: 0, or -1 */
+static int
+photo_index_refused(photo_ctx_t *ctx, redisReply *e, const char *why)
+{
+    int          rc;
+    photo_job_t  job;
+
+    if (photo_job_init(&job, PHOTO_JOB_INDEX, "", e->str, e->len) != 0) {
+        return -1;
+    }
+
+    snprintf(job.reason, sizeof(job.reason), "solr refused the document: %s",
+             why);
+    photo_log_error("%s: %.*s", job.reason, (int) e->len, e->str);
+
+    rc = photo_ctx_dead_letter(ctx, &job);
+    photo_job_free(&job);
+
+    return rc;
+}
+
+
+/* "add":{"doc":{…}} or "delete":{"id":…}, into the open command object */
+static yajl_gen_status
+photo_index_gen(yajl_gen g, const photo_index_doc_t *d)
+{
+    yajl_gen_status  st;
+
+    if (d->del) {
+        st = yajl_gen_string(g, (const unsigned char *) "delete", 6);
+        return st != yajl_gen_status_ok
+               ? st : photo_job_gen_pairs(g, "id", d->id, NULL);
+    }
+
+    if ((st = yajl_gen_string(g, (const unsigned char *) "add", 3))
+            != yajl_gen_status_ok
+        || (st = yajl_gen_map_open(g)) != yajl_gen_status_ok
+        || (st = yajl_gen_string(g, (const unsigned char *) "doc", 3))
+           != yajl_gen_status_ok
+        || (st = photo_job_gen_pairs(g, "id", d->id, "user_id", d->user_id,
+                                     "created_at", d->created,
+                                     "caption", d->caption,
+                                     "location", d->location, NULL))
+           != yajl_gen_status_ok)
+    {
+        return st;
+    }
+
+    return yajl_gen_map_close(g);
+}
+
+
+/* LTRIM the n sent, if the lock is still ours (and renew it): 0, or -1 */
+static int
+photo_index_trim(redisContext *c, size_t n)
+{
+    int          rc;
+    redisReply  *r;
+
+    static const char  *script =
+        "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end "
+        "redis.call('LTRIM', KEYS[1], ARGV[2], -1) "
+        "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
+        "return 1";
+
+    /* hiredis's format knows no %zu */
+    r = redisCommand(c, "EVAL %s 2 %s %s %s %lu %d", script,
+                     photo_index_batch.pending, photo_index_batch.lock,
+                     photo_index_batch.me, (unsigned long) n,
+                     PHOTO_INDEX_LOCK_MS);
+
+    rc = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 0 : -1;
+
+    if (rc != 0) {
+        /* sent again by whoever flushes next: harmless, never lost */
+        photo_log_error("redis: cannot trim %s: %s", photo_index_batch.pending,
+                        r == NULL ? c->errstr
+                        : r->type == REDIS_REPLY_ERROR ? r->str
+                        : "the flush lock expired");
+    }
+
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+static void
+photo_index_unlock(redisContext *c)
+{
+    static const char  *script =
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+        "return redis.call('DEL', KEYS[1]) end return 0";
+
+    freeReplyObject(redisCommand(c, "EVAL %s 1 %s %s", script,
+                                 photo_index_batch.lock,
+                                 photo_index_batch.me));
 }

@@ -19,8 +19,13 @@ error shape, so a worker that passes against it passes against Solr.
          from geofilt's local params)
     POST /_control  {"fail_next":N,"status":503[,"msg":"…"]}
          the next N update requests answer status (with msg) and change
-         nothing: to test a worker's retries and dead letters.
-    GET  /_control  {"updates":N,"failed":N,"docs":N,"pending":N}
+         nothing: to test a worker's retries and dead letters;
+                    {"refuse":{"<id>":"<msg>",…}}
+         a document with that id is refused with 400 and msg wherever it
+         comes, as Solr refuses a document its schema cannot take;
+                    {"max_ops":0}  start counting the largest update again.
+    GET  /_control  {"updates":N,"failed":N,"docs":N,"pending":N,
+                     "max_ops":N}  (max_ops: most commands in one update)
 
 As in Solr, an update is searchable after a commit: commit=true commits at
 once, commitWithin=MS commits everything pending within MS.  Documents live
@@ -79,7 +84,7 @@ def haversine_km(a, b):
     return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
-def check_doc(doc):
+def check_doc(doc, refuse):
     """A document as the schema takes it, or SolrError as Solr says it."""
     if not isinstance(doc, dict):
         raise SolrError(400, "Expected: OBJECT but got %s"
@@ -91,6 +96,8 @@ def check_doc(doc):
     if not isinstance(did, str) or did == "":
         raise SolrError(400, "Document is missing mandatory uniqueKey "
                         "field: id")
+    if did in refuse:
+        raise SolrError(400, refuse[did])
     for name, value in doc.items():
         if name == "location":
             parse_point(value, "[doc=%s] Error adding field 'location'='%s'"
@@ -124,6 +131,8 @@ class Index:
         self.fail_msg = ""
         self.updates = 0
         self.failed = 0
+        self.refuse = {}
+        self.max_ops = 0
 
     def _commit_due(self, now):
         if self.deadline is not None and now >= self.deadline:
@@ -141,6 +150,7 @@ class Index:
     def update(self, ops, commit, within_ms):
         with self.lock:
             self.updates += 1
+            self.max_ops = max(self.max_ops, len(ops))
             self.pending.extend(ops)
             now = time.monotonic()
             if commit:
@@ -175,7 +185,7 @@ class Pairs(dict):
         self.pairs = pairs
 
 
-def update_ops(body):
+def update_ops(body, refuse):
     """The operations of a JSON update body, or SolrError."""
     try:
         data = json.loads(body.decode("utf-8"), object_pairs_hook=Pairs)
@@ -186,16 +196,16 @@ def update_ops(body):
     try:
         if isinstance(data, list):
             for d in data:
-                ops.append(("add", check_doc(d)))
+                ops.append(("add", check_doc(d, refuse)))
             return ops
-        return commands(data, ops, len(body))
+        return commands(data, ops, len(body), refuse)
     except SolrError as e:
         # as Solr: the commands before the bad one stay applied
         e.partial = ops
         raise
 
 
-def commands(data, ops, size):
+def commands(data, ops, size, refuse):
     """The commands of an update object, appended to ops."""
 
     if not isinstance(data, dict):
@@ -206,7 +216,7 @@ def commands(data, ops, size):
         if key == "add":
             doc = value.get("doc") if isinstance(value, dict) else None
             ops.append(("add", check_doc(dict(doc) if isinstance(doc, dict)
-                                         else doc)))
+                                         else doc, refuse)))
         elif key == "delete":
             ids = value if isinstance(value, list) else [value]
             for v in ids:
@@ -337,10 +347,12 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["_control"]:
             idx = self.server.index
             with idx.lock:
+                idx._commit_due(time.monotonic())
                 self._send(200, {"updates": idx.updates,
                                  "failed": idx.failed,
                                  "docs": len(idx.docs),
-                                 "pending": len(idx.pending)})
+                                 "pending": len(idx.pending),
+                                 "max_ops": idx.max_ops})
             return
         try:
             self._core(parts, "select")
@@ -373,7 +385,9 @@ class Handler(BaseHTTPRequestHandler):
                                 or "Service Unavailable (stand-in told "
                                 "to fail)")
             try:
-                ops = update_ops(body)
+                with self.server.index.lock:
+                    refuse = dict(self.server.index.refuse)
+                ops = update_ops(body, refuse)
             except SolrError as e:
                 if e.partial:
                     self.server.index.update(e.partial, False, within_ms(
@@ -402,9 +416,15 @@ class Handler(BaseHTTPRequestHandler):
             c = json.loads(body.decode("utf-8") or "{}")
             idx = self.server.index
             with idx.lock:
-                idx.fail_next = int(c.get("fail_next", 0))
-                idx.fail_status = int(c.get("status", 503))
-                idx.fail_msg = str(c.get("msg", ""))
+                if "fail_next" in c:
+                    idx.fail_next = int(c["fail_next"])
+                    idx.fail_status = int(c.get("status", 503))
+                    idx.fail_msg = str(c.get("msg", ""))
+                if "refuse" in c:
+                    idx.refuse = {str(k): str(v)
+                                  for k, v in c["refuse"].items()}
+                if "max_ops" in c:
+                    idx.max_ops = int(c["max_ops"])
         except (ValueError, AttributeError) as e:
             self._send(400, {"error": str(e)})
             return

@@ -160,6 +160,19 @@ def run(core, base):
           and update(core, [doc])[0] == 200,
           "told to fail twice: 503, 503, then 200")
 
+    http(base + "/_control", json.dumps({"refuse": {"8": "ERROR: [doc=8] "
+                                                    "too long"},
+                                         "max_ops": 0}).encode())
+    check(refused(update(core, [dict(doc, id="7"), dict(doc, id="8")]), 400,
+                  "ERROR: [doc=8] too long")
+          and update(core, [dict(doc, id="9")])[0] == 200,
+          "told to refuse document 8: refused wherever it comes, others "
+          "taken")
+    status, body = http(base + "/_control")
+    check(body["max_ops"] == 1,
+          "max_ops: the largest update applied since it was reset (%s)"
+          % body["max_ops"])
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -30,6 +30,13 @@ typedef struct {
                                                             core, e.g.
                                                             http://h:8983/solr/photos;
                                                             "" = no index */
+    int                index_batch;                      /* PHOTO_INDEX_BATCH:
+                                                            documents per
+                                                            Solr update */
+    int                index_delay_ms;                   /* PHOTO_INDEX_DELAY_MS:
+                                                            the longest a
+                                                            document waits for
+                                                            its batch */
     photo_log_level_t  log_level;                        /* PHOTO_LOG_LEVEL */
 
     /* push notifications (photo_notify; see photo_notify_event.h) */

@@ -36,9 +36,7 @@ static photo_job_rc_t photo_worker_apply(photo_worker_t *w,
     photo_worker_function_t *fn, photo_job_t *job);
 static int photo_worker_backoff(photo_worker_function_t *fn,
     photo_job_t *job, const char *why);
-static unsigned photo_worker_delay(unsigned attempt);
 static void photo_worker_sleep(unsigned ms);
-static long photo_worker_ms_since(const struct timespec *start);
 
 
 static const struct option  photo_worker_options[] = {
@@ -212,7 +210,9 @@ photo_worker_register(photo_worker_t *w)
         return -1;
     }
 
-    gearman_worker_set_timeout(w->gearman, PHOTO_WORKER_POLL_MS);
+    gearman_worker_set_timeout(w->gearman,
+                               w->idle ? (int) w->idle_ms
+                                       : PHOTO_WORKER_POLL_MS);
     gearman_worker_add_options(w->gearman, GEARMAN_WORKER_GRAB_UNIQ);
 
     /* "gearadmin --workers" shows who is who (scripts/stack looks) */
@@ -262,9 +262,15 @@ photo_worker_run(photo_worker_t *w)
 
         switch (grc) {
 
+        case GEARMAN_TIMEOUT:           /* idle: look at the flag again */
+            if (w->idle) {
+                w->idle(&w->ctx);
+            }
+
+            /* fall through */
+
         case GEARMAN_SUCCESS:
         case GEARMAN_WORK_FAIL:         /* a foreground job we failed */
-        case GEARMAN_TIMEOUT:           /* idle: look at the flag again */
         case GEARMAN_IO_WAIT:
         case GEARMAN_NO_JOBS:
             if (outage) {
@@ -291,6 +297,10 @@ photo_worker_run(photo_worker_t *w)
             photo_worker_sleep(photo_worker_delay(outage));
             break;
         }
+    }
+
+    if (w->idle) {
+        w->idle(&w->ctx);               /* what it holds, before leaving */
     }
 
     photo_log_info("stopping: %lu applied, %lu dead-lettered, %lu given "
@@ -464,7 +474,7 @@ photo_worker_backoff(photo_worker_function_t *fn, photo_job_t *job,
 }
 
 
-static unsigned
+unsigned
 photo_worker_delay(unsigned attempt)
 {
     unsigned  ms;
@@ -502,7 +512,7 @@ photo_worker_sleep(unsigned ms)
 }
 
 
-static long
+long
 photo_worker_ms_since(const struct timespec *start)
 {
     struct timespec  now;

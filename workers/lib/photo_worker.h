@@ -26,6 +26,7 @@
 #define PHOTO_WORKER_H
 
 #include <libgearman/gearman.h>
+#include <time.h>
 
 #include "photo_config.h"
 #include "photo_ctx.h"
@@ -42,6 +43,9 @@ typedef enum {
 } photo_job_kind_t;
 
 typedef struct photo_worker_s  photo_worker_t;
+
+/* called when no job came for idle_ms, and once before the worker exits */
+typedef void (*photo_worker_idle_pt)(photo_ctx_t *ctx);
 
 typedef struct {
     const char            *name;
@@ -60,6 +64,8 @@ struct photo_worker_s {
     photo_worker_function_t   functions[PHOTO_WORKER_MAX_FUNCTIONS];
     int                       nfunctions;
     int                       exit_code;      /* when init returns -1 */
+    photo_worker_idle_pt      idle;           /* set before photo_worker_run */
+    unsigned                  idle_ms;
     unsigned long             applied;
     unsigned long             dead;
     unsigned long             given_back;
@@ -82,5 +88,9 @@ void photo_worker_done(photo_worker_t *w);
 
 /* SIGTERM or SIGINT has come: a long handler may look */
 int photo_worker_stopping(void);
+
+/* the wait before attempt N+1 (from 1): doubling, capped, with jitter */
+unsigned photo_worker_delay(unsigned attempt);
+long photo_worker_ms_since(const struct timespec *start);
 
 #endif /* PHOTO_WORKER_H */

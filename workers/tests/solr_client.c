@@ -185,14 +185,23 @@ s_solr_stop(s_solr_t *s)
 void
 s_solr_fail(s_solr_t *s, int n, int status, const char *msg)
 {
-    long   st;
-    char   url[128], body[512], *answer;
+    char  body[512];
 
-    snprintf(url, sizeof(url), "%s/_control", s->base);
     snprintf(body, sizeof(body), "{\"fail_next\":%d,\"status\":%d,"
              "\"msg\":\"%s\"}", n, status, msg ? msg : "");
+    s_solr_control(s, body);
+}
 
-    answer = s_http(url, body, &st);
+
+void
+s_solr_control(s_solr_t *s, const char *json)
+{
+    long   st;
+    char   url[128], *answer;
+
+    snprintf(url, sizeof(url), "%s/_control", s->base);
+
+    answer = s_http(url, json, &st);
     free(answer);
 
     if (st != 200) {

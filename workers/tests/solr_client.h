@@ -27,7 +27,9 @@ void s_solr_restart(h_t *h, s_solr_t *s);
 
 /* POST /_control {"fail_next":n,"status":status[,"msg":msg]} */
 void s_solr_fail(s_solr_t *s, int n, int status, const char *msg);
-/* a number from GET /_control ("updates", "failed", "docs") */
+/* POST /_control with this JSON ({"refuse":…}, {"max_ops":0}...) */
+void s_solr_control(s_solr_t *s, const char *json);
+/* a number from GET /_control ("updates", "failed", "docs", "max_ops") */
 long s_solr_stat(s_solr_t *s, const char *field);
 
 /*

@@ -1,12 +1,14 @@
 /*
  * photo_index against the Solr stand-in (t/solr/solr_standin.py): a photo
  * posted with a location is found by a geofilt query within its distance
- * and not outside it; a delete removes it; Solr answering 503 delays
- * documents but loses none; a document Solr refuses lands in
- * dead_letter:photo_index with Solr's message; Solr unreachable delays a
- * document until it is back; and through photo_persist,
- * a located photo is indexed when PHOTO_SOLR_URL is set, one without a
- * location is not.
+ * and not outside it; a delete removes it (alone: sent when the batch's
+ * delay is over); documents coming together go in batches of at most
+ * PHOTO_INDEX_BATCH; Solr answering 503 delays documents but loses none; a
+ * document Solr refuses lands in dead_letter:photo_index with Solr's
+ * message while the rest of its batch is indexed; Solr unreachable delays
+ * documents until it is back, and they wait in Redis through a kill -9 of
+ * the worker; and through photo_persist, a located photo is indexed when
+ * PHOTO_SOLR_URL is set, one without a location is not.
  */
 
 #include "photo_check.h"
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 
 #define BASE     7810000000000000000LL
@@ -30,10 +33,17 @@
 #define CHAINED  (BASE + 105)
 #define NOWHERE  (BASE + 106)
 #define AWAY     (BASE + 107)
+#define TAKEN    (BASE + 108)         /* in the refused one's batch: Lyon */
+#define BATCHED  (BASE + 200)         /* .. + 29, in Tokyo */
+#define BATCHES  30
+#define BATCH    "8"                  /* PHOTO_INDEX_BATCH of the test */
 #define CREATED  1767229200LL         /* 2026-01-01T01:00:00Z */
 
 #define PARIS_LAT  48.8606
 #define PARIS_LNG  2.3376
+
+#define LYON_LAT   45.7640
+#define LYON_LNG   4.8357
 
 #define WAIT_MS  8000                 /* commitWithin is 1 s */
 
@@ -46,6 +56,39 @@ typedef struct {
 
 
 static s_solr_t  solr;
+static char      pending[200];        /* index:pending:<core URL> */
+
+
+static long long
+pending_len(h_t *h)
+{
+    return h_redis_int(h, "LLEN %s", pending);
+}
+
+
+static int
+pending_some(h_t *h, void *arg)
+{
+    return pending_len(h) > 0;
+}
+
+
+static int
+in_lyon(h_t *h, void *arg)
+{
+    const char  *ids;
+
+    ids = s_solr_near(&solr, LYON_LAT, LYON_LNG, 1);
+
+    return ids && strcmp(ids, "7810000000000000108") == 0;
+}
+
+
+static int
+docs_are(h_t *h, void *want)
+{
+    return s_solr_stat(&solr, "docs") == *(long *) want;
+}
 
 
 static void
@@ -169,6 +212,35 @@ test_delete(h_t *h)
 
 
 static void
+test_batches(h_t *h)
+{
+    int   i;
+    long  docs, updates, max_ops;
+
+    docs = s_solr_stat(&solr, "docs") + BATCHES;
+    updates = s_solr_stat(&solr, "updates");
+    s_solr_control(&solr, "{\"max_ops\":0}");
+
+    for (i = 0; i < BATCHES; i++) {
+        index_job(h, BATCHED + i, 35.6812, 139.7671 + i * 0.0001, "Tokyo");
+    }
+
+    CHECK(h_wait(h, docs_are, &docs, WAIT_MS),
+          "%d documents queued together are all indexed", BATCHES);
+
+    updates = s_solr_stat(&solr, "updates") - updates;
+    max_ops = s_solr_stat(&solr, "max_ops");
+
+    CHECK(updates >= (BATCHES + 7) / 8 && updates <= 10,
+          "in %ld update requests, not %d", updates, BATCHES);
+    CHECK(max_ops > 1 && max_ops <= atoi(BATCH),
+          "of at most PHOTO_INDEX_BATCH=%s documents (largest: %ld)",
+          BATCH, max_ops);
+    CHECK(pending_len(h) == 0, "nothing is left waiting in %s", pending);
+}
+
+
+static void
 test_solr_unavailable(h_t *h, pid_t worker)
 {
     long  failed;
@@ -195,10 +267,13 @@ test_solr_refuses(h_t *h)
     char  unique[64], *letter;
 
     snprintf(unique, sizeof(unique), "index:%lld", REFUSED);
-    s_solr_fail(&solr, 1, 400, "ERROR: [doc=7810000000000000104] Error "
-                "adding field 'caption': too long");
+    s_solr_control(&solr, "{\"refuse\":{\"7810000000000000104\":"
+                   "\"ERROR: [doc=7810000000000000104] Error adding field "
+                   "'caption': too long\"}}");
 
+    /* one batch: Solr refuses it for the one document */
     index_job(h, REFUSED, PARIS_LAT, PARIS_LNG, "refused");
+    index_job(h, TAKEN, LYON_LAT, LYON_LNG, "taken");
 
     CHECK(h_wait(h, has_dead_letter, unique, WAIT_MS),
           "a document Solr refuses is dead-lettered");
@@ -211,7 +286,14 @@ test_solr_refuses(h_t *h)
     free(letter);
 
     CHECK(wait_near(h, 10, ids(NEAR, RETRIED, 0)),
-          "and it is not in the index");
+          "it is not in the index");
+    CHECK(h_wait(h, in_lyon, NULL, WAIT_MS),
+          "the other document of its batch is");
+    CHECK(pending_len(h) == 0, "nothing is left waiting in %s", pending);
+
+    s_solr_control(&solr, "{\"refuse\":{}}");
+    h_sleep_ms(50);
+    freeReplyObject(h_redis(h, "DEL dead_letter:%s", PHOTO_JOB_INDEX));
 }
 
 
@@ -260,8 +342,9 @@ test_through_persist(h_t *h)
 
     CHECK(wait_near(h, 10, ids(NEAR, RETRIED, CHAINED)),
           "a photo posted with a location is indexed via photo_persist");
-    CHECK(s_solr_stat(&solr, "docs") == 4,
-          "the photo without a location is not (4 documents)");
+    CHECK(s_solr_stat(&solr, "docs") == 5 + BATCHES,
+          "the photo without a location is not (%d documents)",
+          5 + BATCHES);
 
     h_forget(h, POSTER, 1);
     PQclear(h_sql(h, "delete from photos where id in (%lld, %lld)",
@@ -269,25 +352,42 @@ test_through_persist(h_t *h)
 }
 
 
-static void
+static pid_t
 test_solr_unreachable(h_t *h, pid_t worker)
 {
+    int  status;
+
     s_solr_kill(&solr);
 
     index_job(h, AWAY, PARIS_LAT, PARIS_LNG, "away");
 
+    CHECK(h_wait(h, pending_some, NULL, WAIT_MS) && h_queued(h,
+          PHOTO_JOB_INDEX) == 0,
+          "Solr away: the job is taken and its document waits in Redis");
+
     h_sleep_ms(400);
     CHECK(h_log_has(h, worker, "photo_index",
-                    "solr: Couldn't connect to server; attempt"),
+                    "solr: Couldn't connect to server; 1 updates wait in "),
           "the worker retries while Solr is unreachable");
+
+    /* the worker dies with it: the next one finds it */
+    status = h_worker_stop(h, worker, SIGKILL, 5000);
+    CHECK(status != -1 && WIFSIGNALED(status), "photo_index killed (-9) "
+          "while a document waits");
+    CHECK(pending_len(h) == 1, "the document still waits in %s", pending);
 
     /* a new stand-in is empty: the one document is the job's */
     s_solr_restart(h, &solr);
+    worker = h_worker(h, "photo_index", solr.env, "PHOTO_INDEX_BATCH=" BATCH,
+                      NULL);
 
     CHECK(wait_near(h, 10, ids(AWAY, 0, 0)),
-          "Solr back: the document is indexed");
+          "Solr back, a new worker: the document is indexed");
     CHECK(h_redis_int(h, "LLEN dead_letter:%s", PHOTO_JOB_INDEX) == 0,
           "nothing dead-lettered");
+    CHECK(pending_len(h) == 0, "nothing is left waiting");
+
+    return worker;
 }
 
 
@@ -299,17 +399,22 @@ main(void)
 
     h_init(&h, "index");
     s_solr_start(&h, &solr);
-    freeReplyObject(h_redis(&h, "DEL dead_letter:%s", PHOTO_JOB_INDEX));
+    snprintf(pending, sizeof(pending), "%s%s", PHOTO_REDIS_INDEX_PENDING,
+             solr.core_url);
+    freeReplyObject(h_redis(&h, "DEL dead_letter:%s %s", PHOTO_JOB_INDEX,
+                            pending));
 
-    worker = h_worker(&h, "photo_index", solr.env, NULL);
+    worker = h_worker(&h, "photo_index", solr.env,
+                      "PHOTO_INDEX_BATCH=" BATCH, NULL);
 
     test_found_within_distance(&h);
     test_delete(&h);
+    test_batches(&h);
     test_solr_unavailable(&h, worker);
     test_solr_refuses(&h);
     test_bad_payload(&h);
     test_through_persist(&h);
-    test_solr_unreachable(&h, worker);
+    worker = test_solr_unreachable(&h, worker);
 
     CHECK(h_worker_stop(&h, worker, SIGTERM, 5000) == 0,
           "photo_index stops cleanly on SIGTERM");

@@ -104,9 +104,20 @@
  *   -> row in photos (id is the key: a replay inserts nothing), object in
  *      memcached, id in user_photos:<user>, then a photo_fanout job.
  *
+ * photo_delete (background, from nginx, once it saw the photo is the
+ * user's own): a photo deleted by its poster.
+ *   {"unique":"<photo id>","id":"<photo id>","user_id":"<poster>"}
+ *   -> row out of photos, into photo_deletions (so that a replayed persist
+ *      job never brings it back); photo:<id> out of memcached; the id out
+ *      of user_photos:<user>; a photo_fanout job with "delete" (unique
+ *      unfanout:<id>) and, when PHOTO_SOLR_URL is set, a photo_index
+ *      delete (unique unindex:<id>).  Handled by the persist worker.
+ *
  * photo_fanout (background, from the persist worker):
- *   {"unique":"fanout:<photo id>","id":"<photo id>","user_id":"<poster>"}
- *   -> the id into feed:<follower> of every follower (ZADD: idempotent).
+ *   {"unique":"fanout:<photo id>","id":"<photo id>","user_id":"<poster>"
+ *    [,"delete":true]}
+ *   -> the id into feed:<follower> of every follower (ZADD: idempotent),
+ *      or out of it (ZREM) for a deleted photo.
  *
  * photo_follow (background, from nginx):
  *   {"unique":"<request id>","follower":"…","followee":"…",
@@ -148,6 +159,7 @@
 #define PHOTO_JOB_SIGNIN         "photo_signin"
 #define PHOTO_JOB_NOTIFY         "photo_notify"
 #define PHOTO_JOB_INDEX          "photo_index"
+#define PHOTO_JOB_DELETE         "photo_delete"
 
 #define PHOTO_JOB_F_UNIQUE       "unique"
 #define PHOTO_JOB_F_ID           "id"
@@ -175,6 +187,8 @@
 
 #define PHOTO_FANOUT_UNIQUE      "fanout:"         /* + photo id */
 #define PHOTO_INDEX_UNIQUE       "index:"          /* + photo id */
+#define PHOTO_UNFANOUT_UNIQUE    "unfanout:"       /* + photo id */
+#define PHOTO_UNINDEX_UNIQUE     "unindex:"        /* + photo id */
 #define PHOTO_SESSION_TTL        (30 * 24 * 3600)  /* seconds */
 
 #define PHOTO_NOTIFY_UNIQUE      "notify:"         /* + event id */

@@ -1,6 +1,7 @@
 /*
  * photo_fanout: a new photo's id into the feed of every follower of its
- * poster (background job, queued by photo_persist).
+ * poster, or a deleted photo's out of them (background job, queued by
+ * photo_persist; "delete":true).
  *
  * The followers are read in pages by keyset (follower > the last one done,
  * in the order of the (followee, follower) index), so that 100,000 of them
@@ -31,7 +32,7 @@
 
 static photo_job_rc_t photo_fanout(photo_ctx_t *ctx, photo_job_t *job);
 static photo_job_rc_t photo_fanout_page(photo_ctx_t *ctx, photo_job_t *job,
-    int64_t id, const char *poster, int64_t *followers, size_t *n);
+    int64_t id, const char *poster, int del, int64_t *followers, size_t *n);
 static double photo_fanout_now(void);
 
 
@@ -70,13 +71,15 @@ photo_fanout(photo_ctx_t *ctx, photo_job_t *job)
     char             poster[PHOTO_ID_BUF];
     size_t           n, total;
     double           start, secs;
+    int              del;
     int64_t          id, user_id, *followers;
     const char      *unique;
     photo_job_rc_t   rc;
 
     if (photo_job_string(job, PHOTO_JOB_F_UNIQUE, 1, 128, &unique, NULL)
         || photo_job_id(job, PHOTO_JOB_F_ID, &id)
-        || photo_job_id(job, PHOTO_JOB_F_USER_ID, &user_id))
+        || photo_job_id(job, PHOTO_JOB_F_USER_ID, &user_id)
+        || photo_job_flag(job, PHOTO_JOB_F_DELETE, &del))
     {
         return PHOTO_JOB_DEAD;
     }
@@ -91,7 +94,7 @@ photo_fanout(photo_ctx_t *ctx, photo_job_t *job)
     total = 0;
 
     do {
-        rc = photo_fanout_page(ctx, job, id, poster, followers, &n);
+        rc = photo_fanout_page(ctx, job, id, poster, del, followers, &n);
         total += n;
     } while (rc == PHOTO_JOB_DONE && n == PHOTO_FANOUT_PAGE);
 
@@ -99,8 +102,9 @@ photo_fanout(photo_ctx_t *ctx, photo_job_t *job)
 
     if (rc == PHOTO_JOB_DONE) {
         secs = photo_fanout_now() - start;
-        photo_log_info("photo %" PRId64 " of user %" PRId64 ": %zu feeds%s "
-                       "in %.0f ms (%.0f/s)", id, user_id, total,
+        photo_log_info("photo %" PRId64 " of user %" PRId64 ": %s %zu "
+                       "feeds%s in %.0f ms (%.0f/s)", id, user_id,
+                       del ? "out of" : "into", total,
                        job->attempt > 1 ? " (after a retry)" : "",
                        secs * 1000, secs > 0 ? total / secs : 0.0);
     }
@@ -112,7 +116,7 @@ photo_fanout(photo_ctx_t *ctx, photo_job_t *job)
 /* the next page of followers after job->progress, into their feeds */
 static photo_job_rc_t
 photo_fanout_page(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
-    const char *poster, int64_t *followers, size_t *n)
+    const char *poster, int del, int64_t *followers, size_t *n)
 {
     int             i, rows;
     char            after[PHOTO_ID_BUF], limit[16];
@@ -156,8 +160,10 @@ photo_fanout_page(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
         return PHOTO_JOB_RETRY;
     }
 
-    if (photo_list_fanout(c, PHOTO_REDIS_FEED, followers, (size_t) rows, id,
-                          ctx->cf->feed_cap)
+    if ((del ? photo_list_unfanout(c, PHOTO_REDIS_FEED, followers,
+                                   (size_t) rows, id)
+             : photo_list_fanout(c, PHOTO_REDIS_FEED, followers,
+                                 (size_t) rows, id, ctx->cf->feed_cap))
         != 0)
     {
         return photo_job_retry(job, "redis: feeds after follower %" PRId64
@@ -167,7 +173,7 @@ photo_fanout_page(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
     /* one push job per follower: off unless PHOTO_NOTIFY_PHOTOS=1; a
        retried page submits the same unique keys, which gearmand and the
        notify worker take once */
-    for (i = 0; i < rows && photo_notify_photos(ctx->cf); i++) {
+    for (i = 0; i < rows && !del && photo_notify_photos(ctx->cf); i++) {
         rc = photo_notify_submit(ctx, job, "photo", followers[i],
                                  strtoll(poster, NULL, 10), id);
         if (rc != PHOTO_JOB_DONE) {

@@ -209,10 +209,7 @@ static int
 photo_index_parse(photo_job_t *job, photo_index_doc_t *d)
 {
     int64_t      id;
-    yajl_val     v;
     const char  *unique;
-
-    const char  *path[] = { PHOTO_JOB_F_DELETE, NULL };
 
     if (photo_job_object(job) != 0
         || photo_job_string(job, PHOTO_JOB_F_UNIQUE, 1, PHOTO_TEXT_MAX_BYTES,
@@ -225,12 +222,7 @@ photo_index_parse(photo_job_t *job, photo_index_doc_t *d)
     photo_id_format(d->id, id);
 
     /* "delete": absent (an add) or true */
-    v = yajl_tree_get(job->root, path, yajl_t_any);
-    d->del = v != NULL;
-
-    if (v && !YAJL_IS_TRUE(v)) {
-        photo_job_dead(job, "field \"%s\" is true or absent",
-                       PHOTO_JOB_F_DELETE);
+    if (photo_job_flag(job, PHOTO_JOB_F_DELETE, &d->del) != 0) {
         return -1;
     }
 

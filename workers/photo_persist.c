@@ -1,12 +1,27 @@
 /*
- * photo_persist: a new photo, from nginx (background job).
+ * photo_persist: a new photo, or a photo deleted, from nginx (background
+ * jobs photo_persist and photo_delete).
  *
- *   1. the row in photos (the id is nginx's: a replay inserts nothing);
+ * A new photo:
+ *
+ *   1. the row in photos (the id is nginx's: a replay inserts nothing, nor
+ *      does a replay after the photo was deleted: photo_deletions);
  *   2. the photo object in memcached, made from the row as stored;
  *   3. the id into the poster's own list, user_photos:<user>;
  *   4. a photo_fanout job, unique fanout:<id>, for the followers' feeds;
  *   5. when the photo has a location and PHOTO_SOLR_URL is set, a
  *      photo_index job, unique index:<id>, for nearby search.
+ *
+ * A deleted photo (nginx checked that it is the user's own):
+ *
+ *   1. the row out of photos and into photo_deletions, in one statement;
+ *   2. photo:<id> out of memcached;
+ *   3. the id out of user_photos:<user>;
+ *   4. a photo_fanout job with "delete", unique unfanout:<id>, for the
+ *      followers' feeds (a reader skips an id whose photo is gone, so the
+ *      feeds may lag);
+ *   5. when PHOTO_SOLR_URL is set, a photo_index delete, unique
+ *      unindex:<id>.
  *
  * Each step is idempotent, so a retry or a replay runs them all again and
  * changes nothing that is already right.
@@ -28,6 +43,9 @@
 #define PHOTO_TEXT_MAX_BYTES     2048
 #define PHOTO_SIDE_MAX           100000
 #define PHOTO_CREATED_MAX        253402300799LL /* 9999-12-31T23:59:59Z */
+
+/* photo_persist_store(): the photo was deleted, nothing more to do */
+#define PHOTO_JOB_DELETED        ((photo_job_rc_t) -1)
 
 
 typedef struct {
@@ -58,10 +76,19 @@ static photo_job_rc_t photo_persist_fanout(photo_ctx_t *ctx,
     photo_job_t *job, int64_t id, int64_t user_id);
 static photo_job_rc_t photo_persist_index(photo_ctx_t *ctx,
     photo_job_t *job, const photo_persist_row_t *row);
+static photo_job_rc_t photo_delete(photo_ctx_t *ctx, photo_job_t *job);
+static photo_job_rc_t photo_delete_row(photo_ctx_t *ctx, photo_job_t *job,
+    const char *id, const char *user_id, int *deleted);
+static photo_job_rc_t photo_delete_followups(photo_ctx_t *ctx,
+    photo_job_t *job, int64_t id, int64_t user_id);
+static photo_job_rc_t photo_delete_submit(photo_ctx_t *ctx,
+    photo_job_t *job, const char *function, const char *prefix, int64_t id,
+    int64_t user_id);
 
 
 static const photo_worker_function_t  photo_persist_functions[] = {
     { PHOTO_JOB_PERSIST, photo_persist, PHOTO_JOB_BACKGROUND, NULL },
+    { PHOTO_JOB_DELETE, photo_delete, PHOTO_JOB_BACKGROUND, NULL },
     { NULL, NULL, 0, NULL }
 };
 
@@ -75,7 +102,8 @@ main(int argc, char **argv)
     if (photo_worker_init(&w, argc, argv, "photo_persist",
                           "Stores new photos: the row in Postgres, the "
                           "object in memcached, the\nposter's list in "
-                          "Redis, then queues the fan-out to the followers.",
+                          "Redis, then queues the fan-out to the followers;"
+                          "\nand takes deleted photos out of all of them.",
                           photo_persist_functions)
         != 0)
     {
@@ -108,6 +136,13 @@ photo_persist(photo_ctx_t *ctx, photo_job_t *job)
     }
 
     rc = photo_persist_store(ctx, job, &row, user_id, object);
+
+    if (rc == PHOTO_JOB_DELETED) {
+        photo_log_info("photo %" PRId64 " was deleted: not stored again",
+                       id);
+        yajl_gen_free(object);
+        return PHOTO_JOB_DONE;
+    }
 
     if (rc == PHOTO_JOB_DONE) {
         rc = photo_persist_cache(ctx, job, id, object);
@@ -211,6 +246,7 @@ photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
         " width, height, lat, lng, created_at)"
         " select $1, u.id, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10)"
         " from users u where u.id = $2"
+        " and not exists (select 1 from photo_deletions d where d.id = $1)"
         " on conflict (id) do nothing";
 
     static const char  *select =
@@ -243,9 +279,21 @@ photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
     }
 
     if (PQntuples(res) != 1) {
-        /* the insert selected no user */
         PQclear(res);
-        return photo_job_dead(job, "unknown user %s", row->user_id);
+
+        /* the insert selected no user, or the photo was deleted */
+        res = photo_ctx_pg(ctx, job, "select 1 from photo_deletions"
+                           " where id = $1", 1, params, &rc);
+        if (res == NULL) {
+            return rc;
+        }
+
+        rc = PQntuples(res) ? PHOTO_JOB_DELETED
+                            : photo_job_dead(job, "unknown user %s",
+                                             row->user_id);
+        PQclear(res);
+
+        return rc;
     }
 
     memset(&p, 0, sizeof(p));
@@ -358,6 +406,8 @@ photo_persist_fanout(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
         rc = photo_ctx_submit(ctx, job, PHOTO_JOB_FANOUT, unique, buf, len);
     }
 
+#undef photo_delete_str
+
     yajl_gen_free(g);
 
     return rc;
@@ -413,6 +463,177 @@ photo_persist_index(photo_ctx_t *ctx, photo_job_t *job,
     }
 
 #undef photo_persist_key
+
+#undef photo_delete_str
+
+    yajl_gen_free(g);
+
+    return rc;
+}
+
+
+static photo_job_rc_t
+photo_delete(photo_ctx_t *ctx, photo_job_t *job)
+{
+    int              deleted;
+    char             sid[PHOTO_ID_BUF], suser[PHOTO_ID_BUF];
+    int64_t          id, user_id;
+    const char      *unique;
+    photo_job_rc_t   rc;
+
+    if (photo_job_string(job, PHOTO_JOB_F_UNIQUE, 1, PHOTO_TEXT_MAX_BYTES,
+                         &unique, NULL)
+        || photo_job_id(job, PHOTO_JOB_F_ID, &id)
+        || photo_job_id(job, PHOTO_JOB_F_USER_ID, &user_id))
+    {
+        return PHOTO_JOB_DEAD;
+    }
+
+    photo_id_format(sid, id);
+    photo_id_format(suser, user_id);
+
+    rc = photo_delete_row(ctx, job, sid, suser, &deleted);
+    if (rc != PHOTO_JOB_DONE) {
+        return rc;
+    }
+
+    if (!deleted) {
+        /* nginx saw it was theirs: another user's photo gets here only
+           through a forged job, and is left alone */
+        return photo_job_dead(job, "photo %s is not a photo of user %s",
+                              sid, suser);
+    }
+
+    rc = photo_delete_followups(ctx, job, id, user_id);
+
+    if (rc == PHOTO_JOB_DONE) {
+        photo_log_info("photo %s of user %s deleted", sid, suser);
+    }
+
+    return rc;
+}
+
+
+/*
+ * The row out of photos and into photo_deletions.  *deleted: the photo is
+ * the user's and is gone now (deleted by this job, or by an earlier run of
+ * it, whose follow-ups are then run again).
+ */
+static photo_job_rc_t
+photo_delete_row(photo_ctx_t *ctx, photo_job_t *job, const char *id,
+    const char *user_id, int *deleted)
+{
+    PGresult        *res;
+    photo_job_rc_t   rc;
+    const char      *params[2];
+
+    static const char  *sql =
+        "with d as (delete from photos where id = $1 and user_id = $2"
+        " returning id, user_id),"
+        " t as (insert into photo_deletions (id, user_id)"
+        " select id, user_id from d on conflict (id) do nothing)"
+        " select exists (select 1 from d)"
+        " or exists (select 1 from photo_deletions"
+        " where id = $1 and user_id = $2)";
+
+    *deleted = 0;
+
+    params[0] = id;
+    params[1] = user_id;
+
+    res = photo_ctx_pg(ctx, job, sql, 2, params, &rc);
+    if (res == NULL) {
+        return rc;
+    }
+
+    *deleted = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+
+    return PHOTO_JOB_DONE;
+}
+
+
+static photo_job_rc_t
+photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
+    int64_t user_id)
+{
+    char           key[64];
+    redisContext  *c;
+
+    snprintf(key, sizeof(key), "%s%" PRId64, PHOTO_MC_PHOTO, id);
+
+    if (photo_ctx_uncache(ctx, job, key) != PHOTO_JOB_DONE) {
+        return PHOTO_JOB_RETRY;
+    }
+
+    c = photo_ctx_redis(ctx, job);
+    if (c == NULL) {
+        return PHOTO_JOB_RETRY;
+    }
+
+    snprintf(key, sizeof(key), "%s%" PRId64, PHOTO_REDIS_USER_PHOTOS,
+             user_id);
+
+    if (photo_list_remove(c, key, &id, 1) != 0) {
+        return photo_job_retry(job, "redis: %s not updated", key);
+    }
+
+    if (photo_delete_submit(ctx, job, PHOTO_JOB_FANOUT, PHOTO_UNFANOUT_UNIQUE,
+                            id, user_id)
+        != PHOTO_JOB_DONE)
+    {
+        return PHOTO_JOB_RETRY;
+    }
+
+    if (ctx->cf->solr_url[0] == '\0') {
+        return PHOTO_JOB_DONE;
+    }
+
+    /* whether it had a location is gone with the row: deleting a document
+       that is not there is no error */
+    return photo_delete_submit(ctx, job, PHOTO_JOB_INDEX,
+                               PHOTO_UNINDEX_UNIQUE, id, user_id);
+}
+
+
+/* {"unique":"<prefix><id>","id","user_id","delete":true} to function */
+static photo_job_rc_t
+photo_delete_submit(photo_ctx_t *ctx, photo_job_t *job, const char *function,
+    const char *prefix, int64_t id, int64_t user_id)
+{
+    char                  unique[64], sid[PHOTO_ID_BUF], suser[PHOTO_ID_BUF];
+    size_t                len;
+    yajl_gen              g;
+    photo_job_rc_t        rc;
+    const unsigned char  *buf;
+
+    snprintf(unique, sizeof(unique), "%s%" PRId64, prefix, id);
+    photo_id_format(sid, id);
+    photo_id_format(suser, user_id);
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return photo_job_retry(job, "out of memory");
+    }
+
+#define photo_delete_str(s)                                                  \
+    yajl_gen_string(g, (const unsigned char *) s, strlen(s))
+
+    if (yajl_gen_map_open(g)
+        || photo_delete_str(PHOTO_JOB_F_UNIQUE) || photo_delete_str(unique)
+        || photo_delete_str(PHOTO_JOB_F_ID) || photo_delete_str(sid)
+        || photo_delete_str(PHOTO_JOB_F_USER_ID) || photo_delete_str(suser)
+        || photo_delete_str(PHOTO_JOB_F_DELETE) || yajl_gen_bool(g, 1)
+        || yajl_gen_map_close(g)
+        || yajl_gen_get_buf(g, &buf, &len))
+    {
+        rc = photo_job_retry(job, "cannot write the %s payload", function);
+
+    } else {
+        rc = photo_ctx_submit(ctx, job, function, unique, buf, len);
+    }
+
+#undef photo_delete_str
 
     yajl_gen_free(g);
 

@@ -273,6 +273,7 @@ ngx_module_t  ngx_http_photo_module = {
  *   POST /v1/users, POST|DELETE /v1/sessions     ngx_photo_account.c
  *   POST /v1/media                     ngx_photo_media.c
  *   POST /v1/photos                    ngx_photo_post.c
+ *   DELETE /v1/photos/{id}             ngx_photo_delete.c
  *   POST|DELETE /v1/users/{id}/follow, POST /v1/devices
  *                                      ngx_photo_social.c
  */
@@ -329,6 +330,18 @@ ngx_http_photo_handler(ngx_http_request_t *r)
 
     if (r->method == NGX_HTTP_DELETE && ngx_photo_path_is("/v1/sessions")) {
         return ngx_photo_signout_handler(r);
+    }
+
+    if (r->method == NGX_HTTP_DELETE && ngx_photo_path_starts("/v1/photos/"))
+    {
+        p += sizeof("/v1/photos/") - 1;
+
+        if (ngx_photo_parse_id(p, end - p, &id) != NGX_OK) {
+            what = "photo";
+            goto invalid_id;
+        }
+
+        return ngx_photo_delete_handler(r, id);
     }
 
     if ((r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))

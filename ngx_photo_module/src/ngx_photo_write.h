@@ -7,6 +7,7 @@
  *   ngx_photo_body.c      the request body, read and parsed as JSON (yajl)
  *   ngx_photo_account.c   sign-up, sign-in, sign-out (auth worker jobs)
  *   ngx_photo_post.c      POST /v1/photos
+ *   ngx_photo_delete.c    DELETE /v1/photos/{id}
  *   ngx_photo_media.c     POST /v1/media (image checked, stored)
  *   ngx_photo_social.c    follow / unfollow, device tokens
  *   ngx_photo_job.c       a job's JSON payload, submitted to gearmand
@@ -86,6 +87,7 @@ ngx_int_t ngx_photo_signup_handler(ngx_http_request_t *r);
 ngx_int_t ngx_photo_signin_handler(ngx_http_request_t *r);
 ngx_int_t ngx_photo_signout_handler(ngx_http_request_t *r);
 ngx_int_t ngx_photo_post_handler(ngx_http_request_t *r);
+ngx_int_t ngx_photo_delete_handler(ngx_http_request_t *r, int64_t photo_id);
 ngx_int_t ngx_photo_media_handler(ngx_http_request_t *r);
 ngx_int_t ngx_photo_follow_handler(ngx_http_request_t *r, int64_t followee);
 ngx_int_t ngx_photo_device_handler(ngx_http_request_t *r);

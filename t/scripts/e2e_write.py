@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The write path end to end, through the stack's nginx and its real workers
 (scripts/stack): sign up, sign in, upload, post, follow, and see the
-followee's new photo in the feed within a second. Bad requests are refused
+followee's new photo in the feed within a second, found by nearby search;
+then delete it, and see it leave the feed, the poster's photos and Solr. Bad requests are refused
 with a 4xx naming the problem and change nothing (no row, no job, no file).
 Prints 'N passed, N failed'."""
 
@@ -161,6 +162,49 @@ if os.environ.get("PHOTO_SOLR_URL"):
           found is not None)
     s, n, _ = call("GET", "/v1/photos/nearby?lat=51.5072&lng=-0.1276&radius_km=100", token=tb)
     check("and not from London within 100 km", s == 200 and all(x["id"] != p.get("id") for x in n["photos"]), (s, n))
+
+# -- deleting a photo ------------------------------------------------------------
+pid = p.get("id", "1")
+s, b, _ = call("DELETE", "/v1/photos/%s" % pid, token=tb)
+check("bob cannot delete alice's photo: 403", s == 403 and b["error"]["code"] == "forbidden", (s, b))
+s, b, _ = call("DELETE", "/v1/photos/4242", token=ta)
+check("deleting a photo that does not exist: 404", s == 404 and b["error"]["code"] == "not_found", (s, b))
+s, b, _ = call("DELETE", "/v1/photos/x1", token=ta)
+check("deleting with a malformed id: 400", s == 400 and b["error"]["code"] == "invalid_id", (s, b))
+check("none of that deleted anything", sql("select count(*) from photos where id = %s" % pid) == "1")
+
+t1 = time.time()
+s, b, _ = call("DELETE", "/v1/photos/%s" % pid, token=ta)
+check("alice deletes her photo: 202", s == 202 and b["id"] == pid and b["status"] == "queued", (s, b))
+gone = None
+while time.time() - t1 < 5:
+    s, f, _ = call("GET", "/v1/feed", token=tb)
+    s2, g, _ = call("GET", "/v1/photos/%s" % pid, token=tb)
+    s3, u, _ = call("GET", "/v1/users/%s/photos" % alice_id, token=tb)
+    if (s == 200 and all(x["id"] != pid for x in f["photos"]) and s2 == 404
+            and s3 == 200 and not u["photos"]):
+        gone = time.time() - t1
+        break
+    time.sleep(0.05)
+check("it leaves bob's feed, alice's photos and GET /v1/photos/{id} (404) (%.2f s)" % (gone or -1),
+      gone is not None)
+check("its row is gone, kept in photo_deletions",
+      sql("select count(*) from photos where id = %s" % pid) == "0"
+      and sql("select count(*) from photo_deletions where id = %s" % pid) == "1")
+if os.environ.get("PHOTO_SOLR_URL"):
+    # nearby leaves out a photo that is gone from Postgres at once; the
+    # document itself goes with the index worker's delete (commitWithin)
+    undoc = None
+    while time.time() - t1 < 6:
+        with urllib.request.urlopen(os.environ["PHOTO_SOLR_URL"] + "/select?q=id:%s&wt=json" % pid,
+                                    timeout=5) as r:
+            if json.load(r)["response"]["numFound"] == 0:
+                undoc = time.time() - t1
+                break
+        time.sleep(0.1)
+    check("and its Solr document is deleted (%.2f s)" % (undoc or -1), undoc is not None)
+    s, n, _ = call("GET", "/v1/photos/nearby?lat=48.853&lng=2.3499&radius_km=2", token=tb)
+    check("nearby search no longer finds it", s == 200 and all(x["id"] != pid for x in n["photos"]), (s, n))
 
 s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "a" * 64}, token=tb)
 check("a device token: 202", s == 202, (s, b))

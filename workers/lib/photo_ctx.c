@@ -12,6 +12,9 @@
 #include <string.h>
 
 
+static photo_job_rc_t photo_ctx_mc(photo_ctx_t *ctx, photo_job_t *job);
+
+
 void
 photo_ctx_init(photo_ctx_t *ctx, photo_config_t *cf)
 {
@@ -105,11 +108,8 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
 {
     memcached_return_t  mrc;
 
-    if (ctx->mc == NULL) {
-        ctx->mc = photo_memcached_pool(ctx->cf);
-        if (ctx->mc == NULL) {
-            return photo_job_retry(job, "memcached pool cannot be set up");
-        }
+    if (photo_ctx_mc(ctx, job) != PHOTO_JOB_DONE) {
+        return PHOTO_JOB_RETRY;
     }
 
     /*
@@ -124,6 +124,40 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
     if (mrc != MEMCACHED_SUCCESS) {
         return photo_job_retry(job, "memcached: set %s: %s", key,
                                memcached_last_error_message(ctx->mc));
+    }
+
+    return PHOTO_JOB_DONE;
+}
+
+
+photo_job_rc_t
+photo_ctx_uncache(photo_ctx_t *ctx, photo_job_t *job, const char *key)
+{
+    memcached_return_t  mrc;
+
+    if (photo_ctx_mc(ctx, job) != PHOTO_JOB_DONE) {
+        return PHOTO_JOB_RETRY;
+    }
+
+    mrc = memcached_delete(ctx->mc, key, strlen(key), 0);
+
+    if (mrc != MEMCACHED_SUCCESS && mrc != MEMCACHED_NOTFOUND) {
+        return photo_job_retry(job, "memcached: delete %s: %s", key,
+                               memcached_last_error_message(ctx->mc));
+    }
+
+    return PHOTO_JOB_DONE;
+}
+
+
+static photo_job_rc_t
+photo_ctx_mc(photo_ctx_t *ctx, photo_job_t *job)
+{
+    if (ctx->mc == NULL) {
+        ctx->mc = photo_memcached_pool(ctx->cf);
+        if (ctx->mc == NULL) {
+            return photo_job_retry(job, "memcached pool cannot be set up");
+        }
     }
 
     return PHOTO_JOB_DONE;

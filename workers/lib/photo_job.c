@@ -357,6 +357,27 @@ photo_job_answer(photo_job_t *job, yajl_gen g)
     } while (0)
 
 
+int
+photo_job_flag(photo_job_t *job, const char *field, int *on)
+{
+    yajl_val     v;
+    const char  *path[2];
+
+    path[0] = field;
+    path[1] = NULL;
+
+    v = yajl_tree_get(job->root, path, yajl_t_any);
+    *on = v != NULL;
+
+    if (v && !YAJL_IS_TRUE(v)) {
+        photo_job_dead(job, "field \"%s\" is true or absent", field);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 yajl_gen_status
 photo_job_gen_pairs(yajl_gen g, ...)
 {

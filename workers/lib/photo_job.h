@@ -74,6 +74,9 @@ int photo_job_coord(photo_job_t *job, const char *field, double min,
 int photo_job_oneof(photo_job_t *job, const char *field,
     const char *const *values, int *index);
 
+/* a flag: absent (0) or true (1); anything else is an error */
+int photo_job_flag(photo_job_t *job, const char *field, int *on);
+
 /* Set reason (printf-style) and return rc: "return photo_job_dead(...)". */
 photo_job_rc_t photo_job_fail(photo_job_t *job, photo_job_rc_t rc,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));

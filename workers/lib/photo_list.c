@@ -14,6 +14,8 @@
 #define PHOTO_LIST_KEY  64
 
 
+static int photo_list_each(redisContext *c, const char *prefix,
+    const int64_t *owners, size_t n, int64_t id, int cap);
 static void photo_list_trim(redisContext *c, const char *key, int cap);
 static int photo_list_replies(redisContext *c, size_t n);
 static int photo_list_transient(const redisReply *r);
@@ -25,6 +27,24 @@ int
 photo_list_fanout(redisContext *c, const char *prefix, const int64_t *owners,
     size_t n, int64_t id, int cap)
 {
+    return photo_list_each(c, prefix, owners, n, id, cap);
+}
+
+
+int
+photo_list_unfanout(redisContext *c, const char *prefix,
+    const int64_t *owners, size_t n, int64_t id)
+{
+    return photo_list_each(c, prefix, owners, n, id, 0);
+}
+
+
+/* ZADD + trim to cap, or ZREM when cap is 0, on <prefix><owner> of each */
+static int
+photo_list_each(redisContext *c, const char *prefix, const int64_t *owners,
+    size_t n, int64_t id, int cap)
+{
+    int          argc;
     char         key[PHOTO_LIST_KEY], member[PHOTO_ID_BUF];
     size_t       i, sent;
     const char  *argv[4];
@@ -32,26 +52,40 @@ photo_list_fanout(redisContext *c, const char *prefix, const int64_t *owners,
 
     photo_id_pad(member, id);
 
-    argv[0] = "ZADD";
-    argvlen[0] = 4;
-    argv[1] = key;
-    argv[2] = "0";
-    argvlen[2] = 1;
-    argv[3] = member;
-    argvlen[3] = PHOTO_ID_MAX_DIGITS;
+    if (cap) {
+        argv[0] = "ZADD";
+        argvlen[0] = 4;
+        argv[2] = "0";
+        argvlen[2] = 1;
+        argv[3] = member;
+        argvlen[3] = PHOTO_ID_MAX_DIGITS;
+        argc = 4;
 
+    } else {
+        argv[0] = "ZREM";
+        argvlen[0] = 4;
+        argv[2] = member;
+        argvlen[2] = PHOTO_ID_MAX_DIGITS;
+        argc = 3;
+    }
+
+    argv[1] = key;
     sent = 0;
 
     for (i = 0; i < n; i++) {
         argvlen[1] = (size_t) snprintf(key, sizeof(key), "%s%" PRId64,
                                        prefix, owners[i]);
 
-        if (redisAppendCommandArgv(c, 4, argv, argvlen) != REDIS_OK) {
+        if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK) {
             goto failed;
         }
 
-        photo_list_trim(c, key, cap);
-        sent += 2;
+        sent++;
+
+        if (cap) {
+            photo_list_trim(c, key, cap);
+            sent++;
+        }
 
         /* one round trip per batch: the replies read back in order */
         if (sent >= 2 * PHOTO_LIST_BATCH || i == n - 1) {

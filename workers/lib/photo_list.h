@@ -30,6 +30,10 @@
 int photo_list_fanout(redisContext *c, const char *prefix,
     const int64_t *owners, size_t n, int64_t id, int cap);
 
+/* id out of <prefix><owner> for every owner (a deleted photo) */
+int photo_list_unfanout(redisContext *c, const char *prefix,
+    const int64_t *owners, size_t n, int64_t id);
+
 /* ids into key (one ZADD), then trim to cap */
 int photo_list_add(redisContext *c, const char *key, const int64_t *ids,
     size_t n, int cap);

@@ -1,7 +1,9 @@
 /*
  * photo_persist against the real stack: a photo is stored (row, cached
  * object, the poster's list, the fan-out to the followers), a replay
- * changes nothing, bad payloads become dead letters with a reason and
+ * changes nothing; deleted by its poster it leaves all of them, a replayed
+ * persist never brings it back, a forged delete of someone else's photo
+ * is refused; bad payloads become dead letters with a reason and
  * write nothing, a backend that is away makes the job wait (and SIGTERM
  * gives it back to gearmand), and the worker's options.
  */
@@ -97,6 +99,9 @@ forget_photos(h_t *h)
         snprintf(key, sizeof(key), "photo:%lld", id);
         memcached_delete(h->mc, key, strlen(key), 0);
     }
+
+    PQclear(h_sql(h, "delete from photo_deletions where id between %lld"
+                     " and %lld", PHOTO1, BAD + 50));
 }
 
 
@@ -470,6 +475,86 @@ check_options(h_t *h)
 }
 
 
+static int
+no_row(h_t *h, void *id)
+{
+    return !has_row(h, id) && !in_feed(h, id)
+           && h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", FAN1,
+                          h_pad(*(long long *) id), h_pad(*(long long *) id))
+              == 0;
+}
+
+
+static int
+has_letter(h_t *h, void *arg)
+{
+    return h_redis_int(h, "LLEN dead_letter:%s", PHOTO_JOB_DELETE) > 0;
+}
+
+
+static void
+check_delete(h_t *h)
+{
+    char       *letter, key[64], expect[64], job[256];
+    size_t      len;
+    uint32_t    flags;
+    long long   id = PHOTO1;
+
+    /* nginx refuses it (403); a job forged anyway changes nothing */
+    snprintf(job, sizeof(job), "{\"unique\":\"forged\",\"id\":\"%lld\","
+             "\"user_id\":\"%lld\"}", PHOTO1, FAN1);
+    h_submit(h, PHOTO_JOB_DELETE, "forged", job);
+    CHECK(h_wait(h, has_letter, NULL, 5000),
+          "a delete of someone else's photo is dead-lettered");
+    letter = h_dead_letter(h, PHOTO_JOB_DELETE, "forged");
+    CHECK(letter && strstr(letter, "is not a photo of user"), "reason: %s",
+          letter ? letter : "-");
+    free(letter);
+    CHECK(has_row(h, &id) && in_feed(h, &id), "and the photo stays");
+
+    snprintf(job, sizeof(job), "{\"unique\":\"%lld\",\"id\":\"%lld\","
+             "\"user_id\":\"%lld\"}", PHOTO1, PHOTO1, POSTER);
+    h_submit(h, PHOTO_JOB_DELETE, "7100000000000000100", job);
+
+    CHECK(h_wait(h, no_row, &id, 10000),
+          "deleted by its poster: the row goes, and the id leaves both "
+          "followers' feeds");
+    CHECK(h_sql_int(h, "select count(*) from photo_deletions where id = %lld"
+                       " and user_id = %lld", PHOTO1, POSTER) == 1,
+          "photo_deletions keeps the id");
+
+    snprintf(key, sizeof(key), "photo:%lld", PHOTO1);
+    free(h_mc_get(h, key, &len, &flags));
+    CHECK(h_mc_get(h, key, &len, &flags) == NULL,
+          "the cached object is gone");
+
+    snprintf(key, sizeof(key), "user_photos:%lld", POSTER);
+    snprintf(expect, sizeof(expect), "%s", PHOTO_LIST_COMPLETE);
+    CHECK(strcmp(list(h, key), expect) == 0,
+          "the poster's list holds only its marker: %s", list(h, key));
+
+    /* the persist job again (gearmand gave it to a worker that died) */
+    h_submit(h, PHOTO_JOB_PERSIST, "persist-again",
+             payload(PHOTO1, POSTER, CAPTION_JSON,
+                     "\"lat\":48.8566,\"lng\":2.3522,"));
+    /* and the delete again */
+    h_submit(h, PHOTO_JOB_DELETE, "delete-again", job);
+
+    CHECK(h_wait_drained(h, PHOTO_JOB_PERSIST, 5000)
+          && h_wait_drained(h, PHOTO_JOB_DELETE, 5000)
+          && h_wait_drained(h, PHOTO_JOB_FANOUT, 5000),
+          "both replays are taken");
+    h_sleep_ms(200);
+    CHECK(!has_row(h, &id) && h_mc_get(h, key, &len, &flags) == NULL
+          && strcmp(list(h, "user_photos:7100000000000000001"),
+                    PHOTO_LIST_COMPLETE) == 0
+          && no_row(h, &id),
+          "a replayed persist does not bring the deleted photo back");
+    CHECK(h_redis_int(h, "LLEN dead_letter:%s", PHOTO_JOB_DELETE) == 0,
+          "a replayed delete is no dead letter");
+}
+
+
 int
 main(void)
 {
@@ -498,6 +583,8 @@ main(void)
     check_replay(&h);
     check_incomplete_list(&h);
     check_dead_letters(&h);
+    freeReplyObject(h_redis(&h, "DEL dead_letter:%s", PHOTO_JOB_DELETE));
+    check_delete(&h);
 
     /* the healthy worker steps aside for the stuck ones */
     h_worker_stop(&h, persist, SIGTERM, 3000);

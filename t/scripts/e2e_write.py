@@ -2,11 +2,13 @@
 """The write path end to end, through the stack's nginx and its real workers
 (scripts/stack): sign up, sign in, upload, post, follow, and see the
 followee's new photo in the feed within a second, found by nearby search;
-then delete it, and see it leave the feed, the poster's photos and Solr. Bad requests are refused
+then delete it, and see it leave the feed, the poster's photos and Solr;
+with Solr down, nearby answers 503 and a new photo's document waits in Redis
+until Solr is back. Bad requests are refused
 with a 4xx naming the problem and change nothing (no row, no job, no file).
 Prints 'N passed, N failed'."""
 
-import json, os, struct, subprocess, sys, time, urllib.request, uuid, zlib
+import json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zlib
 
 HOST = os.environ.get("PHOTO_HOST", "127.0.0.1")
 API = "http://%s:%s" % (HOST, os.environ["PHOTO_NGINX_PORT"])
@@ -205,6 +207,49 @@ if os.environ.get("PHOTO_SOLR_URL"):
     check("and its Solr document is deleted (%.2f s)" % (undoc or -1), undoc is not None)
     s, n, _ = call("GET", "/v1/photos/nearby?lat=48.853&lng=2.3499&radius_km=2", token=tb)
     check("nearby search no longer finds it", s == 200 and all(x["id"] != pid for x in n["photos"]), (s, n))
+
+if os.environ.get("PHOTO_SOLR_URL") and os.environ.get("PHOTO_SOLR_STANDIN") == "1":
+    # -- Solr down: nearby says 503, the index waits, nothing is lost ----------
+    pidfile = os.path.join(RUN, "solr", "solr.pid")
+    with open(pidfile) as f:
+        solr_pid = int(f.read().split()[0])
+    os.kill(solr_pid, signal.SIGTERM)
+    try:
+        deadline = time.time() + 5
+        while time.time() < deadline and os.path.exists("/proc/%d" % solr_pid):
+            time.sleep(0.05)
+        s, m2, _ = call("POST", "/v1/media", raw=png(8, 8), token=ta, ctype="image/png")
+        s, p2, _ = call("POST", "/v1/photos", {"media_id": m2.get("media_id", "1"), "caption": "while Solr is away",
+                                               "lat": 48.8606, "lng": 2.3376}, token=ta)
+        check("Solr down: posting a located photo is still 202", s == 202, (s, p2))
+        t2 = time.time()
+        s, n, _ = call("GET", "/v1/photos/nearby?lat=48.86&lng=2.3376&radius_km=1", token=tb)
+        check("nearby search answers 503 JSON at once (%.2f s)" % (time.time() - t2),
+              s == 503 and n["error"]["code"] == "unavailable" and time.time() - t2 < 3, (s, n))
+        pending = "index:pending:" + os.environ["PHOTO_SOLR_URL"]
+        waiting = None
+        while time.time() - t2 < 5:
+            waiting = subprocess.run(["redis-cli", "-h", HOST, "-p", os.environ["PHOTO_REDIS_PORT"],
+                                      "LRANGE", pending, "0", "-1"],
+                                     capture_output=True, text=True).stdout
+            if p2.get("id", "-") in waiting:
+                break
+            time.sleep(0.1)
+        check("its document waits in Redis for Solr", p2.get("id", "-") in (waiting or ""), waiting)
+    finally:
+        # back whatever happened: the stack is shared with the other tests
+        up = subprocess.run([os.path.join(os.environ["PHOTO_ROOT"], "scripts", "stack"), "start"],
+                            capture_output=True, text=True)
+    check("scripts/stack start brings the Solr stand-in back", up.returncode == 0, up.stdout + up.stderr)
+    back = None
+    t3 = time.time()
+    while time.time() - t3 < 10:
+        s, n, _ = call("GET", "/v1/photos/nearby?lat=48.86&lng=2.3376&radius_km=1", token=tb)
+        if s == 200 and any(x["id"] == p2.get("id") for x in n["photos"]):
+            back = time.time() - t3
+            break
+        time.sleep(0.1)
+    check("Solr back: the photo posted while it was away is found (%.2f s)" % (back or -1), back is not None)
 
 s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "a" * 64}, token=tb)
 check("a device token: 202", s == 202, (s, b))

@@ -72,8 +72,6 @@ static photo_job_rc_t photo_persist_cache(photo_ctx_t *ctx, photo_job_t *job,
     int64_t id, yajl_gen object);
 static photo_job_rc_t photo_persist_list(photo_ctx_t *ctx, photo_job_t *job,
     int64_t id, int64_t user_id);
-static photo_job_rc_t photo_persist_fanout(photo_ctx_t *ctx,
-    photo_job_t *job, int64_t id, int64_t user_id);
 static photo_job_rc_t photo_persist_index(photo_ctx_t *ctx,
     photo_job_t *job, const photo_persist_row_t *row);
 static photo_job_rc_t photo_delete(photo_ctx_t *ctx, photo_job_t *job);
@@ -81,9 +79,9 @@ static photo_job_rc_t photo_delete_row(photo_ctx_t *ctx, photo_job_t *job,
     const char *id, const char *user_id, int *deleted);
 static photo_job_rc_t photo_delete_followups(photo_ctx_t *ctx,
     photo_job_t *job, int64_t id, int64_t user_id);
-static photo_job_rc_t photo_delete_submit(photo_ctx_t *ctx,
+static photo_job_rc_t photo_persist_submit(photo_ctx_t *ctx,
     photo_job_t *job, const char *function, const char *prefix, int64_t id,
-    int64_t user_id);
+    int64_t user_id, int del);
 
 
 static const photo_worker_function_t  photo_persist_functions[] = {
@@ -153,7 +151,8 @@ photo_persist(photo_ctx_t *ctx, photo_job_t *job)
     }
 
     if (rc == PHOTO_JOB_DONE) {
-        rc = photo_persist_fanout(ctx, job, id, user_id);
+        rc = photo_persist_submit(ctx, job, PHOTO_JOB_FANOUT,
+                                  PHOTO_FANOUT_UNIQUE, id, user_id, 0);
     }
 
     if (rc == PHOTO_JOB_DONE && row.has_location
@@ -376,44 +375,6 @@ photo_persist_list(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
 }
 
 
-static photo_job_rc_t
-photo_persist_fanout(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
-    int64_t user_id)
-{
-    char                  unique[64], sid[PHOTO_ID_BUF], suser[PHOTO_ID_BUF];
-    size_t                len;
-    yajl_gen              g;
-    photo_job_rc_t        rc;
-    const unsigned char  *buf;
-
-    snprintf(unique, sizeof(unique), "%s%" PRId64, PHOTO_FANOUT_UNIQUE, id);
-    photo_id_format(sid, id);
-    photo_id_format(suser, user_id);
-
-    g = yajl_gen_alloc(NULL);
-    if (g == NULL) {
-        return photo_job_retry(job, "out of memory");
-    }
-
-    if (photo_job_gen_pairs(g, PHOTO_JOB_F_UNIQUE, unique, PHOTO_JOB_F_ID,
-                            sid, PHOTO_JOB_F_USER_ID, suser, NULL)
-        != yajl_gen_status_ok
-        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
-    {
-        rc = photo_job_retry(job, "cannot write the fan-out payload");
-
-    } else {
-        rc = photo_ctx_submit(ctx, job, PHOTO_JOB_FANOUT, unique, buf, len);
-    }
-
-#undef photo_delete_str
-
-    yajl_gen_free(g);
-
-    return rc;
-}
-
-
 /* the payload of photo_index (contract/photo_contract.h), from the job's */
 static photo_job_rc_t
 photo_persist_index(photo_ctx_t *ctx, photo_job_t *job,
@@ -464,7 +425,7 @@ photo_persist_index(photo_ctx_t *ctx, photo_job_t *job,
 
 #undef photo_persist_key
 
-#undef photo_delete_str
+#undef photo_persist_str
 
     yajl_gen_free(g);
 
@@ -578,8 +539,8 @@ photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
         return photo_job_retry(job, "redis: %s not updated", key);
     }
 
-    if (photo_delete_submit(ctx, job, PHOTO_JOB_FANOUT, PHOTO_UNFANOUT_UNIQUE,
-                            id, user_id)
+    if (photo_persist_submit(ctx, job, PHOTO_JOB_FANOUT,
+                             PHOTO_UNFANOUT_UNIQUE, id, user_id, 1)
         != PHOTO_JOB_DONE)
     {
         return PHOTO_JOB_RETRY;
@@ -591,15 +552,16 @@ photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
 
     /* whether it had a location is gone with the row: deleting a document
        that is not there is no error */
-    return photo_delete_submit(ctx, job, PHOTO_JOB_INDEX,
-                               PHOTO_UNINDEX_UNIQUE, id, user_id);
+    return photo_persist_submit(ctx, job, PHOTO_JOB_INDEX,
+                                PHOTO_UNINDEX_UNIQUE, id, user_id, 1);
 }
 
 
-/* {"unique":"<prefix><id>","id","user_id","delete":true} to function */
+/* {"unique":"<prefix><id>","id","user_id"[,"delete":true]} to function */
 static photo_job_rc_t
-photo_delete_submit(photo_ctx_t *ctx, photo_job_t *job, const char *function,
-    const char *prefix, int64_t id, int64_t user_id)
+photo_persist_submit(photo_ctx_t *ctx, photo_job_t *job,
+    const char *function, const char *prefix, int64_t id, int64_t user_id,
+    int del)
 {
     char                  unique[64], sid[PHOTO_ID_BUF], suser[PHOTO_ID_BUF];
     size_t                len;
@@ -616,14 +578,15 @@ photo_delete_submit(photo_ctx_t *ctx, photo_job_t *job, const char *function,
         return photo_job_retry(job, "out of memory");
     }
 
-#define photo_delete_str(s)                                                  \
+#define photo_persist_str(s)                                                 \
     yajl_gen_string(g, (const unsigned char *) s, strlen(s))
 
     if (yajl_gen_map_open(g)
-        || photo_delete_str(PHOTO_JOB_F_UNIQUE) || photo_delete_str(unique)
-        || photo_delete_str(PHOTO_JOB_F_ID) || photo_delete_str(sid)
-        || photo_delete_str(PHOTO_JOB_F_USER_ID) || photo_delete_str(suser)
-        || photo_delete_str(PHOTO_JOB_F_DELETE) || yajl_gen_bool(g, 1)
+        || photo_persist_str(PHOTO_JOB_F_UNIQUE) || photo_persist_str(unique)
+        || photo_persist_str(PHOTO_JOB_F_ID) || photo_persist_str(sid)
+        || photo_persist_str(PHOTO_JOB_F_USER_ID) || photo_persist_str(suser)
+        || (del && (photo_persist_str(PHOTO_JOB_F_DELETE)
+                    || yajl_gen_bool(g, 1)))
         || yajl_gen_map_close(g)
         || yajl_gen_get_buf(g, &buf, &len))
     {
@@ -633,7 +596,7 @@ photo_delete_submit(photo_ctx_t *ctx, photo_job_t *job, const char *function,
         rc = photo_ctx_submit(ctx, job, function, unique, buf, len);
     }
 
-#undef photo_delete_str
+#undef photo_persist_str
 
     yajl_gen_free(g);
 

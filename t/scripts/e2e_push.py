@@ -15,63 +15,15 @@ Fresh users and tokens each run. Prints 'N passed, N failed'; skipped
 
 import json, os, signal, socket, subprocess, sys, time, urllib.request, uuid
 
-HOST = os.environ.get("PHOTO_HOST", "127.0.0.1")
-API = "http://%s:%s" % (HOST, os.environ["PHOTO_NGINX_PORT"])
-RUN = os.environ["PHOTO_RUN_DIR"]
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.dont_write_bytecode = True     # no __pycache__ in the checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_lib import HOST, RUN, ROOT, call, check, done, sql, wait
+
 PUSH = os.path.join(RUN, "push")
 RULES = os.environ.get("PHOTO_PUSH_RULES", os.path.join(PUSH, "rules.json"))
 RECORDS = {"ios": os.environ.get("PHOTO_APNS_RECORDS", os.path.join(PUSH, "apns-records.txt")),
            "android": os.environ.get("PHOTO_FCM_RECORDS", os.path.join(PUSH, "fcm-records.txt"))}
 LOGS = {"ios": os.path.join(PUSH, "apns.log"), "android": os.path.join(PUSH, "fcm.log")}
-passed = failed = 0
-
-
-def check(what, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - " + what)
-    else:
-        failed += 1
-        print("not ok - %s %s" % (what, detail))
-
-
-def call(method, path, body=None, token=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(API + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            text = r.read()
-            return r.status, (json.loads(text) if text else None)
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        try:
-            return e.code, json.loads(text)
-        except ValueError:
-            return e.code, text
-
-
-def sql(q):
-    return subprocess.run(
-        ["psql", "-X", "-q", "-A", "-t", "-h", HOST, "-p", os.environ["PHOTO_PG_PORT"],
-         "-U", os.environ["PHOTO_PG_USER"], "-d", os.environ["PHOTO_PG_DB"], "-c", q],
-        check=True, capture_output=True, text=True).stdout.strip()
-
-
-def wait(cond, seconds):
-    """poll cond until it holds or the deadline passes"""
-    deadline = time.time() + seconds
-    while True:
-        if cond():
-            return True
-        if time.time() > deadline:
-            return False
-        time.sleep(0.05)
 
 
 def gearman_status():
@@ -150,8 +102,8 @@ def rules(add={}, drop=()):
 
 
 def user(name):
-    s, b = call("POST", "/v1/users", {"username": name, "password": "push " + tag})
-    s2, t = call("POST", "/v1/sessions", {"username": name, "password": "push " + tag})
+    s, b, _ = call("POST", "/v1/users", {"username": name, "password": "push " + tag})
+    s2, t, _ = call("POST", "/v1/sessions", {"username": name, "password": "push " + tag})
     check("%s signs up and in" % name.split("_")[0], s == 201 and s2 == 201, (s, b, s2, t))
     return (b["id"] if s == 201 else "0"), (t.get("token") if s2 == 201 else None)
 
@@ -170,7 +122,7 @@ def register(name, uid, session, *devs):
 
 
 def follow(session, uid, whom):
-    s, b = call("POST", "/v1/users/%s/follow" % uid, token=session)
+    s, b, _ = call("POST", "/v1/users/%s/follow" % uid, token=session)
     check("bob follows %s: 202" % whom, s == 202, (s, b))
 
 
@@ -280,5 +232,4 @@ check("no token deleted for a passing failure", devices(dan_id) == sorted([dan_i
       devices(dan_id))
 
 rules(drop=(cat_gone, cat_unreg, dan_and))
-print("%d passed, %d failed (%.1f s)" % (passed, failed, time.time() - t0))
-sys.exit(1 if failed else 0)
+done(" (%.1f s)" % (time.time() - t0))

@@ -10,47 +10,9 @@ Prints 'N passed, N failed'."""
 
 import json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zlib
 
-HOST = os.environ.get("PHOTO_HOST", "127.0.0.1")
-API = "http://%s:%s" % (HOST, os.environ["PHOTO_NGINX_PORT"])
-RUN = os.environ["PHOTO_RUN_DIR"]
-passed = failed = 0
-
-
-def check(what, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - " + what)
-    else:
-        failed += 1
-        print("not ok - %s %s" % (what, detail))
-
-
-def call(method, path, body=None, token=None, raw=None, ctype="application/json"):
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    req = urllib.request.Request(API + path, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", ctype)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            text = r.read()
-            return r.status, (json.loads(text) if text else None), r.headers
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        try:
-            return e.code, json.loads(text), e.headers
-        except ValueError:
-            return e.code, text, e.headers
-
-
-def sql(q):
-    return subprocess.run(
-        ["psql", "-X", "-q", "-A", "-t", "-h", HOST, "-p", os.environ["PHOTO_PG_PORT"],
-         "-U", os.environ["PHOTO_PG_USER"], "-d", os.environ["PHOTO_PG_DB"], "-c", q],
-        check=True, capture_output=True, text=True).stdout.strip()
-
+sys.dont_write_bytecode = True     # no __pycache__ in the checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_lib import API, HOST, RUN, ROOT, call, check, done, sql
 
 def png(w, h):
     def chunk(t, d):
@@ -238,7 +200,7 @@ if os.environ.get("PHOTO_SOLR_URL") and os.environ.get("PHOTO_SOLR_STANDIN") == 
         check("its document waits in Redis for Solr", p2.get("id", "-") in (waiting or ""), waiting)
     finally:
         # back whatever happened: the stack is shared with the other tests
-        up = subprocess.run([os.path.join(os.environ["PHOTO_ROOT"], "scripts", "stack"), "start"],
+        up = subprocess.run([os.path.join(ROOT, "scripts", "stack"), "start"],
                             capture_output=True, text=True)
     check("scripts/stack start brings the Solr stand-in back", up.returncode == 0, up.stdout + up.stderr)
     back = None
@@ -259,5 +221,4 @@ check("sign-out: 204", s == 204, s)
 s, b, _ = call("GET", "/v1/feed", token=tb)
 check("the old token no longer works", s == 401, s)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+done()

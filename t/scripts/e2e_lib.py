@@ -1,0 +1,67 @@
+"""What the end-to-end scripts share: where the stack is (the environment of
+conf/stack.env), TAP-style checks, HTTP calls to its nginx, SQL through psql,
+and polling with a deadline."""
+
+import json, os, subprocess, sys, time, urllib.error, urllib.request
+
+sys.dont_write_bytecode = True     # no __pycache__ in the checkout
+
+HOST = os.environ.get("PHOTO_HOST", "127.0.0.1")
+API = "http://%s:%s" % (HOST, os.environ["PHOTO_NGINX_PORT"])
+RUN = os.environ["PHOTO_RUN_DIR"]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+counts = {"passed": 0, "failed": 0}
+
+
+def check(what, ok, detail=""):
+    if ok:
+        counts["passed"] += 1
+        print("ok - " + what)
+    else:
+        counts["failed"] += 1
+        print("not ok - %s %s" % (what, detail))
+
+
+def done(extra=""):
+    """print the tally and exit: 1 when any check failed"""
+    print("%d passed, %d failed%s" % (counts["passed"], counts["failed"], extra))
+    sys.exit(1 if counts["failed"] else 0)
+
+
+def call(method, path, body=None, token=None, raw=None, ctype="application/json"):
+    """(status, the JSON answer or raw bytes, headers)"""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(API + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", ctype)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            text = r.read()
+            return r.status, (json.loads(text) if text else None), r.headers
+    except urllib.error.HTTPError as e:
+        text = e.read()
+        try:
+            return e.code, json.loads(text), e.headers
+        except ValueError:
+            return e.code, text, e.headers
+
+
+def sql(q):
+    return subprocess.run(
+        ["psql", "-X", "-q", "-A", "-t", "-h", HOST, "-p", os.environ["PHOTO_PG_PORT"],
+         "-U", os.environ["PHOTO_PG_USER"], "-d", os.environ["PHOTO_PG_DB"], "-c", q],
+        check=True, capture_output=True, text=True).stdout.strip()
+
+
+def wait(cond, seconds):
+    """poll cond until it holds or the deadline passes"""
+    deadline = time.time() + seconds
+    while True:
+        if cond():
+            return True
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)

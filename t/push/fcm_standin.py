@@ -5,7 +5,9 @@ OAuth 2.0 token endpoint (plain HTTP on loopback).
   POST /token    grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer,
                  assertion=<RS256 JWT>: the signature is verified with the
                  service account's public key, and iss, scope, aud, iat and
-                 exp are checked; answers {"access_token", "expires_in"}.
+                 exp are checked; answers {"access_token", "expires_in"}
+                 (3599 s, or the rules' "_expires_in"); an access token
+                 used after that is refused (401 UNAUTHENTICATED).
   POST /v1/projects/<project>/messages:send
                  needs "Authorization: Bearer <a token it issued>" and
                  {"message":{"token","notification":{"title","body"}}};
@@ -48,7 +50,7 @@ class Fcm:
         with open(args.sa_pub, "rb") as f:
             self.pub = serialization.load_pem_public_key(f.read())
         self.book = Book(args.rules, args.records)
-        self.tokens = set()
+        self.tokens = {}                 # access token -> when it expires
         self.lock = threading.Lock()
 
     def grant(self, form, token_uri):
@@ -75,18 +77,20 @@ class Fcm:
             return 400, {"error": "invalid_grant",
                          "error_description": "Invalid JWT claims."}
         token = "ya29." + secrets.token_urlsafe(32)
+        expires_in = self.book.setting("_expires_in", 3599)
         with self.lock:
-            self.tokens.add(token)
+            self.tokens[token] = time.time() + expires_in
             with open(self.args.grants, "a") as f:
                 f.write(token + "\n")
-        return 200, {"access_token": token, "expires_in": 3599,
+        return 200, {"access_token": token, "expires_in": expires_in,
                      "token_type": "Bearer"}
 
     def send(self, headers, body):
         """(status, answer, extra headers, device token)"""
         auth = headers.get("Authorization", "")
         with self.lock:
-            known = auth.startswith("Bearer ") and auth[7:] in self.tokens
+            known = (auth.startswith("Bearer ")
+                     and self.tokens.get(auth[7:], 0) > time.time())
         if not known:
             return 401, self.error(401, "invalid authentication"), [], "-"
         try:

@@ -5,7 +5,8 @@ Rules (a JSON file the test may rewrite at any time, read per request):
 {"<device token>": [{"status": 500}, {"status": 429, "retry_after": 1},
                     {"status": 410, "reason": "Unregistered"}], ...}
 The n-th request for a token gets the n-th answer; once they are used up,
-every request is answered 200.
+every request is answered 200.  Keys starting with "_" are settings
+("_expires_in": the lifetime of the FCM stand-in's access tokens).
 
 Records: one line per request, "<status> <token> <connection> <Unix time>",
 so that a test in C reads them with fscanf; details go to the log (stderr).
@@ -48,6 +49,15 @@ class Book:
             rules = {}
         todo = rules.get(token, [])
         return todo[n] if n < len(todo) else None
+
+    def setting(self, name, default):
+        """a number the test set in the rules file ("_expires_in": 62)"""
+        try:
+            with open(self.rules_path) as f:
+                v = json.load(f).get(name, default)
+        except (OSError, ValueError):
+            v = default
+        return v if isinstance(v, int) else default
 
     def record(self, status, token, conn):
         with self.lock:

@@ -6,7 +6,7 @@
  * devices exactly once, and a replay sends nothing more; a dead token
  * (APNs 410 / 400 BadDeviceToken, FCM 404 UNREGISTERED) is deleted; a
  * service answering 500 / 429 / 503 delays the push but loses nothing and
- * sends nothing twice.
+ * sends nothing twice; an FCM access token is renewed before it expires.
  */
 
 #include "photo_check.h"
@@ -361,9 +361,10 @@ rules(push_t *p, const char *json)
 int
 main(void)
 {
-    int           rc;
+    int           rc, n;
     char          env[8][400], json[1024], unique[64], dead[5][128];
     h_t           h;
+    pid_t         notifier;
     push_t        p;
     want_t        w;
     long long     user;
@@ -398,9 +399,10 @@ main(void)
     snprintf(env[4], sizeof(env[4]), "PHOTO_FCM_KEY_FILE=%s/fcm.json",
              p.keys);
 
-    h_worker(&h, "photo_notify", env[0], env[1], env[2], env[3], env[4],
-             "PHOTO_APNS_KEY_ID=KEY123", "PHOTO_APNS_TEAM_ID=TEAM456",
-             "PHOTO_APNS_TOPIC=com.example.photo", NULL);
+    notifier = h_worker(&h, "photo_notify", env[0], env[1], env[2], env[3],
+                        env[4], "PHOTO_APNS_KEY_ID=KEY123",
+                        "PHOTO_APNS_TEAM_ID=TEAM456",
+                        "PHOTO_APNS_TOPIC=com.example.photo", NULL);
     h_worker(&h, "photo_follow", "PHOTO_NOTIFY_ENABLED=1", NULL);
 
     /* 1: a follow, to one iPhone and one Android phone, once */
@@ -532,6 +534,36 @@ main(void)
           apns_connections(&p));
     CHECK(lines(p.grants) == 1, "fcm: one OAuth access token for all (%d)",
           lines(p.grants));
+
+    /* 5: an access token is renewed before it expires (the stand-in
+       refuses an expired one with 401): 62 s, less the worker's 60 s of
+       margin, is 2 s of use */
+    rules(&p, "{\"_expires_in\":62}");
+    fclose(fopen(p.grants, "w"));
+
+    /* a new worker, whose first token is such a short one */
+    h_worker_stop(&h, notifier, SIGTERM, 5000);
+    h_worker(&h, "photo_notify", env[0], env[1], env[2], env[3], env[4],
+             "PHOTO_APNS_KEY_ID=KEY123", "PHOTO_APNS_TEAM_ID=TEAM456",
+             "PHOTO_APNS_TOPIC=com.example.photo", NULL);
+
+    ben_and = tok(&p, "and-ben");           /* tok()'s buffers rotate */
+    n = answered(&p, 1, ben_and, 200);
+
+    snprintf(unique, sizeof(unique), "notify:test-renew1-%d", p.pid);
+    notify(&h, unique, BEN, ANN);
+    w = (want_t) { &p, 1, ben_and, 200, n + 1 };
+    CHECK(h_wait(&h, got, &w, 10000), "renewal: a push with the token");
+    h_sleep_ms(2500);
+
+    snprintf(unique, sizeof(unique), "notify:test-renew2-%d", p.pid);
+    notify(&h, unique, BEN, ANN);
+    w = (want_t) { &p, 1, ben_and, 200, n + 2 };
+    CHECK(h_wait(&h, got, &w, 10000), "renewal: a push 2.5 s later");
+    CHECK(lines(p.grants) == 2 && answered(&p, 1, "-", 401) == 0,
+          "renewal: the token about to expire was replaced before the "
+          "second push, none was refused (tokens %d, 401s %d)",
+          lines(p.grants), answered(&p, 1, "-", 401));
 
     rc = CHECK_DONE();
 

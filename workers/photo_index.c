@@ -30,6 +30,7 @@
 
 #include "photo_worker.h"
 #include "photo_id.h"
+#include "photo_index_doc.h"
 #include "photo_log.h"
 #include "photo_redis.h"
 #include "photo_solr.h"
@@ -40,23 +41,9 @@
 #include <time.h>
 
 
-#define PHOTO_CAPTION_MAX_BYTES  (2200 * 4)     /* as photo_persist */
-#define PHOTO_TEXT_MAX_BYTES     2048
-#define PHOTO_CREATED_MAX        253402300799LL /* 9999-12-31T23:59:59Z */
-
 /* the flush lock outlives a Solr request (10 s) several times over */
 #define PHOTO_INDEX_LOCK_MS      60000
 
-
-/* a job's document or delete, checked, as Solr is sent it */
-typedef struct {
-    int           del;
-    char          id[PHOTO_ID_BUF];
-    char          user_id[PHOTO_ID_BUF];
-    const char   *caption;
-    char          created[32];
-    char          location[64];
-} photo_index_doc_t;
 
 /* the worker's batch and its one Solr connection (one job at a time) */
 typedef struct {
@@ -75,16 +62,12 @@ typedef struct {
 
 
 static photo_job_rc_t photo_index(photo_ctx_t *ctx, photo_job_t *job);
-static int photo_index_parse(photo_job_t *job, photo_index_doc_t *d);
-static int photo_index_parse_add(photo_job_t *job, photo_index_doc_t *d);
 static void photo_index_idle(photo_ctx_t *ctx);
 static void photo_index_flush(photo_ctx_t *ctx);
 static int photo_index_send(photo_ctx_t *ctx, redisReply **e, size_t n,
     size_t *taken);
 static int photo_index_refused(photo_ctx_t *ctx, redisReply *e,
     const char *why);
-static yajl_gen_status photo_index_gen(yajl_gen g,
-    const photo_index_doc_t *d);
 static int photo_index_trim(redisContext *c, size_t n);
 static void photo_index_unlock(redisContext *c);
 
@@ -158,7 +141,7 @@ photo_index(photo_ctx_t *ctx, photo_job_t *job)
     photo_job_rc_t      rc;
     photo_index_doc_t   d;
 
-    if (photo_index_parse(job, &d) != 0) {
+    if (photo_index_doc_parse(job, &d) != 0) {
         return PHOTO_JOB_DEAD;
     }
 
@@ -201,78 +184,6 @@ static void
 photo_index_idle(photo_ctx_t *ctx)
 {
     photo_index_flush(ctx);
-}
-
-
-/* what a job asks for, checked as Solr would: 0, or -1 (reason set) */
-static int
-photo_index_parse(photo_job_t *job, photo_index_doc_t *d)
-{
-    int64_t      id;
-    const char  *unique;
-
-    if (photo_job_object(job) != 0
-        || photo_job_string(job, PHOTO_JOB_F_UNIQUE, 1, PHOTO_TEXT_MAX_BYTES,
-                            &unique, NULL)
-        || photo_job_id(job, PHOTO_JOB_F_ID, &id))
-    {
-        return -1;
-    }
-
-    photo_id_format(d->id, id);
-
-    /* "delete": absent (an add) or true */
-    if (photo_job_flag(job, PHOTO_JOB_F_DELETE, &d->del) != 0) {
-        return -1;
-    }
-
-    return d->del ? 0 : photo_index_parse_add(job, d);
-}
-
-
-static int
-photo_index_parse_add(photo_job_t *job, photo_index_doc_t *d)
-{
-    int         has_lat, has_lng;
-    double      lat, lng;
-    time_t      t;
-    int64_t     user_id, created_at;
-    struct tm   tm;
-
-    if (photo_job_id(job, PHOTO_JOB_F_USER_ID, &user_id)
-        || photo_job_string(job, PHOTO_JOB_F_CAPTION, 0,
-                            PHOTO_CAPTION_MAX_BYTES, &d->caption, NULL)
-        || photo_job_coord(job, PHOTO_JOB_F_LAT, -90, 90, &lat, &has_lat)
-        || photo_job_coord(job, PHOTO_JOB_F_LNG, -180, 180, &lng, &has_lng)
-        || photo_job_integer(job, PHOTO_JOB_F_CREATED_AT, 0,
-                             PHOTO_CREATED_MAX, &created_at))
-    {
-        return -1;
-    }
-
-    if (!has_lat || !has_lng) {
-        /* the index is for nearby search: persist queues located photos */
-        photo_job_dead(job, "fields \"%s\" and \"%s\" are required",
-                       PHOTO_JOB_F_LAT, PHOTO_JOB_F_LNG);
-        return -1;
-    }
-
-    t = (time_t) created_at;
-    if (gmtime_r(&t, &tm) == NULL
-        || strftime(d->created, sizeof(d->created), "%Y-%m-%dT%H:%M:%SZ",
-                    &tm)
-           == 0)
-    {
-        photo_job_dead(job, "created_at %" PRId64 " is not a date",
-                       created_at);
-        return -1;
-    }
-
-    photo_id_format(d->user_id, user_id);
-    /* %.10g as the photo object: about 1 cm, no float noise */
-    snprintf(d->location, sizeof(d->location), "%.10g,%.10g", lat, lng);
-
-    return 0;
 }
 
 
@@ -386,14 +297,14 @@ photo_index_send(photo_ctx_t *ctx, redisReply **e, size_t n, size_t *taken)
             return -1;
         }
 
-        bad = photo_index_parse(&job, &d) != 0;
+        bad = photo_index_doc_parse(&job, &d) != 0;
 
         if (bad) {
             /* checked when queued: only a list changed by hand gets here */
             rc = photo_index_refused(ctx, e[i], job.reason);
 
         } else {
-            rc = photo_index_gen(g, &d) == yajl_gen_status_ok ? 0 : -1;
+            rc = photo_index_doc_gen(g, &d) == yajl_gen_status_ok ? 0 : -1;
             docs++;
         }
 
@@ -479,36 +390,6 @@ photo_index_refused(photo_ctx_t *ctx, redisReply *e, const char *why)
     photo_job_free(&job);
 
     return rc;
-}
-
-
-/* "add":{"doc":{…}} or "delete":{"id":…}, into the open command object */
-static yajl_gen_status
-photo_index_gen(yajl_gen g, const photo_index_doc_t *d)
-{
-    yajl_gen_status  st;
-
-    if (d->del) {
-        st = yajl_gen_string(g, (const unsigned char *) "delete", 6);
-        return st != yajl_gen_status_ok
-               ? st : photo_job_gen_pairs(g, "id", d->id, NULL);
-    }
-
-    if ((st = yajl_gen_string(g, (const unsigned char *) "add", 3))
-            != yajl_gen_status_ok
-        || (st = yajl_gen_map_open(g)) != yajl_gen_status_ok
-        || (st = yajl_gen_string(g, (const unsigned char *) "doc", 3))
-           != yajl_gen_status_ok
-        || (st = photo_job_gen_pairs(g, "id", d->id, "user_id", d->user_id,
-                                     "created_at", d->created,
-                                     "caption", d->caption,
-                                     "location", d->location, NULL))
-           != yajl_gen_status_ok)
-    {
-        return st;
-    }
-
-    return yajl_gen_map_close(g);
 }
 
 

@@ -153,13 +153,12 @@ photo_worker_usage(photo_worker_t *w, FILE *out)
 
     fprintf(out,
         "Usage: %s [OPTIONS]\n"
-        "%s\n"
-        "\n"
-        "Gearman functions:",
+        "%s\n",
         w->prog, w->about);
 
     for (i = 0; i < w->nfunctions; i++) {
-        fprintf(out, " %s", w->functions[i].name);
+        fprintf(out, "%s %s", i ? "" : "\nGearman functions:",
+                w->functions[i].name);
     }
 
     fprintf(out,

@@ -35,6 +35,8 @@
 #define AWAY     (BASE + 107)
 #define TAKEN    (BASE + 108)         /* in the refused one's batch: Lyon */
 #define BATCHED  (BASE + 200)         /* .. + 29, in Tokyo */
+#define STORED   (BASE + 300)         /* .. + 24, in Reykjavik: in Postgres
+                                         only, for photo_reindex */
 #define BATCHES  30
 #define BATCH    "8"                  /* PHOTO_INDEX_BATCH of the test */
 #define CREATED  1767229200LL         /* 2026-01-01T01:00:00Z */
@@ -66,10 +68,11 @@ pending_len(h_t *h)
 }
 
 
+/* a document waits in Redis, and its job is done with */
 static int
-pending_some(h_t *h, void *arg)
+pending_taken(h_t *h, void *arg)
 {
-    return pending_len(h) > 0;
+    return pending_len(h) > 0 && h_queued(h, PHOTO_JOB_INDEX) == 0;
 }
 
 
@@ -361,8 +364,7 @@ test_solr_unreachable(h_t *h, pid_t worker)
 
     index_job(h, AWAY, PARIS_LAT, PARIS_LNG, "away");
 
-    CHECK(h_wait(h, pending_some, NULL, WAIT_MS) && h_queued(h,
-          PHOTO_JOB_INDEX) == 0,
+    CHECK(h_wait(h, pending_taken, NULL, WAIT_MS),
           "Solr away: the job is taken and its document waits in Redis");
 
     h_sleep_ms(400);
@@ -391,6 +393,59 @@ test_solr_unreachable(h_t *h, pid_t worker)
 }
 
 
+static int
+reykjavik(h_t *h, void *want)
+{
+    const char  *ids;
+
+    ids = s_solr_near(&solr, 64.1466, -21.9426, 50);
+
+    return ids != NULL && strcmp(ids, (const char *) want) == 0;
+}
+
+
+static void
+test_reindex(h_t *h)
+{
+    int    i;
+    char   cmd[600], want[1024];
+    size_t n;
+
+    /* 25 located photos straight into Postgres, and one deleted since */
+    h_users(h, POSTER, 1);
+
+    for (i = 0; i < 25; i++) {
+        PQclear(h_sql(h, "insert into photos (id, user_id, caption,"
+                         " media_path, image_url, width, height, lat, lng,"
+                         " created_at) values (%lld, %lld, 'stored %d',"
+                         " 'r/%d.jpg', '/media/r/%d.jpg', 10, 10, %.4f,"
+                         " -21.9426, to_timestamp(%lld))", STORED + i,
+                      POSTER, i, i, i, 64.1466 + i * 0.0001, CREATED));
+    }
+
+    PQclear(h_sql(h, "delete from photos where id = %lld", STORED + 24));
+
+    /* nearest first: the order they were put in */
+    n = 0;
+    for (i = 0; i < 24; i++) {
+        n += (size_t) snprintf(want + n, sizeof(want) - n, "%s%lld",
+                               i ? "," : "", STORED + i);
+    }
+
+    snprintf(cmd, sizeof(cmd), "PHOTO_SOLR_URL=%s PHOTO_INDEX_BATCH=10 "
+             "%s/photo_reindex --log-level warn", solr.core_url,
+             PHOTO_WORKERS_BIN);
+    CHECK(system(cmd) == 0, "photo_reindex exits 0");
+    CHECK(h_wait(h, reykjavik, want, WAIT_MS),
+          "it sent every located photo of Postgres (the 24 of Reykjavik, "
+          "not the deleted one)");
+    CHECK(s_solr_stat(&solr, "max_ops") <= 10,
+          "in updates of at most PHOTO_INDEX_BATCH=10");
+
+    h_forget(h, POSTER, 1);
+}
+
+
 int
 main(void)
 {
@@ -415,6 +470,8 @@ main(void)
     test_bad_payload(&h);
     test_through_persist(&h);
     worker = test_solr_unreachable(&h, worker);
+    s_solr_control(&solr, "{\"max_ops\":0}");
+    test_reindex(&h);
 
     CHECK(h_worker_stop(&h, worker, SIGTERM, 5000) == 0,
           "photo_index stops cleanly on SIGTERM");

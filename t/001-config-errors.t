@@ -137,3 +137,19 @@ qr/\[emerg\] .*"photo_gearman" directive is duplicate in \S+\/bad\.conf:2/
     photo_redis_timout 1s;
 --- error_log eval
 qr/\[emerg\] .*unknown directive "photo_redis_timout" in \S+\/bad\.conf:1/
+
+
+
+=== TEST 11: photo_object_cache: a number of objects, not 0
+--- user_files eval
+">>> bad.conf\n$::Backends    photo_object_cache 0 10s;\n"
+--- error_log eval
+qr/\[emerg\] .*invalid number of objects "0" in \S+\/bad\.conf:5/
+
+
+
+=== TEST 12: photo_object_cache: a time
+--- user_files eval
+">>> bad.conf\n$::Backends    photo_object_cache 1000 soon;\n"
+--- error_log eval
+qr/\[emerg\] .*invalid time "soon" in \S+\/bad\.conf:5/

@@ -6,6 +6,7 @@
 #include "ngx_http_photo_module.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_memcached.h"
+#include "ngx_photo_object_cache.h"
 #include "ngx_photo_postgres.h"
 #include "ngx_photo_read.h"
 #include "ngx_photo_redis.h"
@@ -26,6 +27,8 @@
 
 static ngx_int_t ngx_http_photo_handler(ngx_http_request_t *r);
 
+static char *ngx_http_photo_object_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_photo_init_process(ngx_cycle_t *cycle);
 static void ngx_http_photo_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_photo_memcached_hash(ngx_conf_t *cf,
@@ -120,6 +123,13 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_photo_main_conf_t, memcached_ttl),
+      NULL },
+
+    { ngx_string("photo_object_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_photo_object_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("photo_postgres"),
@@ -449,6 +459,7 @@ ngx_http_photo_init_process(ngx_cycle_t *cycle)
     if (ngx_http_photo_id_init(cycle, pmcf) != NGX_OK
         || ngx_photo_redis_init_process(cycle, pmcf) != NGX_OK
         || ngx_photo_mc_init_process(cycle, pmcf) != NGX_OK
+        || ngx_photo_ocache_init_process(cycle, pmcf) != NGX_OK
         || ngx_photo_pg_init_process(cycle, pmcf) != NGX_OK
         || ngx_photo_gm_init_process(cycle, pmcf) != NGX_OK)
     {
@@ -471,6 +482,7 @@ ngx_http_photo_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_photo_redis_exit_process(pmcf);
+    ngx_photo_ocache_exit_process(pmcf);
     ngx_photo_pg_exit_process(cycle, pmcf);
     ngx_photo_gm_exit_process(cycle, pmcf);
 }
@@ -540,6 +552,8 @@ ngx_http_photo_create_main_conf(ngx_conf_t *cf)
     conf->gearman_timeout = NGX_CONF_UNSET_MSEC;
     conf->memcached_keepalive = NGX_CONF_UNSET_UINT;
     conf->memcached_ttl = NGX_CONF_UNSET;
+    conf->object_cache_max = NGX_CONF_UNSET_UINT;
+    conf->object_cache_ttl = NGX_CONF_UNSET_MSEC;
     conf->postgres_pool = NGX_CONF_UNSET_UINT;
     conf->feed_cap = NGX_CONF_UNSET_UINT;
     conf->auth_timeout = NGX_CONF_UNSET_MSEC;
@@ -565,6 +579,8 @@ ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(pmcf->gearman_timeout, 1000);
     ngx_conf_init_uint_value(pmcf->memcached_keepalive, 16);
     ngx_conf_init_value(pmcf->memcached_ttl, 86400);
+    ngx_conf_init_uint_value(pmcf->object_cache_max, 0);
+    ngx_conf_init_msec_value(pmcf->object_cache_ttl, 10000);
     ngx_conf_init_uint_value(pmcf->postgres_pool, NGX_PHOTO_PG_POOL_DEFAULT);
     ngx_conf_init_uint_value(pmcf->feed_cap, PHOTO_FEED_CAP_DEFAULT);
     ngx_conf_init_msec_value(pmcf->auth_timeout, 5000);
@@ -806,6 +822,52 @@ ngx_http_photo_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         *s = *server;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* photo_object_cache off | number [time] */
+
+static char *
+ngx_http_photo_object_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_photo_main_conf_t *pmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+    ngx_msec_t  ttl;
+
+    if (pmcf->object_cache_max != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
+        pmcf->object_cache_max = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR || n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of objects \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->object_cache_max = (ngx_uint_t) n;
+
+    if (cf->args->nelts == 3) {
+        ttl = ngx_parse_time(&value[2], 0);
+        if (ttl == (ngx_msec_t) NGX_ERROR || ttl == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid time \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        pmcf->object_cache_ttl = ttl;
     }
 
     return NGX_CONF_OK;

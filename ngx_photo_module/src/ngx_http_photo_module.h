@@ -23,6 +23,7 @@ typedef struct {
 typedef struct ngx_photo_redis_s      ngx_photo_redis_t;
 typedef struct ngx_photo_mc_pool_s    ngx_photo_mc_pool_t;
 typedef struct ngx_photo_pg_pool_s    ngx_photo_pg_pool_t;
+typedef struct ngx_photo_ocache_s     ngx_photo_ocache_t;
 
 
 /*
@@ -41,6 +42,10 @@ typedef struct {
     time_t                      memcached_ttl;        /* of write-backs */
     void                       *memcached_hash;       /* memcached_st */
     ngx_photo_mc_pool_t        *memcached_state;
+
+    ngx_uint_t                  object_cache_max;     /* 0: off */
+    ngx_msec_t                  object_cache_ttl;
+    ngx_photo_ocache_t         *object_cache;         /* per worker */
 
     ngx_str_t                   postgres_conninfo;
     ngx_photo_server_t         *postgres;   /* host/port from the conninfo */

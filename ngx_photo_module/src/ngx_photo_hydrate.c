@@ -2,8 +2,9 @@
 /*
  * Photo ids -> photo objects -> the JSON answer.
  *
- * The objects come from memcached (one multi-key get per server, all servers
- * at once) and are copied into the response as they are: workers wrote them
+ * The objects come from the worker's own cache when photo_object_cache is
+ * on (ngx_photo_object_cache.c), else from memcached (one multi-key get per
+ * server, all servers at once) and are copied into the response as they are: workers wrote them
  * with yajl in the contract's format, and each is checked (it parses, and
  * it is the photo asked for) before it is used.  What memcached does not
  * have is read from Postgres in one query, generated with the same code the
@@ -17,6 +18,7 @@
 #include "ngx_photo_read.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_memcached.h"
+#include "ngx_photo_object_cache.h"
 #include "ngx_photo_postgres.h"
 #include "photo_object.h"
 
@@ -40,7 +42,6 @@ static const char  ngx_photo_hydrate_sql[] =
 
 
 static ngx_str_t  ngx_photo_feed_head = ngx_string("{\"photos\":[");
-static ngx_str_t  ngx_photo_feed_comma = ngx_string(",");
 static ngx_str_t  ngx_photo_feed_next = ngx_string("],\"next_max_id\":");
 static ngx_str_t  ngx_photo_feed_null = ngx_string("null}");
 
@@ -48,10 +49,11 @@ static ngx_str_t  ngx_photo_feed_null = ngx_string("null}");
 void
 ngx_photo_hydrate(ngx_photo_read_t *rd)
 {
-    u_char              *p;
-    ngx_int_t            rc;
-    ngx_uint_t           i;
-    ngx_http_request_t  *r;
+    u_char                      *p;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, k;
+    ngx_http_request_t          *r;
+    ngx_http_photo_main_conf_t  *pmcf;
 
     r = rd->request;
 
@@ -60,24 +62,71 @@ ngx_photo_hydrate(ngx_photo_read_t *rd)
         return;
     }
 
-    rd->items = ngx_pcalloc(r->pool, rd->nids * sizeof(ngx_photo_mc_item_t));
     rd->objects = ngx_pcalloc(r->pool, rd->nids * sizeof(ngx_str_t));
-    p = ngx_pnalloc(r->pool, rd->nids * (sizeof(PHOTO_MC_PHOTO) - 1
-                                         + NGX_INT64_LEN));
-
-    if (rd->items == NULL || rd->objects == NULL || p == NULL) {
+    if (rd->objects == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+    rd->nitems = 0;
+
+    /* found in the cache: pointers into it, good until it is next used */
     for (i = 0; i < rd->nids; i++) {
-        rd->items[i].key.data = p;
-        p = ngx_cpymem(p, PHOTO_MC_PHOTO, sizeof(PHOTO_MC_PHOTO) - 1);
-        p = ngx_sprintf(p, "%L", rd->ids[i]);
-        rd->items[i].key.len = p - rd->items[i].key.data;
+        if (ngx_photo_ocache_get(pmcf, NULL, rd->ids[i], &rd->objects[i])
+            == NGX_DECLINED)
+        {
+            rd->nitems++;
+        }
     }
 
-    rc = ngx_photo_mc_get(r, rd->items, rd->nids, ngx_photo_hydrate_cached,
+    if (rd->nitems == 0) {
+        /* the answer is copied out of them at once */
+        ngx_http_finalize_request(r, ngx_photo_hydrate_respond(rd));
+        return;
+    }
+
+    /* others are missing: the found ones are copied while they are there */
+    for (i = 0; i < rd->nids; i++) {
+        if (rd->objects[i].len) {
+            p = ngx_pnalloc(r->pool, rd->objects[i].len);
+            if (p == NULL) {
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            ngx_memcpy(p, rd->objects[i].data, rd->objects[i].len);
+            rd->objects[i].data = p;
+        }
+    }
+
+    /* the others from memcached */
+
+    rd->items = ngx_pcalloc(r->pool,
+                            rd->nitems * sizeof(ngx_photo_mc_item_t));
+    rd->item_ids = ngx_pnalloc(r->pool, rd->nitems * sizeof(ngx_uint_t));
+    p = ngx_pnalloc(r->pool, rd->nitems * (sizeof(PHOTO_MC_PHOTO) - 1
+                                           + NGX_INT64_LEN));
+
+    if (rd->items == NULL || rd->item_ids == NULL || p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    for (i = 0, k = 0; i < rd->nids; i++) {
+        if (rd->objects[i].len) {
+            continue;
+        }
+
+        rd->item_ids[k] = i;
+        rd->items[k].key.data = p;
+        p = ngx_cpymem(p, PHOTO_MC_PHOTO, sizeof(PHOTO_MC_PHOTO) - 1);
+        p = ngx_sprintf(p, "%L", rd->ids[i]);
+        rd->items[k].key.len = p - rd->items[k].key.data;
+        k++;
+    }
+
+    rc = ngx_photo_mc_get(r, rd->items, rd->nitems, ngx_photo_hydrate_cached,
                           rd);
 
     if (rc == NGX_ERROR) {
@@ -98,24 +147,29 @@ ngx_photo_hydrate_cached(void *data)
 {
     ngx_photo_read_t  *rd = data;
 
-    u_char               *p, *list;
-    ngx_int_t             rc;
-    ngx_uint_t            i;
-    ngx_http_request_t   *r;
-    ngx_photo_mc_item_t  *it;
-    const char           *params[1];
+    u_char                      *p, *list;
+    ngx_int_t                    rc;
+    ngx_uint_t                   i, k;
+    ngx_http_request_t          *r;
+    ngx_photo_mc_item_t         *it;
+    ngx_http_photo_main_conf_t  *pmcf;
+    const char                  *params[1];
 
     r = rd->request;
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
     rd->missing = 0;
 
-    for (i = 0; i < rd->nids; i++) {
-        it = &rd->items[i];
+    for (k = 0; k < rd->nitems; k++) {
+        it = &rd->items[k];
+        i = rd->item_ids[k];
 
         if (it->found && it->flags == PHOTO_MC_FLAGS
             && photo_object_check(it->value.data, it->value.len, rd->ids[i],
                                   NULL))
         {
             rd->objects[i] = it->value;
+            ngx_photo_ocache_put(pmcf, r->connection->log, rd->ids[i],
+                                 &it->value);
             continue;
         }
 
@@ -200,7 +254,7 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
 {
     size_t                       len;
     yajl_gen                     g;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, k;
     ngx_str_t                    value;
     photo_object_t               o;
     const unsigned char         *buf;
@@ -235,15 +289,17 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
 
 #undef ngx_photo_col
 
-    for (i = 0; i < rd->nids; i++) {
-        if (rd->ids[i] == o.id) {
+    for (k = 0; k < rd->nitems; k++) {
+        if (rd->ids[rd->item_ids[k]] == o.id) {
             break;
         }
     }
 
-    if (i == rd->nids || rd->objects[i].len) {
+    if (k == rd->nitems || rd->objects[rd->item_ids[k]].len) {
         return NGX_OK;
     }
+
+    i = rd->item_ids[k];
 
     g = ngx_photo_json_gen_alloc(r->pool);
     if (g == NULL) {
@@ -266,17 +322,19 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
     value = rd->objects[i];
 
-    ngx_photo_mc_set(pmcf, r->connection->log, &rd->items[i].key, &value,
+    ngx_photo_mc_set(pmcf, r->connection->log, &rd->items[k].key, &value,
                      PHOTO_MC_FLAGS, pmcf->memcached_ttl);
+    ngx_photo_ocache_put(pmcf, r->connection->log, o.id, &value);
 
     return NGX_OK;
 }
 
 
 /*
- * {"photos":[<object>,<object>...],"next_max_id":"<id>"|null}: the objects
- * go out where they are, in memcached's reply buffers or yajl's, each as a
- * buffer of its own.
+ * {"photos":[<object>,<object>...],"next_max_id":"<id>"|null}, copied into
+ * one buffer: a page is at most a few tens of kilobytes, and one buffer is
+ * one iovec for writev where a buffer per object and per comma made the
+ * kernel walk a hundred or more (measured: scripts/bench feed).
  */
 
 static ngx_int_t
@@ -286,7 +344,7 @@ ngx_photo_hydrate_respond(ngx_photo_read_t *rd)
     u_char              *p;
     ngx_uint_t           i, first;
     ngx_chain_t         *out, **ll;
-    ngx_str_t            next;
+    ngx_str_t            next, body;
     ngx_http_request_t  *r;
 
     r = rd->request;
@@ -297,11 +355,20 @@ ngx_photo_hydrate_respond(ngx_photo_read_t *rd)
                                         "no photo %L", rd->photo_id);
         }
 
+        /* copied: it may point into the object cache */
+        body.len = rd->objects[0].len;
+        body.data = ngx_pnalloc(r->pool, body.len);
+        if (body.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(body.data, rd->objects[0].data, body.len);
+
         out = NULL;
         ll = &out;
         len = 0;
 
-        if (ngx_photo_hydrate_add(r, &ll, &rd->objects[0], &len) != NGX_OK) {
+        if (ngx_photo_hydrate_add(r, &ll, &body, &len) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -321,34 +388,43 @@ ngx_photo_hydrate_respond(ngx_photo_read_t *rd)
         next = ngx_photo_feed_null;
     }
 
-    out = NULL;
-    ll = &out;
-    len = 0;
-    first = 1;
+    len = ngx_photo_feed_head.len + ngx_photo_feed_next.len + next.len;
 
-    if (ngx_photo_hydrate_add(r, &ll, &ngx_photo_feed_head, &len) != NGX_OK) {
+    for (i = 0; i < rd->nids; i++) {
+        len += rd->objects[i].len + 1;
+    }
+
+    body.data = ngx_pnalloc(r->pool, (size_t) len);
+    if (body.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    p = ngx_cpymem(body.data, ngx_photo_feed_head.data,
+                   ngx_photo_feed_head.len);
+    first = 1;
 
     for (i = 0; i < rd->nids; i++) {
         if (rd->objects[i].len == 0) {
             continue;
         }
 
-        if ((!first
-             && ngx_photo_hydrate_add(r, &ll, &ngx_photo_feed_comma, &len)
-                != NGX_OK)
-            || ngx_photo_hydrate_add(r, &ll, &rd->objects[i], &len) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (!first) {
+            *p++ = ',';
         }
 
+        p = ngx_cpymem(p, rd->objects[i].data, rd->objects[i].len);
         first = 0;
     }
 
-    if (ngx_photo_hydrate_add(r, &ll, &ngx_photo_feed_next, &len) != NGX_OK
-        || ngx_photo_hydrate_add(r, &ll, &next, &len) != NGX_OK)
-    {
+    p = ngx_cpymem(p, ngx_photo_feed_next.data, ngx_photo_feed_next.len);
+    p = ngx_cpymem(p, next.data, next.len);
+    body.len = p - body.data;
+
+    out = NULL;
+    ll = &out;
+    len = 0;
+
+    if (ngx_photo_hydrate_add(r, &ll, &body, &len) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -48,8 +48,10 @@ typedef struct {
     ngx_uint_t                  nids;
     ngx_flag_t                  more;       /* a next page exists */
 
-    ngx_photo_mc_item_t        *items;      /* one per id */
     ngx_str_t                  *objects;    /* the JSON of each, or empty */
+    ngx_photo_mc_item_t        *items;      /* those asked of memcached */
+    ngx_uint_t                 *item_ids;   /* item -> its place in ids */
+    ngx_uint_t                  nitems;
     ngx_uint_t                  missing;    /* to read from Postgres */
 } ngx_photo_read_t;
 

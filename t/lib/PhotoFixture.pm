@@ -12,7 +12,7 @@ use Exporter 'import';
 use IO::Socket::INET;
 use POSIX ();
 
-our @EXPORT = qw(sql redis mc_set mc_get mc_delete list_id photo_json
+our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat list_id photo_json
                  free_port silent_port solr_start solr_update
                  $Backends photo_block_defaults);
 
@@ -129,6 +129,17 @@ sub mc_get {
         return $1 if $out =~ /^VALUE \S+ \d+ \d+\r\n(.*)\r\nEND\r\n\z/s;
     }
     return undef;
+}
+
+# a counter of memcached's "stats", summed over the servers (cmd_get...)
+sub mc_stat {
+    my ($name) = @_;
+    my $sum = 0;
+    for my $p (mc_ports()) {
+        my $out = mc_cmd($p, "stats\r\n", qr/^(END|ERROR)/);
+        $sum += $1 if $out =~ /^STAT \Q$name\E (\d+)\r$/m;
+    }
+    return $sum;
 }
 
 sub list_id { sprintf '%019d', $_[0] }

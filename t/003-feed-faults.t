@@ -12,23 +12,13 @@ use POSIX ();
 my ($READER, $POSTER) = (3001, 3002);
 our $Token = 'tok_faults_0123456789abcdef';
 my $base = 9_100_000;
-my @ids = map { $base + $_ } 1 .. 6;
 our $Gone = $base + 99;                      # in the list, nowhere else
 
-sql("delete from users where id in ($READER, $POSTER)");
-sql("insert into users (id, username, password_hash) values
-     ($READER, 'reader3', '!'), ($POSTER, 'poster3', '!')");
-sql("insert into follows (follower, followee) values ($READER, $POSTER)");
-our %P;
-for my $n (1 .. 6) {
-    my $id = $base + $n;
-    $P{$id} = { id => $id, user_id => $POSTER, username => 'poster3',
-                caption => "fault $n", image_url => "/media/f/$n.jpg",
-                width => 640, height => 480, created_at => 1790001000 + $n };
-    sql("insert into photos (id, user_id, caption, media_path, image_url, width,
-         height, created_at) values ($id, $POSTER, 'fault $n', 'f/$n.jpg',
-         '/media/f/$n.jpg', 640, 480, to_timestamp(1790001000 + $n))");
-}
+my ($ids, $p) = reader_and_poster(reader => $READER, poster => $POSTER,
+                                  name => 'fault', base => $base,
+                                  at => 1790001000);
+my @ids = @$ids;
+our %P = %$p;
 
 # a complete feed list holding the six photos and one that was deleted
 redis('DEL', "feed:$READER");

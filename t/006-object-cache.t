@@ -8,23 +8,12 @@ use PhotoFixture;
 
 my ($READER, $POSTER) = (6001, 6002);
 our $Token = 'tok_ocache_0123456789abcdef';
-my $base = 9_600_000;
-my @ids = map { $base + $_ } 1 .. 6;
 
-sql("delete from users where id in ($READER, $POSTER)");
-sql("insert into users (id, username, password_hash) values
-     ($READER, 'reader6', '!'), ($POSTER, 'poster6', '!')");
-sql("insert into follows (follower, followee) values ($READER, $POSTER)");
-our %P;
-for my $n (1 .. 6) {
-    my $id = $base + $n;
-    $P{$id} = { id => $id, user_id => $POSTER, username => 'poster6',
-                caption => "kept $n", image_url => "/media/k/$n.jpg",
-                width => 640, height => 480, created_at => 1790002000 + $n };
-    sql("insert into photos (id, user_id, caption, media_path, image_url, width,
-         height, created_at) values ($id, $POSTER, 'kept $n', 'k/$n.jpg',
-         '/media/k/$n.jpg', 640, 480, to_timestamp(1790002000 + $n))");
-}
+my ($ids, $p) = reader_and_poster(reader => $READER, poster => $POSTER,
+                                  name => 'kept', base => 9_600_000,
+                                  at => 1790002000);
+my @ids = @$ids;
+our %P = %$p;
 redis('DEL', "feed:$READER");
 redis('ZADD', "feed:$READER", 0, '0' x 19, map { (0, list_id($_)) } @ids);
 redis('SET', "session:$Token", $READER, 'EX', 3600);

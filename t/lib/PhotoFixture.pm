@@ -13,6 +13,7 @@ use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat list_id photo_json
+                 reader_and_poster
                  free_port silent_port solr_start solr_update
                  $Backends photo_block_defaults);
 
@@ -129,6 +130,32 @@ sub mc_get {
         return $1 if $out =~ /^VALUE \S+ \d+ \d+\r\n(.*)\r\nEND\r\n\z/s;
     }
     return undef;
+}
+
+# A reader following a poster of six photos, made afresh in Postgres:
+# reader_and_poster(reader => ID, poster => ID, name => 'x', base => ID,
+# at => UNIX) -> (photo ids, { id => the fields photo_json takes }).
+# Photo n (1..6) is base + n, "<name> n", posted at at + n.
+sub reader_and_poster {
+    my (%a) = @_;
+    my ($reader, $poster, $name) = @a{qw(reader poster name)};
+    my (@ids, %p);
+    sql("delete from users where id in ($reader, $poster)");
+    sql("insert into users (id, username, password_hash) values
+         ($reader, 'reader_$name', '!'), ($poster, 'poster_$name', '!')");
+    sql("insert into follows (follower, followee) values ($reader, $poster)");
+    for my $n (1 .. 6) {
+        my $id = $a{base} + $n;
+        my $at = $a{at} + $n;
+        push @ids, $id;
+        $p{$id} = { id => $id, user_id => $poster, username => "poster_$name",
+                    caption => "$name $n", image_url => "/media/$name/$n.jpg",
+                    width => 640, height => 480, created_at => $at };
+        sql("insert into photos (id, user_id, caption, media_path, image_url,
+             width, height, created_at) values ($id, $poster, '$name $n',
+             '$name/$n.jpg', '/media/$name/$n.jpg', 640, 480, to_timestamp($at))");
+    }
+    return (\@ids, \%p);
 }
 
 # a counter of memcached's "stats", summed over the servers (cmd_get...)

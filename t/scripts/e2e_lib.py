@@ -65,3 +65,20 @@ def wait(cond, seconds):
         if time.time() > deadline:
             return False
         time.sleep(0.05)
+
+
+def waited(cond, seconds, step=0.05):
+    """seconds until cond held, or None when the deadline passed first"""
+    t0 = time.time()
+    while True:
+        if cond():
+            return time.time() - t0
+        if time.time() - t0 > seconds:
+            return None
+        time.sleep(step)
+
+
+def lists(path, token, photo_id):
+    """GET path answers 200 with photo_id among its photos"""
+    s, b, _ = call("GET", path, token=token)
+    return s == 200 and any(x["id"] == photo_id for x in b["photos"])

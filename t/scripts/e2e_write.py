@@ -12,7 +12,7 @@ import json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zl
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import API, HOST, RUN, ROOT, call, check, done, sql
+from e2e_lib import API, HOST, RUN, ROOT, call, check, done, lists, sql, waited
 
 def png(w, h):
     def chunk(t, d):
@@ -100,28 +100,18 @@ s, p, _ = call("POST", "/v1/photos", {"media_id": m.get("media_id", "1"), "capti
                                       "lat": 48.8566, "lng": 2.3522}, token=ta)
 check("alice posts: 202 with the photo's id", s == 202 and p["id"].isdigit(), (s, p))
 
-seen = None
-while time.time() - t0 < 3:
-    s, f, _ = call("GET", "/v1/feed", token=tb)
-    if s == 200 and any(x["id"] == p.get("id") for x in f["photos"]):
-        seen = time.time() - t0
-        break
-    time.sleep(0.05)
+seen = waited(lambda: lists("/v1/feed", tb, p.get("id")), 3)
 check("the new photo is in bob's feed within a second (%.2f s)" % (seen or -1), seen is not None and seen < 1.0)
 if seen is not None:
+    s, f, _ = call("GET", "/v1/feed", token=tb)
     photo = next(x for x in f["photos"] if x["id"] == p["id"])
     check("as alice posted it", photo["caption"] == "hello \u00e9t\u00e9" and photo["user"]["username"] == alice
           and photo["lat"] == 48.8566 and photo["width"] == 40, photo)
 
 if os.environ.get("PHOTO_SOLR_URL"):
     # indexed by the index worker (commitWithin), found by nginx through Solr
-    found = None
-    while time.time() - t0 < 5:
-        s, n, _ = call("GET", "/v1/photos/nearby?lat=48.853&lng=2.3499&radius_km=2", token=tb)
-        if s == 200 and any(x["id"] == p.get("id") for x in n["photos"]):
-            found = time.time() - t0
-            break
-        time.sleep(0.1)
+    found = waited(lambda: lists("/v1/photos/nearby?lat=48.853&lng=2.3499&radius_km=2", tb,
+                                 p.get("id")), 5, 0.1)
     check("the located photo is found by nearby search within 2 km (%.2f s)" % (found or -1),
           found is not None)
     s, n, _ = call("GET", "/v1/photos/nearby?lat=51.5072&lng=-0.1276&radius_km=100", token=tb)
@@ -203,14 +193,8 @@ if os.environ.get("PHOTO_SOLR_URL") and os.environ.get("PHOTO_SOLR_STANDIN") == 
         up = subprocess.run([os.path.join(ROOT, "scripts", "stack"), "start"],
                             capture_output=True, text=True)
     check("scripts/stack start brings the Solr stand-in back", up.returncode == 0, up.stdout + up.stderr)
-    back = None
-    t3 = time.time()
-    while time.time() - t3 < 10:
-        s, n, _ = call("GET", "/v1/photos/nearby?lat=48.86&lng=2.3376&radius_km=1", token=tb)
-        if s == 200 and any(x["id"] == p2.get("id") for x in n["photos"]):
-            back = time.time() - t3
-            break
-        time.sleep(0.1)
+    back = waited(lambda: lists("/v1/photos/nearby?lat=48.86&lng=2.3376&radius_km=1", tb,
+                                p2.get("id")), 10, 0.1)
     check("Solr back: the photo posted while it was away is found (%.2f s)" % (back or -1), back is not None)
 
 s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "a" * 64}, token=tb)

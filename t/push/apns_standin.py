@@ -60,7 +60,9 @@ class Apns:
                 or not isinstance(claims.get("iat"), int)
                 or len(sig) != 64):
             return "InvalidProviderToken"
-        if time.time() - claims["iat"] > 3600:
+        # an hour, as Apple; the rules' "_apns_max_age" for a test
+        if time.time() - claims["iat"] > self.book.setting("_apns_max_age",
+                                                           3600):
             return "ExpiredProviderToken"
         der = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"),
                                          int.from_bytes(sig[32:], "big"))

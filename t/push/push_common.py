@@ -6,7 +6,8 @@ Rules (a JSON file the test may rewrite at any time, read per request):
                     {"status": 410, "reason": "Unregistered"}], ...}
 The n-th request for a token gets the n-th answer; once they are used up,
 every request is answered 200.  Keys starting with "_" are settings
-("_expires_in": the lifetime of the FCM stand-in's access tokens).
+("_expires_in": the lifetime of the FCM stand-in's access tokens;
+"_apns_max_age": how old an APNs provider token may be, 3600 s by default).
 
 Records: one line per request, "<status> <token> <connection> <Unix time>",
 so that a test in C reads them with fscanf; details go to the log (stderr).

@@ -6,7 +6,8 @@
  * devices exactly once, and a replay sends nothing more; a dead token
  * (APNs 410 / 400 BadDeviceToken, FCM 404 UNREGISTERED) is deleted; a
  * service answering 500 / 429 / 503 delays the push but loses nothing and
- * sends nothing twice; an FCM access token is renewed before it expires.
+ * sends nothing twice; an FCM access token is renewed before it expires,
+ * and an APNs provider token APNs calls expired is replaced at once.
  */
 
 #include "photo_check.h"
@@ -564,6 +565,27 @@ main(void)
           "renewal: the token about to expire was replaced before the "
           "second push, none was refused (tokens %d, 401s %d)",
           lines(p.grants), answered(&p, 1, "-", 401));
+
+    /* 6: APNs refusing a provider token as too old (403
+       ExpiredProviderToken, which Apple answers past an hour): a new one,
+       and the push goes through, once */
+    rules(&p, "{\"_apns_max_age\":1}");
+    ben_ios = tok(&p, "ios-ben");
+    n = answered(&p, 0, ben_ios, 200);
+    h_sleep_ms(2100);
+
+    snprintf(unique, sizeof(unique), "notify:test-renew3-%d", p.pid);
+    notify(&h, unique, BEN, ANN);
+    w = (want_t) { &p, 0, ben_ios, 200, n + 1 };
+    CHECK(h_wait(&h, got, &w, 10000) && h_wait_drained(&h, PHOTO_JOB_NOTIFY,
+                                                       10000),
+          "apns renewal: the push went through");
+    CHECK(answered(&p, 0, ben_ios, 403) >= 1
+          && answered(&p, 0, ben_ios, 200) == n + 1,
+          "apns renewal: refused as ExpiredProviderToken first (%d), then "
+          "taken once with a new token (%d)", answered(&p, 0, ben_ios, 403),
+          answered(&p, 0, ben_ios, 200) - n);
+    rules(&p, "{}");
 
     rc = CHECK_DONE();
 

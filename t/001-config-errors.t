@@ -153,3 +153,11 @@ qr/\[emerg\] .*invalid number of objects "0" in \S+\/bad\.conf:5/
 ">>> bad.conf\n$::Backends    photo_object_cache 1000 soon;\n"
 --- error_log eval
 qr/\[emerg\] .*invalid time "soon" in \S+\/bad\.conf:5/
+
+
+
+=== TEST 13: photo_media_thread_pool names a thread pool that is not defined
+--- user_files eval
+">>> bad.conf\n$::Backends    photo_media_thread_pool nope;\n"
+--- error_log eval
+qr/\[emerg\] .*unknown thread pool "nope" in \S+\/bad\.conf:5/

@@ -29,6 +29,10 @@ static ngx_int_t ngx_http_photo_handler(ngx_http_request_t *r);
 
 static char *ngx_http_photo_object_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+#if (NGX_THREADS)
+static char *ngx_http_photo_media_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+#endif
 static ngx_int_t ngx_http_photo_init_process(ngx_cycle_t *cycle);
 static void ngx_http_photo_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_photo_memcached_hash(ngx_conf_t *cf,
@@ -187,6 +191,15 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_photo_loc_conf_t, media_url),
       NULL },
+
+#if (NGX_THREADS)
+    { ngx_string("photo_media_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_photo_media_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+#endif
 
     { ngx_string("photo_media_max_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -639,6 +652,9 @@ ngx_http_photo_create_loc_conf(ngx_conf_t *cf)
     conf->max_count = NGX_CONF_UNSET_UINT;
     conf->media_max = NGX_CONF_UNSET_SIZE;
     conf->trusted = NGX_CONF_UNSET_PTR;
+#if (NGX_THREADS)
+    conf->media_pool = NGX_CONF_UNSET_PTR;
+#endif
 
     return conf;
 }
@@ -668,6 +684,9 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               10 * 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
     ngx_conf_merge_str_value(conf->solr_location, prev->solr_location, "");
+#if (NGX_THREADS)
+    ngx_conf_merge_ptr_value(conf->media_pool, prev->media_pool, NULL);
+#endif
 
     if (conf->count > conf->max_count) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -826,6 +845,32 @@ ngx_http_photo_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return NGX_CONF_OK;
 }
+
+
+#if (NGX_THREADS)
+
+/* photo_media_thread_pool name: nginx checks the pool exists ("thread_pool
+   name ...;" in the main context, or "default") when it starts */
+
+static char *
+ngx_http_photo_media_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_photo_loc_conf_t *plcf = conf;
+
+    ngx_str_t  *value;
+
+    if (plcf->media_pool != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    plcf->media_pool = ngx_thread_pool_add(cf, &value[1]);
+
+    return plcf->media_pool ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+#endif
 
 
 /* photo_object_cache off | number [time] */

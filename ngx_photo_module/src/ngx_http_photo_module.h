@@ -83,6 +83,9 @@ typedef struct {
     ngx_array_t                *trusted;    /* of ngx_cidr_t: proxies whose
                                                X-Forwarded-Proto counts */
     ngx_str_t                   solr_location;  /* internal, to Solr */
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *media_pool;     /* writes uploads, or NULL */
+#endif
 } ngx_http_photo_loc_conf_t;
 
 

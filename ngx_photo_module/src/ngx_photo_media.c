@@ -6,9 +6,10 @@
  * written atomically (temp file + rename), and remembered in Redis for the
  * uploader only until it is posted (PHOTO_REDIS_MEDIA, with an expiry).
  *
- * The file is written from the worker like nginx writes request bodies to
- * its temp files; a deployment that wants that off the event loop would use
- * a thread pool.
+ * With photo_media_thread_pool, the file is written by a thread of that
+ * pool (directory, temp file, write, rename), so the worker goes on serving
+ * meanwhile; without it, by the worker itself, as nginx writes request
+ * bodies to its temp files.
  */
 
 #include "ngx_photo_write.h"
@@ -22,14 +23,33 @@
 
 typedef struct {
     ngx_photo_write_t          *write;
+    ngx_photo_image_t           img;
+    ngx_str_t                   path;       /* aa/<sha1><ext> */
+    ngx_str_t                   url;
+    u_char                     *dir;        /* these three NUL-terminated */
+    u_char                     *name;
+    u_char                     *tmp;
     ngx_str_t                   answer;
+
+    /* the file's outcome, logged from the event loop (a thread does not) */
+    const char                 *failed;     /* the call, or NULL */
+    u_char                     *failed_on;
+    ngx_err_t                   err;
 } ngx_photo_media_t;
 
 
 static void ngx_photo_media_body(ngx_photo_write_t *w);
-static ngx_int_t ngx_photo_media_store(ngx_photo_write_t *w,
-    ngx_photo_image_t *img, ngx_str_t *path, ngx_str_t *url);
+static ngx_int_t ngx_photo_media_names(ngx_photo_media_t *m);
+static void ngx_photo_media_file(ngx_photo_media_t *m);
+static void ngx_photo_media_stored(ngx_photo_media_t *m);
 static void ngx_photo_media_remembered(void *data, redisReply *reply);
+#if (NGX_THREADS)
+static ngx_int_t ngx_photo_media_post(ngx_photo_media_t *m,
+    ngx_thread_pool_t *tp);
+static void ngx_photo_media_thread(void *data, ngx_log_t *log);
+static void ngx_photo_media_thread_done(ngx_event_t *ev);
+static void ngx_photo_media_resume(ngx_http_request_t *r);
+#endif
 
 
 ngx_int_t
@@ -58,18 +78,12 @@ ngx_photo_media_handler(ngx_http_request_t *r)
 static void
 ngx_photo_media_body(ngx_photo_write_t *w)
 {
-    u_char                *p;
-    size_t                 len, argvlen[5];
-    int64_t                id;
-    yajl_gen               g;
-    ngx_int_t              rc;
-    ngx_str_t              path, url, media_key;
-    const char            *argv[5];
-    ngx_photo_media_t     *m;
-    ngx_photo_image_t      img;
-    ngx_http_request_t    *r;
-    const unsigned char   *buf;
-    u_char                 num[NGX_INT64_LEN], ttl[NGX_INT_T_LEN];
+    ngx_photo_media_t          *m;
+    ngx_photo_image_t           img;
+    ngx_http_request_t         *r;
+#if (NGX_THREADS)
+    ngx_http_photo_loc_conf_t  *plcf;
+#endif
 
     r = w->request;
 
@@ -95,21 +109,73 @@ ngx_photo_media_body(ngx_photo_write_t *w)
         return;
     }
 
+    m = ngx_pcalloc(r->pool, sizeof(ngx_photo_media_t));
+    if (m == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    m->write = w;
+    m->img = img;
+    w->data = m;
+
+    if (ngx_photo_media_names(m) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+#if (NGX_THREADS)
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
+
+    if (plcf->media_pool) {
+        if (ngx_photo_media_post(m, plcf->media_pool) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+#endif
+
+    ngx_photo_media_file(m);
+    ngx_photo_media_stored(m);
+}
+
+
+/* the file is there (or failed): remember it in Redis, then answer */
+static void
+ngx_photo_media_stored(ngx_photo_media_t *m)
+{
+    u_char                *p;
+    size_t                 len, argvlen[5];
+    int64_t                id;
+    yajl_gen               g;
+    ngx_int_t              rc;
+    ngx_str_t              media_key;
+    const char            *argv[5];
+    ngx_photo_write_t     *w;
+    ngx_http_request_t    *r;
+    const unsigned char   *buf;
+    u_char                 num[NGX_INT64_LEN], ttl[NGX_INT_T_LEN];
+
+    w = m->write;
+    r = w->request;
+
+    if (m->failed) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, m->err,
+                      "%s \"%s\" failed", m->failed, m->failed_on);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     id = ngx_photo_next_id(r);
     if (id == 0) {
         ngx_http_finalize_request(r, ngx_photo_unavailable(r, "ids"));
         return;
     }
 
-    if (ngx_photo_media_store(w, &img, &path, &url) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    m = ngx_palloc(r->pool, sizeof(ngx_photo_media_t));
     g = ngx_photo_json_gen_alloc(r->pool);
     p = ngx_pnalloc(r->pool, sizeof(PHOTO_REDIS_MEDIA) + NGX_INT64_LEN);
-    if (m == NULL || g == NULL || p == NULL) {
+    if (g == NULL || p == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -124,16 +190,16 @@ ngx_photo_media_body(ngx_photo_write_t *w)
     yajl_gen_string(g, num, ngx_sprintf(num, "%L", w->user_id) - num);
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_MEDIA_PATH,
                     sizeof(PHOTO_JOB_F_MEDIA_PATH) - 1);
-    yajl_gen_string(g, path.data, path.len);
+    yajl_gen_string(g, m->path.data, m->path.len);
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_IMAGE_URL,
                     sizeof(PHOTO_JOB_F_IMAGE_URL) - 1);
-    yajl_gen_string(g, url.data, url.len);
+    yajl_gen_string(g, m->url.data, m->url.len);
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_WIDTH,
                     sizeof(PHOTO_JOB_F_WIDTH) - 1);
-    yajl_gen_integer(g, img.width);
+    yajl_gen_integer(g, m->img.width);
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_HEIGHT,
                     sizeof(PHOTO_JOB_F_HEIGHT) - 1);
-    yajl_gen_integer(g, img.height);
+    yajl_gen_integer(g, m->img.height);
     yajl_gen_map_close(g);
     yajl_gen_get_buf(g, &buf, &len);
 
@@ -160,13 +226,13 @@ ngx_photo_media_body(ngx_photo_write_t *w)
     yajl_gen_string(g, num, ngx_sprintf(num, "%L", id) - num);
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_IMAGE_URL,
                     sizeof(PHOTO_JOB_F_IMAGE_URL) - 1);
-    yajl_gen_string(g, url.data, url.len);
+    yajl_gen_string(g, m->url.data, m->url.len);
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_WIDTH,
                     sizeof(PHOTO_JOB_F_WIDTH) - 1);
-    yajl_gen_integer(g, img.width);
+    yajl_gen_integer(g, m->img.width);
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_HEIGHT,
                     sizeof(PHOTO_JOB_F_HEIGHT) - 1);
-    yajl_gen_integer(g, img.height);
+    yajl_gen_integer(g, m->img.height);
     yajl_gen_map_close(g);
 
     if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
@@ -174,7 +240,6 @@ ngx_photo_media_body(ngx_photo_write_t *w)
         return;
     }
 
-    m->write = w;
     m->answer.data = (u_char *) buf;
     m->answer.len = len;
 
@@ -217,19 +282,17 @@ ngx_photo_media_remembered(void *data, redisReply *reply)
  */
 
 static ngx_int_t
-ngx_photo_media_store(ngx_photo_write_t *w, ngx_photo_image_t *img,
-    ngx_str_t *path, ngx_str_t *url)
+ngx_photo_media_names(ngx_photo_media_t *m)
 {
-    u_char                      *p, *name, *tmp;
+    u_char                      *p;
     size_t                       len;
-    ssize_t                      n;
-    ngx_fd_t                     fd;
-    ngx_err_t                    err;
     ngx_sha1_t                   sha1;
+    ngx_photo_write_t           *w;
     ngx_http_request_t          *r;
     ngx_http_photo_loc_conf_t   *plcf;
     u_char                       digest[20], hex[41];
 
+    w = m->write;
     r = w->request;
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
 
@@ -240,72 +303,171 @@ ngx_photo_media_store(ngx_photo_write_t *w, ngx_photo_image_t *img,
     hex[40] = '\0';
 
     /* the relative path: aa/<hex><ext> */
-    len = 3 + 40 + ngx_strlen(img->ext);
-    path->data = ngx_pnalloc(r->pool, len + 1);
-    if (path->data == NULL) {
+    len = 3 + 40 + ngx_strlen(m->img.ext);
+    m->path.data = ngx_pnalloc(r->pool, len + 1);
+    if (m->path.data == NULL) {
         return NGX_ERROR;
     }
 
-    path->len = ngx_sprintf(path->data, "%*s/%s%s", (size_t) 2, hex, hex,
-                            img->ext)
-                - path->data;
+    m->path.len = ngx_sprintf(m->path.data, "%*s/%s%s", (size_t) 2, hex, hex,
+                              m->img.ext)
+                  - m->path.data;
 
-    url->data = ngx_pnalloc(r->pool, plcf->media_url.len + 1 + path->len);
-    if (url->data == NULL) {
+    m->url.data = ngx_pnalloc(r->pool,
+                              plcf->media_url.len + 1 + m->path.len);
+    if (m->url.data == NULL) {
         return NGX_ERROR;
     }
 
-    url->len = ngx_sprintf(url->data, "%V/%V", &plcf->media_url, path)
-               - url->data;
+    m->url.len = ngx_sprintf(m->url.data, "%V/%V", &plcf->media_url,
+                             &m->path)
+                 - m->url.data;
 
-    name = ngx_pnalloc(r->pool, plcf->media_root.len + 1 + path->len + 1);
-    tmp = ngx_pnalloc(r->pool, plcf->media_root.len + 1 + path->len
-                               + sizeof(".tmp.") + NGX_INT64_LEN);
-    if (name == NULL || tmp == NULL) {
+    m->dir = ngx_pnalloc(r->pool, plcf->media_root.len + 4);
+    m->name = ngx_pnalloc(r->pool, plcf->media_root.len + 1 + m->path.len
+                                    + 1);
+    m->tmp = ngx_pnalloc(r->pool, plcf->media_root.len + 1 + m->path.len
+                                  + sizeof(".tmp.") + 2 * NGX_INT64_LEN);
+    if (m->dir == NULL || m->name == NULL || m->tmp == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(name, "%V/%*s", &plcf->media_root, (size_t) 2, hex);
+    p = ngx_sprintf(m->dir, "%V/%*s", &plcf->media_root, (size_t) 2, hex);
     *p = '\0';
 
-    if (ngx_create_dir(name, 0755) == NGX_FILE_ERROR) {
-        err = ngx_errno;
-        if (err != NGX_EEXIST) {
-            ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
-                          ngx_create_dir_n " \"%s\" failed", name);
-            return NGX_ERROR;
-        }
-    }
-
-    *ngx_sprintf(name, "%V/%V", &plcf->media_root, path) = '\0';
-    *ngx_sprintf(tmp, "%s.tmp.%P.%M", name, ngx_pid, ngx_current_msec) = '\0';
-
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN
-                       | NGX_FILE_TRUNCATE, 0644);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                      ngx_open_file_n " \"%s\" failed", tmp);
-        return NGX_ERROR;
-    }
-
-    n = ngx_write_fd(fd, w->body.data, w->body.len);
-    err = ngx_errno;
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR || n != (ssize_t) w->body.len)
-    {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
-                      "writing \"%s\" failed", tmp);
-        (void) ngx_delete_file(tmp);
-        return NGX_ERROR;
-    }
-
-    if (ngx_rename_file(tmp, name) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                      ngx_rename_file_n " \"%s\" to \"%s\" failed", tmp,
-                      name);
-        (void) ngx_delete_file(tmp);
-        return NGX_ERROR;
-    }
+    *ngx_sprintf(m->name, "%V/%V", &plcf->media_root, &m->path) = '\0';
+    *ngx_sprintf(m->tmp, "%s.tmp.%P.%M", m->name, ngx_pid, ngx_current_msec)
+        = '\0';
 
     return NGX_OK;
 }
+
+
+/* the file itself: system calls only, so that a thread may run it */
+static void
+ngx_photo_media_file(ngx_photo_media_t *m)
+{
+    ssize_t             n;
+    ngx_fd_t            fd;
+    ngx_photo_write_t  *w;
+
+    w = m->write;
+
+    if (ngx_create_dir(m->dir, 0755) == NGX_FILE_ERROR
+        && ngx_errno != NGX_EEXIST)
+    {
+        m->err = ngx_errno;
+        m->failed = ngx_create_dir_n;
+        m->failed_on = m->dir;
+        return;
+    }
+
+    fd = ngx_open_file(m->tmp, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN
+                       | NGX_FILE_TRUNCATE, 0644);
+    if (fd == NGX_INVALID_FILE) {
+        m->err = ngx_errno;
+        m->failed = ngx_open_file_n;
+        m->failed_on = m->tmp;
+        return;
+    }
+
+    n = ngx_write_fd(fd, w->body.data, w->body.len);
+    m->err = ngx_errno;
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR || n != (ssize_t) w->body.len) {
+        m->failed = "writing";
+        m->failed_on = m->tmp;
+        (void) ngx_delete_file(m->tmp);
+        return;
+    }
+
+    if (ngx_rename_file(m->tmp, m->name) == NGX_FILE_ERROR) {
+        m->err = ngx_errno;
+        m->failed = ngx_rename_file_n;
+        m->failed_on = m->tmp;
+        (void) ngx_delete_file(m->tmp);
+    }
+}
+
+
+#if (NGX_THREADS)
+
+/*
+ * The file to a thread.  As nginx's own thread tasks: the request is
+ * "blocked" meanwhile, so that a client that goes away does not free its
+ * pool under the thread, and resumes through its write event handler,
+ * which nginx replaces with its finalizer if the request was ended.
+ */
+
+static ngx_int_t
+ngx_photo_media_post(ngx_photo_media_t *m, ngx_thread_pool_t *tp)
+{
+    ngx_thread_task_t   *task;
+    ngx_http_request_t  *r;
+
+    r = m->write->request;
+
+    task = ngx_thread_task_alloc(r->pool, 0);
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    task->ctx = m;
+    task->handler = ngx_photo_media_thread;
+    task->event.data = r;
+    task->event.handler = ngx_photo_media_thread_done;
+
+    if (ngx_thread_task_post(tp, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->main->blocked++;
+    r->aio = 1;
+    r->write_event_handler = ngx_photo_media_resume;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_photo_media_thread(void *data, ngx_log_t *log)
+{
+    ngx_photo_media_file(data);
+}
+
+
+static void
+ngx_photo_media_thread_done(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_photo_media_resume(ngx_http_request_t *r)
+{
+    ngx_photo_write_t  *w;
+
+    if (r->aio) {
+        return;                 /* a write event while the thread works */
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    w = ngx_http_get_module_ctx(r, ngx_http_photo_module);
+    ngx_photo_media_stored(w->data);
+}
+
+#endif

@@ -50,6 +50,7 @@ struct ngx_photo_write_s {
     ngx_photo_body_e            body_type;
     yajl_val                    json;       /* the body, parsed */
     ngx_str_t                   body;       /* the body as received */
+    void                       *data;       /* the handler's own */
 };
 
 

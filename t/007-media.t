@@ -1,0 +1,98 @@
+# POST /v1/media written by a thread of photo_media_thread_pool: the image
+# is stored under its SHA-1 and served back as sent; a file that cannot be
+# written is a 500 with the failed call in the error log, and no file.
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use PhotoFixture;
+use Compress::Zlib ();
+use Digest::SHA ();
+
+my $USER = 7001;
+our $Token = 'tok_media_0123456789abcdef';
+
+sql("delete from users where id = $USER");
+sql("insert into users (id, username, password_hash) values ($USER, 'uploader7', '!')");
+redis('SET', "session:$Token", $USER, 'EX', 3600);
+
+# a real 3x2 RGB PNG
+sub chunk {
+    my ($type, $data) = @_;
+    return pack('N', length $data) . $type . $data
+           . pack('N', Compress::Zlib::crc32($type . $data));
+}
+our $Png = "\x89PNG\r\n\x1a\n"
+           . chunk('IHDR', pack('NNCCCCC', 3, 2, 8, 2, 0, 0, 0))
+           . chunk('IDAT', Compress::Zlib::compress(("\0" . "\x10\x80\xf0" x 3) x 2))
+           . chunk('IEND', '');
+my $sha1 = Digest::SHA::sha1_hex($Png);
+our $Path = substr($sha1, 0, 2) . "/$sha1.png";
+
+photo_block_defaults(more_headers => "Authorization: Bearer $Token");
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: written by the pool's thread, served back byte for byte
+--- main_config
+    load_module $TEST_NGINX_PHOTO_MODULE;
+    thread_pool photo_media threads=1;
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        photo_media_thread_pool photo_media;
+    }
+    location /media/ {
+        alias $TEST_NGINX_SERVER_ROOT/html/;
+    }
+--- request eval
+["POST /v1/media\n$::Png", "GET /media/$::Path"]
+--- error_code eval
+[201, 200]
+--- response_body_like eval
+[qr/^\{"media_id":"\d+","image_url":"\/media\/\Q$::Path\E","width":3,"height":2\}$/,
+ qr/^\Q$::Png\E\z/]
+
+
+
+=== TEST 2: the file is written in the pool's thread, not by the worker
+--- main_config
+    load_module $TEST_NGINX_PHOTO_MODULE;
+    thread_pool photo_media threads=1;
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        photo_media_thread_pool photo_media;
+    }
+--- request eval
+"POST /v1/media\n$::Png"
+--- error_code: 201
+--- log_level: debug
+--- error_log eval
+[qr/\[debug\] (\d+)#(?!\1)\d+: run task #\d+ in thread pool "photo_media"/,
+ qr/run completion handler for task #\d+/]
+
+
+
+=== TEST 3: a file that cannot be written: 500, the failed call logged
+--- main_config
+    load_module $TEST_NGINX_PHOTO_MODULE;
+    thread_pool photo_media threads=1;
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html/a_file;
+        photo_media_thread_pool photo_media;
+    }
+--- user_files
+>>> a_file
+not a directory
+--- request eval
+"POST /v1/media\n$::Png"
+--- error_code: 500
+--- error_log eval
+qr/\[crit\] .*mkdir\(\) ".*\/html\/a_file\/[0-9a-f]{2}" failed \(20: Not a directory\)/

@@ -1,6 +1,7 @@
 # POST /v1/media written by a thread of photo_media_thread_pool: the image
 # is stored under its SHA-1 and served back as sent; a file that cannot be
-# written is a 500 with the failed call in the error log, and no file.
+# written is a 500 (JSON, as every error of the API) with the failed call
+# in the error log.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use PhotoFixture;
@@ -94,5 +95,43 @@ not a directory
 --- request eval
 "POST /v1/media\n$::Png"
 --- error_code: 500
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"error":{"code":"internal_error","message":"the server failed; its log says more (HTTP 500)"}}
 --- error_log eval
 qr/\[crit\] .*mkdir\(\) ".*\/html\/a_file\/[0-9a-f]{2}" failed \(20: Not a directory\)/
+
+
+
+=== TEST 4: nginx's own refusals are JSON too: a body over client_max_body_size
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        client_max_body_size 100;
+    }
+--- request eval
+"POST /v1/media\n$::Png" . ("\0" x 200)
+--- error_code: 413
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"error":{"code":"too_large","message":"the request was refused (HTTP 413)"}}
+
+
+
+=== TEST 5: and a location without photo_api keeps nginx's page
+--- config
+    location / {
+        photo_api;
+    }
+    location /plain/ {
+        return 500;
+    }
+--- request
+GET /plain/x
+--- error_code: 500
+--- response_headers
+Content-Type: text/html
+--- response_body_like: <h1>500 Internal Server Error</h1>

@@ -256,7 +256,7 @@ static ngx_command_t  ngx_http_photo_commands[] = {
 
 static ngx_http_module_t  ngx_http_photo_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_photo_error_init,                  /* postconfiguration */
 
     ngx_http_photo_create_main_conf,       /* create main configuration */
     ngx_http_photo_init_main_conf,         /* init main configuration */

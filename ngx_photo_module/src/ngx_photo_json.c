@@ -232,6 +232,7 @@ ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
 {
     u_char            *p;
     va_list            args;
+    ngx_str_t          message;
     ngx_photo_json_t   j;
     u_char             msg[NGX_PHOTO_JSON_ERROR_MAX];
 
@@ -239,26 +240,43 @@ ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
     p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
     va_end(args);
 
-    if (ngx_photo_json_init(&j, r->pool, 256) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    message.data = msg;
+    message.len = p - msg;
 
     /* a request we refuse is read no further, nor kept alive half-read */
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
     }
 
-    yajl_gen_map_open(j.gen);
-    ngx_photo_json_lit(&j, "error");
-    yajl_gen_map_open(j.gen);
-    ngx_photo_json_lit(&j, "code");
-    yajl_gen_string(j.gen, (const u_char *) code, ngx_strlen(code));
-    ngx_photo_json_lit(&j, "message");
-    if (yajl_gen_string(j.gen, msg, p - msg) != yajl_gen_status_ok) {
-        ngx_photo_json_lit(&j, "request refused");
+    if (ngx_photo_json_error_body(&j, r->pool, code, &message) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    yajl_gen_map_close(j.gen);
-    yajl_gen_map_close(j.gen);
 
     return ngx_photo_json_send(r, status, &j);
+}
+
+
+ngx_int_t
+ngx_photo_json_error_body(ngx_photo_json_t *j, ngx_pool_t *pool,
+    const char *code, ngx_str_t *message)
+{
+    if (ngx_photo_json_init(j, pool, 256) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    yajl_gen_map_open(j->gen);
+    ngx_photo_json_lit(j, "error");
+    yajl_gen_map_open(j->gen);
+    ngx_photo_json_lit(j, "code");
+    yajl_gen_string(j->gen, (const u_char *) code, ngx_strlen(code));
+    ngx_photo_json_lit(j, "message");
+    if (yajl_gen_string(j->gen, message->data, message->len)
+        != yajl_gen_status_ok)
+    {
+        ngx_photo_json_lit(j, "request refused");
+    }
+    yajl_gen_map_close(j->gen);
+    yajl_gen_map_close(j->gen);
+
+    return (j->failed || j->out == NULL) ? NGX_ERROR : NGX_OK;
 }

@@ -59,5 +59,13 @@ ngx_int_t ngx_photo_json_take(yajl_gen g, ngx_str_t *out);
 ngx_int_t ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...);
 
+/* That body alone, into j's chain (j->out, j->length): NGX_OK or NGX_ERROR. */
+ngx_int_t ngx_photo_json_error_body(ngx_photo_json_t *j, ngx_pool_t *pool,
+    const char *code, ngx_str_t *message);
+
+/* ngx_photo_error.c: nginx's own error pages as that JSON, where photo_api
+   answers (postconfiguration) */
+ngx_int_t ngx_photo_error_init(ngx_conf_t *cf);
+
 
 #endif /* _NGX_PHOTO_JSON_H_INCLUDED_ */

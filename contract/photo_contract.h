@@ -87,7 +87,17 @@
  */
 #define PHOTO_MC_PHOTO           "photo:"          /* + photo id */
 #define PHOTO_MC_FLAGS           1                 /* format version: other
-                                                      flags are a miss */
+                                                      flags are a miss, but: */
+/*
+ * A deleted photo's key holds a tombstone for a while: the value
+ * PHOTO_MC_TOMBSTONE with these flags (libmemcached reads an empty value
+ * as none).  Readers leave the photo out without asking Postgres, and a
+ * reader that read the photo from Postgres just before it was deleted
+ * cannot put it back: write-backs are "add", which a tombstone refuses.
+ */
+#define PHOTO_MC_DELETED         2
+#define PHOTO_MC_TOMBSTONE       "deleted"
+#define PHOTO_MC_TOMBSTONE_TTL   3600              /* seconds */
 #define PHOTO_MC_MAX_VALUE       16384
 
 

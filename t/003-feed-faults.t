@@ -28,6 +28,12 @@ mc_delete("photo:$_") for @ids, $Gone;
 # a cached object that is not JSON: must be logged and read from Postgres
 mc_set("photo:" . ($base + 6), '{"id":"' . ($base + 6) . '", garbage', 1);
 
+# the page without photo 1, whose key will hold a deletion's tombstone
+our $PageGone1 = '{"photos":[' . join(',', map { photo_json(%{ $P{$_} }) }
+                                      reverse @ids[1 .. $#ids])
+                 . '],"next_max_id":null}';
+our $Gone1 = $ids[0];
+
 our $Page = '{"photos":[' . join(',', map { photo_json(%{ $P{$_} }) } reverse @ids)
             . '],"next_max_id":null}';
 
@@ -230,3 +236,18 @@ GET /v1/feed
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 11: a deleted photo's tombstone in memcached: left out, Postgres not asked
+(its row is still there here: were Postgres asked, it would be shown)
+--- init
+PhotoFixture::mc_set("photo:$::Gone1", "deleted", 2);
+--- request eval
+["GET /v1/photos/$::Gone1", "GET /v1/feed"]
+--- error_code eval
+[404, 200]
+--- response_body eval
+[qq{{"error":{"code":"not_found","message":"no photo $::Gone1"}}}, $::PageGone1]
+--- no_error_log
+[error]

@@ -15,7 +15,8 @@
  * A deleted photo (nginx checked that it is the user's own):
  *
  *   1. the row out of photos and into photo_deletions, in one statement;
- *   2. photo:<id> out of memcached;
+ *   2. a tombstone at photo:<id> in memcached (PHOTO_MC_DELETED), which
+ *      readers leave out and a late read-through cannot overwrite;
  *   3. the id out of user_photos:<user>;
  *   4. a photo_fanout job with "delete", unique unfanout:<id>, for the
  *      followers' feeds (a reader skips an id whose photo is gone, so the
@@ -523,7 +524,7 @@ photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
 
     snprintf(key, sizeof(key), "%s%" PRId64, PHOTO_MC_PHOTO, id);
 
-    if (photo_ctx_uncache(ctx, job, key) != PHOTO_JOB_DONE) {
+    if (photo_ctx_tombstone(ctx, job, key) != PHOTO_JOB_DONE) {
         return PHOTO_JOB_RETRY;
     }
 

@@ -173,6 +173,10 @@ ngx_photo_hydrate_cached(void *data)
             continue;
         }
 
+        if (it->found && it->flags == PHOTO_MC_DELETED) {
+            continue;           /* deleted: left out, Postgres not asked */
+        }
+
         if (it->found) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "photo: cached %V is not a valid photo object "
@@ -199,9 +203,13 @@ ngx_photo_hydrate_cached(void *data)
     p = list;
     *p++ = '{';
 
-    for (i = 0; i < rd->nids; i++) {
-        if (rd->objects[i].len == 0) {
-            p = ngx_sprintf(p, "%L,", rd->ids[i]);
+    for (k = 0; k < rd->nitems; k++) {
+        it = &rd->items[k];
+
+        if (rd->objects[rd->item_ids[k]].len == 0
+            && !(it->found && it->flags == PHOTO_MC_DELETED))
+        {
+            p = ngx_sprintf(p, "%L,", rd->ids[rd->item_ids[k]]);
         }
     }
 
@@ -322,8 +330,12 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
     value = rd->objects[i];
 
-    ngx_photo_mc_set(pmcf, r->connection->log, &rd->items[k].key, &value,
-                     PHOTO_MC_FLAGS, pmcf->memcached_ttl);
+    /* "add" where memcached had nothing: a tombstone written meanwhile
+       (the photo deleted after we read it) stays; "set" over an object
+       that was there but wrong */
+    ngx_photo_mc_set(pmcf, r->connection->log, !rd->items[k].found,
+                     &rd->items[k].key, &value, PHOTO_MC_FLAGS,
+                     pmcf->memcached_ttl);
     ngx_photo_ocache_put(pmcf, r->connection->log, o.id, &value);
 
     return NGX_OK;

@@ -725,7 +725,8 @@ ngx_photo_mc_get_cleanup(void *data)
 
 void
 ngx_photo_mc_set(ngx_http_photo_main_conf_t *pmcf, ngx_log_t *log,
-    ngx_str_t *key, ngx_str_t *value, uint32_t flags, time_t exptime)
+    ngx_flag_t add, ngx_str_t *key, ngx_str_t *value, uint32_t flags,
+    time_t exptime)
 {
     u_char                 *p;
     size_t                  len;
@@ -767,8 +768,9 @@ ngx_photo_mc_set(ngx_http_photo_main_conf_t *pmcf, ngx_log_t *log,
     ngx_memzero(st, sizeof(ngx_photo_mc_set_t));
 
     st->cmd.data = (u_char *) (st + 1);
-    p = ngx_sprintf(st->cmd.data, "set %V %uD %T %uz noreply" CRLF,
-                    key, flags, exptime, value->len);
+    /* "set" and "add" are as long */
+    p = ngx_sprintf(st->cmd.data, "%s %V %uD %T %uz noreply" CRLF,
+                    add ? "add" : "set", key, flags, exptime, value->len);
     p = ngx_cpymem(p, value->data, value->len);
     *p++ = CR; *p++ = LF;
     st->cmd.len = p - st->cmd.data;

@@ -58,12 +58,14 @@ ngx_int_t ngx_photo_mc_get(ngx_http_request_t *r, ngx_photo_mc_item_t *items,
     ngx_uint_t n, ngx_photo_mc_handler_pt handler, void *data);
 
 /*
- * Fire and forget: "set <key> <flags> <exptime> <bytes> noreply".  Key and
- * value are copied (the caller may be gone before it is sent); log is used
- * only during the call.  Failures are logged at NGX_LOG_WARN.
+ * Fire and forget: "set|add <key> <flags> <exptime> <bytes> noreply" ("add"
+ * stores only where the key is absent).  Key and value are copied (the
+ * caller may be gone before it is sent); log is used only during the call.
+ * Failures are logged at NGX_LOG_WARN.
  */
 void ngx_photo_mc_set(ngx_http_photo_main_conf_t *pmcf, ngx_log_t *log,
-    ngx_str_t *key, ngx_str_t *value, uint32_t flags, time_t exptime);
+    ngx_flag_t add, ngx_str_t *key, ngx_str_t *value, uint32_t flags,
+    time_t exptime);
 
 
 #endif /* _NGX_PHOTO_MEMCACHED_H_INCLUDED_ */

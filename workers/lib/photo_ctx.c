@@ -131,7 +131,7 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
 
 
 photo_job_rc_t
-photo_ctx_uncache(photo_ctx_t *ctx, photo_job_t *job, const char *key)
+photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job, const char *key)
 {
     memcached_return_t  mrc;
 
@@ -139,10 +139,12 @@ photo_ctx_uncache(photo_ctx_t *ctx, photo_job_t *job, const char *key)
         return PHOTO_JOB_RETRY;
     }
 
-    mrc = memcached_delete(ctx->mc, key, strlen(key), 0);
+    mrc = memcached_set(ctx->mc, key, strlen(key), PHOTO_MC_TOMBSTONE,
+                        sizeof(PHOTO_MC_TOMBSTONE) - 1,
+                        PHOTO_MC_TOMBSTONE_TTL, PHOTO_MC_DELETED);
 
-    if (mrc != MEMCACHED_SUCCESS && mrc != MEMCACHED_NOTFOUND) {
-        return photo_job_retry(job, "memcached: delete %s: %s", key,
+    if (mrc != MEMCACHED_SUCCESS) {
+        return photo_job_retry(job, "memcached: tombstone %s: %s", key,
                                memcached_last_error_message(ctx->mc));
     }
 

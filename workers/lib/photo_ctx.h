@@ -49,8 +49,8 @@ redisContext *photo_ctx_redis(photo_ctx_t *ctx, photo_job_t *job);
 photo_job_rc_t photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job,
     const char *key, const unsigned char *value, size_t len);
 
-/* key out of the memcached pool (not there: done) */
-photo_job_rc_t photo_ctx_uncache(photo_ctx_t *ctx, photo_job_t *job,
+/* a deleted photo's tombstone at key (PHOTO_MC_DELETED, for a while) */
+photo_job_rc_t photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job,
     const char *key);
 
 /* a background job for gearmand; a retried submission is one job (unique) */

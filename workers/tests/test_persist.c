@@ -495,7 +495,7 @@ has_letter(h_t *h, void *arg)
 static void
 check_delete(h_t *h)
 {
-    char       *letter, key[64], expect[64], job[256];
+    char       *letter, *value, key[64], expect[64], job[256];
     size_t      len;
     uint32_t    flags;
     long long   id = PHOTO1;
@@ -524,9 +524,11 @@ check_delete(h_t *h)
           "photo_deletions keeps the id");
 
     snprintf(key, sizeof(key), "photo:%lld", PHOTO1);
-    free(h_mc_get(h, key, &len, &flags));
-    CHECK(h_mc_get(h, key, &len, &flags) == NULL,
-          "the cached object is gone");
+    value = h_mc_get(h, key, &len, &flags);
+    CHECK(value != NULL && flags == PHOTO_MC_DELETED,
+          "the cached object is replaced by a tombstone (flags %u, %zu "
+          "bytes)", value ? flags : 0, value ? len : 0);
+    free(value);
 
     snprintf(key, sizeof(key), "user_photos:%lld", POSTER);
     snprintf(expect, sizeof(expect), "%s", PHOTO_LIST_COMPLETE);
@@ -545,11 +547,14 @@ check_delete(h_t *h)
           && h_wait_drained(h, PHOTO_JOB_FANOUT, 5000),
           "both replays are taken");
     h_sleep_ms(200);
-    CHECK(!has_row(h, &id) && h_mc_get(h, key, &len, &flags) == NULL
+    snprintf(key, sizeof(key), "photo:%lld", PHOTO1);
+    value = h_mc_get(h, key, &len, &flags);
+    CHECK(!has_row(h, &id) && value != NULL && flags == PHOTO_MC_DELETED
           && strcmp(list(h, "user_photos:7100000000000000001"),
                     PHOTO_LIST_COMPLETE) == 0
           && no_row(h, &id),
           "a replayed persist does not bring the deleted photo back");
+    free(value);
     CHECK(h_redis_int(h, "LLEN dead_letter:%s", PHOTO_JOB_DELETE) == 0,
           "a replayed delete is no dead letter");
 }

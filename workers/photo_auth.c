@@ -69,24 +69,11 @@ static const photo_worker_function_t  photo_auth_functions[] = {
 int
 main(int argc, char **argv)
 {
-    int             rc;
-    photo_worker_t  w;
-
-    if (photo_worker_init(&w, argc, argv, "photo_auth",
-                          "Signs users up (Argon2id password hashes) and in "
-                          "(sessions in Redis);\nnginx waits for the "
-                          "answer.",
-                          photo_auth_functions)
-        != 0)
-    {
-        return w.exit_code;
-    }
-
-    rc = photo_worker_run(&w);
-
-    photo_worker_done(&w);
-
-    return rc;
+    return photo_worker_main(argc, argv, "photo_auth",
+                             "Signs users up (Argon2id password hashes) and in "
+                             "(sessions in Redis);\nnginx waits for the "
+                             "answer.",
+                             photo_auth_functions);
 }
 
 

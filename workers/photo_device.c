@@ -29,23 +29,10 @@ static const photo_worker_function_t  photo_device_functions[] = {
 int
 main(int argc, char **argv)
 {
-    int             rc;
-    photo_worker_t  w;
-
-    if (photo_worker_init(&w, argc, argv, "photo_device",
-                          "Records push tokens: (platform, token) belongs "
-                          "to the user who signed in last.",
-                          photo_device_functions)
-        != 0)
-    {
-        return w.exit_code;
-    }
-
-    rc = photo_worker_run(&w);
-
-    photo_worker_done(&w);
-
-    return rc;
+    return photo_worker_main(argc, argv, "photo_device",
+                             "Records push tokens: (platform, token) belongs "
+                             "to the user who signed in last.",
+                             photo_device_functions);
 }
 
 

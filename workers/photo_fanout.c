@@ -45,23 +45,10 @@ static const photo_worker_function_t  photo_fanout_functions[] = {
 int
 main(int argc, char **argv)
 {
-    int             rc;
-    photo_worker_t  w;
-
-    if (photo_worker_init(&w, argc, argv, "photo_fanout",
-                          "Puts a new photo's id into the feed of every "
-                          "follower of its poster.",
-                          photo_fanout_functions)
-        != 0)
-    {
-        return w.exit_code;
-    }
-
-    rc = photo_worker_run(&w);
-
-    photo_worker_done(&w);
-
-    return rc;
+    return photo_worker_main(argc, argv, "photo_fanout",
+                             "Puts a new photo's id into the feed of every "
+                             "follower of its poster.",
+                             photo_fanout_functions);
 }
 
 

@@ -95,25 +95,12 @@ static const photo_worker_function_t  photo_persist_functions[] = {
 int
 main(int argc, char **argv)
 {
-    int             rc;
-    photo_worker_t  w;
-
-    if (photo_worker_init(&w, argc, argv, "photo_persist",
-                          "Stores new photos: the row in Postgres, the "
-                          "object in memcached, the\nposter's list in "
-                          "Redis, then queues the fan-out to the followers;"
-                          "\nand takes deleted photos out of all of them.",
-                          photo_persist_functions)
-        != 0)
-    {
-        return w.exit_code;
-    }
-
-    rc = photo_worker_run(&w);
-
-    photo_worker_done(&w);
-
-    return rc;
+    return photo_worker_main(argc, argv, "photo_persist",
+                             "Stores new photos: the row in Postgres, the "
+                             "object in memcached, the\nposter's list in "
+                             "Redis, then queues the fan-out to the followers;"
+                             "\nand takes deleted photos out of all of them.",
+                             photo_persist_functions);
 }
 
 

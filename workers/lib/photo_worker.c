@@ -309,6 +309,25 @@ photo_worker_run(photo_worker_t *w)
 }
 
 
+int
+photo_worker_main(int argc, char **argv, const char *prog, const char *about,
+    const photo_worker_function_t *functions)
+{
+    int             rc;
+    photo_worker_t  w;
+
+    if (photo_worker_init(&w, argc, argv, prog, about, functions) != 0) {
+        return w.exit_code;
+    }
+
+    rc = photo_worker_run(&w);
+
+    photo_worker_done(&w);
+
+    return rc;
+}
+
+
 void
 photo_worker_done(photo_worker_t *w)
 {

@@ -84,6 +84,10 @@ int photo_worker_init(photo_worker_t *w, int argc, char **argv,
 /* jobs until SIGTERM; the process's exit code */
 int photo_worker_run(photo_worker_t *w);
 
+/* init, run, done: the whole main() of a worker that needs nothing more */
+int photo_worker_main(int argc, char **argv, const char *prog,
+    const char *about, const photo_worker_function_t *functions);
+
 void photo_worker_done(photo_worker_t *w);
 
 /* SIGTERM or SIGINT has come: a long handler may look */

@@ -9,6 +9,7 @@
  */
 
 #include "ngx_photo_gearman_parser.h"
+#include "t_tap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,45 +17,6 @@
 
 
 #define T_MAX_SIZE  (1024 * 1024)
-
-
-typedef struct {
-    char            *data;
-    size_t           len;
-    size_t           size;
-} t_buf_t;
-
-
-static int          t_failed;
-static int          t_count;
-
-
-static void
-t_append(t_buf_t *b, const void *data, size_t len)
-{
-    if (b->len + len + 1 > b->size) {
-        b->size = (b->len + len + 1) * 2;
-        b->data = realloc(b->data, b->size);
-        if (b->data == NULL) {
-            perror("realloc");
-            exit(2);
-        }
-    }
-
-    if (len) {
-        memcpy(b->data + b->len, data, len);
-    }
-
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-
-static void
-t_appends(t_buf_t *b, const char *s)
-{
-    t_append(b, s, strlen(s));
-}
 
 
 /* Bytes as text: printable ASCII as it is, the rest (and | \) as \xNN. */
@@ -219,82 +181,11 @@ t_feed(const char *reply, size_t len, const size_t *plan, size_t nplan,
 }
 
 
-static void
-t_ok(int ok, const char *name)
-{
-    t_count++;
-
-    if (!ok) {
-        t_failed = 1;
-    }
-
-    printf("%sok %d - %s\n", ok ? "" : "not ", t_count, name);
-}
-
-
-/* Parses reply in one piece and compares with the expected transcript. */
-
-static void
-t_is(const char *reply, size_t len, size_t max_size, const char *expect,
-    const char *name)
-{
-    int      ok;
-    size_t   whole = 0;
-    t_buf_t  out = { NULL, 0, 0 };
-
-    ok = t_feed(reply, len, &whole, 1, max_size, &out) == 0
-         && strcmp(out.data, expect) == 0;
-
-    if (!ok) {
-        printf("# got:    \"%s\"\n# expect: \"%s\"\n", out.data, expect);
-    }
-
-    t_ok(ok, name);
-    free(out.data);
-}
-
-
-/*
- * Byte by byte, then in two pieces split at every position: each must
- * give the transcript of the whole reply at once.
- */
-
-static void
-t_splits(const char *reply, size_t len, size_t max_size, const char *name)
-{
-    int      ok;
-    char     what[256];
-    size_t   plan[2], one = 1, whole = 0, i;
-    t_buf_t  expect = { NULL, 0, 0 }, out = { NULL, 0, 0 };
-
-    ok = t_feed(reply, len, &whole, 1, max_size, &expect) == 0;
-
-    ok = ok && t_feed(reply, len, &one, 1, max_size, &out) == 0
-         && strcmp(out.data, expect.data) == 0;
-
-    snprintf(what, sizeof(what), "%s: byte by byte", name);
-    t_ok(ok, what);
-
-    ok = 1;
-
-    for (i = 1; ok && i < len; i++) {
-        plan[0] = i;
-        plan[1] = 0;
-
-        ok = t_feed(reply, len, plan, 2, max_size, &out) == 0
-             && strcmp(out.data, expect.data) == 0;
-
-        if (!ok) {
-            printf("# split at %zu: \"%s\"\n", i, out.data);
-        }
-    }
-
-    snprintf(what, sizeof(what), "%s: two pieces at every split", name);
-    t_ok(ok, what);
-
-    free(expect.data);
-    free(out.data);
-}
+/* the shared checks (t_tap.h), with this parser's driver */
+#define t_is(reply, len, max, expect, name)                                  \
+    t_reads(t_feed, reply, len, max, expect, strlen(expect), name)
+#define t_splits(reply, len, max, name)                                      \
+    t_reads_split(t_feed, reply, len, max, name)
 
 
 #define T_ARG(s)  { (const unsigned char *) (s), sizeof(s) - 1 }
@@ -599,9 +490,7 @@ main(void)
     t_large();
     t_need();
 
-    printf("1..%d\n", t_count);
-
     free(t_flow.data);
 
-    return t_failed;
+    return t_done();
 }

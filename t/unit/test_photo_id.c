@@ -5,6 +5,7 @@
  */
 
 #include "ngx_photo_id.h"
+#include "t_tap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,23 +16,6 @@
 #define T_EPOCH   PHOTO_ID_EPOCH_MS
 #define T_NOW     (T_EPOCH + 330ULL * 86400 * 1000)   /* late 2026 */
 #define T_IDS     100000
-
-
-static int          t_failed;
-static int          t_count;
-
-
-static void
-t_ok(int ok, const char *name)
-{
-    t_count++;
-
-    if (!ok) {
-        t_failed = 1;
-    }
-
-    printf("%sok %d - %s\n", ok ? "" : "not ", t_count, name);
-}
 
 
 /* The id of (ms, shard, seq) by the layout itself, not by the generator. */
@@ -458,7 +442,6 @@ main(void)
     t_shards();
     t_decode();
 
-    printf("1..%d\n", t_count);
 
-    return t_failed;
+    return t_done();
 }

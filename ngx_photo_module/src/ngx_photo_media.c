@@ -42,6 +42,7 @@ static void ngx_photo_media_body(ngx_photo_write_t *w);
 static ngx_int_t ngx_photo_media_names(ngx_photo_media_t *m);
 static void ngx_photo_media_file(ngx_photo_media_t *m);
 static void ngx_photo_media_stored(ngx_photo_media_t *m);
+static void ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m);
 static void ngx_photo_media_remembered(void *data, redisReply *reply);
 #if (NGX_THREADS)
 static ngx_int_t ngx_photo_media_post(ngx_photo_media_t *m,
@@ -155,7 +156,7 @@ ngx_photo_media_stored(ngx_photo_media_t *m)
     ngx_photo_write_t     *w;
     ngx_http_request_t    *r;
     const unsigned char   *buf;
-    u_char                 num[NGX_INT64_LEN], ttl[NGX_INT_T_LEN];
+    u_char                 ttl[NGX_INT_T_LEN];
 
     w = m->write;
     r = w->request;
@@ -185,21 +186,9 @@ ngx_photo_media_stored(ngx_photo_media_t *m)
 
     /* what the post will need, for this user only */
     yajl_gen_map_open(g);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_USER_ID,
-                    sizeof(PHOTO_JOB_F_USER_ID) - 1);
-    yajl_gen_string(g, num, ngx_sprintf(num, "%L", w->user_id) - num);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_MEDIA_PATH,
-                    sizeof(PHOTO_JOB_F_MEDIA_PATH) - 1);
-    yajl_gen_string(g, m->path.data, m->path.len);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_IMAGE_URL,
-                    sizeof(PHOTO_JOB_F_IMAGE_URL) - 1);
-    yajl_gen_string(g, m->url.data, m->url.len);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_WIDTH,
-                    sizeof(PHOTO_JOB_F_WIDTH) - 1);
-    yajl_gen_integer(g, m->img.width);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_HEIGHT,
-                    sizeof(PHOTO_JOB_F_HEIGHT) - 1);
-    yajl_gen_integer(g, m->img.height);
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_USER_ID, w->user_id);
+    ngx_photo_json_pair(g, PHOTO_JOB_F_MEDIA_PATH, m->path.data, m->path.len);
+    ngx_photo_media_image(g, m);
     yajl_gen_map_close(g);
     yajl_gen_get_buf(g, &buf, &len);
 
@@ -222,17 +211,8 @@ ngx_photo_media_stored(ngx_photo_media_t *m)
     }
 
     yajl_gen_map_open(g);
-    yajl_gen_string(g, (u_char *) "media_id", sizeof("media_id") - 1);
-    yajl_gen_string(g, num, ngx_sprintf(num, "%L", id) - num);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_IMAGE_URL,
-                    sizeof(PHOTO_JOB_F_IMAGE_URL) - 1);
-    yajl_gen_string(g, m->url.data, m->url.len);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_WIDTH,
-                    sizeof(PHOTO_JOB_F_WIDTH) - 1);
-    yajl_gen_integer(g, m->img.width);
-    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_HEIGHT,
-                    sizeof(PHOTO_JOB_F_HEIGHT) - 1);
-    yajl_gen_integer(g, m->img.height);
+    ngx_photo_json_id_pair(g, "media_id", id);
+    ngx_photo_media_image(g, m);
     yajl_gen_map_close(g);
 
     if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
@@ -254,6 +234,20 @@ ngx_photo_media_stored(ngx_photo_media_t *m)
     if (rc != NGX_AGAIN) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
+}
+
+
+/* "image_url","width","height": in the Redis record and in the answer */
+static void
+ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m)
+{
+    ngx_photo_json_pair(g, PHOTO_JOB_F_IMAGE_URL, m->url.data, m->url.len);
+    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_WIDTH,
+                    sizeof(PHOTO_JOB_F_WIDTH) - 1);
+    yajl_gen_integer(g, m->img.width);
+    yajl_gen_string(g, (u_char *) PHOTO_JOB_F_HEIGHT,
+                    sizeof(PHOTO_JOB_F_HEIGHT) - 1);
+    yajl_gen_integer(g, m->img.height);
 }
 
 

@@ -60,9 +60,9 @@ static photo_job_rc_t photo_auth_answer(photo_job_t *job, ...)
 
 
 static const photo_worker_function_t  photo_auth_functions[] = {
-    { PHOTO_JOB_SIGNUP, photo_signup, PHOTO_JOB_FOREGROUND, NULL },
-    { PHOTO_JOB_SIGNIN, photo_signin, PHOTO_JOB_FOREGROUND, NULL },
-    { NULL, NULL, 0, NULL }
+    { .name = PHOTO_JOB_SIGNUP, .handler = photo_signup, .kind = PHOTO_JOB_FOREGROUND },
+    { .name = PHOTO_JOB_SIGNIN, .handler = photo_signin, .kind = PHOTO_JOB_FOREGROUND },
+    { .name = NULL }
 };
 
 

@@ -37,8 +37,8 @@ static double photo_fanout_now(void);
 
 
 static const photo_worker_function_t  photo_fanout_functions[] = {
-    { PHOTO_JOB_FANOUT, photo_fanout, PHOTO_JOB_BACKGROUND, NULL },
-    { NULL, NULL, 0, NULL }
+    { .name = PHOTO_JOB_FANOUT, .handler = photo_fanout, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = NULL }
 };
 
 

@@ -10,7 +10,9 @@
  * Batches.  Jobs that come close together go to Solr as one update
  * request — {"add":{"doc":…},"add":…,"delete":…}, Solr's JSON commands,
  * applied in order — of up to PHOTO_INDEX_BATCH documents, none waiting
- * more than PHOTO_INDEX_DELAY_MS.  A job is checked, then appended to the
+ * more than PHOTO_INDEX_DELAY_MS.  A thread of its own sends them, with
+ * its own Redis connection: it sleeps until something is queued, and keeps
+ * a timer only while something waits.  A job is checked, then appended to the
  * Redis list index:pending:<core URL> and completed: gearmand's queue is in Redis
  * too, so the job is no less durable there, and libgearman v1 answers each
  * job when its handler returns (holding several unanswered would need
@@ -35,7 +37,9 @@
 #include "photo_redis.h"
 #include "photo_solr.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,25 +49,36 @@
 #define PHOTO_INDEX_LOCK_MS      60000
 
 
-/* the worker's batch and its one Solr connection (one job at a time) */
+/*
+ * The worker's batch: what the job handler (the Gearman thread) and the
+ * sender (a thread of its own, with its own backends and the one Solr
+ * connection) share, under lock.
+ */
 typedef struct {
     photo_solr_t      solr;
+    photo_ctx_t       ctx;           /* the sender's */
     const char       *me;            /* the flush lock's value */
     char              pending[PHOTO_CONFIG_STR + 32];  /* the keys */
     char              lock[PHOTO_CONFIG_STR + 32];
     long              batch;
     long              delay_ms;
-    int               queued;        /* queued since this process's flush */
-    struct timespec   since;
     unsigned          failures;      /* flushes failed in a row */
     unsigned          wait_ms;       /* then, before the next one */
-    struct timespec   failed_at;
+
+    pthread_t         sender;
+    pthread_mutex_t   mutex;
+    pthread_cond_t    wake;
+    int               queued;        /* something waits in the list */
+    int               full;          /* a whole batch waits */
+    int               stop;
+    struct timespec   due;           /* CLOCK_MONOTONIC: send then */
 } photo_index_t;
 
 
 static photo_job_rc_t photo_index(photo_ctx_t *ctx, photo_job_t *job);
-static void photo_index_idle(photo_ctx_t *ctx);
-static void photo_index_flush(photo_ctx_t *ctx);
+static void *photo_index_sender(void *data);
+static void photo_index_due_in(photo_index_t *b, long ms);
+static int photo_index_flush(photo_ctx_t *ctx);
 static int photo_index_send(photo_ctx_t *ctx, redisReply **e, size_t n,
     size_t *taken);
 static int photo_index_refused(photo_ctx_t *ctx, redisReply *e,
@@ -76,8 +91,8 @@ static photo_index_t  photo_index_batch;
 
 
 static const photo_worker_function_t  photo_index_functions[] = {
-    { PHOTO_JOB_INDEX, photo_index, PHOTO_JOB_BACKGROUND, NULL },
-    { NULL, NULL, 0, NULL }
+    { .name = PHOTO_JOB_INDEX, .handler = photo_index, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = NULL }
 };
 
 
@@ -114,16 +129,43 @@ main(int argc, char **argv)
     b->batch = w.cf.index_batch;
     b->delay_ms = w.cf.index_delay_ms;
 
-    /* an idle worker sends what waits once the delay is over */
-    w.idle = photo_index_idle;
-    w.idle_ms = (unsigned) b->delay_ms;
+    photo_ctx_init(&b->ctx, &w.cf);
+    pthread_mutex_init(&b->mutex, NULL);
+
+    /* its timed waits on the monotonic clock: a clock step is no delay */
+    {
+        pthread_condattr_t  attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&b->wake, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+
+    /* what a worker before this one left in the list goes first */
+    b->queued = 1;
+    photo_index_due_in(b, 0);
 
     photo_log_info("batches of up to %ld documents, %ld ms at most",
                    b->batch, b->delay_ms);
 
-    rc = photo_worker_run(&w);
+    if (pthread_create(&b->sender, NULL, photo_index_sender, b) != 0) {
+        photo_log_error("cannot start the sender: %s", strerror(errno));
+        rc = 1;
+
+    } else {
+        rc = photo_worker_run(&w);
+
+        pthread_mutex_lock(&b->mutex);
+        b->stop = 1;
+        pthread_cond_signal(&b->wake);
+        pthread_mutex_unlock(&b->mutex);
+
+        pthread_join(b->sender, NULL);
+    }
 
     photo_worker_done(&w);
+    photo_ctx_free(&b->ctx);
     photo_solr_free(&b->solr);
 
     return rc;
@@ -167,34 +209,111 @@ photo_index(photo_ctx_t *ctx, photo_job_t *job)
     len = r->integer;
     freeReplyObject(r);
 
+    /* the sender's turn: now for a whole batch, else after the delay */
+    pthread_mutex_lock(&b->mutex);
+
     if (!b->queued) {
         b->queued = 1;
-        clock_gettime(CLOCK_MONOTONIC, &b->since);
+        photo_index_due_in(b, b->delay_ms);
+        pthread_cond_signal(&b->wake);
     }
 
-    if (len >= b->batch || photo_worker_ms_since(&b->since) >= b->delay_ms) {
-        photo_index_flush(ctx);
+    if (len >= b->batch && !b->full) {
+        b->full = 1;
+        pthread_cond_signal(&b->wake);
     }
+
+    pthread_mutex_unlock(&b->mutex);
 
     return PHOTO_JOB_DONE;
 }
 
 
-static void
-photo_index_idle(photo_ctx_t *ctx)
+/*
+ * The sender: asleep while nothing waits; else until the batch is full
+ * or due, then index:pending to Solr.  What could not be sent (Solr away,
+ * another worker holding the flush lock) is tried again after the backoff,
+ * or the delay.  A last flush before the process exits.
+ */
+static void *
+photo_index_sender(void *data)
 {
-    photo_index_flush(ctx);
+    photo_index_t  *b = data;
+
+    int              rc, stop;
+    struct timespec  now;
+
+    pthread_mutex_lock(&b->mutex);
+
+    for ( ;; ) {
+        while (!b->stop && !b->queued) {
+            pthread_cond_wait(&b->wake, &b->mutex);
+        }
+
+        while (!b->stop && !b->full) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+
+            if (now.tv_sec > b->due.tv_sec
+                || (now.tv_sec == b->due.tv_sec
+                    && now.tv_nsec >= b->due.tv_nsec))
+            {
+                break;
+            }
+
+            pthread_cond_timedwait(&b->wake, &b->mutex, &b->due);
+        }
+
+        stop = b->stop;
+        b->queued = 0;
+        b->full = 0;
+
+        pthread_mutex_unlock(&b->mutex);
+
+        rc = photo_index_flush(&b->ctx);
+
+        pthread_mutex_lock(&b->mutex);
+
+        if (stop) {
+            break;
+        }
+
+        if (rc != 0 && !b->queued) {
+            b->queued = 1;
+            photo_index_due_in(b, b->failures ? (long) b->wait_ms
+                                              : b->delay_ms);
+        }
+    }
+
+    pthread_mutex_unlock(&b->mutex);
+
+    return NULL;
+}
+
+
+static void
+photo_index_due_in(photo_index_t *b, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, &b->due);
+
+    b->due.tv_sec += ms / 1000;
+    b->due.tv_nsec += (ms % 1000) * 1000000;
+
+    if (b->due.tv_nsec >= 1000000000) {
+        b->due.tv_sec++;
+        b->due.tv_nsec -= 1000000000;
+    }
 }
 
 
 /*
  * index:pending to Solr from its head, a batch at a time, while this
- * worker holds the flush lock; after a failure, not before the backoff.
+ * worker holds the flush lock.  0: the list is sent; -1: something is
+ * left to try again later.
  */
-static void
+static int
 photo_index_flush(photo_ctx_t *ctx)
 {
-    int             rc;
+    int             rc, left;
     size_t          n, taken;
     redisReply     *r;
     redisContext   *c;
@@ -202,13 +321,11 @@ photo_index_flush(photo_ctx_t *ctx)
 
     b = &photo_index_batch;
 
-    if (b->failures && photo_worker_ms_since(&b->failed_at) < b->wait_ms) {
-        return;
-    }
-
     c = photo_redis_ensure(ctx->cf, &ctx->redis);
     if (c == NULL) {
-        return;                 /* the next job retries, and says why */
+        b->failures++;
+        b->wait_ms = photo_worker_delay(b->failures);
+        return -1;
     }
 
     r = redisCommand(c, "SET %s %s NX PX %d", b->lock, b->me,
@@ -218,9 +335,12 @@ photo_index_flush(photo_ctx_t *ctx)
     freeReplyObject(r);
 
     if (!rc) {
-        /* another worker is sending the list, what we queued with it */
-        return;
+        /* another worker is sending the list: again after the delay, in
+           case it ended before what we queued */
+        return -1;
     }
+
+    left = -1;
 
     for ( ;; ) {
         r = redisCommand(c, "LRANGE %s 0 %ld", b->pending, b->batch - 1);
@@ -244,7 +364,6 @@ photo_index_flush(photo_ctx_t *ctx)
         if (rc != 0) {
             b->failures++;
             b->wait_ms = photo_worker_delay(b->failures);
-            clock_gettime(CLOCK_MONOTONIC, &b->failed_at);
             break;
         }
 
@@ -254,14 +373,16 @@ photo_index_flush(photo_ctx_t *ctx)
             b->failures = 0;
         }
 
-        /* a short batch was the tail: what others queue since is theirs */
+        /* a short batch was the tail */
         if (n < (size_t) b->batch || photo_worker_stopping()) {
-            b->queued = 0;
+            left = 0;
             break;
         }
     }
 
     photo_index_unlock(c);
+
+    return left;
 }
 
 

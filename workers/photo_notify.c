@@ -70,8 +70,8 @@ static void photo_notify_wait(long seconds);
 
 
 static const photo_worker_function_t  photo_notify_functions[] = {
-    { PHOTO_JOB_NOTIFY, photo_notify, PHOTO_JOB_BACKGROUND, NULL },
-    { NULL, NULL, 0, NULL }
+    { .name = PHOTO_JOB_NOTIFY, .handler = photo_notify, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = NULL }
 };
 
 

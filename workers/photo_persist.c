@@ -86,9 +86,9 @@ static photo_job_rc_t photo_persist_submit(photo_ctx_t *ctx,
 
 
 static const photo_worker_function_t  photo_persist_functions[] = {
-    { PHOTO_JOB_PERSIST, photo_persist, PHOTO_JOB_BACKGROUND, NULL },
-    { PHOTO_JOB_DELETE, photo_delete, PHOTO_JOB_BACKGROUND, NULL },
-    { NULL, NULL, 0, NULL }
+    { .name = PHOTO_JOB_PERSIST, .handler = photo_persist, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = PHOTO_JOB_DELETE, .handler = photo_delete, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = NULL }
 };
 
 

@@ -30,7 +30,7 @@ static int photo_reindex_send(photo_solr_t *solr, PGresult *res);
 
 
 static const photo_worker_function_t  photo_reindex_functions[] = {
-    { NULL, NULL, 0, NULL }
+    { .name = NULL }
 };
 
 

@@ -23,10 +23,19 @@ wait_for() {
     done
 }
 
+# pid_running PID: a live process, not a zombie (the stack's daemons are
+# reparented to PID 1, which may reap them only a while after they exit).
+pid_running() {
+    local stat
+    kill -0 "$1" 2>/dev/null || return 1
+    stat=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+    [ "$stat" != Z ]
+}
+
 # pid_alive PIDFILE: the pid written there is a live process.
 pid_alive() {
     local pid
-    [ -s "$1" ] && pid=$(head -n1 "$1" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+    [ -s "$1" ] && pid=$(head -n1 "$1" 2>/dev/null) && [ -n "$pid" ] && pid_running "$pid"
 }
 
 # port_owner PORT: "pid=N,cmd" of whatever listens on 127.0.0.1:PORT, or nothing.

@@ -41,6 +41,8 @@ typedef struct {
     unsigned         attempt;       /* 1 on the first try */
     int64_t          progress;      /* the handler's resume point: kept
                                        across retries of the same job */
+    photo_job_rc_t   rc;            /* what a batch handler made of it */
+    int              applied;       /* its group was applied */
 
     unsigned char   *result;        /* a foreground job's answer (malloc) */
     size_t           result_len;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,6 @@
 #include <unistd.h>
 
 
-/* gearman_worker_work() returns this often when idle, to see SIGTERM */
-#define PHOTO_WORKER_POLL_MS         500
-
 #define PHOTO_WORKER_BACKOFF_MIN_MS  100
 #define PHOTO_WORKER_BACKOFF_MAX_MS  2000
 
@@ -24,12 +22,35 @@
 #define PHOTO_WORKER_FG_ATTEMPTS     3
 
 
+/*
+ * The group of a batch function: jobs waiting to be applied together, and
+ * whether a group is being applied now (by the thread that found none
+ * was).
+ */
+struct photo_worker_group_s {
+    pthread_mutex_t       lock;
+    pthread_cond_t        applied;
+    int                   applying;
+    size_t                n;
+    photo_job_t          *jobs[PHOTO_WORKER_MAX_THREADS];
+};
+
+
+/*
+ * What the signal handler reaches: the stop flag, and the write end of
+ * each connection's shutdown pipe (libgearman's), which ends its poll().
+ */
 static volatile sig_atomic_t  photo_worker_stop;
+static int                    photo_worker_kick[PHOTO_WORKER_MAX_THREADS];
+static volatile sig_atomic_t  photo_worker_nkick;
 
 
 static void photo_worker_usage(photo_worker_t *w, FILE *out);
 static void photo_worker_on_signal(int signo);
-static int photo_worker_register(photo_worker_t *w);
+static int photo_worker_register(photo_worker_thread_t *t);
+static void *photo_worker_loop(void *data);
+static photo_job_rc_t photo_worker_group_apply(photo_worker_t *w,
+    photo_worker_function_t *fn, photo_job_t *job);
 static void *photo_worker_call(gearman_job_st *gjob, void *context,
     size_t *result_size, gearman_return_t *ret_ptr);
 static photo_job_rc_t photo_worker_apply(photo_worker_t *w,
@@ -62,6 +83,8 @@ photo_worker_init(photo_worker_t *w, int argc, char **argv,
     w->prog = prog;
     w->about = about;
     w->exit_code = 2;
+    w->threads = 1;
+    pthread_mutex_init(&w->ctx_lock, NULL);
 
     for (i = 0; functions[i].name; i++) {
         if (i == PHOTO_WORKER_MAX_FUNCTIONS) {
@@ -184,7 +207,19 @@ photo_worker_usage(photo_worker_t *w, FILE *out)
 static void
 photo_worker_on_signal(int signo)
 {
+    int  i, saved;
+
+    saved = errno;
     photo_worker_stop = 1;
+
+    /* what libgearman's gearman_kill(GEARMAN_INTERRUPT) does: one byte */
+    for (i = 0; i < photo_worker_nkick; i++) {
+        if (write(photo_worker_kick[i], "1", 1) < 0) {
+            /* full or closed: that poll() ends anyway */
+        }
+    }
+
+    errno = saved;
 }
 
 
@@ -197,38 +232,48 @@ photo_worker_stopping(void)
 
 /* the Gearman worker, its identifier and functions; -1 if it cannot be */
 static int
-photo_worker_register(photo_worker_t *w)
+photo_worker_register(photo_worker_thread_t *t)
 {
-    int               i;
-    char              names[256];
-    size_t            n;
-    gearman_return_t  grc;
+    int                       i;
+    char                      names[256];
+    size_t                    n;
+    gearman_id_t              kick;
+    photo_worker_t           *w;
+    gearman_return_t          grc;
 
-    w->gearman = photo_gearman_worker(&w->cf);
-    if (w->gearman == NULL) {
+    w = t->worker;
+
+    t->gearman = photo_gearman_worker(&w->cf);
+    if (t->gearman == NULL) {
         return -1;
     }
 
-    gearman_worker_set_timeout(w->gearman,
-                               w->idle ? (int) w->idle_ms
-                                       : PHOTO_WORKER_POLL_MS);
-    gearman_worker_add_options(w->gearman, GEARMAN_WORKER_GRAB_UNIQ);
+    /* no timeout: an idle worker waits in poll() (see photo_worker.h) */
+    gearman_worker_set_timeout(t->gearman, -1);
+    gearman_worker_add_options(t->gearman, GEARMAN_WORKER_GRAB_UNIQ);
 
-    /* "gearadmin --workers" shows who is who (scripts/stack looks) */
-    snprintf(w->id, sizeof(w->id), "%s-%d", w->prog, (int) getpid());
-    gearman_worker_set_identifier(w->gearman, w->id, strlen(w->id));
+    kick = gearman_worker_id(t->gearman);    /* its shutdown pipe */
+    if (!gearman_id_valid(kick)) {
+        photo_log_error("gearman: no shutdown pipe");
+        return -1;
+    }
+
+    photo_worker_kick[t->n] = kick.write_fd;
+
+    /* "gearadmin --workers" shows who is who */
+    gearman_worker_set_identifier(t->gearman, w->id, strlen(w->id));
 
     n = 0;
     names[0] = '\0';
 
     for (i = 0; i < w->nfunctions; i++) {
-        grc = gearman_worker_add_function(w->gearman, w->functions[i].name,
+        grc = gearman_worker_add_function(t->gearman, w->functions[i].name,
                                           0, photo_worker_call,
                                           &w->functions[i]);
         if (grc != GEARMAN_SUCCESS) {
             photo_log_error("gearman: cannot register %s: %s",
                             w->functions[i].name,
-                            gearman_worker_error(w->gearman));
+                            gearman_worker_error(t->gearman));
             return -1;
         }
 
@@ -237,8 +282,10 @@ photo_worker_register(photo_worker_t *w)
         n = n < sizeof(names) ? n : sizeof(names) - 1;
     }
 
-    photo_log_info("taking %s jobs from gearmand %s:%d", names, w->cf.host,
-                   w->cf.gearman_port);
+    if (t->n == 0) {
+        photo_log_info("taking %s jobs from gearmand %s:%d, %u at a time",
+                       names, w->cf.host, w->cf.gearman_port, w->threads);
+    }
 
     return 0;
 }
@@ -247,65 +294,133 @@ photo_worker_register(photo_worker_t *w)
 int
 photo_worker_run(photo_worker_t *w)
 {
-    unsigned          outage;
-    gearman_return_t  grc;
+    int                       i;
+    unsigned                  n, started;
+    photo_worker_group_t     *g;
 
-    if (photo_worker_register(w) != 0) {
+    if (w->threads == 0 || w->threads > PHOTO_WORKER_MAX_THREADS) {
+        photo_log_error("%u threads: 1 to %d", w->threads,
+                        PHOTO_WORKER_MAX_THREADS);
         return 1;
     }
 
-    outage = 0;
+    snprintf(w->id, sizeof(w->id), "%s-%d", w->prog, (int) getpid());
 
-    while (!photo_worker_stop) {
-        grc = gearman_worker_work(w->gearman);
+    for (i = 0; i < w->nfunctions; i++) {
+        if (w->functions[i].batch == NULL) {
+            continue;
+        }
 
-        switch (grc) {
+        g = calloc(1, sizeof(photo_worker_group_t));
+        if (g == NULL) {
+            photo_log_error("out of memory");
+            return 1;
+        }
 
-        case GEARMAN_TIMEOUT:           /* idle: look at the flag again */
-            if (w->idle) {
-                w->idle(&w->ctx);
-            }
+        pthread_mutex_init(&g->lock, NULL);
+        pthread_cond_init(&g->applied, NULL);
+        w->functions[i].group = g;
+    }
 
-            /* fall through */
+    w->thread = calloc(w->threads, sizeof(photo_worker_thread_t));
+    if (w->thread == NULL) {
+        photo_log_error("out of memory");
+        return 1;
+    }
 
-        case GEARMAN_SUCCESS:
-        case GEARMAN_WORK_FAIL:         /* a foreground job we failed */
-        case GEARMAN_IO_WAIT:
-        case GEARMAN_NO_JOBS:
-            if (outage) {
-                photo_log_info("gearmand %s:%d is back", w->cf.host,
-                               w->cf.gearman_port);
-                outage = 0;
+    for (n = 0; n < w->threads; n++) {
+        w->thread[n].worker = w;
+        w->thread[n].n = n;
 
-                /* libgearman 1.1.20 does not send it again by itself */
-                gearman_worker_set_identifier(w->gearman, w->id,
-                                              strlen(w->id));
-            }
-            break;
+        if (photo_worker_register(&w->thread[n]) != 0) {
+            return 1;
+        }
+    }
 
-        default:
-            /* gearmand away: libgearman reconnects on the next call */
-            if (outage++ == 0) {
-                photo_log_warn("gearmand %s:%d: %s; reconnecting",
-                               w->cf.host, w->cf.gearman_port,
-                               gearman_worker_error(w->gearman));
-            }
+    /* from now on a signal ends every connection's wait */
+    photo_worker_nkick = (sig_atomic_t) w->threads;
 
-            photo_log_debug("gearmand: %s", gearman_strerror(grc));
+    if (photo_worker_stop) {
+        return 0;
+    }
 
-            photo_worker_sleep(photo_worker_delay(outage));
+    for (started = 1; started < w->threads; started++) {
+        if (pthread_create(&w->thread[started].tid, NULL, photo_worker_loop,
+                           &w->thread[started])
+            != 0)
+        {
+            photo_log_error("cannot start thread %u: %s", started,
+                            strerror(errno));
+            photo_worker_on_signal(SIGTERM);
             break;
         }
     }
 
-    if (w->idle) {
-        w->idle(&w->ctx);               /* what it holds, before leaving */
+    photo_worker_loop(&w->thread[0]);
+
+    for (n = 1; n < started; n++) {
+        pthread_join(w->thread[n].tid, NULL);
     }
 
     photo_log_info("stopping: %lu applied, %lu dead-lettered, %lu given "
                    "back", w->applied, w->dead, w->given_back);
 
     return 0;
+}
+
+
+/* one connection's jobs, until SIGTERM */
+static void *
+photo_worker_loop(void *data)
+{
+    photo_worker_thread_t  *t = data;
+
+    photo_worker_t    *w;
+    gearman_return_t   grc;
+
+    w = t->worker;
+
+    while (!photo_worker_stop) {
+        grc = gearman_worker_work(t->gearman);
+
+        switch (grc) {
+
+        case GEARMAN_SUCCESS:
+        case GEARMAN_WORK_FAIL:         /* a foreground job we failed */
+        case GEARMAN_IO_WAIT:
+        case GEARMAN_NO_JOBS:
+        case GEARMAN_TIMEOUT:
+            if (t->outage) {
+                photo_log_info("gearmand %s:%d is back", w->cf.host,
+                               w->cf.gearman_port);
+                t->outage = 0;
+
+                /* libgearman 1.1.20 does not send it again by itself */
+                gearman_worker_set_identifier(t->gearman, w->id,
+                                              strlen(w->id));
+            }
+            break;
+
+        case GEARMAN_SHUTDOWN:
+        case GEARMAN_SHUTDOWN_GRACEFUL:  /* a signal woke it */
+            break;
+
+        default:
+            /* gearmand away: libgearman reconnects on the next call */
+            if (t->outage++ == 0) {
+                photo_log_warn("gearmand %s:%d: %s; reconnecting",
+                               w->cf.host, w->cf.gearman_port,
+                               gearman_worker_error(t->gearman));
+            }
+
+            photo_log_debug("gearmand: %s", gearman_strerror(grc));
+
+            photo_worker_sleep(photo_worker_delay(t->outage));
+            break;
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -331,12 +446,31 @@ photo_worker_main(int argc, char **argv, const char *prog, const char *about,
 void
 photo_worker_done(photo_worker_t *w)
 {
-    if (w->gearman) {
-        gearman_worker_free(w->gearman);
-        w->gearman = NULL;
+    int       i;
+    unsigned  n;
+
+    photo_worker_nkick = 0;
+
+    for (n = 0; w->thread && n < w->threads; n++) {
+        if (w->thread[n].gearman) {
+            gearman_worker_free(w->thread[n].gearman);
+        }
+    }
+
+    free(w->thread);
+    w->thread = NULL;
+
+    for (i = 0; i < w->nfunctions; i++) {
+        if (w->functions[i].group) {
+            pthread_mutex_destroy(&w->functions[i].group->lock);
+            pthread_cond_destroy(&w->functions[i].group->applied);
+            free(w->functions[i].group);
+            w->functions[i].group = NULL;
+        }
     }
 
     photo_ctx_free(&w->ctx);
+    pthread_mutex_destroy(&w->ctx_lock);
 }
 
 
@@ -379,7 +513,7 @@ photo_worker_call(gearman_job_st *gjob, void *context, size_t *result_size,
     switch (rc) {
 
     case PHOTO_JOB_DONE:
-        w->applied++;
+        __atomic_add_fetch(&w->applied, 1, __ATOMIC_RELAXED);
         result = job.result;
         *result_size = job.result_len;
         job.result = NULL;
@@ -387,13 +521,13 @@ photo_worker_call(gearman_job_st *gjob, void *context, size_t *result_size,
         break;
 
     case PHOTO_JOB_DEAD:
-        w->dead++;
+        __atomic_add_fetch(&w->dead, 1, __ATOMIC_RELAXED);
         *ret_ptr = fn->kind == PHOTO_JOB_BACKGROUND ? GEARMAN_SUCCESS
                                                     : GEARMAN_WORK_FAIL;
         break;
 
     default:
-        w->given_back++;
+        __atomic_add_fetch(&w->given_back, 1, __ATOMIC_RELAXED);
         *ret_ptr = fn->kind == PHOTO_JOB_BACKGROUND ? GEARMAN_LOST_CONNECTION
                                                     : GEARMAN_WORK_FAIL;
         break;
@@ -415,7 +549,14 @@ photo_worker_apply(photo_worker_t *w, photo_worker_function_t *fn,
     clock_gettime(CLOCK_MONOTONIC, &start);
 
     for ( ;; ) {
-        rc = fn->handler(&w->ctx, job);
+        if (fn->group) {
+            rc = photo_worker_group_apply(w, fn, job);
+
+        } else {
+            pthread_mutex_lock(&w->ctx_lock);
+            rc = fn->handler(&w->ctx, job);
+            pthread_mutex_unlock(&w->ctx_lock);
+        }
 
         if (rc != PHOTO_JOB_RETRY) {
             break;
@@ -440,15 +581,78 @@ photo_worker_apply(photo_worker_t *w, photo_worker_function_t *fn,
     photo_log_warn("%s %s: dead letter: %s", job->name, job->unique,
                    job->reason);
 
-    while (photo_ctx_dead_letter(&w->ctx, job) != 0) {
+    for ( ;; ) {
+        pthread_mutex_lock(&w->ctx_lock);
+        rc = photo_ctx_dead_letter(&w->ctx, job) == 0 ? PHOTO_JOB_DEAD
+                                                       : PHOTO_JOB_RETRY;
+        pthread_mutex_unlock(&w->ctx_lock);
+
+        if (rc == PHOTO_JOB_DEAD) {
+            return PHOTO_JOB_DEAD;
+        }
+
         if (photo_worker_backoff(fn, job, "cannot store the dead letter")
             != 0)
         {
             return PHOTO_JOB_RETRY;
         }
     }
+}
 
-    return PHOTO_JOB_DEAD;
+
+/*
+ * Group commit: job joins the waiting group; the thread that finds no
+ * group being applied applies all that wait (its own job among them),
+ * the others sleep until theirs was.  No timer: a group is what arrived
+ * while the one before was applied.
+ */
+static photo_job_rc_t
+photo_worker_group_apply(photo_worker_t *w, photo_worker_function_t *fn,
+    photo_job_t *job)
+{
+    size_t                 i, n;
+    photo_job_t           *jobs[PHOTO_WORKER_MAX_THREADS];
+    photo_worker_group_t  *g;
+
+    g = fn->group;
+
+    pthread_mutex_lock(&g->lock);
+
+    job->applied = 0;
+    job->rc = PHOTO_JOB_RETRY;
+    g->jobs[g->n++] = job;
+
+    while (!job->applied) {
+
+        if (g->applying) {
+            pthread_cond_wait(&g->applied, &g->lock);
+            continue;
+        }
+
+        g->applying = 1;
+        n = g->n;
+        memcpy(jobs, g->jobs, n * sizeof(photo_job_t *));
+        g->n = 0;
+
+        pthread_mutex_unlock(&g->lock);
+
+        pthread_mutex_lock(&w->ctx_lock);
+        fn->batch(&w->ctx, jobs, n);
+        pthread_mutex_unlock(&w->ctx_lock);
+
+        pthread_mutex_lock(&g->lock);
+
+        for (i = 0; i < n; i++) {
+            jobs[i]->applied = 1;
+        }
+
+        g->applying = 0;
+        pthread_cond_broadcast(&g->applied);
+    }
+
+    pthread_mutex_unlock(&g->lock);
+
+    return job->rc;
 }
 
 

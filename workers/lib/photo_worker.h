@@ -20,12 +20,29 @@
  *     can cause, and passwords are not to be kept anywhere).
  *
  * SIGTERM or SIGINT: the job at hand is finished, then the process exits.
+ *
+ * Waiting for jobs costs nothing: libgearman waits with no timeout (its
+ * poll() ends when gearmand sends work, or when a signal writes to the
+ * worker's shutdown pipe).  A timeout there is not only a wake-up now and
+ * then: libgearman 1.1.20 sends GRAB_JOB again after a timeout with the
+ * answer to the first still on its way, and from then on each answer is
+ * taken for the next one's, a NO_JOB always in flight, PRE_SLEEP woken at
+ * once: a worker and gearmand spinning on an empty queue.
+ *
+ * Group commit.  A function with a batch handler has its jobs applied
+ * together: the worker holds up to `threads` jobs at once (one Gearman
+ * connection per thread, each holding one job, as libgearman's worker
+ * API allows), and while one group is being applied the jobs that arrive
+ * wait to form the next.  Under load the groups grow; alone, a job is a
+ * group of one and waits for nothing.  Each job is still answered to
+ * gearmand only once its group was applied, so it is no less durable.
  */
 
 #ifndef PHOTO_WORKER_H
 #define PHOTO_WORKER_H
 
 #include <libgearman/gearman.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "photo_config.h"
@@ -33,39 +50,54 @@
 #include "photo_job.h"
 
 #define PHOTO_WORKER_MAX_FUNCTIONS  4
+#define PHOTO_WORKER_MAX_THREADS    64
 
 typedef photo_job_rc_t (*photo_job_handler_pt)(photo_ctx_t *ctx,
     photo_job_t *job);
+
+/* n jobs at once: sets jobs[i]->rc (and reason) for each */
+typedef void (*photo_batch_handler_pt)(photo_ctx_t *ctx, photo_job_t **jobs,
+    size_t n);
 
 typedef enum {
     PHOTO_JOB_BACKGROUND = 0,       /* submitted and left: never lost */
     PHOTO_JOB_FOREGROUND            /* a client waits for the answer */
 } photo_job_kind_t;
 
-typedef struct photo_worker_s  photo_worker_t;
-
-/* called when no job came for idle_ms, and once before the worker exits */
-typedef void (*photo_worker_idle_pt)(photo_ctx_t *ctx);
+typedef struct photo_worker_s        photo_worker_t;
+typedef struct photo_worker_group_s  photo_worker_group_t;
 
 typedef struct {
-    const char            *name;
-    photo_job_handler_pt   handler;
-    photo_job_kind_t       kind;
-    photo_worker_t        *worker;
+    const char              *name;
+    photo_job_handler_pt     handler;
+    photo_job_kind_t         kind;
+    photo_worker_t          *worker;
+    photo_batch_handler_pt   batch;     /* jobs applied in groups, or NULL */
+    photo_worker_group_t    *group;
 } photo_worker_function_t;
+
+/* one Gearman connection and the thread that takes jobs from it */
+typedef struct {
+    photo_worker_t          *worker;
+    gearman_worker_st       *gearman;
+    pthread_t                tid;
+    unsigned                 n;
+    int                      outage;
+} photo_worker_thread_t;
 
 struct photo_worker_s {
     const char               *prog;
     const char               *about;
     char                      id[64];         /* photo_<kind>-<pid> */
     photo_config_t            cf;
-    photo_ctx_t               ctx;
-    gearman_worker_st        *gearman;
+    photo_ctx_t               ctx;            /* used under ctx_lock */
+    pthread_mutex_t           ctx_lock;
     photo_worker_function_t   functions[PHOTO_WORKER_MAX_FUNCTIONS];
     int                       nfunctions;
     int                       exit_code;      /* when init returns -1 */
-    photo_worker_idle_pt      idle;           /* set before photo_worker_run */
-    unsigned                  idle_ms;
+    unsigned                  threads;        /* set before photo_worker_run:
+                                                 jobs held at once (1) */
+    photo_worker_thread_t    *thread;
     unsigned long             applied;
     unsigned long             dead;
     unsigned long             given_back;
@@ -81,7 +113,7 @@ int photo_worker_init(photo_worker_t *w, int argc, char **argv,
     const char *prog, const char *about,
     const photo_worker_function_t *functions);
 
-/* jobs until SIGTERM; the process's exit code */
+/* jobs until SIGTERM, on w->threads connections; the exit code */
 int photo_worker_run(photo_worker_t *w);
 
 /* init, run, done: the whole main() of a worker that needs nothing more */

@@ -76,6 +76,14 @@ pending_taken(h_t *h, void *arg)
 }
 
 
+/* trimmed once Solr answered, which is just after the document shows */
+static int
+pending_empty(h_t *h, void *arg)
+{
+    return pending_len(h) == 0;
+}
+
+
 static int
 in_lyon(h_t *h, void *arg)
 {
@@ -387,7 +395,8 @@ test_solr_unreachable(h_t *h, pid_t worker)
           "Solr back, a new worker: the document is indexed");
     CHECK(h_redis_int(h, "LLEN dead_letter:%s", PHOTO_JOB_INDEX) == 0,
           "nothing dead-lettered");
-    CHECK(pending_len(h) == 0, "nothing is left waiting");
+    CHECK(h_wait(h, pending_empty, NULL, WAIT_MS),
+          "nothing is left waiting");
 
     return worker;
 }

@@ -10,6 +10,17 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+
+/*
+ * A memcached server that failed a set is left alone this long: a new
+ * object is then stored without its cached copy at no cost (a server that
+ * accepts connections but does not answer would cost the poll timeout on
+ * every job; libmemcached's own failure limit counts only connection
+ * errors).
+ */
+#define PHOTO_CTX_MC_SKIP_MS  1000
 
 
 static photo_job_rc_t photo_ctx_mc(photo_ctx_t *ctx, photo_job_t *job);
@@ -106,24 +117,41 @@ photo_job_rc_t
 photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
     const unsigned char *value, size_t len)
 {
+    uint32_t            server;
+    long long           now;
+    struct timespec     ts;
     memcached_return_t  mrc;
 
     if (photo_ctx_mc(ctx, job) != PHOTO_JOB_DONE) {
         return PHOTO_JOB_RETRY;
     }
 
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    server = memcached_generate_hash(ctx->mc, key, strlen(key))
+             % PHOTO_CTX_MC_SERVERS;
+
+    if (now < ctx->mc_skip[server]) {
+        photo_log_debug("%s %s: memcached server %u failed lately; %s not "
+                        "cached", job->name, job->unique, server, key);
+        return PHOTO_JOB_DONE;
+    }
+
     /*
-     * libmemcached reconnects by itself, and a server that failed is
-     * skipped for a while (then this fails fast until it is back).  The
-     * key's server is never replaced by another: the module must find the
-     * object where ketama says.
+     * A new object that cannot be cached is no reason to hold the job: the
+     * module reads a miss through from Postgres and writes it back.  The
+     * key's server is never replaced by another (photo_memcached.c).
      */
     mrc = memcached_set(ctx->mc, key, strlen(key), (const char *) value, len,
                         0, PHOTO_MC_FLAGS);
 
     if (mrc != MEMCACHED_SUCCESS) {
-        return photo_job_retry(job, "memcached: set %s: %s", key,
-                               memcached_last_error_message(ctx->mc));
+        ctx->mc_skip[server] = now + PHOTO_CTX_MC_SKIP_MS;
+        photo_log_warn("%s %s: memcached: set %s: %s; not cached, server "
+                       "left alone for %d ms", job->name, job->unique, key,
+                       memcached_last_error_message(ctx->mc),
+                       PHOTO_CTX_MC_SKIP_MS);
     }
 
     return PHOTO_JOB_DONE;
@@ -139,6 +167,8 @@ photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job, const char *key)
         return PHOTO_JOB_RETRY;
     }
 
+    /* unlike an object, a tombstone must be there: a stale object would
+       be served again (a partitioned server keeps its keys) */
     mrc = memcached_set(ctx->mc, key, strlen(key), PHOTO_MC_TOMBSTONE,
                         sizeof(PHOTO_MC_TOMBSTONE) - 1,
                         PHOTO_MC_TOMBSTONE_TTL, PHOTO_MC_DELETED);

@@ -24,11 +24,15 @@
 #include "photo_config.h"
 #include "photo_job.h"
 
+#define PHOTO_CTX_MC_SERVERS  64
+
 typedef struct {
     photo_config_t     *cf;
     PGconn             *pg;
     redisContext       *redis;
     memcached_st       *mc;
+    long long           mc_skip[PHOTO_CTX_MC_SERVERS];  /* ms: a server
+                                          that failed, left alone till then */
     gearman_client_st  *gearman;      /* for follow-up jobs */
 } photo_ctx_t;
 
@@ -45,7 +49,8 @@ PGresult *photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
 /* The Redis connection, or NULL (reason set; the job is to be retried). */
 redisContext *photo_ctx_redis(photo_ctx_t *ctx, photo_job_t *job);
 
-/* key = value in the memcached pool, no expiry, PHOTO_MC_FLAGS */
+/* key = value in the memcached pool, no expiry, PHOTO_MC_FLAGS; best
+   effort: a memcached that is away is logged and costs the job ~nothing */
 photo_job_rc_t photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job,
     const char *key, const unsigned char *value, size_t len);
 

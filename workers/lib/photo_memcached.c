@@ -9,7 +9,18 @@
 #include <string.h>
 
 
-#define PHOTO_MEMCACHED_TIMEOUT_MS  1000
+/*
+ * A memcached that is down must cost a job next to nothing: the cache is
+ * an optimization the module reads through (photo_ctx_cache()).  A
+ * refused connection fails at once; a server that takes a connection but
+ * does not answer costs PHOTO_MEMCACHED_TIMEOUT_MS once, after which it is
+ * skipped (libmemcached answers "temporarily disabled" without I/O) for
+ * PHOTO_MEMCACHED_RETRY_S, then tried again.  It is never removed from the
+ * pool: keys must stay on the server ketama gives them, as the module
+ * looks for them there.
+ */
+#define PHOTO_MEMCACHED_TIMEOUT_MS  50
+#define PHOTO_MEMCACHED_RETRY_S     1
 
 
 memcached_st *
@@ -35,6 +46,11 @@ photo_memcached_pool(photo_config_t *cf)
                            PHOTO_MEMCACHED_TIMEOUT_MS);
     memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
                            PHOTO_MEMCACHED_TIMEOUT_MS);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SERVER_TIMEOUT_LIMIT, 1);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT,
+                           PHOTO_MEMCACHED_RETRY_S);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 0);
 
     snprintf(ports, sizeof(ports), "%s", cf->memcached_ports);
 

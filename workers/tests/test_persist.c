@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 
 #define BASE     7100000000000000000LL
@@ -424,6 +428,100 @@ check_backend_away(h_t *h, const char *what, const char *setting)
 }
 
 
+/* the jobs of posts lo..lo+n-1 are applied: rows and list entries */
+static int
+posts_applied(h_t *h, void *arg)
+{
+    long long  *range = arg;
+
+    return h_sql_int(h, "select count(*) from photos where id between %lld"
+                     " and %lld", range[0], range[0] + range[1] - 1)
+               == range[1]
+           && h_redis_int(h, "ZLEXCOUNT user_photos:%lld [%s [%s", POSTER,
+                          h_pad(range[0]), h_pad(range[0] + range[1] - 1))
+              == range[1];
+}
+
+
+/*
+ * memcached down (refused) or not answering (a listener that never reads):
+ * new photos are stored without their cached object, each costing the job
+ * a few ms at most (once the server failed, libmemcached skips it), where
+ * a job used to wait seconds per write.
+ */
+static void
+check_memcached_away(h_t *h, const char *what, const char *setting)
+{
+    int        i, n = 20;
+    char       key[64], *obj;
+    pid_t      w;
+    double     t;
+    long long  range[2] = { PHOTO3 + 100, 20 };
+
+    w = h_worker(h, "photo_persist", setting, NULL);
+
+    t = h_now();
+
+    for (i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "mc-away-%lld", range[0] + i);
+        h_submit(h, PHOTO_JOB_PERSIST, key,
+                 payload(range[0] + i, POSTER, "mc away", ""));
+    }
+
+    CHECK(h_wait(h, posts_applied, range, 10000),
+          "memcached %s: all %d posts are stored", what, n);
+    t = h_now() - t;
+    CHECK(t < 1.0, "memcached %s: %d posts in %.0f ms, not seconds each",
+          what, n, t * 1000);
+
+    snprintf(key, sizeof(key), "photo:%lld", range[0]);
+    obj = h_mc_get(h, key, NULL, NULL);
+    CHECK(obj == NULL && h_dead_letter(h, PHOTO_JOB_PERSIST, "mc away")
+                         == NULL,
+          "memcached %s: not cached, not dead-lettered", what);
+    free(obj);
+    CHECK(h_log_has(h, w, "photo_persist", "not cached"),
+          "memcached %s: the worker says it did not cache", what);
+
+    h_worker_stop(h, w, SIGTERM, 3000);
+
+    for (i = 0; i < n; i++) {
+        freeReplyObject(h_redis(h, "ZREM user_photos:%lld %s", POSTER,
+                                h_pad(range[0] + i)));
+    }
+
+    PQclear(h_sql(h, "delete from photos where id between %lld and %lld",
+                  range[0], range[0] + n - 1));
+}
+
+
+/* a port that takes connections and never answers: the kernel's backlog */
+static int
+silent_listener(int *port)
+{
+    int                 fd;
+    socklen_t           len;
+    struct sockaddr_in  sin;
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    if (fd < 0 || bind(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0
+        || listen(fd, 64) != 0)
+    {
+        return -1;
+    }
+
+    len = sizeof(sin);
+    getsockname(fd, (struct sockaddr *) &sin, &len);
+    *port = ntohs(sin.sin_port);
+
+    return fd;
+}
+
+
 static int
 run(const char *args, char *out, size_t size)
 {
@@ -563,6 +661,8 @@ check_delete(h_t *h)
 int
 main(void)
 {
+    int    silent, port = 0;
+    char   setting[64];
     h_t    h;
     pid_t  persist;
 
@@ -595,7 +695,13 @@ main(void)
     h_worker_stop(&h, persist, SIGTERM, 3000);
 
     check_backend_away(&h, "redis", "PHOTO_REDIS_PORT=1");
-    check_backend_away(&h, "memcached", "PHOTO_MEMCACHED_PORTS=1");
+    check_memcached_away(&h, "down", "PHOTO_MEMCACHED_PORTS=1");
+
+    silent = silent_listener(&port);
+    snprintf(setting, sizeof(setting), "PHOTO_MEMCACHED_PORTS=%d", port);
+    check_memcached_away(&h, "not answering", setting);
+    close(silent);
+
     check_options(&h);
 
     h_forget(&h, BASE, USERS);

@@ -65,6 +65,31 @@
                                                          the worker's id */
 
 /*
+ * Sign-in backoff per account (workers/photo_auth.c), keyed by the
+ * username in lowercase, whether or not it exists (a refusal only known
+ * names got would tell which exist).  Each sign-in let through to the
+ * password check counts; the one that brings the count to
+ * PHOTO_SIGNIN_FREE makes the account wait PHOTO_SIGNIN_WAIT_MIN seconds,
+ * each later one twice as long as the one before, up to
+ * PHOTO_SIGNIN_WAIT_MAX.  A sign-in while the account waits is refused with
+ * the time left, without the password hash.  A success forgets both keys;
+ * so does PHOTO_SIGNIN_FAILS_TTL without a counted sign-in.
+ */
+#define PHOTO_REDIS_SIGNIN_FAILS  "signin_fails:"    /* + lowercase username:
+                                                        STRING, the sign-ins
+                                                        counted since the
+                                                        last success */
+#define PHOTO_REDIS_SIGNIN_WAIT   "signin_wait:"     /* + lowercase username:
+                                                        STRING, there while
+                                                        the account waits,
+                                                        expiring when it
+                                                        may try again */
+#define PHOTO_SIGNIN_FREE         5
+#define PHOTO_SIGNIN_WAIT_MIN     1                  /* seconds */
+#define PHOTO_SIGNIN_WAIT_MAX     (15 * 60)          /* seconds */
+#define PHOTO_SIGNIN_FAILS_TTL    3600               /* seconds */
+
+/*
  * A list is complete (built from Postgres, then kept by the workers) while
  * it holds this member, the lowest of all: fan-out adds ids to lists that
  * may have been evicted, and a reader that finds no marker rebuilds the list
@@ -160,6 +185,8 @@
  *   {"username":"…","password":"…"}
  *   -> {"id":"…","username":"…"} / {"token":"…","user_id":"…"}
  *      or {"error":"taken"|"invalid"}
+ *      or, for a sign-in while the account waits (signin_wait:),
+ *      {"error":"too_many_attempts","retry_after":"<whole seconds left>"}
  */
 #define PHOTO_JOB_PERSIST        "photo_persist"
 #define PHOTO_JOB_FANOUT         "photo_fanout"
@@ -194,6 +221,12 @@
 #define PHOTO_JOB_F_ACTOR        "actor"
 #define PHOTO_JOB_F_PHOTO_ID     "photo_id"
 #define PHOTO_JOB_F_DELETE       "delete"
+#define PHOTO_JOB_F_RETRY_AFTER  "retry_after"     /* photo_signin */
+
+/* the "error" of photo_signup and photo_signin */
+#define PHOTO_AUTH_E_TAKEN       "taken"
+#define PHOTO_AUTH_E_INVALID     "invalid"
+#define PHOTO_AUTH_E_WAIT        "too_many_attempts"
 
 #define PHOTO_FANOUT_UNIQUE      "fanout:"         /* + photo id */
 #define PHOTO_INDEX_UNIQUE       "index:"          /* + photo id */

@@ -14,7 +14,12 @@
  *   signin  {"username","password"} -> {"token","user_id"}, the token a
  *           new session:<token> in Redis for PHOTO_SESSION_TTL,
  *           or {"error":"invalid"}: the same answer, after the same work,
- *           for an unknown user and a wrong password.
+ *           for an unknown user, an account without a usable hash and a
+ *           wrong password,
+ *           or {"error":"too_many_attempts","retry_after":"<seconds>"}
+ *           while the account waits (the backoff of photo_contract.h:
+ *           guesses at one account, from any number of addresses, which
+ *           nginx's limit per address cannot see).
  */
 
 #include "photo_worker.h"
@@ -22,6 +27,7 @@
 #include "photo_log.h"
 
 #include <argon2.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +48,16 @@
 #define PHOTO_AUTH_TOKEN_BYTES  32          /* 43 characters of base64url */
 #define PHOTO_AUTH_TOKEN_LEN    43
 
+#define PHOTO_AUTH_KEY_LEN      (sizeof(PHOTO_REDIS_SIGNIN_FAILS)            \
+                                 + PHOTO_AUTH_USERNAME_MAX)
+
+
+/* an account's backoff keys: signin_fails:<name>, signin_wait:<name> */
+typedef struct {
+    char  fails[PHOTO_AUTH_KEY_LEN];
+    char  wait[PHOTO_AUTH_KEY_LEN];
+} photo_auth_backoff_t;
+
 
 static photo_job_rc_t photo_signup(photo_ctx_t *ctx, photo_job_t *job);
 static photo_job_rc_t photo_signin(photo_ctx_t *ctx, photo_job_t *job);
@@ -52,11 +68,25 @@ static int photo_auth_hash(const char *password, size_t len,
     char encoded[PHOTO_AUTH_ENCODED]);
 static int photo_auth_verify(const char *encoded, const char *password,
     size_t len);
+static void photo_auth_backoff_keys(photo_auth_backoff_t *b,
+    const char *username);
+static photo_job_rc_t photo_auth_admit(photo_ctx_t *ctx, photo_job_t *job,
+    const photo_auth_backoff_t *b, long long *wait_ms);
 static int photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1]);
 static photo_job_rc_t photo_auth_session(photo_ctx_t *ctx, photo_job_t *job,
-    const char *token, const char *user_id);
+    const char *token, const char *user_id, const photo_auth_backoff_t *b);
+static photo_job_rc_t photo_auth_reply(photo_job_t *job, redisContext *c,
+    redisReply *r, int type, const char *what);
 static photo_job_rc_t photo_auth_answer(photo_job_t *job, ...)
     __attribute__((sentinel));
+
+
+/*
+ * Verified when there is no real hash to verify: made at start with the
+ * same parameters, from a password nobody knows, so that every refusal
+ * costs the same KDF.
+ */
+static char  photo_auth_dummy[PHOTO_AUTH_ENCODED];
 
 
 static const photo_worker_function_t  photo_auth_functions[] = {
@@ -69,11 +99,35 @@ static const photo_worker_function_t  photo_auth_functions[] = {
 int
 main(int argc, char **argv)
 {
-    return photo_worker_main(argc, argv, "photo_auth",
-                             "Signs users up (Argon2id password hashes) and in "
-                             "(sessions in Redis);\nnginx waits for the "
-                             "answer.",
-                             photo_auth_functions);
+    int             rc;
+    unsigned char   secret[PHOTO_AUTH_SALT_LEN];
+    photo_worker_t  w;
+
+    if (photo_worker_init(&w, argc, argv, "photo_auth",
+                          "Signs users up (Argon2id password hashes) and in "
+                          "(sessions in Redis), with a backoff per\naccount; "
+                          "nginx waits for the answer.",
+                          photo_auth_functions)
+        != 0)
+    {
+        return w.exit_code;
+    }
+
+    if (getrandom(secret, sizeof(secret), 0) != (ssize_t) sizeof(secret)
+        || photo_auth_hash((const char *) secret, sizeof(secret),
+                           photo_auth_dummy)
+           != 0)
+    {
+        photo_log_error("cannot make the dummy hash");
+        photo_worker_done(&w);
+        return 1;
+    }
+
+    rc = photo_worker_run(&w);
+
+    photo_worker_done(&w);
+
+    return rc;
 }
 
 
@@ -98,7 +152,8 @@ photo_signup(photo_ctx_t *ctx, photo_job_t *job)
         photo_log_info("%s: refused: %s", job->name,
                        job->reason[0] ? job->reason
                                       : "username or password not allowed");
-        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, "invalid", NULL);
+        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, PHOTO_AUTH_E_INVALID,
+                                 NULL);
     }
 
     if (photo_auth_hash(password, password_len, encoded) != 0) {
@@ -116,7 +171,8 @@ photo_signup(photo_ctx_t *ctx, photo_job_t *job)
     if (PQntuples(res) == 0) {
         PQclear(res);
         photo_log_info("signup: username \"%s\" is taken", username);
-        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, "taken", NULL);
+        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, PHOTO_AUTH_E_TAKEN,
+                                 NULL);
     }
 
     photo_log_info("signup: user %s is \"%s\"", PQgetvalue(res, 0, 0),
@@ -134,19 +190,47 @@ photo_signup(photo_ctx_t *ctx, photo_job_t *job)
 static photo_job_rc_t
 photo_signin(photo_ctx_t *ctx, photo_job_t *job)
 {
-    int              ok;
-    char             token[PHOTO_AUTH_TOKEN_LEN + 1];
-    size_t           password_len;
-    PGresult        *res;
-    const char      *username, *password, *user_id;
-    photo_job_rc_t   rc;
+    int                    ok;
+    char                   token[PHOTO_AUTH_TOKEN_LEN + 1], seconds[24];
+    size_t                 password_len;
+    PGresult              *res;
+    long long              wait_ms;
+    const char            *username, *password, *user_id;
+    photo_job_rc_t         rc;
+    photo_auth_backoff_t   b;
 
     static const char  *lookup =
         "select id, password_hash from users where lower(username) = lower($1)";
 
     if (photo_auth_decode(job, &username, &password, &password_len) != 0) {
         photo_log_info("%s: refused: %s", job->name, job->reason);
-        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, "invalid", NULL);
+        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, PHOTO_AUTH_E_INVALID,
+                                 NULL);
+    }
+
+    photo_auth_backoff_keys(&b, username);
+
+    /* counted once, though the job may be retried (job->progress) */
+    if (job->progress == 0) {
+        rc = photo_auth_admit(ctx, job, &b, &wait_ms);
+        if (rc != PHOTO_JOB_DONE) {
+            return rc;
+        }
+
+        if (wait_ms > 0) {
+            photo_log_info("signin: \"%s\" waits %lld ms", username,
+                           wait_ms);
+
+            /* whole seconds, rounded up, as Retry-After will say */
+            snprintf(seconds, sizeof(seconds), "%lld",
+                     (wait_ms + 999) / 1000);
+
+            return photo_auth_answer(job, PHOTO_JOB_F_ERROR,
+                                     PHOTO_AUTH_E_WAIT,
+                                     PHOTO_JOB_F_RETRY_AFTER, seconds, NULL);
+        }
+
+        job->progress = 1;
     }
 
     res = photo_ctx_pg(ctx, job, lookup, 1, &username, &rc);
@@ -154,17 +238,9 @@ photo_signin(photo_ctx_t *ctx, photo_job_t *job)
         return rc;
     }
 
-    /*
-     * An unknown user costs a hash too (against a made-up one), so that
-     * the time taken does not tell which usernames exist.
-     */
-    if (PQntuples(res) == 1) {
-        ok = photo_auth_verify(PQgetvalue(res, 0, 1), password,
-                               password_len);
-    } else {
-        (void) photo_auth_verify(NULL, password, password_len);
-        ok = 0;
-    }
+    /* no such user: NULL, which costs the same hash as a wrong password */
+    ok = photo_auth_verify(PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : NULL,
+                           password, password_len);
 
     if (ok < 0) {
         PQclear(res);
@@ -174,7 +250,8 @@ photo_signin(photo_ctx_t *ctx, photo_job_t *job)
     if (!ok) {
         PQclear(res);
         photo_log_info("signin: refused for \"%s\"", username);
-        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, "invalid", NULL);
+        return photo_auth_answer(job, PHOTO_JOB_F_ERROR, PHOTO_AUTH_E_INVALID,
+                                 NULL);
     }
 
     user_id = PQgetvalue(res, 0, 0);
@@ -183,7 +260,7 @@ photo_signin(photo_ctx_t *ctx, photo_job_t *job)
         rc = photo_job_retry(job, "getrandom: %s", strerror(errno));
 
     } else {
-        rc = photo_auth_session(ctx, job, token, user_id);
+        rc = photo_auth_session(ctx, job, token, user_id, &b);
     }
 
     if (rc == PHOTO_JOB_DONE) {
@@ -253,27 +330,25 @@ photo_auth_hash(const char *password, size_t len,
 
 
 /*
- * 1 the password matches, 0 it does not (or the stored value is no
- * Argon2id hash: the seeded accounts' "!"), -1 argon2 failed (memory).
- * encoded NULL: against a hash of nothing anybody knows, made once.
+ * 1 the password matches, 0 it does not, -1 argon2 failed (memory).
+ * Without a real hash to verify (encoded NULL: no such user; or a value
+ * argon2 cannot read: the seeded accounts' "!"), the dummy hash is verified
+ * instead, so that a refusal takes the same time whoever is asked for.
  */
 static int
 photo_auth_verify(const char *encoded, const char *password, size_t len)
 {
-    int          rc;
-    static char  dummy[PHOTO_AUTH_ENCODED];
+    int  rc;
 
-    if (encoded == NULL) {
-        if (dummy[0] == '\0'
-            && photo_auth_hash("-", 1, dummy) != 0)
-        {
-            return -1;
-        }
+    rc = encoded ? argon2id_verify(encoded, password, len)
+                 : ARGON2_DECODING_FAIL;
 
-        encoded = dummy;
+    if (rc != ARGON2_OK && rc != ARGON2_VERIFY_MISMATCH
+        && rc != ARGON2_MEMORY_ALLOCATION_ERROR && rc != ARGON2_THREAD_FAIL)
+    {
+        rc = argon2id_verify(photo_auth_dummy, password, len);
+        rc = (rc == ARGON2_OK) ? ARGON2_VERIFY_MISMATCH : rc;
     }
-
-    rc = argon2id_verify(encoded, password, len);
 
     switch (rc) {
     case ARGON2_OK:
@@ -285,6 +360,81 @@ photo_auth_verify(const char *encoded, const char *password, size_t len)
     default:
         return 0;
     }
+}
+
+
+/* signin_fails:<name> and signin_wait:<name>, the name in lowercase */
+static void
+photo_auth_backoff_keys(photo_auth_backoff_t *b, const char *username)
+{
+    size_t  i, f, w;
+
+    f = sizeof(PHOTO_REDIS_SIGNIN_FAILS) - 1;
+    w = sizeof(PHOTO_REDIS_SIGNIN_WAIT) - 1;
+
+    memcpy(b->fails, PHOTO_REDIS_SIGNIN_FAILS, f);
+    memcpy(b->wait, PHOTO_REDIS_SIGNIN_WAIT, w);
+
+    for (i = 0; username[i] && i < PHOTO_AUTH_USERNAME_MAX; i++) {
+        b->fails[f + i] = (char) tolower((unsigned char) username[i]);
+        b->wait[w + i] = b->fails[f + i];
+    }
+
+    b->fails[f + i] = '\0';
+    b->wait[w + i] = '\0';
+}
+
+
+/*
+ * The account's backoff, before the password is looked at: *wait_ms > 0,
+ * the account waits that long yet; else this sign-in is counted and goes
+ * on.  One script, with Redis's clock: attempts that come to several
+ * workers at once are counted one after the other, and the one that
+ * brings the count to PHOTO_SIGNIN_FREE (or past it) sets the wait before
+ * the next is let through.
+ */
+static photo_job_rc_t
+photo_auth_admit(photo_ctx_t *ctx, photo_job_t *job,
+    const photo_auth_backoff_t *b, long long *wait_ms)
+{
+    redisReply      *r;
+    redisContext    *c;
+    photo_job_rc_t   rc;
+
+    static const char  *script =
+        "local left = redis.call('PTTL', KEYS[2]) "
+        "if left > 0 then return left end "
+        "local n = redis.call('INCR', KEYS[1]) "
+        "redis.call('EXPIRE', KEYS[1], ARGV[1]) "
+        "local free = tonumber(ARGV[2]) "
+        "if n >= free then "
+        "  local ms = math.min(tonumber(ARGV[3]) * 2 ^ (n - free), "
+        "                      tonumber(ARGV[4])) "
+        "  redis.call('SET', KEYS[2], n, 'PX', ms) "
+        "end "
+        "return 0";
+
+    *wait_ms = 0;
+
+    c = photo_ctx_redis(ctx, job);
+    if (c == NULL) {
+        return PHOTO_JOB_RETRY;
+    }
+
+    r = redisCommand(c, "EVAL %s 2 %s %s %d %d %d %d", script, b->fails,
+                     b->wait, PHOTO_SIGNIN_FAILS_TTL, PHOTO_SIGNIN_FREE,
+                     PHOTO_SIGNIN_WAIT_MIN * 1000,
+                     PHOTO_SIGNIN_WAIT_MAX * 1000);
+
+    rc = photo_auth_reply(job, c, r, REDIS_REPLY_INTEGER, "EVAL backoff");
+
+    if (rc == PHOTO_JOB_DONE) {
+        *wait_ms = r->integer;
+    }
+
+    freeReplyObject(r);
+
+    return rc;
 }
 
 
@@ -327,9 +477,10 @@ photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1])
 }
 
 
+/* a new session:<token>, and the account's backoff forgotten */
 static photo_job_rc_t
 photo_auth_session(photo_ctx_t *ctx, photo_job_t *job, const char *token,
-    const char *user_id)
+    const char *user_id, const photo_auth_backoff_t *b)
 {
     redisReply      *r;
     redisContext    *c;
@@ -340,22 +491,39 @@ photo_auth_session(photo_ctx_t *ctx, photo_job_t *job, const char *token,
         return PHOTO_JOB_RETRY;
     }
 
-    r = redisCommand(c, "SET %s%s %s EX %d", PHOTO_REDIS_SESSION, token,
-                     user_id, PHOTO_SESSION_TTL);
+    /* the count first: were it left after the session, a retry would
+       store a second session */
+    r = redisCommand(c, "DEL %s %s", b->fails, b->wait);
+    rc = photo_auth_reply(job, c, r, REDIS_REPLY_INTEGER, "DEL backoff");
 
-    if (r == NULL) {
-        rc = photo_job_retry(job, "redis: %s", c->errstr);
-
-    } else if (r->type != REDIS_REPLY_STATUS) {
-        rc = photo_job_retry(job, "redis: SET session: %s",
-                             r->type == REDIS_REPLY_ERROR ? r->str : "?");
-    } else {
-        rc = PHOTO_JOB_DONE;
+    if (rc == PHOTO_JOB_DONE) {
+        freeReplyObject(r);
+        r = redisCommand(c, "SET %s%s %s EX %d", PHOTO_REDIS_SESSION, token,
+                         user_id, PHOTO_SESSION_TTL);
+        rc = photo_auth_reply(job, c, r, REDIS_REPLY_STATUS, "SET session");
     }
 
     freeReplyObject(r);
 
     return rc;
+}
+
+
+/* a reply of the type expected: done; else the job is to be retried */
+static photo_job_rc_t
+photo_auth_reply(photo_job_t *job, redisContext *c, redisReply *r, int type,
+    const char *what)
+{
+    if (r == NULL) {
+        return photo_job_retry(job, "redis: %s", c->errstr);
+    }
+
+    if (r->type != type) {
+        return photo_job_retry(job, "redis: %s: %s", what,
+                               r->type == REDIS_REPLY_ERROR ? r->str : "?");
+    }
+
+    return PHOTO_JOB_DONE;
 }
 
 

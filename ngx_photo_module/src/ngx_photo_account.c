@@ -26,6 +26,8 @@ static void ngx_photo_signup_body(ngx_photo_write_t *w);
 static void ngx_photo_signin_body(ngx_photo_write_t *w);
 static void ngx_photo_account_done(void *data, ngx_int_t rc,
     ngx_str_t *result);
+static ngx_int_t ngx_photo_account_refused(ngx_http_request_t *r,
+    yajl_val v, const char *error);
 static void ngx_photo_signout_done(void *data, redisReply *reply);
 static ngx_int_t ngx_photo_account_cookie(ngx_http_request_t *r,
     ngx_str_t *token, ngx_uint_t max_age);
@@ -157,7 +159,7 @@ ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup)
 
 
 /* The auth worker's answer: {"id","username"} / {"token","user_id"} or
- * {"error":"taken"|"invalid"}. */
+ * {"error":"taken"|"invalid"|"too_many_attempts"[,"retry_after"]}. */
 
 static void
 ngx_photo_account_done(void *data, ngx_int_t rc, ngx_str_t *result)
@@ -205,27 +207,16 @@ ngx_photo_account_done(void *data, ngx_int_t rc, ngx_str_t *result)
     b = yajl_tree_get(v, path, yajl_t_string);
 
     if (e || a == NULL || b == NULL) {
-        if (e && ngx_strcmp(e->u.string, "taken") == 0) {
-            yajl_tree_free(v);
-            ngx_http_finalize_request(r,
-                ngx_photo_json_error(r, NGX_HTTP_CONFLICT, "taken",
-                                     "that username is taken"));
-            return;
+        rc = e ? ngx_photo_account_refused(r, v, e->u.string) : NGX_DECLINED;
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "photo: the auth worker answered \"%V\"", result);
+            rc = ngx_photo_unavailable(r, "sign-in");
         }
 
-        if (e && ngx_strcmp(e->u.string, "invalid") == 0) {
-            yajl_tree_free(v);
-            ngx_http_finalize_request(r,
-                ngx_photo_json_error(r, NGX_HTTP_UNAUTHORIZED,
-                                     "invalid_credentials",
-                                     "wrong username or password"));
-            return;
-        }
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "photo: the auth worker answered \"%V\"", result);
         yajl_tree_free(v);
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "sign-in"));
+        ngx_http_finalize_request(r, rc);
         return;
     }
 
@@ -269,6 +260,51 @@ ngx_photo_account_done(void *data, ngx_int_t rc, ngx_str_t *result)
     }
 
     ngx_photo_write_answer(acct->write, NGX_HTTP_CREATED, &json);
+}
+
+
+/* The worker's "error" as the API's, or NGX_DECLINED: not one it sends. */
+
+static ngx_int_t
+ngx_photo_account_refused(ngx_http_request_t *r, yajl_val v,
+    const char *error)
+{
+    yajl_val     s;
+    ngx_int_t    seconds;
+    const char  *path[] = { PHOTO_JOB_F_RETRY_AFTER, NULL };
+
+    if (ngx_strcmp(error, PHOTO_AUTH_E_TAKEN) == 0) {
+        return ngx_photo_json_error(r, NGX_HTTP_CONFLICT, "taken",
+                                    "that username is taken");
+    }
+
+    if (ngx_strcmp(error, PHOTO_AUTH_E_INVALID) == 0) {
+        return ngx_photo_json_error(r, NGX_HTTP_UNAUTHORIZED,
+                                    "invalid_credentials",
+                                    "wrong username or password");
+    }
+
+    if (ngx_strcmp(error, PHOTO_AUTH_E_WAIT) != 0) {
+        return NGX_DECLINED;
+    }
+
+    /* the account's backoff: the KDF did not even run */
+    s = yajl_tree_get(v, path, yajl_t_string);
+    seconds = s ? ngx_atoi((u_char *) s->u.string, ngx_strlen(s->u.string))
+                : NGX_ERROR;
+
+    if (seconds <= 0) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_photo_retry_after(r, seconds) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_photo_json_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                "too_many_attempts",
+                                "too many failed sign-ins for this account; "
+                                "try again in %i s", seconds);
 }
 
 

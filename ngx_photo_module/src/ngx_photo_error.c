@@ -15,6 +15,16 @@
 #include "ngx_photo_json.h"
 
 
+/*
+ * A 429 page here is limit_req's (limit_req_status 429): the client's
+ * address is over its burst.  limit_req does not tell how long until there
+ * is room; at the rates the sign-in and sign-up limits use (1 r/s or more,
+ * README) room for one more request comes within a second, so that is the
+ * Retry-After sent.
+ */
+#define NGX_PHOTO_ERROR_RETRY_AFTER  1
+
+
 static ngx_int_t ngx_photo_error_header_filter(ngx_http_request_t *r);
 static const char *ngx_photo_error_code(ngx_uint_t status);
 
@@ -61,9 +71,17 @@ ngx_photo_error_header_filter(ngx_http_request_t *r)
     message.len = ngx_sprintf(text, "%s (HTTP %ui)",
                               status >= NGX_HTTP_INTERNAL_SERVER_ERROR
                               ? "the server failed; its log says more"
+                              : status == NGX_HTTP_TOO_MANY_REQUESTS
+                              ? "too many requests; try again later"
                               : "the request was refused",
                               status)
                   - text;
+
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS
+        && ngx_photo_retry_after(r, NGX_PHOTO_ERROR_RETRY_AFTER) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (ngx_photo_json_error_body(&j, r->pool, ngx_photo_error_code(status),
                                   &message)
@@ -119,6 +137,9 @@ ngx_photo_error_code(ngx_uint_t status)
 
     case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
         return "too_large";
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        return "too_many_requests";
 
     case NGX_HTTP_BAD_GATEWAY:
     case NGX_HTTP_SERVICE_UNAVAILABLE:

@@ -257,6 +257,27 @@ ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
 
 
 ngx_int_t
+ngx_photo_retry_after(ngx_http_request_t *r, ngx_uint_t seconds)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    h = ngx_list_push(&r->headers_out.headers);
+    if (p == NULL || h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%ui", seconds) - p;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_photo_json_error_body(ngx_photo_json_t *j, ngx_pool_t *pool,
     const char *code, ngx_str_t *message)
 {

@@ -59,6 +59,9 @@ ngx_int_t ngx_photo_json_take(yajl_gen g, ngx_str_t *out);
 ngx_int_t ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...);
 
+/* Retry-After: seconds, for a refusal that may be tried again later. */
+ngx_int_t ngx_photo_retry_after(ngx_http_request_t *r, ngx_uint_t seconds);
+
 /* That body alone, into j's chain (j->out, j->length): NGX_OK or NGX_ERROR. */
 ngx_int_t ngx_photo_json_error_body(ngx_photo_json_t *j, ngx_pool_t *pool,
     const char *code, ngx_str_t *message);

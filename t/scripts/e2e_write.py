@@ -205,4 +205,30 @@ check("sign-out: 204", s == 204, s)
 s, b, _ = call("GET", "/v1/feed", token=tb)
 check("the old token no longer works", s == 401, s)
 
+# -- limits per client address (the stack's limit_req, as conf/nginx.conf) ---
+def burst(path, body):
+    """the first 429 of up to 20 quick POSTs from this address: (its number,
+    body, headers), or Nones"""
+    for i in range(1, 21):
+        s, b, h = call("POST", path, body(i))
+        if s == 429:
+            return i, b, h
+    return None, None, None
+
+def refused(what, n, b, h):
+    check("%s from one address: 429 JSON with Retry-After past the burst (request %s)" % (what, n),
+          n is not None and n > 6 and b["error"]["code"] == "too_many_requests"
+          and h.get("Retry-After") == "1" and h.get("Content-Type") == "application/json",
+          (n, b, h and dict(h)))
+
+# unknown names, one each: the account's own limit stays out of the way
+refused("sign-in", *burst("/v1/sessions", lambda i: {"username": "nobody_%s_%d" % (tag, i),
+                                                     "password": "wrong password"}))
+s, _, _ = call("DELETE", "/v1/sessions", token=ta)
+check("sign-out is not limited", s == 204, s)
+# refused for its short password, counted all the same
+refused("sign-up", *burst("/v1/users", lambda i: {"username": "u_%s_%d" % (tag, i), "password": "short"}))
+# the next suites sign up and in from this address too: empty buckets
+time.sleep(6)
+
 done()

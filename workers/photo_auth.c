@@ -90,8 +90,10 @@ static char  photo_auth_dummy[PHOTO_AUTH_ENCODED];
 
 
 static const photo_worker_function_t  photo_auth_functions[] = {
-    { .name = PHOTO_JOB_SIGNUP, .handler = photo_signup, .kind = PHOTO_JOB_FOREGROUND },
-    { .name = PHOTO_JOB_SIGNIN, .handler = photo_signin, .kind = PHOTO_JOB_FOREGROUND },
+    { .name = PHOTO_JOB_SIGNUP, .handler = photo_signup,
+      .kind = PHOTO_JOB_FOREGROUND },
+    { .name = PHOTO_JOB_SIGNIN, .handler = photo_signin,
+      .kind = PHOTO_JOB_FOREGROUND },
     { .name = NULL }
 };
 

@@ -21,7 +21,8 @@ static photo_job_rc_t photo_device(photo_ctx_t *ctx, photo_job_t *job);
 
 
 static const photo_worker_function_t  photo_device_functions[] = {
-    { .name = PHOTO_JOB_DEVICE, .handler = photo_device, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = PHOTO_JOB_DEVICE, .handler = photo_device,
+      .kind = PHOTO_JOB_BACKGROUND },
     { .name = NULL }
 };
 

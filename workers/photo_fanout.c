@@ -37,7 +37,8 @@ static double photo_fanout_now(void);
 
 
 static const photo_worker_function_t  photo_fanout_functions[] = {
-    { .name = PHOTO_JOB_FANOUT, .handler = photo_fanout, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = PHOTO_JOB_FANOUT, .handler = photo_fanout,
+      .kind = PHOTO_JOB_BACKGROUND },
     { .name = NULL }
 };
 

@@ -37,7 +37,8 @@ static photo_job_rc_t photo_follow_feed(photo_ctx_t *ctx, photo_job_t *job,
 
 
 static const photo_worker_function_t  photo_follow_functions[] = {
-    { .name = PHOTO_JOB_FOLLOW, .handler = photo_follow, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = PHOTO_JOB_FOLLOW, .handler = photo_follow,
+      .kind = PHOTO_JOB_BACKGROUND },
     { .name = NULL }
 };
 

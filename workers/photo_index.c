@@ -91,7 +91,8 @@ static photo_index_t  photo_index_batch;
 
 
 static const photo_worker_function_t  photo_index_functions[] = {
-    { .name = PHOTO_JOB_INDEX, .handler = photo_index, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = PHOTO_JOB_INDEX, .handler = photo_index,
+      .kind = PHOTO_JOB_BACKGROUND },
     { .name = NULL }
 };
 

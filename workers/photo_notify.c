@@ -70,7 +70,8 @@ static void photo_notify_wait(long seconds);
 
 
 static const photo_worker_function_t  photo_notify_functions[] = {
-    { .name = PHOTO_JOB_NOTIFY, .handler = photo_notify, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = PHOTO_JOB_NOTIFY, .handler = photo_notify,
+      .kind = PHOTO_JOB_BACKGROUND },
     { .name = NULL }
 };
 

@@ -86,8 +86,10 @@ static photo_job_rc_t photo_persist_submit(photo_ctx_t *ctx,
 
 
 static const photo_worker_function_t  photo_persist_functions[] = {
-    { .name = PHOTO_JOB_PERSIST, .handler = photo_persist, .kind = PHOTO_JOB_BACKGROUND },
-    { .name = PHOTO_JOB_DELETE, .handler = photo_delete, .kind = PHOTO_JOB_BACKGROUND },
+    { .name = PHOTO_JOB_PERSIST, .handler = photo_persist,
+      .kind = PHOTO_JOB_BACKGROUND },
+    { .name = PHOTO_JOB_DELETE, .handler = photo_delete,
+      .kind = PHOTO_JOB_BACKGROUND },
     { .name = NULL }
 };
 

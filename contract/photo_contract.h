@@ -180,6 +180,11 @@
  *      each push that was taken, so a replay sends nothing twice; a token
  *      the service calls dead is deleted from device_tokens.
  *
+ * photo_health (background, from nginx's GET /health): "{}", unique
+ *   PHOTO_HEALTH_UNIQUE.  Shows that gearmand stores jobs in its
+ *   persistent queue; the persist worker completes it and does nothing
+ *   (while one waits, the next probe's submission is the same job).
+ *
  * photo_signup, photo_signin (foreground: nginx waits for the result; the
  * KDF runs in the auth worker, never in nginx):
  *   {"username":"…","password":"…"}
@@ -197,6 +202,8 @@
 #define PHOTO_JOB_NOTIFY         "photo_notify"
 #define PHOTO_JOB_INDEX          "photo_index"
 #define PHOTO_JOB_DELETE         "photo_delete"
+#define PHOTO_JOB_HEALTH         "photo_health"
+#define PHOTO_HEALTH_UNIQUE      "health"
 
 #define PHOTO_JOB_F_UNIQUE       "unique"
 #define PHOTO_JOB_F_ID           "id"

@@ -17,6 +17,45 @@ my $closed = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
 $ENV{TEST_NGINX_CLOSED_PORT} = $closed->sockport;
 close $closed;
 
+# A gearmand whose persistent queue fails, as one whose Redis restarted:
+# it answers "version" on its admin protocol, and refuses every
+# SUBMIT_JOB_BG with gearmand's own ERROR packet (QUEUE_ERROR).
+my $broken = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
+                                   LocalPort => 0, ReuseAddr => 1)
+    or die "listen: $!";
+$ENV{TEST_NGINX_BROKEN_QUEUE_PORT} = $broken->sockport;
+my $broken_pid = fork() // die "fork: $!";
+if ($broken_pid == 0) {
+    alarm 300;                      # never outlives the test file
+    $SIG{CHLD} = 'IGNORE';
+    while (my $c = $broken->accept) {
+        if (fork() // 0) {          # one process a connection
+            close $c;
+            next;
+        }
+        while (1) {
+            my $head;
+            last unless read($c, $head, 4) == 4;
+            if ($head ne "\0REQ") {                        # admin text
+                my $rest = <$c>;
+                print $c "OK 1.1.20\n";
+                $c->flush;
+                next;
+            }
+            last unless read($c, my $more, 8) == 8;
+            $head .= $more;
+            my (undef, $type, $len) = unpack('a4 N N', $head);
+            read($c, my $body, $len);
+            my $err = "QUEUE_ERROR\0QUEUE_ERROR";
+            print $c pack('a4 N N', "\0RES", 19, length $err) . $err;
+            $c->flush;
+        }
+        exit 0;
+    }
+    exit 0;
+}
+END { kill 'TERM', $broken_pid if $broken_pid; }
+
 photo_block_defaults();
 
 no_shuffle();
@@ -36,7 +75,7 @@ GET /health
 --- response_headers
 Content-Type: application/json
 --- response_body_like eval
-qr/^\{"backends":\[\{"backend":"redis","address":"[^"]+:\d+","up":true,"ms":\d+\},\{"backend":"memcached","address":"[^"]+:\d+","up":true,"ms":\d+\},\{"backend":"memcached","address":"[^"]+:\d+","up":true,"ms":\d+\},\{"backend":"postgres","address":"[^"]+:\d+","up":true,"ms":\d+\},\{"backend":"gearman","address":"[^"]+:\d+","up":true,"ms":\d+\}\],"status":"ok"\}$/
+qr/^\{"backends":\[\{"backend":"redis","address":"[^"]+:\d+","up":true,"ms":\d+\},\{"backend":"memcached","address":"[^"]+:\d+","up":true,"ms":\d+\},\{"backend":"memcached","address":"[^"]+:\d+","up":true,"ms":\d+\},\{"backend":"postgres","address":"[^"]+:\d+","up":true,"ms":\d+\},\{"backend":"gearman","address":"[^"]+:\d+","up":true,"ms":\d+\},\{"backend":"gearmand_queue","address":"[^"]+:\d+","up":true,"ms":\d+\}\],"status":"ok"\}$/
 --- no_error_log
 [error]
 
@@ -78,7 +117,7 @@ qr/\[error\] .*Connection refused\) while probing memcached at 127\.0\.0\.1:$ENV
 GET /health
 --- error_code: 503
 --- response_body_like eval
-qr/^\{"backends":\[\{"backend":"redis",[^}]*"up":true[^}]*\},\{"backend":"memcached",[^}]*"up":true[^}]*\},\{"backend":"memcached",[^}]*"up":false[^}]*\},\{"backend":"postgres",[^}]*"up":true[^}]*\},\{"backend":"gearman",[^}]*"up":true[^}]*\}\],"status":"unavailable"\}$/
+qr/^\{"backends":\[\{"backend":"redis",[^}]*"up":true[^}]*\},\{"backend":"memcached",[^}]*"up":true[^}]*\},\{"backend":"memcached",[^}]*"up":false[^}]*\},\{"backend":"postgres",[^}]*"up":true[^}]*\},\{"backend":"gearman",[^}]*"up":true[^}]*\},\{"backend":"gearmand_queue",[^}]*"up":true[^}]*\}\],"status":"unavailable"\}$/
 
 
 
@@ -119,11 +158,32 @@ GET /health
 --- timeout: 2
 --- error_code: 503
 --- response_body_like eval
-qr/^\{"backends":\[(\{"backend":"\w+","address":"127\.0\.0\.1:\d+","up":false,"error":"connection failed"\},?){4}\],"status":"unavailable"\}$/
+qr/^\{"backends":\[(\{"backend":"\w+","address":"127\.0\.0\.1:\d+","up":false,"error":"connection failed"\},?){4}\{"backend":"gearmand_queue","address":"127\.0\.0\.1:\d+","up":false,"error":"[^"]+"\}\],"status":"unavailable"\}$/
 
 
 
-=== TEST 6: HEAD /health answers the status without a body
+=== TEST 6: gearmand answers but its queue refuses jobs: the queue is named down
+--- http_config
+    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
+    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT;
+    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
+    photo_gearman    127.0.0.1:$TEST_NGINX_BROKEN_QUEUE_PORT;
+--- config
+    location / {
+        photo_api;
+    }
+--- request
+GET /health
+--- timeout: 2
+--- error_code: 503
+--- response_body_like eval
+qr/\{"backend":"gearman","address":"127\.0\.0\.1:\d+","up":true,"ms":\d+\},\{"backend":"gearmand_queue","address":"127\.0\.0\.1:\d+","up":false,"error":"gearmand did not store a job \(its log says why\)"\}\],"status":"unavailable"\}$/
+--- error_log eval
+qr/\[error\] .*QUEUE_ERROR/
+
+
+
+=== TEST 7: HEAD /health answers the status without a body
 --- config
     location / {
         photo_api;
@@ -135,7 +195,7 @@ HEAD /health
 
 
 
-=== TEST 7: POST /health is refused with a JSON 405
+=== TEST 8: POST /health is refused with a JSON 405
 --- config
     location / {
         photo_api;
@@ -151,7 +211,7 @@ Content-Type: application/json
 
 
 
-=== TEST 8: an unknown path is a JSON 404 naming it
+=== TEST 9: an unknown path is a JSON 404 naming it
 --- config
     location / {
         photo_api;
@@ -166,7 +226,7 @@ Content-Type: application/json
 
 
 
-=== TEST 9: other locations of the server are not the module's
+=== TEST 10: other locations of the server are not the module's
 --- config
     location / {
         photo_api;

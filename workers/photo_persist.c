@@ -76,6 +76,7 @@ static photo_job_rc_t photo_persist_list(photo_ctx_t *ctx, photo_job_t *job,
 static photo_job_rc_t photo_persist_index(photo_ctx_t *ctx,
     photo_job_t *job, const photo_persist_row_t *row);
 static photo_job_rc_t photo_delete(photo_ctx_t *ctx, photo_job_t *job);
+static photo_job_rc_t photo_health(photo_ctx_t *ctx, photo_job_t *job);
 static photo_job_rc_t photo_delete_row(photo_ctx_t *ctx, photo_job_t *job,
     const char *id, const char *user_id, int *deleted);
 static photo_job_rc_t photo_delete_followups(photo_ctx_t *ctx,
@@ -89,6 +90,8 @@ static const photo_worker_function_t  photo_persist_functions[] = {
     { .name = PHOTO_JOB_PERSIST, .handler = photo_persist,
       .kind = PHOTO_JOB_BACKGROUND },
     { .name = PHOTO_JOB_DELETE, .handler = photo_delete,
+      .kind = PHOTO_JOB_BACKGROUND },
+    { .name = PHOTO_JOB_HEALTH, .handler = photo_health,
       .kind = PHOTO_JOB_BACKGROUND },
     { .name = NULL }
 };
@@ -420,6 +423,14 @@ photo_persist_index(photo_ctx_t *ctx, photo_job_t *job,
     yajl_gen_free(g);
 
     return rc;
+}
+
+
+/* nginx's /health showed gearmand stores jobs: nothing more to do */
+static photo_job_rc_t
+photo_health(photo_ctx_t *ctx, photo_job_t *job)
+{
+    return PHOTO_JOB_DONE;
 }
 
 

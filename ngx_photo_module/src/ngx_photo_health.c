@@ -2,11 +2,19 @@
 /*
  * GET /health: probe every configured backend at once and say which answer.
  * 200 when all do, 503 otherwise, so a load balancer can act on it.
+ *
+ * gearmand answering is not enough: its persistent queue can fail on its
+ * own (a Redis that restarted, to which gearmand never reconnects), and
+ * then every write is refused.  So a background job is submitted too
+ * (photo_health, which the persist worker completes and ignores): gearmand
+ * answers JOB_CREATED only once the queue has stored it.
  */
 
 #include "ngx_http_photo_module.h"
+#include "ngx_photo_gearman.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_probe.h"
+#include "photo_contract.h"
 
 
 typedef struct {
@@ -28,6 +36,10 @@ typedef struct {
 static void ngx_photo_health_add(ngx_photo_health_ctx_t *ctx,
     ngx_photo_health_ping_t *ping, ngx_photo_server_t *server,
     ngx_msec_t timeout);
+static void ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx,
+    ngx_photo_server_t *server);
+static void ngx_photo_health_queued(void *data, ngx_int_t rc,
+    ngx_str_t *result);
 static void ngx_photo_health_probe_done(ngx_photo_probe_t *p);
 static ngx_int_t ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx);
 static void ngx_photo_health_cleanup(void *data);
@@ -83,7 +95,7 @@ ngx_photo_health_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = 3 + pmcf->memcached->nelts;
+    n = 4 + pmcf->memcached->nelts;
 
     ctx->request = r;
     ctx->probes = ngx_pcalloc(r->pool, n * sizeof(ngx_photo_probe_t));
@@ -113,6 +125,7 @@ ngx_photo_health_handler(ngx_http_request_t *r)
                          pmcf->postgres_timeout);
     ngx_photo_health_add(ctx, &ngx_photo_ping_gearman, pmcf->gearman,
                          pmcf->gearman_timeout);
+    ngx_photo_health_queue(ctx, pmcf->gearman);
 
     if (ctx->pending == 0) {
         return ngx_photo_health_respond(ctx);
@@ -162,6 +175,51 @@ ngx_photo_health_add(ngx_photo_health_ctx_t *ctx,
     if (ngx_photo_probe_start(p) == NGX_AGAIN) {
         ctx->pending++;
     }
+}
+
+
+/* the queue's probe: a slot like the others, filled by gearmand's answer */
+static void
+ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx, ngx_photo_server_t *server)
+{
+    ngx_str_t           fn, unique, payload;
+    ngx_photo_probe_t  *p;
+
+    p = &ctx->probes[ctx->nprobes++];
+
+    p->backend = "gearmand_queue";
+    p->server = server;
+    p->start = ngx_current_msec;
+    p->rc = NGX_AGAIN;
+
+    ngx_str_set(&fn, PHOTO_JOB_HEALTH);
+    ngx_str_set(&unique, PHOTO_HEALTH_UNIQUE);
+    ngx_str_set(&payload, "{}");
+
+    if (ngx_photo_gm_submit(ctx->request, &fn, &unique, &payload, 1, 0,
+                            ngx_photo_health_queued, p)
+        != NGX_AGAIN)
+    {
+        p->rc = NGX_ERROR;
+        p->error = "cannot submit";
+        return;
+    }
+
+    p->data = ctx;
+    ctx->pending++;
+}
+
+
+static void
+ngx_photo_health_queued(void *data, ngx_int_t rc, ngx_str_t *result)
+{
+    ngx_photo_probe_t  *p = data;
+
+    p->rc = rc == NGX_OK ? NGX_OK : NGX_ERROR;
+    p->error = "gearmand did not store a job (its log says why)";
+    p->elapsed = ngx_current_msec - p->start;
+
+    ngx_photo_health_probe_done(p);
 }
 
 

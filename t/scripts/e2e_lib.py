@@ -11,6 +11,16 @@ API = "http://%s:%s" % (HOST, os.environ["PHOTO_NGINX_PORT"])
 RUN = os.environ["PHOTO_RUN_DIR"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+
+def reachable_dir(name):
+    """A folder of the stack's that another user needs (scripts/stack,
+    reachable_dir): under the run directory, or where its .location says."""
+    loc = os.path.join(RUN, name + ".location")
+    if os.path.exists(loc):
+        with open(loc) as f:
+            return f.read().strip()
+    return os.path.join(RUN, name)
+
 counts = {"passed": 0, "failed": 0}
 
 

@@ -12,7 +12,7 @@ import json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zl
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import API, HOST, RUN, ROOT, call, check, done, lists, sql, waited
+from e2e_lib import API, HOST, RUN, ROOT, call, check, done, lists, reachable_dir, sql, waited
 
 def png(w, h):
     def chunk(t, d):
@@ -23,7 +23,7 @@ def png(w, h):
 
 
 def media_files():
-    root = os.path.join(RUN, "media")
+    root = os.path.join(reachable_dir("nginx-shared"), "media")
     return sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
 
 

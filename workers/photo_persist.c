@@ -26,12 +26,26 @@
  *
  * Each step is idempotent, so a retry or a replay runs them all again and
  * changes nothing that is already right.
+ *
+ * New photos are stored in groups (photo_worker.h, group commit): the
+ * worker holds up to PHOTO_PERSIST_BATCH jobs at once, and the posts that
+ * arrived while one group was stored are stored together: their rows in
+ * one transaction and one round trip (libpq's pipeline mode), read back
+ * with one query, their list entries in one Redis round trip.  A poster
+ * with at most PHOTO_FANOUT_INLINE followers has the photo fanned out to
+ * them right here, in the same Redis round trip, instead of by a
+ * photo_fanout job: gearmand, whose every job costs two writes to its
+ * Redis queue, is what limits how many posts a second the stack applies.
+ * A group that fails is retried job by job as any job is; a row the table
+ * refuses sends the group through the one-by-one path, so that only that
+ * job is dead-lettered.
  */
 
 #include "photo_worker.h"
 #include "photo_id.h"
 #include "photo_list.h"
 #include "photo_log.h"
+#include "photo_notify_event.h"
 #include "photo_object.h"
 
 #include <inttypes.h>
@@ -47,6 +61,8 @@
 
 /* photo_persist_store(): the photo was deleted, nothing more to do */
 #define PHOTO_JOB_DELETED        ((photo_job_rc_t) -1)
+
+#define PHOTO_PERSIST_COLUMNS    10
 
 
 typedef struct {
@@ -64,7 +80,55 @@ typedef struct {
 } photo_persist_row_t;
 
 
+/* a post of a group, as it goes through */
+typedef struct {
+    photo_job_t          *job;
+    photo_persist_row_t   row;
+    int64_t               id;
+    int64_t               user_id;
+    yajl_gen              object;
+    long                  followers;     /* of the poster */
+    int64_t              *fans;          /* them, when fanned out here */
+} photo_persist_item_t;
+
+
+/* a row (nothing when the id is there, or was deleted): $1..$10 */
+static const char  *photo_persist_insert =
+    "insert into photos (id, user_id, caption, media_path, image_url,"
+    " width, height, lat, lng, created_at)"
+    " select $1, u.id, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10)"
+    " from users u where u.id = $2"
+    " and not exists (select 1 from photo_deletions d where d.id = $1)"
+    " on conflict (id) do nothing";
+
+/* photos as stored, with their owner's name (photo_persist_object()) */
+#define PHOTO_PERSIST_SELECT                                                 \
+    "select p.id, p.user_id, u.username, p.caption, p.image_url, p.width,"  \
+    " p.height, p.lat, p.lng,"                                              \
+    " floor(extract(epoch from p.created_at))::bigint"                      \
+    " from photos p join users u on u.id = p.user_id"
+
+static const char  *photo_persist_select_one =
+    PHOTO_PERSIST_SELECT " where p.id = $1";
+static const char  *photo_persist_select_any =
+    PHOTO_PERSIST_SELECT " where p.id = any($1::bigint[])";
+
+
 static photo_job_rc_t photo_persist(photo_ctx_t *ctx, photo_job_t *job);
+static void photo_persist_batch(photo_ctx_t *ctx, photo_job_t **jobs,
+    size_t n);
+static int photo_persist_read_back(photo_ctx_t *ctx,
+    photo_persist_item_t *items, size_t n);
+static int photo_persist_followers(photo_ctx_t *ctx,
+    photo_persist_item_t *items, size_t n);
+static int photo_persist_lists(photo_ctx_t *ctx, photo_persist_item_t *items,
+    size_t n);
+static void photo_persist_params(const photo_persist_row_t *row,
+    const char **params);
+static photo_job_rc_t photo_persist_object(photo_job_t *job, PGresult *res,
+    int i, int64_t user_id, yajl_gen object);
+static char *photo_persist_id_array(photo_persist_item_t *items, size_t n,
+    int posters);
 static int photo_persist_decode(photo_job_t *job, photo_persist_row_t *row,
     int64_t *id, int64_t *user_id);
 static photo_job_rc_t photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
@@ -88,7 +152,7 @@ static photo_job_rc_t photo_persist_submit(photo_ctx_t *ctx,
 
 static const photo_worker_function_t  photo_persist_functions[] = {
     { .name = PHOTO_JOB_PERSIST, .handler = photo_persist,
-      .kind = PHOTO_JOB_BACKGROUND },
+      .kind = PHOTO_JOB_BACKGROUND, .batch = photo_persist_batch },
     { .name = PHOTO_JOB_DELETE, .handler = photo_delete,
       .kind = PHOTO_JOB_BACKGROUND },
     { .name = PHOTO_JOB_HEALTH, .handler = photo_health,
@@ -100,12 +164,30 @@ static const photo_worker_function_t  photo_persist_functions[] = {
 int
 main(int argc, char **argv)
 {
-    return photo_worker_main(argc, argv, "photo_persist",
-                             "Stores new photos: the row in Postgres, the "
-                             "object in memcached, the\nposter's list in "
-                             "Redis, then queues the fan-out to the followers;"
-                             "\nand takes deleted photos out of all of them.",
-                             photo_persist_functions);
+    int             rc;
+    photo_worker_t  w;
+
+    if (photo_worker_init(&w, argc, argv, "photo_persist",
+                          "Stores new photos: the row in Postgres, the "
+                          "object in memcached, the\nposter's list in "
+                          "Redis, then the fan-out to the followers (here "
+                          "for a few,\nelse queued); and takes deleted "
+                          "photos out of all of them.",
+                          photo_persist_functions)
+        != 0)
+    {
+        return w.exit_code;
+    }
+
+    /* the most posts stored at once: one Gearman connection each */
+    w.threads = (unsigned) (w.cf.persist_batch < PHOTO_WORKER_MAX_THREADS
+                            ? w.cf.persist_batch : PHOTO_WORKER_MAX_THREADS);
+
+    rc = photo_worker_run(&w);
+
+    photo_worker_done(&w);
+
+    return rc;
 }
 
 
@@ -218,6 +300,437 @@ photo_persist_decode(photo_job_t *job, photo_persist_row_t *row,
 }
 
 
+/* the parameters of photo_persist_insert, from a decoded row */
+static void
+photo_persist_params(const photo_persist_row_t *row, const char **params)
+{
+    params[0] = row->id;
+    params[1] = row->user_id;
+    params[2] = row->caption;
+    params[3] = row->media_path;
+    params[4] = row->image_url;
+    params[5] = row->width;
+    params[6] = row->height;
+    params[7] = row->has_location ? row->lat : NULL;
+    params[8] = row->has_location ? row->lng : NULL;
+    params[9] = row->created_at;
+}
+
+
+/*
+ * A group of new photos (see the top of this file).  Each job's rc says
+ * what became of it; a step that fails leaves the jobs it did not finish
+ * to be retried (every step is idempotent).
+ */
+static void
+photo_persist_batch(photo_ctx_t *ctx, photo_job_t **jobs, size_t n)
+{
+    size_t                 i, live, stored;
+    photo_job_rc_t         rc;
+    photo_persist_item_t  *items, *it;
+    const char           **params;
+
+    items = calloc(n, sizeof(photo_persist_item_t));
+    params = calloc(n * PHOTO_PERSIST_COLUMNS, sizeof(char *));
+
+    if (items == NULL || params == NULL) {
+        for (i = 0; i < n; i++) {
+            jobs[i]->rc = photo_job_retry(jobs[i], "out of memory");
+        }
+
+        goto done;
+    }
+
+    live = 0;
+
+    for (i = 0; i < n; i++) {
+        it = &items[live];
+        it->job = jobs[i];
+
+        if (photo_persist_decode(jobs[i], &it->row, &it->id, &it->user_id)
+            != 0)
+        {
+            jobs[i]->rc = PHOTO_JOB_DEAD;
+            continue;
+        }
+
+        jobs[i]->rc = PHOTO_JOB_RETRY;
+        photo_persist_params(&it->row,
+                             &params[live * PHOTO_PERSIST_COLUMNS]);
+        live++;
+    }
+
+    if (live == 0) {
+        goto done;
+    }
+
+    rc = photo_ctx_pg_many(ctx, items[0].job, photo_persist_insert,
+                           PHOTO_PERSIST_COLUMNS, params, live);
+
+    if (rc == PHOTO_JOB_DEAD) {
+        /* a row the table refuses: each alone, so that only it is dead */
+        photo_log_warn("a group of %zu posts was refused (%s): storing each "
+                       "alone", live, items[0].job->reason);
+
+        for (i = 0; i < live; i++) {
+            items[i].job->attempt = items[0].job->attempt;
+            items[i].job->rc = photo_persist(ctx, items[i].job);
+        }
+
+        goto done;
+    }
+
+    if (rc != PHOTO_JOB_DONE
+        || photo_persist_read_back(ctx, items, live) != 0
+        || photo_persist_followers(ctx, items, live) != 0)
+    {
+        goto retry;
+    }
+
+    /* the objects, best effort (photo_ctx_cache) */
+    for (i = 0; i < live; i++) {
+        if (items[i].object) {
+            photo_persist_cache(ctx, items[i].job, items[i].id,
+                                items[i].object);
+        }
+    }
+
+    if (photo_persist_lists(ctx, items, live) != 0) {
+        goto retry;
+    }
+
+    /* follow-up jobs: each post's own outcome from here */
+    stored = 0;
+
+    for (i = 0; i < live; i++) {
+        it = &items[i];
+
+        if (it->object == NULL) {
+            continue;               /* dead, or deleted (done) */
+        }
+
+        rc = PHOTO_JOB_DONE;
+
+        if (it->fans == NULL && it->followers > 0) {
+            rc = photo_persist_submit(ctx, it->job, PHOTO_JOB_FANOUT,
+                                      PHOTO_FANOUT_UNIQUE, it->id,
+                                      it->user_id, 0);
+        }
+
+        if (rc == PHOTO_JOB_DONE && it->row.has_location
+            && ctx->cf->solr_url[0] != '\0')
+        {
+            rc = photo_persist_index(ctx, it->job, &it->row);
+        }
+
+        it->job->rc = rc;
+        stored += rc == PHOTO_JOB_DONE;
+    }
+
+    photo_log_info("%zu of %zu photos stored together", stored, n);
+
+    goto done;
+
+retry:
+
+    for (i = 0; i < live; i++) {
+        if (items[i].job->rc == PHOTO_JOB_RETRY && i > 0) {
+            photo_job_retry(items[i].job, "%s", items[0].job->reason);
+        }
+    }
+
+done:
+
+    for (i = 0; items && i < n; i++) {
+        if (items[i].object) {
+            yajl_gen_free(items[i].object);
+        }
+
+        free(items[i].fans);
+    }
+
+    free(items);
+    free(params);
+}
+
+
+/*
+ * The group's rows as stored: each post gets its object, or its outcome
+ * (deleted meanwhile: done; no such user: dead).  0, or -1 (retry).
+ */
+static int
+photo_persist_read_back(photo_ctx_t *ctx, photo_persist_item_t *items,
+    size_t n)
+{
+    int              row, rows;
+    char            *ids;
+    size_t           i;
+    int64_t          id;
+    PGresult        *res, *gone;
+    photo_job_rc_t   rc;
+    const char      *params[1];
+
+    ids = photo_persist_id_array(items, n, 0);
+    if (ids == NULL) {
+        photo_job_retry(items[0].job, "out of memory");
+        return -1;
+    }
+
+    params[0] = ids;
+
+    res = photo_ctx_pg(ctx, items[0].job, photo_persist_select_any, 1,
+                       params, &rc);
+    gone = NULL;
+
+    if (res != NULL && PQntuples(res) < (int) n) {
+        /* the insert selected no user, or the photo was deleted */
+        gone = photo_ctx_pg(ctx, items[0].job, "select id from"
+                            " photo_deletions where id = any($1::bigint[])",
+                            1, params, &rc);
+    }
+
+    free(ids);
+
+    if (res == NULL || (gone == NULL && PQntuples(res) < (int) n)) {
+        PQclear(res);
+        return -1;
+    }
+
+    rows = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        items[i].job->rc = PHOTO_JOB_RETRY;
+
+        for (row = 0; row < rows; row++) {
+            id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+
+            if (id == items[i].id) {
+                break;
+            }
+        }
+
+        if (row < rows) {
+            items[i].object = yajl_gen_alloc(NULL);
+
+            if (items[i].object == NULL) {
+                photo_job_retry(items[i].job, "out of memory");
+
+            } else if (photo_persist_object(items[i].job, res, row,
+                                            items[i].user_id,
+                                            items[i].object)
+                       != PHOTO_JOB_DONE)
+            {
+                items[i].job->rc = PHOTO_JOB_DEAD;
+                yajl_gen_free(items[i].object);
+                items[i].object = NULL;
+            }
+
+            continue;
+        }
+
+        for (row = 0; gone && row < PQntuples(gone); row++) {
+            if (strtoll(PQgetvalue(gone, row, 0), NULL, 10) == items[i].id) {
+                break;
+            }
+        }
+
+        if (gone && row < PQntuples(gone)) {
+            photo_log_info("photo %" PRId64 " was deleted: not stored "
+                           "again", items[i].id);
+            items[i].job->rc = PHOTO_JOB_DONE;
+
+        } else {
+            items[i].job->rc = photo_job_dead(items[i].job,
+                                              "unknown user %s",
+                                              items[i].row.user_id);
+        }
+    }
+
+    PQclear(res);
+    PQclear(gone);
+
+    return 0;
+}
+
+
+/*
+ * How many followers each poster has, and who they are when they are few
+ * enough to be fanned out here (PHOTO_FANOUT_INLINE).  With push
+ * notifications for photos on, the fan-out worker does it all (it queues
+ * them).  0, or -1 (retry).
+ */
+static int
+photo_persist_followers(photo_ctx_t *ctx, photo_persist_item_t *items,
+    size_t n)
+{
+    int              row;
+    char            *ids, *p, *end, limit[16];
+    size_t           i, k;
+    int64_t          poster;
+    PGresult        *res;
+    photo_job_rc_t   rc;
+    const char      *params[2];
+
+    static const char  *sql =
+        "select followee, count(*),"
+        " case when count(*) <= $2 then string_agg(follower::text, ',') end"
+        " from follows where followee = any($1::bigint[]) group by followee";
+
+    if (photo_notify_photos(ctx->cf)) {
+        for (i = 0; i < n; i++) {
+            items[i].followers = 1;     /* a fan-out job, whatever */
+        }
+
+        return 0;
+    }
+
+    ids = photo_persist_id_array(items, n, 1);
+    if (ids == NULL) {
+        photo_job_retry(items[0].job, "out of memory");
+        return -1;
+    }
+
+    snprintf(limit, sizeof(limit), "%d", ctx->cf->fanout_inline);
+    params[0] = ids;
+    params[1] = limit;
+
+    res = photo_ctx_pg(ctx, items[0].job, sql, 2, params, &rc);
+    free(ids);
+
+    if (res == NULL) {
+        return -1;
+    }
+
+    for (row = 0; row < PQntuples(res); row++) {
+        poster = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+
+        for (i = 0; i < n; i++) {
+            if (items[i].user_id != poster || items[i].object == NULL) {
+                continue;
+            }
+
+            items[i].followers = strtol(PQgetvalue(res, row, 1), NULL, 10);
+
+            if (PQgetisnull(res, row, 2)) {
+                continue;               /* too many: a fan-out job */
+            }
+
+            items[i].fans = malloc(items[i].followers * sizeof(int64_t));
+            if (items[i].fans == NULL) {
+                PQclear(res);
+                photo_job_retry(items[0].job, "out of memory");
+                return -1;
+            }
+
+            p = PQgetvalue(res, row, 2);
+
+            for (k = 0; k < (size_t) items[i].followers && *p; k++) {
+                items[i].fans[k] = strtoll(p, &end, 10);
+                p = *end ? end + 1 : end;
+            }
+
+            items[i].followers = (long) k;
+        }
+    }
+
+    PQclear(res);
+
+    return 0;
+}
+
+
+/*
+ * The posters' own lists and the feeds of the followers fanned out here,
+ * in one pipelined Redis round trip for the lists.  0, or -1 (retry).
+ */
+static int
+photo_persist_lists(photo_ctx_t *ctx, photo_persist_item_t *items, size_t n)
+{
+    size_t         i, m;
+    int64_t       *owners, *ids;
+    redisContext  *c;
+
+    c = photo_ctx_redis(ctx, items[0].job);
+    if (c == NULL) {
+        return -1;
+    }
+
+    owners = malloc(n * sizeof(int64_t));
+    ids = malloc(n * sizeof(int64_t));
+
+    if (owners == NULL || ids == NULL) {
+        free(owners);
+        free(ids);
+        photo_job_retry(items[0].job, "out of memory");
+        return -1;
+    }
+
+    for (i = 0, m = 0; i < n; i++) {
+        if (items[i].object) {
+            owners[m] = items[i].user_id;
+            ids[m++] = items[i].id;
+        }
+    }
+
+    if (photo_list_add_each(c, PHOTO_REDIS_USER_PHOTOS, owners, ids, m,
+                            ctx->cf->feed_cap)
+        != 0)
+    {
+        free(owners);
+        free(ids);
+        photo_job_retry(items[0].job, "redis: the posters' lists not "
+                        "updated");
+        return -1;
+    }
+
+    free(owners);
+    free(ids);
+
+    for (i = 0; i < n; i++) {
+        if (items[i].object && items[i].fans && items[i].followers
+            && photo_list_fanout(c, PHOTO_REDIS_FEED, items[i].fans,
+                                 (size_t) items[i].followers, items[i].id,
+                                 ctx->cf->feed_cap)
+               != 0)
+        {
+            photo_job_retry(items[0].job, "redis: feeds of the followers of "
+                            "user %" PRId64 " not updated", items[i].user_id);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* "{id,id,...}" of the posts (or of their posters), as a Postgres array
+   literal (malloc) */
+static char *
+photo_persist_id_array(photo_persist_item_t *items, size_t n, int posters)
+{
+    char    *a, *p;
+    size_t   i;
+
+    a = malloc(n * (PHOTO_ID_BUF + 1) + 3);
+    if (a == NULL) {
+        return NULL;
+    }
+
+    p = a;
+    *p++ = '{';
+
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "%s%s", i ? "," : "",
+                     posters ? items[i].row.user_id : items[i].row.id);
+    }
+
+    *p++ = '}';
+    *p = '\0';
+
+    return a;
+}
+
+
 /*
  * Insert the row (nothing when the id is there already), then read the
  * photo back as stored with its owner's name: the object is made from
@@ -230,42 +743,19 @@ photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
 {
     PGresult        *res;
     photo_job_rc_t   rc;
-    photo_object_t   p;
-    const char      *params[10];
+    const char      *params[PHOTO_PERSIST_COLUMNS];
 
-    static const char  *insert =
-        "insert into photos (id, user_id, caption, media_path, image_url,"
-        " width, height, lat, lng, created_at)"
-        " select $1, u.id, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10)"
-        " from users u where u.id = $2"
-        " and not exists (select 1 from photo_deletions d where d.id = $1)"
-        " on conflict (id) do nothing";
+    photo_persist_params(row, params);
 
-    static const char  *select =
-        "select p.user_id, u.username, p.caption, p.image_url, p.width,"
-        " p.height, p.lat, p.lng,"
-        " floor(extract(epoch from p.created_at))::bigint"
-        " from photos p join users u on u.id = p.user_id where p.id = $1";
-
-    params[0] = row->id;
-    params[1] = row->user_id;
-    params[2] = row->caption;
-    params[3] = row->media_path;
-    params[4] = row->image_url;
-    params[5] = row->width;
-    params[6] = row->height;
-    params[7] = row->has_location ? row->lat : NULL;
-    params[8] = row->has_location ? row->lng : NULL;
-    params[9] = row->created_at;
-
-    res = photo_ctx_pg(ctx, job, insert, 10, params, &rc);
+    res = photo_ctx_pg(ctx, job, photo_persist_insert, PHOTO_PERSIST_COLUMNS,
+                       params, &rc);
     if (res == NULL) {
         return rc;
     }
 
     PQclear(res);
 
-    res = photo_ctx_pg(ctx, job, select, 1, params, &rc);
+    res = photo_ctx_pg(ctx, job, photo_persist_select_one, 1, params, &rc);
     if (res == NULL) {
         return rc;
     }
@@ -288,37 +778,50 @@ photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
         return rc;
     }
 
-    memset(&p, 0, sizeof(p));
-    p.id = strtoll(row->id, NULL, 10);
-    p.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    p.username = PQgetvalue(res, 0, 1);
-    p.username_len = (size_t) PQgetlength(res, 0, 1);
-    p.caption = PQgetvalue(res, 0, 2);
-    p.caption_len = (size_t) PQgetlength(res, 0, 2);
-    p.image_url = PQgetvalue(res, 0, 3);
-    p.image_url_len = (size_t) PQgetlength(res, 0, 3);
-    p.width = atoi(PQgetvalue(res, 0, 4));
-    p.height = atoi(PQgetvalue(res, 0, 5));
-    p.has_location = !PQgetisnull(res, 0, 6);
-    p.lat = strtod(PQgetvalue(res, 0, 6), NULL);
-    p.lng = strtod(PQgetvalue(res, 0, 7), NULL);
-    p.created_at = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
-
-    if (p.user_id != user_id) {
-        PQclear(res);
-        return photo_job_dead(job, "photo %s exists already, posted by "
-                              "user %" PRId64 ", not by user %s", row->id,
-                              p.user_id, row->user_id);
-    }
-
-    rc = photo_object_gen(object, &p) == yajl_gen_status_ok
-         ? PHOTO_JOB_DONE
-         : photo_job_dead(job, "the photo object cannot be written "
-                          "(created_at out of range?)");
+    rc = photo_persist_object(job, res, 0, user_id, object);
 
     PQclear(res);
 
     return rc;
+}
+
+
+/*
+ * Row i of a read back (id, user_id, username, caption, image_url, width,
+ * height, lat, lng, created_at) as the photo object, into object.
+ */
+static photo_job_rc_t
+photo_persist_object(photo_job_t *job, PGresult *res, int i, int64_t user_id,
+    yajl_gen object)
+{
+    photo_object_t  p;
+
+    memset(&p, 0, sizeof(p));
+    p.id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    p.user_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+    p.username = PQgetvalue(res, i, 2);
+    p.username_len = (size_t) PQgetlength(res, i, 2);
+    p.caption = PQgetvalue(res, i, 3);
+    p.caption_len = (size_t) PQgetlength(res, i, 3);
+    p.image_url = PQgetvalue(res, i, 4);
+    p.image_url_len = (size_t) PQgetlength(res, i, 4);
+    p.width = atoi(PQgetvalue(res, i, 5));
+    p.height = atoi(PQgetvalue(res, i, 6));
+    p.has_location = !PQgetisnull(res, i, 7);
+    p.lat = strtod(PQgetvalue(res, i, 7), NULL);
+    p.lng = strtod(PQgetvalue(res, i, 8), NULL);
+    p.created_at = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+
+    if (p.user_id != user_id) {
+        return photo_job_dead(job, "photo %" PRId64 " exists already, posted "
+                              "by user %" PRId64 ", not by user %" PRId64,
+                              p.id, p.user_id, user_id);
+    }
+
+    return photo_object_gen(object, &p) == yajl_gen_status_ok
+           ? PHOTO_JOB_DONE
+           : photo_job_dead(job, "the photo object cannot be written "
+                            "(created_at out of range?)");
 }
 
 

@@ -39,6 +39,8 @@ static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_SOLR_URL", photo_cf_field(PHOTO_CF_STR, solr_url) },
     { "PHOTO_INDEX_BATCH", photo_cf_field(PHOTO_CF_COUNT, index_batch) },
     { "PHOTO_INDEX_DELAY_MS", photo_cf_field(PHOTO_CF_COUNT, index_delay_ms) },
+    { "PHOTO_PERSIST_BATCH", photo_cf_field(PHOTO_CF_COUNT, persist_batch) },
+    { "PHOTO_FANOUT_INLINE", photo_cf_field(PHOTO_CF_COUNT, fanout_inline) },
     { "PHOTO_LOG_LEVEL", photo_cf_field(PHOTO_CF_LEVEL, log_level) },
     { "PHOTO_NOTIFY_ENABLED", photo_cf_field(PHOTO_CF_STR, notify_enabled) },
     { "PHOTO_NOTIFY_PHOTOS", photo_cf_field(PHOTO_CF_STR, notify_photos) },
@@ -70,6 +72,8 @@ photo_config_defaults(photo_config_t *cf)
     cf->feed_cap = PHOTO_FEED_CAP_DEFAULT;
     cf->index_batch = 100;
     cf->index_delay_ms = 200;
+    cf->persist_batch = 32;
+    cf->fanout_inline = 1000;
     cf->log_level = PHOTO_LOG_INFO;
 }
 

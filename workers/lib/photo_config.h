@@ -37,6 +37,14 @@ typedef struct {
                                                             the longest a
                                                             document waits for
                                                             its batch */
+    int                persist_batch;                    /* PHOTO_PERSIST_BATCH:
+                                                            posts a persist
+                                                            worker holds and
+                                                            stores at once */
+    int                fanout_inline;                    /* PHOTO_FANOUT_INLINE:
+                                                            followers the
+                                                            persist worker
+                                                            fans out itself */
     photo_log_level_t  log_level;                        /* PHOTO_LOG_LEVEL */
 
     /* push notifications (photo_notify; see photo_notify_event.h) */

@@ -24,6 +24,8 @@
 
 
 static photo_job_rc_t photo_ctx_mc(photo_ctx_t *ctx, photo_job_t *job);
+static photo_job_rc_t photo_ctx_pg_failed(photo_ctx_t *ctx, photo_job_t *job,
+    PGresult *res);
 
 
 void
@@ -56,9 +58,7 @@ PGresult *
 photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
     int nparams, const char *const *params, photo_job_rc_t *rc)
 {
-    size_t          len;
     PGresult       *res;
-    const char     *state, *msg;
     ExecStatusType  status;
 
     if (photo_pg_ensure(ctx->cf, &ctx->pg) == NULL) {
@@ -74,6 +74,106 @@ photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
         return res;
     }
 
+    *rc = photo_ctx_pg_failed(ctx, job, res);
+    PQclear(res);
+
+    return NULL;
+}
+
+
+/*
+ * One transaction of n statements (the same SQL, nparams parameters each,
+ * params holding them row after row), sent at once and committed with one
+ * WAL flush: libpq's pipeline mode.  What is sent before one Sync is one
+ * implicit transaction, rolled back at the Sync when a statement fails:
+ * all are applied, or none.
+ */
+photo_job_rc_t
+photo_ctx_pg_many(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
+    int nparams, const char *const *params, size_t n)
+{
+    size_t           i, results;
+    PGconn          *pg;
+    PGresult        *res;
+    photo_job_rc_t   rc;
+    ExecStatusType   status;
+
+    pg = photo_pg_ensure(ctx->cf, &ctx->pg);
+    if (pg == NULL) {
+        return photo_job_retry(job, "postgres is unreachable");
+    }
+
+    if (PQenterPipelineMode(pg) != 1) {
+        return photo_job_retry(job, "postgres: %s", PQerrorMessage(pg));
+    }
+
+    rc = PHOTO_JOB_DONE;
+
+    for (i = 0; i < n; i++) {
+        if (PQsendQueryParams(pg, sql, nparams, NULL,
+                              params + i * (size_t) nparams, NULL, NULL, 0)
+            != 1)
+        {
+            goto lost;
+        }
+    }
+
+    if (PQpipelineSync(pg) != 1) {
+        goto lost;
+    }
+
+    /* each statement's result, then the sync's; the first error says why */
+    for (results = 0; results < n + 1; /* void */) {
+        res = PQgetResult(pg);
+
+        if (res == NULL) {
+            if (PQstatus(pg) == CONNECTION_BAD) {
+                goto lost;
+            }
+
+            results++;              /* the end of one statement's results */
+            continue;
+        }
+
+        status = PQresultStatus(res);
+
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            break;
+        }
+
+        if (status == PGRES_FATAL_ERROR && rc == PHOTO_JOB_DONE) {
+            rc = photo_ctx_pg_failed(ctx, job, res);
+        }
+
+        PQclear(res);
+    }
+
+    if (PQexitPipelineMode(pg) != 1) {
+        goto lost;
+    }
+
+    return rc;
+
+lost:
+
+    rc = photo_job_retry(job, "postgres: %s", PQerrorMessage(pg));
+
+    /* a connection left half-way through a pipeline is not used again */
+    PQfinish(ctx->pg);
+    ctx->pg = NULL;
+
+    return rc;
+}
+
+
+/* a failed statement: the data refused (dead), or the server (retry) */
+static photo_job_rc_t
+photo_ctx_pg_failed(photo_ctx_t *ctx, photo_job_t *job, PGresult *res)
+{
+    size_t       len;
+    const char  *state, *msg;
+
     state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
@@ -87,17 +187,13 @@ photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
     if (state && (strncmp(state, "22", 2) == 0
                   || strncmp(state, "23", 2) == 0))
     {
-        *rc = photo_job_dead(job, "postgres refused the data: %.*s "
-                             "(SQLSTATE %s)", (int) len, msg, state);
-    } else {
-        *rc = photo_job_retry(job, "postgres: %.*s%s%s%s", (int) len, msg,
-                              state ? " (SQLSTATE " : "", state ? state : "",
-                              state ? ")" : "");
+        return photo_job_dead(job, "postgres refused the data: %.*s "
+                              "(SQLSTATE %s)", (int) len, msg, state);
     }
 
-    PQclear(res);
-
-    return NULL;
+    return photo_job_retry(job, "postgres: %.*s%s%s%s", (int) len, msg,
+                           state ? " (SQLSTATE " : "", state ? state : "",
+                           state ? ")" : "");
 }
 
 

@@ -15,7 +15,8 @@
 
 
 static int photo_list_each(redisContext *c, const char *prefix,
-    const int64_t *owners, size_t n, int64_t id, int cap);
+    const int64_t *owners, size_t n, const int64_t *ids, size_t nids,
+    int cap);
 static void photo_list_trim(redisContext *c, const char *key, int cap);
 static int photo_list_replies(redisContext *c, size_t n);
 static int photo_list_transient(const redisReply *r);
@@ -27,7 +28,7 @@ int
 photo_list_fanout(redisContext *c, const char *prefix, const int64_t *owners,
     size_t n, int64_t id, int cap)
 {
-    return photo_list_each(c, prefix, owners, n, id, cap);
+    return photo_list_each(c, prefix, owners, n, &id, 1, cap);
 }
 
 
@@ -35,14 +36,25 @@ int
 photo_list_unfanout(redisContext *c, const char *prefix,
     const int64_t *owners, size_t n, int64_t id)
 {
-    return photo_list_each(c, prefix, owners, n, id, 0);
+    return photo_list_each(c, prefix, owners, n, &id, 1, 0);
 }
 
 
-/* ZADD + trim to cap, or ZREM when cap is 0, on <prefix><owner> of each */
+int
+photo_list_add_each(redisContext *c, const char *prefix,
+    const int64_t *owners, const int64_t *ids, size_t n, int cap)
+{
+    return photo_list_each(c, prefix, owners, n, ids, n, cap);
+}
+
+
+/*
+ * ZADD + trim to cap, or ZREM when cap is 0, on <prefix><owner> of each:
+ * the one id (nids 1), or each owner's own (nids n)
+ */
 static int
 photo_list_each(redisContext *c, const char *prefix, const int64_t *owners,
-    size_t n, int64_t id, int cap)
+    size_t n, const int64_t *ids, size_t nids, int cap)
 {
     int          argc;
     char         key[PHOTO_LIST_KEY], member[PHOTO_ID_BUF];
@@ -50,7 +62,7 @@ photo_list_each(redisContext *c, const char *prefix, const int64_t *owners,
     const char  *argv[4];
     size_t       argvlen[4];
 
-    photo_id_pad(member, id);
+    photo_id_pad(member, ids[0]);
 
     if (cap) {
         argv[0] = "ZADD";
@@ -75,6 +87,10 @@ photo_list_each(redisContext *c, const char *prefix, const int64_t *owners,
     for (i = 0; i < n; i++) {
         argvlen[1] = (size_t) snprintf(key, sizeof(key), "%s%" PRId64,
                                        prefix, owners[i]);
+
+        if (nids > 1) {
+            photo_id_pad(member, ids[i]);
+        }
 
         if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK) {
             goto failed;

@@ -34,6 +34,10 @@ int photo_list_fanout(redisContext *c, const char *prefix,
 int photo_list_unfanout(redisContext *c, const char *prefix,
     const int64_t *owners, size_t n, int64_t id);
 
+/* ids[i] into <prefix><owners[i]> for each i, then trim each to cap */
+int photo_list_add_each(redisContext *c, const char *prefix,
+    const int64_t *owners, const int64_t *ids, size_t n, int cap);
+
 /* ids into key (one ZADD), then trim to cap */
 int photo_list_add(redisContext *c, const char *key, const int64_t *ids,
     size_t n, int cap);

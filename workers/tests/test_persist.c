@@ -495,6 +495,109 @@ check_memcached_away(h_t *h, const char *what, const char *setting)
 }
 
 
+/* lines of a worker's log that hold text */
+static int
+log_count(h_t *h, pid_t pid, const char *bin, const char *text)
+{
+    int    n;
+    char   path[256], line[1024];
+    FILE  *f;
+
+    snprintf(path, sizeof(path), "%s/%s-%d.log", h->dir, bin, (int) pid);
+    f = fopen(path, "r");
+    n = 0;
+
+    while (f && fgets(line, sizeof(line), f)) {
+        n += strstr(line, text) != NULL;
+    }
+
+    if (f) {
+        fclose(f);
+    }
+
+    return n;
+}
+
+
+static int
+in_both_feeds(h_t *h, void *arg)
+{
+    long long  *range = arg;
+
+    return h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", FAN1,
+                       h_pad(range[0]), h_pad(range[0] + range[1] - 1))
+               == range[1]
+           && h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", FAN2,
+                          h_pad(range[0]), h_pad(range[0] + range[1] - 1))
+              == range[1];
+}
+
+
+/*
+ * Posts that arrive together are stored together (group commit): 60 jobs
+ * queued at once take far fewer groups than jobs, each post still lands
+ * once everywhere; the poster's two followers are fanned out to by the
+ * persist worker itself (no photo_fanout job), unless it has more than
+ * PHOTO_FANOUT_INLINE of them.
+ */
+static void
+check_groups(h_t *h)
+{
+    int        i, groups;
+    char       unique[64];
+    pid_t      w;
+    long long  range[2] = { PHOTO3 + 300, 60 };
+
+    /* queued before the worker starts: it finds them all waiting */
+    for (i = 0; i < range[1]; i++) {
+        snprintf(unique, sizeof(unique), "group-%lld", range[0] + i);
+        h_submit(h, PHOTO_JOB_PERSIST, unique,
+                 payload(range[0] + i, POSTER, "group", ""));
+    }
+
+    w = h_worker(h, "photo_persist", NULL);
+
+    CHECK(h_wait(h, posts_applied, range, 15000),
+          "60 posts queued together are all stored");
+    CHECK(h_wait(h, in_both_feeds, range, 5000),
+          "and reach both followers' feeds");
+
+    groups = log_count(h, w, "photo_persist", "photos stored together");
+    CHECK(groups >= 2 && groups <= 30, "in %d groups, not one by one",
+          groups);
+    CHECK(h_queued(h, PHOTO_JOB_FANOUT) == 0
+          && h_sql_int(h, "select count(*) from photos where id between"
+                       " %lld and %lld", range[0], range[0] + range[1] - 1)
+             == range[1],
+          "fanned out by the persist worker itself (2 followers): no "
+          "photo_fanout job; one row each");
+
+    h_worker_stop(h, w, SIGTERM, 3000);
+
+    /* more followers than the persist worker fans out: a fan-out job */
+    w = h_worker(h, "photo_persist", "PHOTO_FANOUT_INLINE=1", NULL);
+    range[0] += range[1];
+    range[1] = 1;
+    h_submit(h, PHOTO_JOB_PERSIST, "group-big",
+             payload(range[0], POSTER, "big poster", ""));
+
+    CHECK(h_wait(h, in_both_feeds, range, 10000)
+          && log_count(h, w, "photo_persist", "photos stored together") == 1,
+          "a poster with more followers than PHOTO_FANOUT_INLINE: the "
+          "photo_fanout job reaches them");
+
+    h_worker_stop(h, w, SIGTERM, 3000);
+
+    for (i = 0; i < 61; i++) {
+        freeReplyObject(h_redis(h, "ZREM user_photos:%lld %s", POSTER,
+                                h_pad(PHOTO3 + 300 + i)));
+    }
+
+    PQclear(h_sql(h, "delete from photos where id between %lld and %lld",
+                  PHOTO3 + 300, PHOTO3 + 360));
+}
+
+
 /* a port that takes connections and never answers: the kernel's backlog */
 static int
 silent_listener(int *port)
@@ -693,6 +796,8 @@ main(void)
 
     /* the healthy worker steps aside for the stuck ones */
     h_worker_stop(&h, persist, SIGTERM, 3000);
+
+    check_groups(&h);
 
     check_backend_away(&h, "redis", "PHOTO_REDIS_PORT=1");
     check_memcached_away(&h, "down", "PHOTO_MEMCACHED_PORTS=1");

@@ -23,6 +23,7 @@
 
 #define BASE    7500000000000000000LL
 #define POSTER  (BASE + 1)
+#define FAN     (BASE + 2)
 #define PHOTOS  (BASE + 100)
 
 
@@ -185,7 +186,8 @@ forget(h_t *h)
     int   i;
     char  key[64];
 
-    freeReplyObject(h_redis(h, "DEL user_photos:%lld", POSTER));
+    freeReplyObject(h_redis(h, "DEL user_photos:%lld feed:%lld", POSTER,
+                            FAN));
 
     for (i = 1; i <= 3; i++) {
         snprintf(key, sizeof(key), "photo:%lld", PHOTOS + i);
@@ -216,7 +218,10 @@ main(void)
 
     c = pg_connect();
     res = PQexec(c, "insert into users (id, username, password_hash) values"
-                    " (7500000000000000001, 'pg_away', '!')");
+                    " (7500000000000000001, 'pg_away', '!'),"
+                    " (7500000000000000002, 'pg_away_fan', '!');"
+                    " insert into follows (follower, followee) values"
+                    " (7500000000000000002, 7500000000000000001)");
     PQclear(res);
     PQfinish(c);
 
@@ -262,8 +267,10 @@ main(void)
     value = h_mc_get(&h, key, NULL, NULL);
     CHECK(value != NULL
           && h_redis_int(&h, "ZCARD user_photos:%lld", POSTER) == 3
-          && h_queued(&h, PHOTO_JOB_FANOUT) == 3,
-          "with their cached objects, list entries and fan-out jobs");
+          && h_redis_int(&h, "ZCARD feed:%lld", FAN) == 3
+          && h_queued(&h, PHOTO_JOB_FANOUT) == 0,
+          "with their cached objects, list entries, and the follower's feed "
+          "(one follower: fanned out by the persist worker itself)");
     free(value);
 
     pg_remove();

@@ -1,13 +1,15 @@
 
 /*
  * The start of every write: read the request body, parse it as JSON with
- * yajl (its tree API), check the session, then hand over to the endpoint.
- * A malformed request is refused here with a 4xx naming the problem, before
- * anything is written anywhere.
+ * yajl (its tree API) and read it strictly (ngx_photo_json_strict.c), check
+ * the session, then hand over to the endpoint.  A malformed request is
+ * refused here with a 4xx naming the problem, before anything is written
+ * anywhere.
  */
 
 #include "ngx_photo_write.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_json_strict.h"
 #include "ngx_photo_read.h"
 
 
@@ -20,6 +22,7 @@ static ngx_int_t ngx_photo_body_collect(ngx_photo_write_t *w,
 static void ngx_photo_write_session(ngx_photo_write_t *w);
 static void ngx_photo_body_session(void *data, int64_t user_id);
 static void ngx_photo_body_free(void *data);
+static ngx_int_t ngx_photo_body_strict(ngx_photo_write_t *w);
 static ngx_int_t ngx_photo_json_member(ngx_photo_write_t *w,
     const char *name, ngx_flag_t required, yajl_val *v);
 
@@ -153,9 +156,72 @@ ngx_photo_body_read(ngx_http_request_t *r)
                                  "the body must be a JSON object");
             return;
         }
+
+        if (ngx_photo_body_strict(w) != NGX_OK) {
+            return;
+        }
     }
 
     ngx_photo_write_session(w);
+}
+
+
+/*
+ * What the tree let through: a NUL, a lone surrogate, a string that is not
+ * UTF-8, a name given twice.  NGX_OK, or NGX_ERROR (answered, naming the
+ * member).
+ */
+
+static ngx_int_t
+ngx_photo_body_strict(ngx_photo_write_t *w)
+{
+    const char          *what;
+    ngx_photo_strict_t   where;
+
+    switch (ngx_photo_json_strict(w->body.data, w->body.len, &where)) {
+
+    case NGX_PHOTO_STRICT_OK:
+        return NGX_OK;
+
+    case NGX_PHOTO_STRICT_NUL:
+        what = "holds a NUL character";
+        break;
+
+    case NGX_PHOTO_STRICT_SURROGATE:
+        what = "holds a lone surrogate";
+        break;
+
+    case NGX_PHOTO_STRICT_UTF8:
+        what = "is not valid UTF-8";
+        break;
+
+    case NGX_PHOTO_STRICT_DUPLICATE:
+        what = "is given twice";
+        break;
+
+    case NGX_PHOTO_STRICT_INVALID:
+        /* what the tree takes that JSON has not */
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                             "the body is not JSON: it holds a comment, "
+                             "or more after the object");
+        return NGX_ERROR;
+
+    default:
+        ngx_http_finalize_request(w->request, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    if (where.has_name) {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                             "\"%*s\" %s", where.name_len, where.name, what);
+
+    } else {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                             "%s %s", where.in_name ? "a member name"
+                                                    : "the body", what);
+    }
+
+    return NGX_ERROR;
 }
 
 

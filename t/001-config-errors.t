@@ -161,3 +161,11 @@ qr/\[emerg\] .*invalid time "soon" in \S+\/bad\.conf:5/
 ">>> bad.conf\n$::Backends    photo_media_thread_pool nope;\n"
 --- error_log eval
 qr/\[emerg\] .*unknown thread pool "nope" in \S+\/bad\.conf:5/
+
+
+
+=== TEST 14: photo_allowed_origin: an origin, not a URL with a path
+--- user_files eval
+">>> bad.conf\n$::Backends    photo_allowed_origin https://app.example https://app.example/login;\n"
+--- error_log eval
+qr/\[emerg\] .*invalid origin "https:\/\/app\.example\/login" \(scheme:\/\/host\[:port\], http or https\) in \S+\/bad\.conf:5/

@@ -28,7 +28,7 @@ our $Png = "\x89PNG\r\n\x1a\n"
 my $sha1 = Digest::SHA::sha1_hex($Png);
 our $Path = substr($sha1, 0, 2) . "/$sha1.png";
 
-photo_block_defaults(more_headers => "Authorization: Bearer $Token");
+photo_block_defaults(more_headers => "Authorization: Bearer $Token\nContent-Type: image/png");
 
 no_shuffle();
 no_root_location();

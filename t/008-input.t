@@ -1,8 +1,10 @@
 # What a write takes in, before anything is done with it: JSON read
 # strictly (no NUL, no lone surrogate, no string that is not UTF-8, no name
-# given twice, at any depth).  POST /v1/photos with an unknown media_id is
-# the probe: its 400 "not an upload of yours" means the request got
-# through all of these to the endpoint, which writes nothing.
+# given twice, at any depth), the body's Content-Type, and for a session
+# from the cookie an Origin of this site (or of photo_allowed_origin).
+# POST /v1/photos with an unknown media_id is the probe: its 400 "not an
+# upload of yours" means the request got through all of these to the
+# endpoint, which writes nothing.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use PhotoFixture;
@@ -16,6 +18,7 @@ redis('SET', "session:$Token", $USER, 'EX', 3600);
 
 our $Json = "Content-Type: application/json";
 our $Bearer = "Authorization: Bearer $Token\n$Json";
+our $Cookie = "Cookie: photo_session=$Token\n$Json";
 our $Reached = '{"error":{"code":"invalid_field","message":"\"media_id\" is not an upload of yours"}}';
 
 photo_block_defaults(config => "location / { photo_api; }",
@@ -172,3 +175,240 @@ POST /v1/photos
 --- error_code: 400
 --- response_body chomp
 {"error":{"code":"invalid_json","message":"the body is not JSON: it holds a comment, or more after the object"}}
+
+
+
+=== TEST 16: a JSON write sent as text/plain: 415
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- more_headers
+Authorization: Bearer tok_input_0123456789abcdef
+Content-Type: text/plain
+--- error_code: 415
+--- response_body chomp
+{"error":{"code":"unsupported_media_type","message":"the body must be sent as Content-Type: application/json"}}
+
+
+
+=== TEST 17: a JSON write without a Content-Type: 415
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- more_headers
+Authorization: Bearer tok_input_0123456789abcdef
+--- error_code: 415
+--- response_body_like: "code":"unsupported_media_type"
+
+
+
+=== TEST 18: sign-in as a form: 415, though it takes no session
+--- request
+POST /v1/sessions
+username=input8&password=12345678
+--- more_headers
+Content-Type: application/x-www-form-urlencoded
+--- error_code: 415
+--- response_body_like: "code":"unsupported_media_type"
+
+
+
+=== TEST 19: a type that only starts with application/json: 415
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- more_headers
+Authorization: Bearer tok_input_0123456789abcdef
+Content-Type: application/jsonp
+--- error_code: 415
+--- response_body_like: "code":"unsupported_media_type"
+
+
+
+=== TEST 20: any case, and parameters, are fine
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- more_headers
+Authorization: Bearer tok_input_0123456789abcdef
+Content-Type: Application/JSON ; charset=UTF-8
+--- error_code: 400
+--- response_body eval: $::Reached
+
+
+
+=== TEST 21: an upload sent as JSON: 415 (only image/jpeg or image/png)
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+    }
+--- request
+POST /v1/media
+{"media_id":"1"}
+--- error_code: 415
+--- response_body chomp
+{"error":{"code":"unsupported_media_type","message":"the image must be sent as Content-Type: image/jpeg or image/png"}}
+
+
+
+=== TEST 22: an upload as image/gif: 415, before the body is looked at
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+    }
+--- request
+POST /v1/media
+GIF89a
+--- more_headers
+Authorization: Bearer tok_input_0123456789abcdef
+Content-Type: image/gif
+--- error_code: 415
+--- response_body_like: "code":"unsupported_media_type"
+
+
+
+=== TEST 23: a session from the cookie and no Origin: 403
+--- more_headers eval: $::Cookie
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 403
+--- response_body chomp
+{"error":{"code":"forbidden_origin","message":"a write signed in by cookie must come with an Origin header"}}
+
+
+
+=== TEST 24: a session from the cookie and another site's Origin: 403
+--- more_headers eval
+"$::Cookie\nOrigin: http://evil.example"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 403
+--- response_body chomp
+{"error":{"code":"forbidden_origin","message":"writes signed in by cookie are not taken from this Origin"}}
+
+
+
+=== TEST 25: a session from the cookie and this site's Origin (the Host)
+--- more_headers eval
+"$::Cookie\nHost: api.example:8080\nOrigin: http://API.example:8080"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 400
+--- response_body eval: $::Reached
+
+
+
+=== TEST 26: the default port may be given on one side only
+--- more_headers eval
+"$::Cookie\nHost: api.example:80\nOrigin: http://api.example"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 400
+--- response_body eval: $::Reached
+
+
+
+=== TEST 27: the same host over another scheme is another origin
+--- more_headers eval
+"$::Cookie\nHost: api.example\nOrigin: https://api.example"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 403
+--- response_body_like: "code":"forbidden_origin"
+
+
+
+=== TEST 28: X-Forwarded-Proto of an untrusted peer is not believed
+--- more_headers eval
+"$::Cookie\nHost: api.example\nX-Forwarded-Proto: https\nOrigin: https://api.example"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 403
+--- response_body_like: "code":"forbidden_origin"
+
+
+
+=== TEST 29: ... and of a photo_trusted_proxy it is: https is this site's scheme
+--- config
+    location / {
+        photo_api;
+        photo_trusted_proxy 127.0.0.1;
+    }
+--- more_headers eval
+"$::Cookie\nHost: api.example\nX-Forwarded-Proto: https\nOrigin: https://api.example:443"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 400
+--- response_body eval: $::Reached
+
+
+
+=== TEST 30: an Origin listed by photo_allowed_origin
+--- config
+    location / {
+        photo_api;
+        photo_allowed_origin https://app.example http://localhost:3000;
+    }
+--- more_headers eval
+"$::Cookie\nOrigin: https://APP.example:443"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 400
+--- response_body eval: $::Reached
+
+
+
+=== TEST 31: ... and one that is not listed
+--- config
+    location / {
+        photo_api;
+        photo_allowed_origin https://app.example http://localhost:3000;
+    }
+--- more_headers eval
+"$::Cookie\nOrigin: https://app.example.evil.example"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 403
+--- response_body_like: "code":"forbidden_origin"
+
+
+
+=== TEST 32: a Bearer token is not checked for its Origin
+--- more_headers eval
+"$::Bearer\n$::Cookie\nOrigin: http://evil.example"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 400
+--- response_body eval: $::Reached
+
+
+
+=== TEST 33: writes without a body are checked too: a follow
+--- more_headers eval
+"Cookie: photo_session=$::Token\nOrigin: http://evil.example"
+--- request
+POST /v1/users/1/follow
+--- error_code: 403
+--- response_body_like: "code":"forbidden_origin"
+
+
+
+=== TEST 34: ... and a sign-out
+--- more_headers eval
+"Cookie: photo_session=$::Token\nOrigin: http://evil.example"
+--- request
+DELETE /v1/sessions
+--- error_code: 403
+--- response_body_like: "code":"forbidden_origin"

@@ -55,6 +55,8 @@ static char *ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_photo_trusted(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_photo_allowed_origin(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_photo_id_init(ngx_cycle_t *cycle,
     ngx_http_photo_main_conf_t *pmcf);
 static ngx_photo_server_t *ngx_http_photo_parse_server(ngx_conf_t *cf,
@@ -218,6 +220,13 @@ static ngx_command_t  ngx_http_photo_commands[] = {
     { ngx_string("photo_trusted_proxy"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_photo_trusted,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("photo_allowed_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_photo_allowed_origin,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -652,6 +661,7 @@ ngx_http_photo_create_loc_conf(ngx_conf_t *cf)
     conf->max_count = NGX_CONF_UNSET_UINT;
     conf->media_max = NGX_CONF_UNSET_SIZE;
     conf->trusted = NGX_CONF_UNSET_PTR;
+    conf->allowed_origins = NGX_CONF_UNSET_PTR;
 #if (NGX_THREADS)
     conf->media_pool = NGX_CONF_UNSET_PTR;
 #endif
@@ -683,6 +693,8 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->media_max, prev->media_max,
                               10 * 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
+    ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
+                             NULL);
     ngx_conf_merge_str_value(conf->solr_location, prev->solr_location, "");
 #if (NGX_THREADS)
     ngx_conf_merge_ptr_value(conf->media_pool, prev->media_pool, NULL);
@@ -1114,6 +1126,50 @@ ngx_http_photo_trusted(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                "invalid address \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* photo_allowed_origin origin ...: as a browser writes them, checked here */
+
+static char *
+ngx_http_photo_allowed_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_photo_loc_conf_t *plcf = conf;
+
+    ngx_str_t   *value, *origin, host;
+    ngx_uint_t   i;
+    ngx_flag_t   https;
+
+    if (plcf->allowed_origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    plcf->allowed_origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                             sizeof(ngx_str_t));
+    if (plcf->allowed_origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_photo_origin_parse(&value[i], &https, &host) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\" (scheme://host[:port],"
+                               " http or https)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        origin = ngx_array_push(plcf->allowed_origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
     }
 
     return NGX_CONF_OK;

@@ -82,6 +82,8 @@ typedef struct {
     size_t                      media_max;  /* at most */
     ngx_array_t                *trusted;    /* of ngx_cidr_t: proxies whose
                                                X-Forwarded-Proto counts */
+    ngx_array_t                *allowed_origins;  /* of ngx_str_t: other
+                                               sites writing by cookie */
     ngx_str_t                   solr_location;  /* internal, to Solr */
 #if (NGX_THREADS)
     ngx_thread_pool_t          *media_pool;     /* writes uploads, or NULL */

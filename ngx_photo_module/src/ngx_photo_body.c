@@ -23,6 +23,19 @@ static void ngx_photo_write_session(ngx_photo_write_t *w);
 static void ngx_photo_body_session(void *data, int64_t user_id);
 static void ngx_photo_body_free(void *data);
 static ngx_int_t ngx_photo_body_strict(ngx_photo_write_t *w);
+static ngx_flag_t ngx_photo_body_type_is(ngx_http_request_t *r,
+    const char **types);
+
+
+/*
+ * What a body must be sent as.  A browser sends text/plain and forms to
+ * any site without asking it first (no CORS preflight), so a page of
+ * another site could post them with the user's cookie; JSON and images it
+ * does not send that way.
+ */
+static const char  *ngx_photo_json_types[] = { "application/json", NULL };
+static const char  *ngx_photo_image_types[] = { "image/jpeg", "image/png",
+                                                NULL };
 static ngx_int_t ngx_photo_json_member(ngx_photo_write_t *w,
     const char *name, ngx_flag_t required, yajl_val *v);
 
@@ -32,6 +45,7 @@ ngx_photo_write_start(ngx_http_request_t *r, ngx_photo_write_pt handler,
     ngx_flag_t signed_in, ngx_photo_body_e body_type, int64_t target_id)
 {
     ngx_int_t           rc;
+    const char         *why;
     ngx_photo_write_t  *w;
 
     w = ngx_pcalloc(r->pool, sizeof(ngx_photo_write_t));
@@ -46,8 +60,34 @@ ngx_photo_write_start(ngx_http_request_t *r, ngx_photo_write_pt handler,
     w->body_type = body_type;
 
     /* a malformed token is refused before the body is even read */
-    if (signed_in && ngx_photo_session_token(r, &w->token) != NGX_OK) {
-        return ngx_photo_unauthorized(r);
+    if (signed_in) {
+        if (ngx_photo_session_token(r, &w->token) != NGX_OK) {
+            return ngx_photo_unauthorized(r);
+        }
+
+        why = ngx_photo_session_origin(r);
+        if (why) {
+            return ngx_photo_json_error(r, NGX_HTTP_FORBIDDEN,
+                                        "forbidden_origin", "%s", why);
+        }
+    }
+
+    if (body_type == NGX_PHOTO_BODY_JSON
+        && !ngx_photo_body_type_is(r, ngx_photo_json_types))
+    {
+        return ngx_photo_json_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                    "unsupported_media_type",
+                                    "the body must be sent as Content-Type: "
+                                    "application/json");
+    }
+
+    if (body_type == NGX_PHOTO_BODY_RAW
+        && !ngx_photo_body_type_is(r, ngx_photo_image_types))
+    {
+        return ngx_photo_json_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                    "unsupported_media_type",
+                                    "the image must be sent as Content-Type: "
+                                    "image/jpeg or image/png");
     }
 
     if (body_type == NGX_PHOTO_BODY_NONE) {
@@ -253,6 +293,52 @@ ngx_photo_write_session(ngx_photo_write_t *w)
     }
 
     r->read_event_handler = ngx_http_test_reading;
+}
+
+
+/* The Content-Type is one of types, in any case, with any parameters. */
+
+static ngx_flag_t
+ngx_photo_body_type_is(ngx_http_request_t *r, const char **types)
+{
+    u_char           *p, *last, *end;
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.content_type;
+
+    if (h == NULL) {
+        return 0;
+    }
+
+    p = h->value.data;
+    end = p + h->value.len;
+
+    for (last = p; last < end; last++) {
+        if (*last == ';' || *last == ' ' || *last == '\t') {
+            break;
+        }
+    }
+
+    len = last - p;
+
+    while (last < end && (*last == ' ' || *last == '\t')) {
+        last++;
+    }
+
+    if (last < end && *last != ';') {
+        return 0;
+    }
+
+    for ( /* void */ ; *types; types++) {
+        if (len == ngx_strlen(*types)
+            && ngx_strncasecmp(p, (u_char *) *types, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

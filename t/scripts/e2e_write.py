@@ -69,7 +69,15 @@ for what, args, code in [
           s == code and isinstance(b, dict) and "error" in b, (s, b))
 
 s, b, _ = call("POST", "/v1/media", raw=b"GIF89a not what we take", token=ta, ctype="image/gif")
+check("an upload sent as image/gif: 415", s == 415 and b["error"]["code"] == "unsupported_media_type", (s, b))
+s, b, _ = call("POST", "/v1/media", raw=b"GIF89a not what we take", token=ta, ctype="image/png")
 check("an upload that is not JPEG/PNG: 415", s == 415 and b["error"]["code"] == "invalid_image", (s, b))
+s, b, _ = call("POST", "/v1/photos", raw=b'{"media_id":"1"}', token=ta, ctype="text/plain")
+check("a post sent as text/plain: 415", s == 415 and b["error"]["code"] == "unsupported_media_type", (s, b))
+s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "b" * 64},
+               headers={"Cookie": "photo_session=" + ta, "Origin": "http://evil.example"})
+check("a write signed in by cookie from another site's page: 403",
+      s == 403 and b["error"]["code"] == "forbidden_origin", (s, b))
 s, b, _ = call("POST", "/v1/media", raw=png(4, 4)[:-20], token=ta, ctype="image/png")
 check("a truncated PNG: 400", s == 400 and "truncated" in b["error"]["message"], (s, b))
 s, b, _ = call("POST", "/v1/users/%s/follow" % alice_id, token=ta)
@@ -199,6 +207,9 @@ if os.environ.get("PHOTO_SOLR_URL") and os.environ.get("PHOTO_SOLR_STANDIN") == 
 
 s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "a" * 64}, token=tb)
 check("a device token: 202", s == 202, (s, b))
+s, b, _ = call("POST", "/v1/devices", {"platform": "android", "token": "c" * 64},
+               headers={"Cookie": "photo_session=" + tb, "Origin": API})
+check("a write signed in by cookie from this site's own page: 202", s == 202, (s, b))
 
 s, _, h = call("DELETE", "/v1/sessions", token=tb)
 check("sign-out: 204", s == 204, s)

@@ -4,7 +4,8 @@
 # from the cookie an Origin of this site (or of photo_allowed_origin).
 # POST /v1/photos with an unknown media_id is the probe: its 400 "not an
 # upload of yours" means the request got through all of these to the
-# endpoint, which writes nothing.
+# endpoint, which writes nothing.  And nginx's own 501 and 505 of a
+# photo_api server are JSON too.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use PhotoFixture;
@@ -412,3 +413,69 @@ POST /v1/users/1/follow
 DELETE /v1/sessions
 --- error_code: 403
 --- response_body_like: "code":"forbidden_origin"
+
+
+
+=== TEST 35: an unknown Transfer-Encoding: nginx's 501, as JSON
+--- raw_request eval
+"POST /v1/photos HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Transfer-Encoding: gzip, chunked\r
+\r
+"
+--- error_code: 501
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"error":{"code":"not_implemented","message":"the request was refused (HTTP 501)"}}
+
+
+
+=== TEST 36: HTTP/2.0 in the request line over HTTP/1: nginx's 505, as JSON
+--- raw_request eval
+"GET /health HTTP/2.0\r
+Host: localhost\r
+Connection: close\r
+\r
+"
+--- error_code: 505
+--- response_headers
+Content-Type: application/json
+--- response_body chomp
+{"error":{"code":"version_not_supported","message":"the request was refused (HTTP 505)"}}
+
+
+
+=== TEST 37: ... and HTTP/3.0
+--- raw_request eval
+"GET /v1/feed HTTP/3.0\r
+Host: localhost\r
+Connection: close\r
+\r
+"
+--- error_code: 505
+--- response_body_like: "code":"version_not_supported"
+
+
+
+=== TEST 38: a server without photo_api keeps nginx's page
+--- http_config eval
+$PhotoFixture::Backends . <<'_EOC_';
+    server {
+        listen $TEST_NGINX_SERVER_PORT;
+        server_name plain.example;
+        location / { return 204; }
+    }
+_EOC_
+--- raw_request eval
+"POST / HTTP/1.1\r
+Host: plain.example\r
+Connection: close\r
+Transfer-Encoding: gzip, chunked\r
+\r
+"
+--- error_code: 501
+--- response_headers
+Content-Type: text/html
+--- response_body_like: <h1>501 Not Implemented</h1>

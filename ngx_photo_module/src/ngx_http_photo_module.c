@@ -41,6 +41,7 @@ static void ngx_http_photo_memcached_free(void *data);
 
 static void *ngx_http_photo_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_photo_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_photo_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -270,7 +271,7 @@ static ngx_http_module_t  ngx_http_photo_module_ctx = {
     ngx_http_photo_create_main_conf,       /* create main configuration */
     ngx_http_photo_init_main_conf,         /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_photo_create_srv_conf,        /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     ngx_http_photo_create_loc_conf,        /* create location configuration */
@@ -647,6 +648,19 @@ ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
 
 
 static void *
+ngx_http_photo_create_srv_conf(ngx_conf_t *cf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->api = 0;
+     */
+
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_photo_srv_conf_t));
+}
+
+
+static void *
 ngx_http_photo_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_photo_loc_conf_t  *conf;
@@ -683,6 +697,7 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_photo_loc_conf_t *conf = child;
 
     const char                  *missing;
+    ngx_http_photo_srv_conf_t   *pscf;
     ngx_http_photo_main_conf_t  *pmcf;
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
@@ -727,6 +742,10 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     pmcf->used = 1;
+
+    /* nginx merges a server's locations with that server's srv_conf */
+    pscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_photo_module);
+    pscf->api = 1;
 
     return NGX_CONF_OK;
 }

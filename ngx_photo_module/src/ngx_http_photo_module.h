@@ -69,6 +69,13 @@ typedef struct {
 } ngx_http_photo_main_conf_t;
 
 
+/* A server with photo_api in any of its locations: nginx's own errors
+   that come before a location is chosen are JSON there too */
+typedef struct {
+    ngx_flag_t                  api;
+} ngx_http_photo_srv_conf_t;
+
+
 typedef struct {
     ngx_flag_t                  api;
     u_char                     *api_file;   /* where "photo_api" was, */

@@ -99,6 +99,13 @@ check("alice uploads a PNG: 201 with its size", s == 201 and m["width"] == 40 an
 if s == 201:
     with urllib.request.urlopen(API + m["image_url"], timeout=5) as r:
         check("nginx serves the stored image back", r.read() == img)
+        check("as image/png, not to be sniffed",
+              r.headers.get("Content-Type") == "image/png"
+              and r.headers.get("X-Content-Type-Options") == "nosniff", dict(r.headers))
+s, b, h = call("GET", "/media/no/such.png")
+check("a missing image: 404, with nosniff, and nginx's version not named",
+      s == 404 and h.get("X-Content-Type-Options") == "nosniff" and h.get("Server") == "nginx"
+      and b"nginx/" not in b, (s, b, dict(h)))
 
 s, b, _ = call("POST", "/v1/photos", {"media_id": m.get("media_id", "1")}, token=tb)
 check("bob cannot post alice's upload", s == 400, (s, b))

@@ -22,6 +22,7 @@ our $Bearer = "Authorization: Bearer $Token\n$Json";
 our $Cookie = "Cookie: photo_session=$Token\n$Json";
 our $Reached = '{"error":{"code":"invalid_field","message":"\"media_id\" is not an upload of yours"}}';
 
+media_key_file();
 photo_block_defaults(config => "location / { photo_api; }",
                      more_headers => $Bearer);
 
@@ -243,6 +244,7 @@ Content-Type: Application/JSON ; charset=UTF-8
     location / {
         photo_api;
         photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;
     }
 --- request
 POST /v1/media
@@ -258,6 +260,7 @@ POST /v1/media
     location / {
         photo_api;
         photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;
     }
 --- request
 POST /v1/media

@@ -24,10 +24,15 @@
 #define NGX_PHOTO_POSTGRES_SOCKET_DIR  "/var/run/postgresql"   /* Debian's */
 #define NGX_PHOTO_GEARMAN_PORT    4730
 
+#define NGX_PHOTO_MEDIA_KEY_MIN   32        /* bytes: SHA-256's own size */
+#define NGX_PHOTO_MEDIA_KEY_MAX   1024
+
 
 static ngx_int_t ngx_http_photo_handler(ngx_http_request_t *r);
 
 static char *ngx_http_photo_object_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_photo_media_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 #if (NGX_THREADS)
 static char *ngx_http_photo_media_pool(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -193,6 +198,13 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_photo_loc_conf_t, media_url),
+      NULL },
+
+    { ngx_string("photo_media_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_photo_media_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
 #if (NGX_THREADS)
@@ -707,6 +719,7 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->media_url, prev->media_url, "/media");
     ngx_conf_merge_size_value(conf->media_max, prev->media_max,
                               10 * 1024 * 1024);
+    ngx_conf_merge_str_value(conf->media_key, prev->media_key, "");
     ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
     ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
                              NULL);
@@ -738,6 +751,14 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"photo_api\" in %s:%ui needs \"%s\" in the http "
                       "block", conf->api_file, conf->api_line, missing);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->media_root.len && conf->media_key.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"photo_api\" in %s:%ui has \"photo_media_root\" "
+                      "and needs \"photo_media_key_file\"", conf->api_file,
+                      conf->api_line);
         return NGX_CONF_ERROR;
     }
 
@@ -873,6 +894,80 @@ ngx_http_photo_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         *s = *server;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * photo_media_key_file path: the secret that upload names are keyed with
+ * (ngx_photo_media.c), read now, so that nginx -t says when it is missing
+ * or too short, and a reload reads it again.
+ */
+
+static char *
+ngx_http_photo_media_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_photo_loc_conf_t *plcf = conf;
+
+    ssize_t     n;
+    ngx_fd_t    fd;
+    ngx_err_t   err;
+    ngx_str_t  *value, name;
+    u_char      key[NGX_PHOTO_MEDIA_KEY_MAX + 1];
+
+    if (plcf->media_key.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_fd(fd, key, sizeof(key));
+    err = ngx_errno;
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%s\" failed", name.data);
+    }
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, err,
+                           ngx_read_fd_n " \"%s\" failed", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    if (n < NGX_PHOTO_MEDIA_KEY_MIN || n > NGX_PHOTO_MEDIA_KEY_MAX) {
+        ngx_explicit_memzero(key, sizeof(key));
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" holds %s%z bytes: a media key is %d to %d "
+                           "random bytes", name.data,
+                           n > NGX_PHOTO_MEDIA_KEY_MAX ? "over " : "",
+                           n > NGX_PHOTO_MEDIA_KEY_MAX
+                           ? (ssize_t) NGX_PHOTO_MEDIA_KEY_MAX : n,
+                           NGX_PHOTO_MEDIA_KEY_MIN, NGX_PHOTO_MEDIA_KEY_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    plcf->media_key.data = ngx_pnalloc(cf->pool, n);
+    if (plcf->media_key.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    plcf->media_key.len = n;
+    ngx_memcpy(plcf->media_key.data, key, n);
+    ngx_explicit_memzero(key, sizeof(key));
 
     return NGX_CONF_OK;
 }

@@ -86,7 +86,8 @@ typedef struct {
 
     ngx_str_t                   media_root; /* uploads: where, */
     ngx_str_t                   media_url;  /* served as, */
-    size_t                      media_max;  /* at most */
+    size_t                      media_max;  /* at most, */
+    ngx_str_t                   media_key;  /* names keyed with */
     ngx_array_t                *trusted;    /* of ngx_cidr_t: proxies whose
                                                X-Forwarded-Proto counts */
     ngx_array_t                *allowed_origins;  /* of ngx_str_t: other

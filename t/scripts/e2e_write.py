@@ -8,7 +8,7 @@ until Solr is back. Bad requests are refused
 with a 4xx naming the problem and change nothing (no row, no job, no file).
 Prints 'N passed, N failed'."""
 
-import json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zlib
+import hashlib, json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zlib
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -109,6 +109,11 @@ check("a missing image: 404, with nosniff, and nginx's version not named",
 
 s, b, _ = call("POST", "/v1/photos", {"media_id": m.get("media_id", "1")}, token=tb)
 check("bob cannot post alice's upload", s == 400, (s, b))
+s, mb, _ = call("POST", "/v1/media", raw=img, token=tb, ctype="image/png")
+plain = (hashlib.sha1(img).hexdigest(), hashlib.sha256(img).hexdigest())
+check("bob's upload of the same bytes is another file, named by no plain hash of them",
+      s == 201 and mb["image_url"] != m.get("image_url")
+      and not any(h in u for h in plain for u in (mb["image_url"], m.get("image_url", ""))), (s, mb, m))
 
 t0 = time.time()
 s, p, _ = call("POST", "/v1/photos", {"media_id": m.get("media_id", "1"), "caption": "hello \u00e9t\u00e9",

@@ -165,6 +165,9 @@ check("it leaves bob's feed, alice's photos and GET /v1/photos/{id} (404) (%.2f 
 check("its row is gone, kept in photo_deletions",
       sql("select count(*) from photos where id = %s" % pid) == "0"
       and sql("select count(*) from photo_deletions where id = %s" % pid) == "1")
+stored = os.path.join(RUN, "media", m.get("image_url", "/media/-").split("/media/", 1)[1])
+check("and its stored file, used by no other photo, is removed",
+      waited(lambda: not os.path.exists(stored), 5) is not None, stored)
 if os.environ.get("PHOTO_SOLR_URL"):
     # nearby leaves out a photo that is gone from Postgres at once; the
     # document itself goes with the index worker's delete (commitWithin)

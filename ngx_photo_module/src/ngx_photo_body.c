@@ -25,6 +25,8 @@ static void ngx_photo_body_free(void *data);
 static ngx_int_t ngx_photo_body_strict(ngx_photo_write_t *w);
 static ngx_flag_t ngx_photo_body_type_is(ngx_http_request_t *r,
     const char **types);
+static ngx_int_t ngx_photo_json_member(ngx_photo_write_t *w,
+    const char *name, ngx_flag_t required, yajl_val *v);
 
 
 /*
@@ -36,8 +38,6 @@ static ngx_flag_t ngx_photo_body_type_is(ngx_http_request_t *r,
 static const char  *ngx_photo_json_types[] = { "application/json", NULL };
 static const char  *ngx_photo_image_types[] = { "image/jpeg", "image/png",
                                                 NULL };
-static ngx_int_t ngx_photo_json_member(ngx_photo_write_t *w,
-    const char *name, ngx_flag_t required, yajl_val *v);
 
 
 ngx_int_t

@@ -240,9 +240,7 @@ ngx_photo_session_origin(ngx_http_request_t *r)
 
     if (ngx_photo_origin_parse(&h->value, &https, &host) == NGX_OK) {
 
-        if (r->headers_in.host
-            && https == ngx_photo_request_https(r))
-        {
+        if (r->headers_in.host && https == ngx_photo_request_https(r)) {
             own = r->headers_in.host->value;
 
             if (ngx_photo_origin_host_eq(https, &host, &own)) {

@@ -48,9 +48,25 @@ for my $plain (Digest::SHA::sha1_hex($Png), Digest::SHA::sha256_hex($Png)) {
            "and neither is a plain hash of the bytes");
 }
 
+# what a block has unless it says otherwise: uploads written by a pool's
+# thread, served back under /media/
 media_key_file();
-photo_block_defaults(http_config => $Backends
+photo_block_defaults(main_config => <<'_EOC_',
+    load_module $TEST_NGINX_PHOTO_MODULE;
+    thread_pool photo_media threads=1;
+_EOC_
+                     http_config => $Backends
                          . '    photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;',
+                     config => <<'_EOC_',
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        photo_media_thread_pool photo_media;
+    }
+    location /media/ {
+        alias $TEST_NGINX_SERVER_ROOT/html/;
+    }
+_EOC_
                      more_headers => "Authorization: Bearer $Token\nContent-Type: image/png");
 
 no_shuffle();
@@ -60,18 +76,6 @@ run_tests();
 __DATA__
 
 === TEST 1: written by the pool's thread, served back byte for byte
---- main_config
-    load_module $TEST_NGINX_PHOTO_MODULE;
-    thread_pool photo_media threads=1;
---- config
-    location / {
-        photo_api;
-        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
-        photo_media_thread_pool photo_media;
-    }
-    location /media/ {
-        alias $TEST_NGINX_SERVER_ROOT/html/;
-    }
 --- request eval
 ["POST /v1/media\n$::Png", "GET /media/$::Path"]
 --- error_code eval
@@ -83,18 +87,6 @@ __DATA__
 
 
 === TEST 2: another user's upload of the same bytes is another file
---- main_config
-    load_module $TEST_NGINX_PHOTO_MODULE;
-    thread_pool photo_media threads=1;
---- config
-    location / {
-        photo_api;
-        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
-        photo_media_thread_pool photo_media;
-    }
-    location /media/ {
-        alias $TEST_NGINX_SERVER_ROOT/html/;
-    }
 --- more_headers eval
 "Authorization: Bearer $::OtherToken\nContent-Type: image/png"
 --- request eval
@@ -108,15 +100,6 @@ __DATA__
 
 
 === TEST 3: the file is written in the pool's thread, not by the worker
---- main_config
-    load_module $TEST_NGINX_PHOTO_MODULE;
-    thread_pool photo_media threads=1;
---- config
-    location / {
-        photo_api;
-        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
-        photo_media_thread_pool photo_media;
-    }
 --- request eval
 "POST /v1/media\n$::Png"
 --- error_code: 201
@@ -128,9 +111,6 @@ __DATA__
 
 
 === TEST 4: a file that cannot be written: 500, the failed call logged
---- main_config
-    load_module $TEST_NGINX_PHOTO_MODULE;
-    thread_pool photo_media threads=1;
 --- config
     location / {
         photo_api;

@@ -24,20 +24,33 @@ static void ngx_photo_body_session(void *data, int64_t user_id);
 static void ngx_photo_body_free(void *data);
 static ngx_int_t ngx_photo_body_strict(ngx_photo_write_t *w);
 static ngx_flag_t ngx_photo_body_type_is(ngx_http_request_t *r,
-    const char **types);
+    const char *const *types);
 static ngx_int_t ngx_photo_json_member(ngx_photo_write_t *w,
     const char *name, ngx_flag_t required, yajl_val *v);
 
 
 /*
- * What a body must be sent as.  A browser sends text/plain and forms to
- * any site without asking it first (no CORS preflight), so a page of
- * another site could post them with the user's cookie; JSON and images it
- * does not send that way.
+ * What a body must be sent as, by its ngx_photo_body_e.  A browser sends
+ * text/plain and forms to any site without asking it first (no CORS
+ * preflight), so a page of another site could post them with the user's
+ * cookie; JSON and images it does not send that way.
  */
-static const char  *ngx_photo_json_types[] = { "application/json", NULL };
-static const char  *ngx_photo_image_types[] = { "image/jpeg", "image/png",
-                                                NULL };
+typedef struct {
+    const char                 *types[3];   /* NULL-terminated */
+    const char                 *refused;
+} ngx_photo_body_type_t;
+
+
+static const ngx_photo_body_type_t  ngx_photo_body_types[] = {
+
+    /* NGX_PHOTO_BODY_JSON */
+    { { "application/json", NULL, NULL },
+      "the body must be sent as Content-Type: application/json" },
+
+    /* NGX_PHOTO_BODY_RAW */
+    { { "image/jpeg", "image/png", NULL },
+      "the image must be sent as Content-Type: image/jpeg or image/png" }
+};
 
 
 ngx_int_t
@@ -72,22 +85,12 @@ ngx_photo_write_start(ngx_http_request_t *r, ngx_photo_write_pt handler,
         }
     }
 
-    if (body_type == NGX_PHOTO_BODY_JSON
-        && !ngx_photo_body_type_is(r, ngx_photo_json_types))
+    if (body_type != NGX_PHOTO_BODY_NONE
+        && !ngx_photo_body_type_is(r, ngx_photo_body_types[body_type].types))
     {
         return ngx_photo_json_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                    "unsupported_media_type",
-                                    "the body must be sent as Content-Type: "
-                                    "application/json");
-    }
-
-    if (body_type == NGX_PHOTO_BODY_RAW
-        && !ngx_photo_body_type_is(r, ngx_photo_image_types))
-    {
-        return ngx_photo_json_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                    "unsupported_media_type",
-                                    "the image must be sent as Content-Type: "
-                                    "image/jpeg or image/png");
+                                    "unsupported_media_type", "%s",
+                                    ngx_photo_body_types[body_type].refused);
     }
 
     if (body_type == NGX_PHOTO_BODY_NONE) {
@@ -299,7 +302,7 @@ ngx_photo_write_session(ngx_photo_write_t *w)
 /* The Content-Type is one of types, in any case, with any parameters. */
 
 static ngx_flag_t
-ngx_photo_body_type_is(ngx_http_request_t *r, const char **types)
+ngx_photo_body_type_is(ngx_http_request_t *r, const char *const *types)
 {
     u_char           *p, *last, *end;
     size_t            len;

@@ -327,7 +327,25 @@ POST /v1/photos
 
 
 
-=== TEST 27: an Origin listed by photo_allowed_origin
+=== TEST 27: ... also when the realip module put the client's address in its place
+--- config
+    location / {
+        photo_api;
+        set_real_ip_from 127.0.0.1;
+        real_ip_header X-Forwarded-For;
+        photo_trusted_proxy 127.0.0.1;
+    }
+--- more_headers eval
+"$::Cookie\nHost: api.example\nX-Forwarded-For: 203.0.113.7\nX-Forwarded-Proto: https\nOrigin: https://api.example"
+--- request
+POST /v1/photos
+{"media_id":"1"}
+--- error_code: 400
+--- response_body eval: $::Reached
+
+
+
+=== TEST 28: an Origin listed by photo_allowed_origin
 --- config
     location / {
         photo_api;
@@ -343,7 +361,7 @@ POST /v1/photos
 
 
 
-=== TEST 28: ... and one that is not listed
+=== TEST 29: ... and one that is not listed
 --- config
     location / {
         photo_api;
@@ -359,7 +377,7 @@ POST /v1/photos
 
 
 
-=== TEST 29: a Bearer token is not checked for its Origin
+=== TEST 30: a Bearer token is not checked for its Origin
 --- more_headers eval
 "$::Bearer\n$::Cookie\nOrigin: http://evil.example"
 --- request
@@ -370,7 +388,7 @@ POST /v1/photos
 
 
 
-=== TEST 30: writes without a body are checked too: a follow
+=== TEST 31: writes without a body are checked too: a follow
 --- more_headers eval
 "Cookie: photo_session=$::Token\nOrigin: http://evil.example"
 --- request
@@ -380,7 +398,7 @@ POST /v1/users/1/follow
 
 
 
-=== TEST 31: ... and a sign-out
+=== TEST 32: ... and a sign-out
 --- more_headers eval
 "Cookie: photo_session=$::Token\nOrigin: http://evil.example"
 --- request
@@ -390,7 +408,7 @@ DELETE /v1/sessions
 
 
 
-=== TEST 32: an unknown Transfer-Encoding: nginx's 501, as JSON
+=== TEST 33: an unknown Transfer-Encoding: nginx's 501, as JSON
 --- raw_request eval
 "POST /v1/photos HTTP/1.1\r
 Host: localhost\r
@@ -406,7 +424,7 @@ Content-Type: application/json
 
 
 
-=== TEST 33: HTTP/2.0 in the request line over HTTP/1: nginx's 505, as JSON
+=== TEST 34: HTTP/2.0 in the request line over HTTP/1: nginx's 505, as JSON
 --- raw_request eval
 "GET /health HTTP/2.0\r
 Host: localhost\r
@@ -421,7 +439,7 @@ Content-Type: application/json
 
 
 
-=== TEST 34: ... and HTTP/3.0
+=== TEST 35: ... and HTTP/3.0
 --- raw_request eval
 "GET /v1/feed HTTP/3.0\r
 Host: localhost\r
@@ -433,7 +451,7 @@ Connection: close\r
 
 
 
-=== TEST 35: a server without photo_api keeps nginx's page
+=== TEST 36: a server without photo_api keeps nginx's page
 --- http_config eval
 $PhotoFixture::Backends . <<'_EOC_';
     server {

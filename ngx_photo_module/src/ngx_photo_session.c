@@ -22,6 +22,7 @@ typedef struct {
 static void ngx_photo_session_reply(void *data, redisReply *reply);
 static ngx_table_elt_t *ngx_photo_session_header(ngx_http_request_t *r,
     ngx_str_t *name);
+static struct sockaddr *ngx_photo_session_peer(ngx_http_request_t *r);
 static ngx_flag_t ngx_photo_origin_host_eq(ngx_flag_t https, ngx_str_t *a,
     ngx_str_t *b);
 
@@ -30,6 +31,8 @@ static ngx_str_t  ngx_photo_cookie = ngx_string(PHOTO_SESSION_COOKIE);
 static ngx_str_t  ngx_photo_origin = ngx_string("Origin");
 static ngx_str_t  ngx_photo_forwarded_proto =
     ngx_string("X-Forwarded-Proto");
+static ngx_str_t  ngx_photo_realip_remote_addr =
+    ngx_string("realip_remote_addr");
 
 
 static ngx_int_t
@@ -196,7 +199,7 @@ ngx_photo_request_https(ngx_http_request_t *r)
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
 
     if (plcf->trusted == NULL
-        || ngx_cidr_match(r->connection->sockaddr, plcf->trusted) != NGX_OK)
+        || ngx_cidr_match(ngx_photo_session_peer(r), plcf->trusted) != NGX_OK)
     {
         return 0;
     }
@@ -338,6 +341,32 @@ ngx_photo_origin_host_eq(ngx_flag_t https, ngx_str_t *a, ngx_str_t *b)
 
     return s[0].len == s[1].len
            && ngx_strncasecmp(s[0].data, s[1].data, s[0].len) == 0;
+}
+
+
+/*
+ * The address of the peer itself: with set_real_ip_from, the realip module
+ * has put the client's address (from the proxy's X-Forwarded-For) in its
+ * place, and keeps the proxy's in $realip_remote_addr.
+ */
+
+static struct sockaddr *
+ngx_photo_session_peer(ngx_http_request_t *r)
+{
+    ngx_addr_t                  addr;
+    ngx_http_variable_value_t  *vv;
+
+    vv = ngx_http_get_variable(r, &ngx_photo_realip_remote_addr,
+                               ngx_hash_key(ngx_photo_realip_remote_addr.data,
+                                            ngx_photo_realip_remote_addr.len));
+
+    if (vv == NULL || vv->not_found || vv->len == 0
+        || ngx_parse_addr(r->pool, &addr, vv->data, vv->len) != NGX_OK)
+    {
+        return r->connection->sockaddr;     /* no realip, or a Unix socket */
+    }
+
+    return addr.sockaddr;
 }
 
 

@@ -161,3 +161,43 @@ qr/\[emerg\] .*invalid time "soon" in \S+\/bad\.conf:5/
 ">>> bad.conf\n$::Backends    photo_media_thread_pool nope;\n"
 --- error_log eval
 qr/\[emerg\] .*unknown thread pool "nope" in \S+\/bad\.conf:5/
+
+
+
+=== TEST 14: photo_allowed_origin: an origin, not a URL with a path
+--- user_files eval
+">>> bad.conf\n$::Backends    photo_allowed_origin https://app.example https://app.example/login;\n"
+--- error_log eval
+qr/\[emerg\] .*invalid origin "https:\/\/app\.example\/login" \(scheme:\/\/host\[:port\], http or https\) in \S+\/bad\.conf:5/
+
+
+
+=== TEST 15: photo_media_key_file: a file that is not there
+--- user_files eval
+">>> bad.conf\n$::Backends    photo_media_key_file /nonexistent/photo_media.key;\n"
+--- error_log eval
+qr/\[emerg\] .*open\(\) "\/nonexistent\/photo_media\.key" failed \(2: No such file or directory\) in \S+\/bad\.conf:5/
+
+
+
+=== TEST 16: photo_media_key_file: a key too short to be a secret
+--- user_files eval
+">>> bad.conf\n$::Backends    photo_media_key_file \$TEST_NGINX_SERVER_ROOT/html/short.key;\n>>> short.key\nsecret\n"
+--- error_log eval
+qr/\[emerg\] .*"\S+\/html\/short\.key" holds 7 bytes: a media key is 32 to 1024 random bytes in \S+\/bad\.conf:5/
+
+
+
+=== TEST 17: uploads without a key to name them
+--- user_files eval
+">>> bad.conf\n$::Backends" . <<'_EOC_'
+    server {
+        listen 127.0.0.1:19999;
+        location / {
+            photo_api;
+            photo_media_root /tmp;
+        }
+    }
+_EOC_
+--- error_log eval
+qr/\[emerg\] .*"photo_api" in \S+\/bad\.conf:8 has "photo_media_root" and needs "photo_media_key_file"/

@@ -1,5 +1,6 @@
 # POST /v1/media written by a thread of photo_media_thread_pool: the image
-# is stored under its SHA-1 and served back as sent; a file that cannot be
+# is stored under a name keyed on its bytes and its uploader (HMAC-SHA256,
+# photo_media_key_file) and served back as sent; a file that cannot be
 # written is a 500 (JSON, as every error of the API) with the failed call
 # in the error log.
 use lib 't/lib';
@@ -8,12 +9,15 @@ use PhotoFixture;
 use Compress::Zlib ();
 use Digest::SHA ();
 
-my $USER = 7001;
+my ($USER, $OTHER) = (7001, 7002);
 our $Token = 'tok_media_0123456789abcdef';
+our $OtherToken = 'tok_media_other_0123456789';
 
-sql("delete from users where id = $USER");
-sql("insert into users (id, username, password_hash) values ($USER, 'uploader7', '!')");
+sql("delete from users where id in ($USER, $OTHER)");
+sql("insert into users (id, username, password_hash) values
+     ($USER, 'uploader7', '!'), ($OTHER, 'uploader7b', '!')");
 redis('SET', "session:$Token", $USER, 'EX', 3600);
+redis('SET', "session:$OtherToken", $OTHER, 'EX', 3600);
 
 # a real 3x2 RGB PNG
 sub chunk {
@@ -25,22 +29,35 @@ our $Png = "\x89PNG\r\n\x1a\n"
            . chunk('IHDR', pack('NNCCCCC', 3, 2, 8, 2, 0, 0, 0))
            . chunk('IDAT', Compress::Zlib::compress(("\0" . "\x10\x80\xf0" x 3) x 2))
            . chunk('IEND', '');
-my $sha1 = Digest::SHA::sha1_hex($Png);
-our $Path = substr($sha1, 0, 2) . "/$sha1.png";
 
-photo_block_defaults(more_headers => "Authorization: Bearer $Token");
+# the name: HMAC-SHA256 of the bytes under the uploader's key, which is the
+# HMAC of their id under the media key
+sub media_path {
+    my ($user) = @_;
+    my $name = Digest::SHA::hmac_sha256_hex(
+                   $Png, Digest::SHA::hmac_sha256($user, $MediaKey));
+    return substr($name, 0, 2) . "/$name.png";
+}
 
-no_shuffle();
-no_root_location();
-run_tests();
+our $Path = media_path($USER);
+our $OtherPath = media_path($OTHER);
 
-__DATA__
+isnt($Path, $OtherPath, "two users' uploads of the same bytes are two names");
+for my $plain (Digest::SHA::sha1_hex($Png), Digest::SHA::sha256_hex($Png)) {
+    unlike("$Path $OtherPath", qr/\Q$plain\E/,
+           "and neither is a plain hash of the bytes");
+}
 
-=== TEST 1: written by the pool's thread, served back byte for byte
---- main_config
+# what a block has unless it says otherwise: uploads written by a pool's
+# thread, served back under /media/
+media_key_file();
+photo_block_defaults(main_config => <<'_EOC_',
     load_module $TEST_NGINX_PHOTO_MODULE;
     thread_pool photo_media threads=1;
---- config
+_EOC_
+                     http_config => $Backends
+                         . '    photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;',
+                     config => <<'_EOC_',
     location / {
         photo_api;
         photo_media_root $TEST_NGINX_SERVER_ROOT/html;
@@ -49,6 +66,16 @@ __DATA__
     location /media/ {
         alias $TEST_NGINX_SERVER_ROOT/html/;
     }
+_EOC_
+                     more_headers => "Authorization: Bearer $Token\nContent-Type: image/png");
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: written by the pool's thread, served back byte for byte
 --- request eval
 ["POST /v1/media\n$::Png", "GET /media/$::Path"]
 --- error_code eval
@@ -59,16 +86,20 @@ __DATA__
 
 
 
-=== TEST 2: the file is written in the pool's thread, not by the worker
---- main_config
-    load_module $TEST_NGINX_PHOTO_MODULE;
-    thread_pool photo_media threads=1;
---- config
-    location / {
-        photo_api;
-        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
-        photo_media_thread_pool photo_media;
-    }
+=== TEST 2: another user's upload of the same bytes is another file
+--- more_headers eval
+"Authorization: Bearer $::OtherToken\nContent-Type: image/png"
+--- request eval
+["POST /v1/media\n$::Png", "GET /media/$::OtherPath"]
+--- error_code eval
+[201, 200]
+--- response_body_like eval
+[qr/^\{"media_id":"\d+","image_url":"\/media\/\Q$::OtherPath\E","width":3,"height":2\}$/,
+ qr/^\Q$::Png\E\z/]
+
+
+
+=== TEST 3: the file is written in the pool's thread, not by the worker
 --- request eval
 "POST /v1/media\n$::Png"
 --- error_code: 201
@@ -79,10 +110,7 @@ __DATA__
 
 
 
-=== TEST 3: a file that cannot be written: 500, the failed call logged
---- main_config
-    load_module $TEST_NGINX_PHOTO_MODULE;
-    thread_pool photo_media threads=1;
+=== TEST 4: a file that cannot be written: 500, the failed call logged
 --- config
     location / {
         photo_api;
@@ -104,7 +132,7 @@ qr/\[crit\] .*mkdir\(\) ".*\/html\/a_file\/[0-9a-f]{2}" failed \(20: Not a direc
 
 
 
-=== TEST 4: nginx's own refusals are JSON too: a body over client_max_body_size
+=== TEST 5: nginx's own refusals are JSON too: a body over client_max_body_size
 --- config
     location / {
         photo_api;
@@ -121,7 +149,7 @@ Content-Type: application/json
 
 
 
-=== TEST 5: and a location without photo_api keeps nginx's page
+=== TEST 6: and a location without photo_api keeps nginx's page
 --- config
     location / {
         photo_api;

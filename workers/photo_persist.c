@@ -22,7 +22,9 @@
  *      followers' feeds (a reader skips an id whose photo is gone, so the
  *      feeds may lag);
  *   5. when PHOTO_SOLR_URL is set, a photo_index delete, unique
- *      unindex:<id>.
+ *      unindex:<id>;
+ *   6. its stored file, once no photo uses it, where this worker sees the
+ *      files (PHOTO_MEDIA_ROOT).
  *
  * Each step is idempotent, so a retry or a replay runs them all again and
  * changes nothing that is already right.
@@ -48,10 +50,13 @@
 #include "photo_notify_event.h"
 #include "photo_object.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 
 #define PHOTO_CAPTION_MAX_BYTES  (2200 * 4)     /* Postgres counts chars */
@@ -142,9 +147,11 @@ static photo_job_rc_t photo_persist_index(photo_ctx_t *ctx,
 static photo_job_rc_t photo_delete(photo_ctx_t *ctx, photo_job_t *job);
 static photo_job_rc_t photo_health(photo_ctx_t *ctx, photo_job_t *job);
 static photo_job_rc_t photo_delete_row(photo_ctx_t *ctx, photo_job_t *job,
-    const char *id, const char *user_id, int *deleted);
+    const char *id, const char *user_id, int *deleted, char *media_path);
 static photo_job_rc_t photo_delete_followups(photo_ctx_t *ctx,
     photo_job_t *job, int64_t id, int64_t user_id);
+static photo_job_rc_t photo_delete_media(photo_ctx_t *ctx, photo_job_t *job,
+    const char *media_path);
 static photo_job_rc_t photo_persist_submit(photo_ctx_t *ctx,
     photo_job_t *job, const char *function, const char *prefix, int64_t id,
     int64_t user_id, int del);
@@ -942,6 +949,7 @@ photo_delete(photo_ctx_t *ctx, photo_job_t *job)
 {
     int              deleted;
     char             sid[PHOTO_ID_BUF], suser[PHOTO_ID_BUF];
+    char             media_path[PHOTO_TEXT_MAX_BYTES + 1];
     int64_t          id, user_id;
     const char      *unique;
     photo_job_rc_t   rc;
@@ -957,7 +965,7 @@ photo_delete(photo_ctx_t *ctx, photo_job_t *job)
     photo_id_format(sid, id);
     photo_id_format(suser, user_id);
 
-    rc = photo_delete_row(ctx, job, sid, suser, &deleted);
+    rc = photo_delete_row(ctx, job, sid, suser, &deleted, media_path);
     if (rc != PHOTO_JOB_DONE) {
         return rc;
     }
@@ -972,6 +980,10 @@ photo_delete(photo_ctx_t *ctx, photo_job_t *job)
     rc = photo_delete_followups(ctx, job, id, user_id);
 
     if (rc == PHOTO_JOB_DONE) {
+        rc = photo_delete_media(ctx, job, media_path);
+    }
+
+    if (rc == PHOTO_JOB_DONE) {
         photo_log_info("photo %s of user %s deleted", sid, suser);
     }
 
@@ -980,13 +992,14 @@ photo_delete(photo_ctx_t *ctx, photo_job_t *job)
 
 
 /*
- * The row out of photos and into photo_deletions.  *deleted: the photo is
- * the user's and is gone now (deleted by this job, or by an earlier run of
- * it, whose follow-ups are then run again).
+ * The row out of photos and into photo_deletions, with its media path.
+ * *deleted: the photo is the user's and is gone now (deleted by this job,
+ * or by an earlier run of it, whose follow-ups are then run again);
+ * media_path (PHOTO_TEXT_MAX_BYTES + 1): its file, or "" when unknown.
  */
 static photo_job_rc_t
 photo_delete_row(photo_ctx_t *ctx, photo_job_t *job, const char *id,
-    const char *user_id, int *deleted)
+    const char *user_id, int *deleted, char *media_path)
 {
     PGresult        *res;
     photo_job_rc_t   rc;
@@ -994,14 +1007,16 @@ photo_delete_row(photo_ctx_t *ctx, photo_job_t *job, const char *id,
 
     static const char  *sql =
         "with d as (delete from photos where id = $1 and user_id = $2"
-        " returning id, user_id),"
-        " t as (insert into photo_deletions (id, user_id)"
-        " select id, user_id from d on conflict (id) do nothing)"
-        " select exists (select 1 from d)"
-        " or exists (select 1 from photo_deletions"
-        " where id = $1 and user_id = $2)";
+        " returning id, user_id, media_path),"
+        " t as (insert into photo_deletions (id, user_id, media_path)"
+        " select id, user_id, media_path from d on conflict (id) do nothing)"
+        " select media_path from d"
+        " union all select media_path from photo_deletions"
+        " where id = $1 and user_id = $2"
+        " limit 1";
 
     *deleted = 0;
+    media_path[0] = '\0';
 
     params[0] = id;
     params[1] = user_id;
@@ -1011,7 +1026,12 @@ photo_delete_row(photo_ctx_t *ctx, photo_job_t *job, const char *id,
         return rc;
     }
 
-    *deleted = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    *deleted = PQntuples(res) == 1;
+
+    if (*deleted && PQgetlength(res, 0, 0) <= PHOTO_TEXT_MAX_BYTES) {
+        memcpy(media_path, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0) + 1);
+    }
+
     PQclear(res);
 
     return PHOTO_JOB_DONE;
@@ -1058,6 +1078,73 @@ photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
        that is not there is no error */
     return photo_persist_submit(ctx, job, PHOTO_JOB_INDEX,
                                 PHOTO_UNINDEX_UNIQUE, id, user_id, 1);
+}
+
+
+/*
+ * The deleted photo's file, once no photo uses it any more (a media id may
+ * be posted more than once).  Asked after the row left photos, in a
+ * statement of its own: of two deletes of the last two photos of a file,
+ * the one asking last sees the other's row gone.  A worker that does not
+ * see the files (another machine, another mount) leaves them, and says so.
+ */
+static photo_job_rc_t
+photo_delete_media(photo_ctx_t *ctx, photo_job_t *job,
+    const char *media_path)
+{
+    int              used;
+    char             file[PHOTO_CONFIG_STR + PHOTO_TEXT_MAX_BYTES + 2];
+    PGresult        *res;
+    const char      *root, *params[1];
+    struct stat      st;
+    photo_job_rc_t   rc;
+
+    root = ctx->cf->media_root;
+
+    if (root[0] == '\0' || media_path[0] == '\0') {
+        return PHOTO_JOB_DONE;
+    }
+
+    /* nginx writes <aa>/<name><ext>: nothing else is removed */
+    if (media_path[0] == '/' || strstr(media_path, "..") != NULL) {
+        photo_log_warn("media path \"%s\" is not under PHOTO_MEDIA_ROOT: "
+                       "left", media_path);
+        return PHOTO_JOB_DONE;
+    }
+
+    params[0] = media_path;
+
+    res = photo_ctx_pg(ctx, job, "select exists (select 1 from photos"
+                                 " where media_path = $1)",
+                       1, params, &rc);
+    if (res == NULL) {
+        return rc;
+    }
+
+    used = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+
+    if (used) {
+        photo_log_debug("%s is used by another photo: kept", media_path);
+        return PHOTO_JOB_DONE;
+    }
+
+    snprintf(file, sizeof(file), "%s/%s", root, media_path);
+
+    if (unlink(file) == 0) {
+        photo_log_info("%s removed", file);
+        return PHOTO_JOB_DONE;
+    }
+
+    if (errno == ENOENT && stat(root, &st) == 0) {
+        /* removed by an earlier run of this job */
+        photo_log_debug("%s is gone already", file);
+        return PHOTO_JOB_DONE;
+    }
+
+    photo_log_warn("cannot remove %s, left: %s", file, strerror(errno));
+
+    return PHOTO_JOB_DONE;
 }
 
 

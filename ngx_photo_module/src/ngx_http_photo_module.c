@@ -24,10 +24,15 @@
 #define NGX_PHOTO_POSTGRES_SOCKET_DIR  "/var/run/postgresql"   /* Debian's */
 #define NGX_PHOTO_GEARMAN_PORT    4730
 
+#define NGX_PHOTO_MEDIA_KEY_MIN   32        /* bytes: SHA-256's own size */
+#define NGX_PHOTO_MEDIA_KEY_MAX   1024
+
 
 static ngx_int_t ngx_http_photo_handler(ngx_http_request_t *r);
 
 static char *ngx_http_photo_object_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_photo_media_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 #if (NGX_THREADS)
 static char *ngx_http_photo_media_pool(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -41,6 +46,7 @@ static void ngx_http_photo_memcached_free(void *data);
 
 static void *ngx_http_photo_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_photo_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_photo_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -55,6 +61,8 @@ static char *ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_photo_trusted(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_photo_allowed_origin(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_photo_id_init(ngx_cycle_t *cycle,
     ngx_http_photo_main_conf_t *pmcf);
 static ngx_photo_server_t *ngx_http_photo_parse_server(ngx_conf_t *cf,
@@ -192,6 +200,13 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       offsetof(ngx_http_photo_loc_conf_t, media_url),
       NULL },
 
+    { ngx_string("photo_media_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_photo_media_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
 #if (NGX_THREADS)
     { ngx_string("photo_media_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -218,6 +233,13 @@ static ngx_command_t  ngx_http_photo_commands[] = {
     { ngx_string("photo_trusted_proxy"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_photo_trusted,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("photo_allowed_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_photo_allowed_origin,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -261,7 +283,7 @@ static ngx_http_module_t  ngx_http_photo_module_ctx = {
     ngx_http_photo_create_main_conf,       /* create main configuration */
     ngx_http_photo_init_main_conf,         /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_photo_create_srv_conf,        /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     ngx_http_photo_create_loc_conf,        /* create location configuration */
@@ -638,6 +660,19 @@ ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
 
 
 static void *
+ngx_http_photo_create_srv_conf(ngx_conf_t *cf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->api = 0;
+     */
+
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_photo_srv_conf_t));
+}
+
+
+static void *
 ngx_http_photo_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_photo_loc_conf_t  *conf;
@@ -652,6 +687,7 @@ ngx_http_photo_create_loc_conf(ngx_conf_t *cf)
     conf->max_count = NGX_CONF_UNSET_UINT;
     conf->media_max = NGX_CONF_UNSET_SIZE;
     conf->trusted = NGX_CONF_UNSET_PTR;
+    conf->allowed_origins = NGX_CONF_UNSET_PTR;
 #if (NGX_THREADS)
     conf->media_pool = NGX_CONF_UNSET_PTR;
 #endif
@@ -673,6 +709,7 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_photo_loc_conf_t *conf = child;
 
     const char                  *missing;
+    ngx_http_photo_srv_conf_t   *pscf;
     ngx_http_photo_main_conf_t  *pmcf;
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
@@ -682,7 +719,10 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->media_url, prev->media_url, "/media");
     ngx_conf_merge_size_value(conf->media_max, prev->media_max,
                               10 * 1024 * 1024);
+    ngx_conf_merge_str_value(conf->media_key, prev->media_key, "");
     ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
+    ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
+                             NULL);
     ngx_conf_merge_str_value(conf->solr_location, prev->solr_location, "");
 #if (NGX_THREADS)
     ngx_conf_merge_ptr_value(conf->media_pool, prev->media_pool, NULL);
@@ -714,7 +754,19 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->media_root.len && conf->media_key.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"photo_api\" in %s:%ui has \"photo_media_root\" "
+                      "and needs \"photo_media_key_file\"", conf->api_file,
+                      conf->api_line);
+        return NGX_CONF_ERROR;
+    }
+
     pmcf->used = 1;
+
+    /* nginx merges a server's locations with that server's srv_conf */
+    pscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_photo_module);
+    pscf->api = 1;
 
     return NGX_CONF_OK;
 }
@@ -842,6 +894,80 @@ ngx_http_photo_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         *s = *server;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * photo_media_key_file path: the secret that upload names are keyed with
+ * (ngx_photo_media.c), read now, so that nginx -t says when it is missing
+ * or too short, and a reload reads it again.
+ */
+
+static char *
+ngx_http_photo_media_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_photo_loc_conf_t *plcf = conf;
+
+    ssize_t     n;
+    ngx_fd_t    fd;
+    ngx_err_t   err;
+    ngx_str_t  *value, name;
+    u_char      key[NGX_PHOTO_MEDIA_KEY_MAX + 1];
+
+    if (plcf->media_key.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_fd(fd, key, sizeof(key));
+    err = ngx_errno;
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%s\" failed", name.data);
+    }
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, err,
+                           ngx_read_fd_n " \"%s\" failed", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    if (n < NGX_PHOTO_MEDIA_KEY_MIN || n > NGX_PHOTO_MEDIA_KEY_MAX) {
+        ngx_explicit_memzero(key, sizeof(key));
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" holds %s%z bytes: a media key is %d to %d "
+                           "random bytes", name.data,
+                           n > NGX_PHOTO_MEDIA_KEY_MAX ? "over " : "",
+                           n > NGX_PHOTO_MEDIA_KEY_MAX
+                           ? (ssize_t) NGX_PHOTO_MEDIA_KEY_MAX : n,
+                           NGX_PHOTO_MEDIA_KEY_MIN, NGX_PHOTO_MEDIA_KEY_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    plcf->media_key.data = ngx_pnalloc(cf->pool, n);
+    if (plcf->media_key.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    plcf->media_key.len = n;
+    ngx_memcpy(plcf->media_key.data, key, n);
+    ngx_explicit_memzero(key, sizeof(key));
 
     return NGX_CONF_OK;
 }
@@ -1114,6 +1240,50 @@ ngx_http_photo_trusted(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                "invalid address \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* photo_allowed_origin origin ...: as a browser writes them, checked here */
+
+static char *
+ngx_http_photo_allowed_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_photo_loc_conf_t *plcf = conf;
+
+    ngx_str_t   *value, *origin, host;
+    ngx_uint_t   i;
+    ngx_flag_t   https;
+
+    if (plcf->allowed_origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    plcf->allowed_origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                             sizeof(ngx_str_t));
+    if (plcf->allowed_origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_photo_origin_parse(&value[i], &https, &host) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\" (scheme://host[:port],"
+                               " http or https)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        origin = ngx_array_push(plcf->allowed_origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
     }
 
     return NGX_CONF_OK;

@@ -69,6 +69,13 @@ typedef struct {
 } ngx_http_photo_main_conf_t;
 
 
+/* A server with photo_api in any of its locations: nginx's own errors
+   that come before a location is chosen are JSON there too */
+typedef struct {
+    ngx_flag_t                  api;
+} ngx_http_photo_srv_conf_t;
+
+
 typedef struct {
     ngx_flag_t                  api;
     u_char                     *api_file;   /* where "photo_api" was, */
@@ -79,9 +86,12 @@ typedef struct {
 
     ngx_str_t                   media_root; /* uploads: where, */
     ngx_str_t                   media_url;  /* served as, */
-    size_t                      media_max;  /* at most */
+    size_t                      media_max;  /* at most, */
+    ngx_str_t                   media_key;  /* names keyed with */
     ngx_array_t                *trusted;    /* of ngx_cidr_t: proxies whose
                                                X-Forwarded-Proto counts */
+    ngx_array_t                *allowed_origins;  /* of ngx_str_t: other
+                                               sites writing by cookie */
     ngx_str_t                   solr_location;  /* internal, to Solr */
 #if (NGX_THREADS)
     ngx_thread_pool_t          *media_pool;     /* writes uploads, or NULL */

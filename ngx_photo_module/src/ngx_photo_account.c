@@ -31,7 +31,6 @@ static ngx_int_t ngx_photo_account_refused(ngx_http_request_t *r,
 static void ngx_photo_signout_done(void *data, redisReply *reply);
 static ngx_int_t ngx_photo_account_cookie(ngx_http_request_t *r,
     ngx_str_t *token, ngx_uint_t max_age);
-static ngx_flag_t ngx_photo_account_secure(ngx_http_request_t *r);
 
 
 typedef struct {
@@ -315,10 +314,16 @@ ngx_photo_signout_handler(ngx_http_request_t *r)
     ngx_int_t    rc;
     ngx_str_t    token;
     size_t       argvlen[2];
-    const char  *argv[2];
+    const char  *argv[2], *why;
 
     if (ngx_photo_session_token(r, &token) != NGX_OK) {
         return ngx_photo_unauthorized(r);
+    }
+
+    why = ngx_photo_session_origin(r);
+    if (why) {
+        return ngx_photo_json_error(r, NGX_HTTP_FORBIDDEN, "forbidden_origin",
+                                    "%s", why);
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -391,7 +396,7 @@ ngx_photo_account_cookie(ngx_http_request_t *r, ngx_str_t *token,
     ngx_flag_t        secure;
     ngx_table_elt_t  *h;
 
-    secure = ngx_photo_account_secure(r);
+    secure = ngx_photo_request_https(r);
 
     len = sizeof(PHOTO_SESSION_COOKIE "=; Path=/; Max-Age=; HttpOnly; "
                  "SameSite=Lax; Secure") + token->len + NGX_INT_T_LEN;
@@ -413,57 +418,3 @@ ngx_photo_account_cookie(ngx_http_request_t *r, ngx_str_t *token,
     return NGX_OK;
 }
 
-
-/*
- * Secure when the client spoke TLS: to nginx itself, or to the load
- * balancer, which says so in X-Forwarded-Proto — believed only from the
- * addresses of photo_trusted_proxy.
- */
-
-static ngx_flag_t
-ngx_photo_account_secure(ngx_http_request_t *r)
-{
-    ngx_uint_t                   i;
-    ngx_list_part_t             *part;
-    ngx_table_elt_t             *h;
-    ngx_http_photo_loc_conf_t   *plcf;
-
-#if (NGX_HTTP_SSL)
-    if (r->connection->ssl) {
-        return 1;
-    }
-#endif
-
-    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
-
-    if (plcf->trusted == NULL
-        || ngx_cidr_match(r->connection->sockaddr, plcf->trusted) != NGX_OK)
-    {
-        return 0;
-    }
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return 0;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("X-Forwarded-Proto") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Forwarded-Proto",
-                               h[i].key.len) == 0)
-        {
-            return h[i].value.len == 5
-                   && ngx_strncasecmp(h[i].value.data, (u_char *) "https", 5)
-                      == 0;
-        }
-    }
-}

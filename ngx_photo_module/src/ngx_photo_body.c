@@ -1,13 +1,15 @@
 
 /*
  * The start of every write: read the request body, parse it as JSON with
- * yajl (its tree API), check the session, then hand over to the endpoint.
- * A malformed request is refused here with a 4xx naming the problem, before
- * anything is written anywhere.
+ * yajl (its tree API) and read it strictly (ngx_photo_json_strict.c), check
+ * the session, then hand over to the endpoint.  A malformed request is
+ * refused here with a 4xx naming the problem, before anything is written
+ * anywhere.
  */
 
 #include "ngx_photo_write.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_json_strict.h"
 #include "ngx_photo_read.h"
 
 
@@ -20,8 +22,35 @@ static ngx_int_t ngx_photo_body_collect(ngx_photo_write_t *w,
 static void ngx_photo_write_session(ngx_photo_write_t *w);
 static void ngx_photo_body_session(void *data, int64_t user_id);
 static void ngx_photo_body_free(void *data);
+static ngx_int_t ngx_photo_body_strict(ngx_photo_write_t *w);
+static ngx_flag_t ngx_photo_body_type_is(ngx_http_request_t *r,
+    const char *const *types);
 static ngx_int_t ngx_photo_json_member(ngx_photo_write_t *w,
     const char *name, ngx_flag_t required, yajl_val *v);
+
+
+/*
+ * What a body must be sent as, by its ngx_photo_body_e.  A browser sends
+ * text/plain and forms to any site without asking it first (no CORS
+ * preflight), so a page of another site could post them with the user's
+ * cookie; JSON and images it does not send that way.
+ */
+typedef struct {
+    const char                 *types[3];   /* NULL-terminated */
+    const char                 *refused;
+} ngx_photo_body_type_t;
+
+
+static const ngx_photo_body_type_t  ngx_photo_body_types[] = {
+
+    /* NGX_PHOTO_BODY_JSON */
+    { { "application/json", NULL, NULL },
+      "the body must be sent as Content-Type: application/json" },
+
+    /* NGX_PHOTO_BODY_RAW */
+    { { "image/jpeg", "image/png", NULL },
+      "the image must be sent as Content-Type: image/jpeg or image/png" }
+};
 
 
 ngx_int_t
@@ -29,6 +58,7 @@ ngx_photo_write_start(ngx_http_request_t *r, ngx_photo_write_pt handler,
     ngx_flag_t signed_in, ngx_photo_body_e body_type, int64_t target_id)
 {
     ngx_int_t           rc;
+    const char         *why;
     ngx_photo_write_t  *w;
 
     w = ngx_pcalloc(r->pool, sizeof(ngx_photo_write_t));
@@ -43,8 +73,24 @@ ngx_photo_write_start(ngx_http_request_t *r, ngx_photo_write_pt handler,
     w->body_type = body_type;
 
     /* a malformed token is refused before the body is even read */
-    if (signed_in && ngx_photo_session_token(r, &w->token) != NGX_OK) {
-        return ngx_photo_unauthorized(r);
+    if (signed_in) {
+        if (ngx_photo_session_token(r, &w->token) != NGX_OK) {
+            return ngx_photo_unauthorized(r);
+        }
+
+        why = ngx_photo_session_origin(r);
+        if (why) {
+            return ngx_photo_json_error(r, NGX_HTTP_FORBIDDEN,
+                                        "forbidden_origin", "%s", why);
+        }
+    }
+
+    if (body_type != NGX_PHOTO_BODY_NONE
+        && !ngx_photo_body_type_is(r, ngx_photo_body_types[body_type].types))
+    {
+        return ngx_photo_json_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                    "unsupported_media_type", "%s",
+                                    ngx_photo_body_types[body_type].refused);
     }
 
     if (body_type == NGX_PHOTO_BODY_NONE) {
@@ -153,9 +199,72 @@ ngx_photo_body_read(ngx_http_request_t *r)
                                  "the body must be a JSON object");
             return;
         }
+
+        if (ngx_photo_body_strict(w) != NGX_OK) {
+            return;
+        }
     }
 
     ngx_photo_write_session(w);
+}
+
+
+/*
+ * What the tree let through: a NUL, a lone surrogate, a string that is not
+ * UTF-8, a name given twice.  NGX_OK, or NGX_ERROR (answered, naming the
+ * member).
+ */
+
+static ngx_int_t
+ngx_photo_body_strict(ngx_photo_write_t *w)
+{
+    const char          *what;
+    ngx_photo_strict_t   where;
+
+    switch (ngx_photo_json_strict(w->body.data, w->body.len, &where)) {
+
+    case NGX_PHOTO_STRICT_OK:
+        return NGX_OK;
+
+    case NGX_PHOTO_STRICT_NUL:
+        what = "holds a NUL character";
+        break;
+
+    case NGX_PHOTO_STRICT_SURROGATE:
+        what = "holds a lone surrogate";
+        break;
+
+    case NGX_PHOTO_STRICT_UTF8:
+        what = "is not valid UTF-8";
+        break;
+
+    case NGX_PHOTO_STRICT_DUPLICATE:
+        what = "is given twice";
+        break;
+
+    case NGX_PHOTO_STRICT_INVALID:
+        /* what the tree takes that JSON has not */
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                             "the body is not JSON: it holds a comment, "
+                             "or more after the object");
+        return NGX_ERROR;
+
+    default:
+        ngx_http_finalize_request(w->request, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    if (where.has_name) {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                             "\"%*s\" %s", where.name_len, where.name, what);
+
+    } else {
+        ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_json",
+                             "%s %s", where.in_name ? "a member name"
+                                                    : "the body", what);
+    }
+
+    return NGX_ERROR;
 }
 
 
@@ -187,6 +296,52 @@ ngx_photo_write_session(ngx_photo_write_t *w)
     }
 
     r->read_event_handler = ngx_http_test_reading;
+}
+
+
+/* The Content-Type is one of types, in any case, with any parameters. */
+
+static ngx_flag_t
+ngx_photo_body_type_is(ngx_http_request_t *r, const char *const *types)
+{
+    u_char           *p, *last, *end;
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.content_type;
+
+    if (h == NULL) {
+        return 0;
+    }
+
+    p = h->value.data;
+    end = p + h->value.len;
+
+    for (last = p; last < end; last++) {
+        if (*last == ';' || *last == ' ' || *last == '\t') {
+            break;
+        }
+    }
+
+    len = last - p;
+
+    while (last < end && (*last == ' ' || *last == '\t')) {
+        last++;
+    }
+
+    if (last < end && *last != ';') {
+        return 0;
+    }
+
+    for ( /* void */ ; *types; types++) {
+        if (len == ngx_strlen(*types)
+            && ngx_strncasecmp(p, (u_char *) *types, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -7,8 +7,11 @@
  * {"error":{"code","message"}}, the same status: it sends the JSON itself
  * and marks the request header_only, so that nginx sends no page after it
  * (ngx_http_send_special_response stops there).  Only HTML error pages of
- * the main request of a photo_api location are touched; the module's own
- * JSON errors, error_page targets and other locations go by as they are.
+ * the main request of a photo_api location are touched, and those nginx
+ * answers before any location is chosen (a bad request line, 505, 501 for
+ * a Transfer-Encoding it does not know...) in a server that has one; the
+ * module's own JSON errors, error_page targets and other locations go by as
+ * they are.
  */
 
 #include "ngx_http_photo_module.h"
@@ -26,6 +29,7 @@
 
 
 static ngx_int_t ngx_photo_error_header_filter(ngx_http_request_t *r);
+static ngx_flag_t ngx_photo_error_api(ngx_http_request_t *r);
 static const char *ngx_photo_error_code(ngx_uint_t status);
 
 
@@ -45,19 +49,16 @@ ngx_photo_error_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_photo_error_header_filter(ngx_http_request_t *r)
 {
-    ngx_int_t                   rc;
-    ngx_str_t                   message;
-    ngx_uint_t                  status;
-    ngx_photo_json_t            j;
-    ngx_http_photo_loc_conf_t  *plcf;
-    u_char                      text[64];
+    ngx_int_t          rc;
+    ngx_str_t          message;
+    ngx_uint_t         status;
+    ngx_photo_json_t   j;
+    u_char             text[64];
 
     status = r->headers_out.status;
-    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
 
     if (r != r->main
-        || plcf == NULL
-        || plcf->api != 1
+        || !ngx_photo_error_api(r)
         || status < NGX_HTTP_BAD_REQUEST
         || r->headers_out.content_type.len != sizeof("text/html") - 1
         || ngx_strncmp(r->headers_out.content_type.data, "text/html",
@@ -68,8 +69,11 @@ ngx_photo_error_header_filter(ngx_http_request_t *r)
     }
 
     message.data = text;
+    /* 501 and 505 are about what the client sent, not a failure */
     message.len = ngx_sprintf(text, "%s (HTTP %ui)",
                               status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+                              && status != NGX_HTTP_NOT_IMPLEMENTED
+                              && status != NGX_HTTP_VERSION_NOT_SUPPORTED
                               ? "the server failed; its log says more"
                               : status == NGX_HTTP_TOO_MANY_REQUESTS
                               ? "too many requests; try again later"
@@ -118,6 +122,34 @@ ngx_photo_error_header_filter(ngx_http_request_t *r)
 }
 
 
+/* The request is photo_api's: its location's, or, with no location chosen
+ * yet (its configuration is still its server's own), its server's. */
+
+static ngx_flag_t
+ngx_photo_error_api(ngx_http_request_t *r)
+{
+    ngx_http_photo_srv_conf_t  *pscf;
+    ngx_http_photo_loc_conf_t  *plcf;
+    ngx_http_core_srv_conf_t   *cscf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
+
+    if (plcf == NULL) {
+        return 0;
+    }
+
+    if (plcf->api == 1) {
+        return 1;
+    }
+
+    pscf = ngx_http_get_module_srv_conf(r, ngx_http_photo_module);
+    cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+
+    return pscf != NULL && pscf->api
+           && r->loc_conf == cscf->ctx->loc_conf;
+}
+
+
 static const char *
 ngx_photo_error_code(ngx_uint_t status)
 {
@@ -140,6 +172,12 @@ ngx_photo_error_code(ngx_uint_t status)
 
     case NGX_HTTP_TOO_MANY_REQUESTS:
         return "too_many_requests";
+
+    case NGX_HTTP_NOT_IMPLEMENTED:
+        return "not_implemented";
+
+    case NGX_HTTP_VERSION_NOT_SUPPORTED:
+        return "version_not_supported";
 
     case NGX_HTTP_BAD_GATEWAY:
     case NGX_HTTP_SERVICE_UNAVAILABLE:

@@ -2,9 +2,10 @@
 /*
  * POST /v1/media: the raw image as the body.  Checked (JPEG or PNG, by its
  * magic bytes and its header, not truncated, under photo_media_max), stored
- * under photo_media_root with a content-addressed name (SHA-1 of the bytes)
- * written atomically (temp file + rename), and remembered in Redis for the
- * uploader only until it is posted (PHOTO_REDIS_MEDIA, with an expiry).
+ * under photo_media_root with a name keyed on the bytes and the uploader
+ * (HMAC-SHA256, see ngx_photo_media_names) written atomically (temp file +
+ * rename), and remembered in Redis for the uploader only until it is
+ * posted (PHOTO_REDIS_MEDIA, with an expiry).
  *
  * With photo_media_thread_pool, the file is written by a thread of that
  * pool (directory, temp file, write, rename), so the worker goes on serving
@@ -18,13 +19,17 @@
 #include "ngx_photo_image.h"
 #include "ngx_photo_redis.h"
 
-#include <ngx_sha1.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+
+#define NGX_PHOTO_MEDIA_HASH  32            /* bytes of HMAC-SHA256 */
 
 
 typedef struct {
     ngx_photo_write_t          *write;
     ngx_photo_image_t           img;
-    ngx_str_t                   path;       /* aa/<sha1><ext> */
+    ngx_str_t                   path;       /* aa/<hmac><ext> */
     ngx_str_t                   url;
     u_char                     *dir;        /* these three NUL-terminated */
     u_char                     *name;
@@ -270,9 +275,13 @@ ngx_photo_media_remembered(void *data, redisReply *reply)
 
 
 /*
- * <root>/<aa>/<sha1 hex><ext>, where aa are the first two hex digits: the
- * same bytes are one file whoever uploads them.  Written to a temp file in
- * the same directory, then renamed, so a reader never sees half a file.
+ * <root>/<aa>/<hex><ext>, where hex is the HMAC-SHA256 of the bytes under a
+ * key of the uploader's own (the HMAC of their user id under
+ * photo_media_key_file's secret), and aa its first two digits.  A plain
+ * hash would let anyone holding an image ask whether it was uploaded; so
+ * the same bytes are one file per user, and two users' are two files.
+ * Written to a temp file in the same directory, then renamed, so a reader
+ * never sees half a file.
  */
 
 static ngx_int_t
@@ -280,31 +289,46 @@ ngx_photo_media_names(ngx_photo_media_t *m)
 {
     u_char                      *p;
     size_t                       len;
-    ngx_sha1_t                   sha1;
+    unsigned int                 n;
     ngx_photo_write_t           *w;
     ngx_http_request_t          *r;
     ngx_http_photo_loc_conf_t   *plcf;
-    u_char                       digest[20], hex[41];
+    u_char                       user[NGX_INT64_LEN];
+    u_char                       key[EVP_MAX_MD_SIZE];
+    u_char                       digest[EVP_MAX_MD_SIZE];
+    u_char                       hex[2 * NGX_PHOTO_MEDIA_HASH];
 
     w = m->write;
     r = w->request;
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
 
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, w->body.data, w->body.len);
-    ngx_sha1_final(digest, &sha1);
-    ngx_hex_dump(hex, digest, 20);
-    hex[40] = '\0';
+    p = ngx_sprintf(user, "%L", w->user_id);
+
+    if (HMAC(EVP_sha256(), plcf->media_key.data, (int) plcf->media_key.len,
+             user, p - user, key, &n)
+        == NULL
+        || HMAC(EVP_sha256(), key, (int) n, w->body.data, w->body.len,
+                digest, &n)
+           == NULL
+        || n != NGX_PHOTO_MEDIA_HASH)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "HMAC-SHA256 of an upload failed");
+        return NGX_ERROR;
+    }
+
+    ngx_explicit_memzero(key, sizeof(key));
+    ngx_hex_dump(hex, digest, NGX_PHOTO_MEDIA_HASH);
 
     /* the relative path: aa/<hex><ext> */
-    len = 3 + 40 + ngx_strlen(m->img.ext);
+    len = 3 + sizeof(hex) + ngx_strlen(m->img.ext);
     m->path.data = ngx_pnalloc(r->pool, len + 1);
     if (m->path.data == NULL) {
         return NGX_ERROR;
     }
 
-    m->path.len = ngx_sprintf(m->path.data, "%*s/%s%s", (size_t) 2, hex, hex,
-                              m->img.ext)
+    m->path.len = ngx_sprintf(m->path.data, "%*s/%*s%s", (size_t) 2, hex,
+                              sizeof(hex), hex, m->img.ext)
                   - m->path.data;
 
     m->url.data = ngx_pnalloc(r->pool,

@@ -69,6 +69,17 @@ ngx_int_t ngx_photo_nearby_handler(ngx_http_request_t *r);
 ngx_int_t ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token);
 ngx_int_t ngx_photo_unauthorized(ngx_http_request_t *r);
 
+/* over TLS, to nginx or to a photo_trusted_proxy (X-Forwarded-Proto) */
+ngx_flag_t ngx_photo_request_https(ngx_http_request_t *r);
+
+/* A write signed in by the cookie comes from an allowed Origin: NULL, or
+ * why not (answer 403 forbidden_origin) */
+const char *ngx_photo_session_origin(ngx_http_request_t *r);
+
+/* "http[s]://host[:port]": NGX_OK and its parts, or NGX_ERROR */
+ngx_int_t ngx_photo_origin_parse(ngx_str_t *origin, ngx_flag_t *https,
+    ngx_str_t *host);
+
 /*
  * The user of a session, from Redis: handler(data, user id) when there is
  * one; otherwise the request is answered here (401, or 503 when Redis

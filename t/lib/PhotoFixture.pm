@@ -9,13 +9,15 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use File::Temp ();
 use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat list_id photo_json
                  reader_and_poster
                  free_port silent_port solr_start solr_update
-                 $Backends photo_block_defaults);
+                 $Backends photo_block_defaults
+                 $MediaKey media_key_file);
 
 # The stack's backends as the module's directives ($TEST_NGINX_* are
 # expanded by the runner).
@@ -43,6 +45,23 @@ sub photo_block_defaults {
 }
 
 my $host = $ENV{TEST_NGINX_HOST} || '127.0.0.1';
+
+# The secret upload names are keyed with (photo_media_key_file), in a file
+# of its own for as long as the test file runs; its path, also as
+# $TEST_NGINX_MEDIA_KEY_FILE for the configurations.
+our $MediaKey = 'media key of the tests, 32 bytes at least';
+my $media_dir;
+
+sub media_key_file {
+    unless ($media_dir) {
+        $media_dir = File::Temp->newdir('photo_media_key_XXXXXX', TMPDIR => 1);
+        open(my $fh, '>', "$media_dir/media.key") or die "media.key: $!";
+        print $fh $MediaKey;
+        close $fh;
+        $ENV{TEST_NGINX_MEDIA_KEY_FILE} = "$media_dir/media.key";
+    }
+    return "$media_dir/media.key";
+}
 
 sub env { $ENV{$_[0]} // die "$_[0] is not set (run the tests through scripts/test)\n" }
 

@@ -39,7 +39,7 @@ def done(extra=""):
     sys.exit(1 if counts["failed"] else 0)
 
 
-def call(method, path, body=None, token=None, raw=None, ctype="application/json"):
+def call(method, path, body=None, token=None, raw=None, ctype="application/json", headers=None):
     """(status, the JSON answer or raw bytes, headers)"""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     req = urllib.request.Request(API + path, data=data, method=method)
@@ -47,6 +47,8 @@ def call(method, path, body=None, token=None, raw=None, ctype="application/json"
         req.add_header("Content-Type", ctype)
     if token:
         req.add_header("Authorization", "Bearer " + token)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             text = r.read()

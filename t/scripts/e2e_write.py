@@ -8,7 +8,7 @@ until Solr is back. Bad requests are refused
 with a 4xx naming the problem and change nothing (no row, no job, no file).
 Prints 'N passed, N failed'."""
 
-import json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zlib
+import hashlib, json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zlib
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -69,7 +69,15 @@ for what, args, code in [
           s == code and isinstance(b, dict) and "error" in b, (s, b))
 
 s, b, _ = call("POST", "/v1/media", raw=b"GIF89a not what we take", token=ta, ctype="image/gif")
+check("an upload sent as image/gif: 415", s == 415 and b["error"]["code"] == "unsupported_media_type", (s, b))
+s, b, _ = call("POST", "/v1/media", raw=b"GIF89a not what we take", token=ta, ctype="image/png")
 check("an upload that is not JPEG/PNG: 415", s == 415 and b["error"]["code"] == "invalid_image", (s, b))
+s, b, _ = call("POST", "/v1/photos", raw=b'{"media_id":"1"}', token=ta, ctype="text/plain")
+check("a post sent as text/plain: 415", s == 415 and b["error"]["code"] == "unsupported_media_type", (s, b))
+s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "b" * 64},
+               headers={"Cookie": "photo_session=" + ta, "Origin": "http://evil.example"})
+check("a write signed in by cookie from another site's page: 403",
+      s == 403 and b["error"]["code"] == "forbidden_origin", (s, b))
 s, b, _ = call("POST", "/v1/media", raw=png(4, 4)[:-20], token=ta, ctype="image/png")
 check("a truncated PNG: 400", s == 400 and "truncated" in b["error"]["message"], (s, b))
 s, b, _ = call("POST", "/v1/users/%s/follow" % alice_id, token=ta)
@@ -91,9 +99,21 @@ check("alice uploads a PNG: 201 with its size", s == 201 and m["width"] == 40 an
 if s == 201:
     with urllib.request.urlopen(API + m["image_url"], timeout=5) as r:
         check("nginx serves the stored image back", r.read() == img)
+        check("as image/png, not to be sniffed",
+              r.headers.get("Content-Type") == "image/png"
+              and r.headers.get("X-Content-Type-Options") == "nosniff", dict(r.headers))
+s, b, h = call("GET", "/media/no/such.png")
+check("a missing image: 404, with nosniff, and nginx's version not named",
+      s == 404 and h.get("X-Content-Type-Options") == "nosniff" and h.get("Server") == "nginx"
+      and b"nginx/" not in b, (s, b, dict(h)))
 
 s, b, _ = call("POST", "/v1/photos", {"media_id": m.get("media_id", "1")}, token=tb)
 check("bob cannot post alice's upload", s == 400, (s, b))
+s, mb, _ = call("POST", "/v1/media", raw=img, token=tb, ctype="image/png")
+plain = (hashlib.sha1(img).hexdigest(), hashlib.sha256(img).hexdigest())
+check("bob's upload of the same bytes is another file, named by no plain hash of them",
+      s == 201 and mb["image_url"] != m.get("image_url")
+      and not any(h in u for h in plain for u in (mb["image_url"], m.get("image_url", ""))), (s, mb, m))
 
 t0 = time.time()
 s, p, _ = call("POST", "/v1/photos", {"media_id": m.get("media_id", "1"), "caption": "hello \u00e9t\u00e9",
@@ -145,6 +165,9 @@ check("it leaves bob's feed, alice's photos and GET /v1/photos/{id} (404) (%.2f 
 check("its row is gone, kept in photo_deletions",
       sql("select count(*) from photos where id = %s" % pid) == "0"
       and sql("select count(*) from photo_deletions where id = %s" % pid) == "1")
+stored = os.path.join(RUN, "media", m.get("image_url", "/media/-").split("/media/", 1)[1])
+check("and its stored file, used by no other photo, is removed",
+      waited(lambda: not os.path.exists(stored), 5) is not None, stored)
 if os.environ.get("PHOTO_SOLR_URL"):
     # nearby leaves out a photo that is gone from Postgres at once; the
     # document itself goes with the index worker's delete (commitWithin)
@@ -199,6 +222,9 @@ if os.environ.get("PHOTO_SOLR_URL") and os.environ.get("PHOTO_SOLR_STANDIN") == 
 
 s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "a" * 64}, token=tb)
 check("a device token: 202", s == 202, (s, b))
+s, b, _ = call("POST", "/v1/devices", {"platform": "android", "token": "c" * 64},
+               headers={"Cookie": "photo_session=" + tb, "Origin": API})
+check("a write signed in by cookie from this site's own page: 202", s == 202, (s, b))
 
 s, _, h = call("DELETE", "/v1/sessions", token=tb)
 check("sign-out: 204", s == 204, s)

@@ -41,6 +41,7 @@ static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_INDEX_DELAY_MS", photo_cf_field(PHOTO_CF_COUNT, index_delay_ms) },
     { "PHOTO_PERSIST_BATCH", photo_cf_field(PHOTO_CF_COUNT, persist_batch) },
     { "PHOTO_FANOUT_INLINE", photo_cf_field(PHOTO_CF_COUNT, fanout_inline) },
+    { "PHOTO_MEDIA_ROOT", photo_cf_field(PHOTO_CF_STR, media_root) },
     { "PHOTO_LOG_LEVEL", photo_cf_field(PHOTO_CF_LEVEL, log_level) },
     { "PHOTO_NOTIFY_ENABLED", photo_cf_field(PHOTO_CF_STR, notify_enabled) },
     { "PHOTO_NOTIFY_PHOTOS", photo_cf_field(PHOTO_CF_STR, notify_photos) },

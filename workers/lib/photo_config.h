@@ -45,6 +45,12 @@ typedef struct {
                                                             followers the
                                                             persist worker
                                                             fans out itself */
+    char               media_root[PHOTO_CONFIG_STR];     /* PHOTO_MEDIA_ROOT:
+                                                            nginx's
+                                                            photo_media_root,
+                                                            where this worker
+                                                            sees it; "" =
+                                                            files are left */
     photo_log_level_t  log_level;                        /* PHOTO_LOG_LEVEL */
 
     /* push notifications (photo_notify; see photo_notify_event.h) */

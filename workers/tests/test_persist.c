@@ -3,7 +3,9 @@
  * object, the poster's list, the fan-out to the followers), a replay
  * changes nothing; deleted by its poster it leaves all of them, a replayed
  * persist never brings it back, a forged delete of someone else's photo
- * is refused; bad payloads become dead letters with a reason and
+ * is refused, its stored file goes with its last photo (and a worker that
+ * cannot reach the files says so and goes on); bad payloads become dead
+ * letters with a reason and
  * write nothing, a backend that is away makes the job wait (and SIGTERM
  * gives it back to gearmand), and the worker's options.
  */
@@ -16,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,6 +34,9 @@
 #define PHOTO1   (BASE + 100)
 #define PHOTO2   (BASE + 101)
 #define PHOTO3   (BASE + 102)
+#define SHARED1  (BASE + 110)           /* two photos of one upload */
+#define SHARED2  (BASE + 111)
+#define LONE     (BASE + 112)
 #define BAD      (BASE + 200)
 
 #define CREATED  1767229200LL             /* 2026-01-01T01:00:00Z */
@@ -761,12 +767,129 @@ check_delete(h_t *h)
 }
 
 
+static int
+is_file(h_t *h, void *path)
+{
+    struct stat  st;
+
+    return stat(path, &st) == 0;
+}
+
+
+static int
+no_file(h_t *h, void *path)
+{
+    return !is_file(h, path);
+}
+
+
+static void
+media_file(const char *root, const char *name, char *path, size_t size)
+{
+    FILE  *f;
+
+    snprintf(path, size, "%s/%s", root, name);
+    *strrchr(path, '/') = '\0';
+    mkdir(path, 0755);
+
+    snprintf(path, size, "%s/%s", root, name);
+    f = fopen(path, "w");
+    if (f == NULL || fputs("not really a png", f) < 0 || fclose(f) != 0) {
+        printf("# cannot write %s\n", path);
+        exit(2);
+    }
+}
+
+
+static void
+delete_photo(h_t *h, long long id)
+{
+    char  job[256], unique[32];
+
+    snprintf(unique, sizeof(unique), "%lld", id);
+    snprintf(job, sizeof(job), "{\"unique\":\"%lld\",\"id\":\"%lld\","
+             "\"user_id\":\"%lld\"}", id, id, POSTER);
+    h_submit(h, PHOTO_JOB_DELETE, unique, job);
+}
+
+
+/* an upload posted twice: its file stays until the last of the two goes */
+
+static void
+check_delete_media(h_t *h, const char *root)
+{
+    char       shared[512], lone[512];
+    long long  id;
+
+    media_file(root, "sh/shared.png", shared, sizeof(shared));
+    media_file(root, "lo/lone.png", lone, sizeof(lone));
+
+    PQclear(h_sql(h, "insert into photos (id, user_id, media_path, image_url,"
+                     " width, height) values"
+                     " (%lld, %lld, 'sh/shared.png', '/media/sh/shared.png',"
+                     " 1, 1), (%lld, %lld, 'sh/shared.png',"
+                     " '/media/sh/shared.png', 1, 1), (%lld, %lld,"
+                     " 'lo/lone.png', '/media/lo/lone.png', 1, 1)",
+                  SHARED1, POSTER, SHARED2, POSTER, LONE, POSTER));
+
+    id = SHARED1;
+    delete_photo(h, SHARED1);
+    CHECK(h_wait(h, no_row, &id, 10000)
+          && h_wait_drained(h, PHOTO_JOB_DELETE, 5000),
+          "the first photo of an upload posted twice is deleted");
+    CHECK(is_file(h, shared), "its file stays: the other photo uses it");
+
+    delete_photo(h, SHARED2);
+    CHECK(h_wait(h, no_file, shared, 10000),
+          "deleting the other one removes the file");
+    CHECK(h_sql_int(h, "select count(*) from photo_deletions where id = %lld"
+                       " and media_path = 'sh/shared.png'", SHARED2) == 1,
+          "photo_deletions keeps the path, for a replay");
+
+    /* a replay finds the file gone: no error */
+    delete_photo(h, SHARED2);
+    CHECK(h_wait_drained(h, PHOTO_JOB_DELETE, 5000)
+          && h_redis_int(h, "LLEN dead_letter:%s", PHOTO_JOB_DELETE) == 0,
+          "a replayed delete of it is no dead letter");
+}
+
+
+/* a worker that does not see the files (another machine) goes on */
+
+static void
+check_media_away(h_t *h, const char *root)
+{
+    char       lone[512];
+    pid_t      pid;
+    long long  id = LONE;
+
+    snprintf(lone, sizeof(lone), "%s/lo/lone.png", root);
+
+    pid = h_worker(h, "photo_persist", "PHOTO_MEDIA_ROOT=/nonexistent/media",
+                   NULL);
+    delete_photo(h, LONE);
+
+    CHECK(h_wait(h, no_row, &id, 10000)
+          && h_wait_drained(h, PHOTO_JOB_DELETE, 5000)
+          && h_redis_int(h, "LLEN dead_letter:%s", PHOTO_JOB_DELETE) == 0,
+          "a worker that cannot reach the files deletes the photo all the "
+          "same");
+    CHECK(h_log_has(h, pid, "photo_persist", "[warn]")
+          && h_log_has(h, pid, "photo_persist", "lo/lone.png"),
+          "and warns that it left the file");
+    CHECK(is_file(h, lone), "which is still there");
+
+    h_worker_stop(h, pid, SIGTERM, 3000);
+}
+
+
 int
 main(void)
 {
     int    silent, port = 0;
     char   setting[64];
     h_t    h;
+    char   media[512], root[300];
     pid_t  persist;
 
     h_init(&h, "persist");
@@ -780,7 +903,11 @@ main(void)
     freeReplyObject(h_redis(&h, "ZADD user_photos:%lld 0 %s", POSTER,
                             PHOTO_LIST_COMPLETE));
 
-    persist = h_worker(&h, "photo_persist", NULL);
+    snprintf(root, sizeof(root), "%s/media", h.dir);
+    snprintf(media, sizeof(media), "PHOTO_MEDIA_ROOT=%s", root);
+    mkdir(root, 0755);
+
+    persist = h_worker(&h, "photo_persist", media, NULL);
     h_worker(&h, "photo_fanout", NULL);
 
     h_submit(&h, PHOTO_JOB_PERSIST, "7100000000000000100",
@@ -793,11 +920,13 @@ main(void)
     check_dead_letters(&h);
     freeReplyObject(h_redis(&h, "DEL dead_letter:%s", PHOTO_JOB_DELETE));
     check_delete(&h);
+    check_delete_media(&h, root);
 
     /* the healthy worker steps aside for the stuck ones */
     h_worker_stop(&h, persist, SIGTERM, 3000);
 
     check_groups(&h);
+    check_media_away(&h, root);
 
     check_backend_away(&h, "redis", "PHOTO_REDIS_PORT=1");
     check_memcached_away(&h, "down", "PHOTO_MEMCACHED_PORTS=1");

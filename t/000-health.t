@@ -35,14 +35,14 @@ if ($broken_pid == 0) {
         }
         while (1) {
             my $head;
-            last unless read($c, $head, 4) == 4;
+            last unless (read($c, $head, 4) // 0) == 4;
             if ($head ne "\0REQ") {                        # admin text
                 my $rest = <$c>;
                 print $c "OK 1.1.20\n";
                 $c->flush;
                 next;
             }
-            last unless read($c, my $more, 8) == 8;
+            last unless (read($c, my $more, 8) // 0) == 8;
             $head .= $more;
             my (undef, $type, $len) = unpack('a4 N N', $head);
             read($c, my $body, $len);

@@ -43,6 +43,8 @@ __DATA__
         photo_api;
         limit_req zone=signin burst=1 nodelay;
     }
+--- more_headers
+Content-Type: application/json
 --- request eval
 [map { ::signin("$::Name.$_") } 1 .. 3]
 --- error_code eval
@@ -63,6 +65,8 @@ __DATA__
         photo_api;
         limit_req zone=signup burst=1 nodelay;
     }
+--- more_headers
+Content-Type: application/json
 --- request eval
 [map { qq{POST /v1/users\n{"username":"$::Name$_","password":"short"}} } 1 .. 3]
 --- error_code eval
@@ -96,6 +100,8 @@ __DATA__
     location / {
         photo_api;
     }
+--- more_headers
+Content-Type: application/json
 --- request eval
 qq{POST /v1/sessions\n{"username":"$::Waiting","password":"any password"}}
 --- error_code: 429

@@ -170,6 +170,11 @@
  *   -> the Solr document {"id","user_id","caption","created_at" (a date),
  *      "location":"LAT,LNG"} added (replacing one with the same id: a replay
  *      is harmless) or deleted.
+ *   {"unique":"index:pending"} (PHOTO_INDEX_KICK_UNIQUE, from the persist
+ *   worker, which appends the payloads of the photos it stored together
+ *   to PHOTO_REDIS_INDEX_PENDING itself): send what waits there now.  One
+ *   such job while one waits, however many photos: gearmand's queue is
+ *   the write path's bottleneck.
  *
  * photo_notify (background, from the follow worker and, when
  * PHOTO_NOTIFY_PHOTOS=1, the fan-out worker): a push to every device of
@@ -239,6 +244,7 @@
 #define PHOTO_INDEX_UNIQUE       "index:"          /* + photo id */
 #define PHOTO_UNFANOUT_UNIQUE    "unfanout:"       /* + photo id */
 #define PHOTO_UNINDEX_UNIQUE     "unindex:"        /* + photo id */
+#define PHOTO_INDEX_KICK_UNIQUE  "index:pending"
 #define PHOTO_SESSION_TTL        (30 * 24 * 3600)  /* seconds */
 
 #define PHOTO_NOTIFY_UNIQUE      "notify:"         /* + event id */

@@ -184,6 +184,19 @@ photo_index(photo_ctx_t *ctx, photo_job_t *job)
     photo_job_rc_t      rc;
     photo_index_doc_t   d;
 
+    b = &photo_index_batch;
+
+    if (strcmp(job->unique, PHOTO_INDEX_KICK_UNIQUE) == 0) {
+        /* the persist worker queued documents itself: send them now */
+        pthread_mutex_lock(&b->mutex);
+        b->queued = 1;
+        b->full = 1;
+        pthread_cond_signal(&b->wake);
+        pthread_mutex_unlock(&b->mutex);
+
+        return PHOTO_JOB_DONE;
+    }
+
     if (photo_index_doc_parse(job, &d) != 0) {
         return PHOTO_JOB_DEAD;
     }
@@ -192,8 +205,6 @@ photo_index(photo_ctx_t *ctx, photo_job_t *job)
     if (c == NULL) {
         return PHOTO_JOB_RETRY;
     }
-
-    b = &photo_index_batch;
 
     r = redisCommand(c, "RPUSH %s %b", b->pending, job->payload,
                      job->payload_len);

@@ -32,8 +32,8 @@
  * New photos are stored in groups (photo_worker.h, group commit): the
  * worker holds up to PHOTO_PERSIST_BATCH jobs at once, and the posts that
  * arrived while one group was stored are stored together: their rows in
- * one transaction and one round trip (libpq's pipeline mode), read back
- * with one query, their list entries in one Redis round trip.  A poster
+ * one statement (a column each as an array, unnest()), read back with one
+ * query, their list entries in one Redis round trip.  A poster
  * with at most PHOTO_FANOUT_INLINE followers has the photo fanned out to
  * them right here, in the same Redis round trip, instead of by a
  * photo_fanout job: gearmand, whose every job costs two writes to its
@@ -106,6 +106,20 @@ static const char  *photo_persist_insert =
     " and not exists (select 1 from photo_deletions d where d.id = $1)"
     " on conflict (id) do nothing";
 
+/* the same for many rows at once: each parameter an array (a column) */
+static const char  *photo_persist_insert_many =
+    "insert into photos (id, user_id, caption, media_path, image_url,"
+    " width, height, lat, lng, created_at)"
+    " select t.id, u.id, t.caption, t.media_path, t.image_url, t.width,"
+    " t.height, t.lat, t.lng, to_timestamp(t.created_at)"
+    " from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
+    " $5::text[], $6::int[], $7::int[], $8::float8[], $9::float8[],"
+    " $10::bigint[]) as t(id, user_id, caption, media_path, image_url,"
+    " width, height, lat, lng, created_at)"
+    " join users u on u.id = t.user_id"
+    " where not exists (select 1 from photo_deletions d where d.id = t.id)"
+    " on conflict (id) do nothing";
+
 /* photos as stored, with their owner's name (photo_persist_object()) */
 #define PHOTO_PERSIST_SELECT                                                 \
     "select p.id, p.user_id, u.username, p.caption, p.image_url, p.width,"  \
@@ -134,6 +148,13 @@ static photo_job_rc_t photo_persist_object(photo_job_t *job, PGresult *res,
     int i, int64_t user_id, yajl_gen object);
 static char *photo_persist_id_array(photo_persist_item_t *items, size_t n,
     int posters);
+static photo_job_rc_t photo_persist_insert_rows(photo_ctx_t *ctx,
+    photo_job_t *job, const char **params, size_t n);
+static int photo_persist_located(photo_ctx_t *ctx, photo_persist_item_t *it);
+static int photo_persist_index_queue(photo_ctx_t *ctx,
+    photo_persist_item_t *items, size_t n);
+static photo_job_rc_t photo_persist_index_kick(photo_ctx_t *ctx,
+    photo_job_t *job);
 static int photo_persist_decode(photo_job_t *job, photo_persist_row_t *row,
     int64_t *id, int64_t *user_id);
 static photo_job_rc_t photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
@@ -142,6 +163,7 @@ static photo_job_rc_t photo_persist_cache(photo_ctx_t *ctx, photo_job_t *job,
     int64_t id, yajl_gen object);
 static photo_job_rc_t photo_persist_list(photo_ctx_t *ctx, photo_job_t *job,
     int64_t id, int64_t user_id);
+static yajl_gen photo_persist_index_payload(const photo_persist_row_t *row);
 static photo_job_rc_t photo_persist_index(photo_ctx_t *ctx,
     photo_job_t *job, const photo_persist_row_t *row);
 static photo_job_rc_t photo_delete(photo_ctx_t *ctx, photo_job_t *job);
@@ -332,8 +354,9 @@ photo_persist_params(const photo_persist_row_t *row, const char **params)
 static void
 photo_persist_batch(photo_ctx_t *ctx, photo_job_t **jobs, size_t n)
 {
+    int                    located;
     size_t                 i, live, stored;
-    photo_job_rc_t         rc;
+    photo_job_rc_t         rc, kick;
     photo_persist_item_t  *items, *it;
     const char           **params;
 
@@ -371,8 +394,7 @@ photo_persist_batch(photo_ctx_t *ctx, photo_job_t **jobs, size_t n)
         goto done;
     }
 
-    rc = photo_ctx_pg_many(ctx, items[0].job, photo_persist_insert,
-                           PHOTO_PERSIST_COLUMNS, params, live);
+    rc = photo_persist_insert_rows(ctx, items[0].job, params, live);
 
     if (rc == PHOTO_JOB_DEAD) {
         /* a row the table refuses: each alone, so that only it is dead */
@@ -406,6 +428,16 @@ photo_persist_batch(photo_ctx_t *ctx, photo_job_t **jobs, size_t n)
         goto retry;
     }
 
+    /* the located ones wait for Solr in index:pending; one job wakes the
+       index worker for all of them */
+    located = photo_persist_index_queue(ctx, items, live);
+    if (located < 0) {
+        goto retry;
+    }
+
+    kick = located ? photo_persist_index_kick(ctx, items[0].job)
+                   : PHOTO_JOB_DONE;
+
     /* follow-up jobs: each post's own outcome from here */
     stored = 0;
 
@@ -424,10 +456,10 @@ photo_persist_batch(photo_ctx_t *ctx, photo_job_t **jobs, size_t n)
                                       it->user_id, 0);
         }
 
-        if (rc == PHOTO_JOB_DONE && it->row.has_location
-            && ctx->cf->solr_url[0] != '\0')
+        if (rc == PHOTO_JOB_DONE && kick != PHOTO_JOB_DONE
+            && photo_persist_located(ctx, it))
         {
-            rc = photo_persist_index(ctx, it->job, &it->row);
+            rc = photo_job_retry(it->job, "%s", items[0].job->reason);
         }
 
         it->job->rc = rc;
@@ -710,6 +742,183 @@ photo_persist_lists(photo_ctx_t *ctx, photo_persist_item_t *items, size_t n)
 }
 
 
+/*
+ * n rows (params: n × PHOTO_PERSIST_COLUMNS, as photo_persist_params()
+ * makes them) in one statement: a column each as an array literal.  One
+ * plan, one executor run and one WAL flush for the group.
+ */
+static photo_job_rc_t
+photo_persist_insert_rows(photo_ctx_t *ctx, photo_job_t *job,
+    const char **params, size_t n)
+{
+    int              col;
+    char            *p, *columns[PHOTO_PERSIST_COLUMNS];
+    size_t           i, size;
+    PGresult        *res;
+    const char      *v, *arrays[PHOTO_PERSIST_COLUMNS];
+    photo_job_rc_t   rc;
+
+    rc = PHOTO_JOB_DONE;
+
+    for (col = 0; col < PHOTO_PERSIST_COLUMNS; col++) {
+        size = 3;
+
+        for (i = 0; i < n; i++) {
+            v = params[i * PHOTO_PERSIST_COLUMNS + col];
+            size += v ? 2 * strlen(v) + 3 : sizeof("NULL,");
+        }
+
+        columns[col] = malloc(size);
+        if (columns[col] == NULL) {
+            rc = photo_job_retry(job, "out of memory");
+            n = 0;
+            break;
+        }
+
+        /* {"v","v",NULL}: each quoted, with \ before " and \ */
+        p = columns[col];
+        *p++ = '{';
+
+        for (i = 0; i < n; i++) {
+            v = params[i * PHOTO_PERSIST_COLUMNS + col];
+
+            if (i) {
+                *p++ = ',';
+            }
+
+            if (v == NULL) {
+                memcpy(p, "NULL", 4);
+                p += 4;
+                continue;
+            }
+
+            *p++ = '"';
+
+            for ( /* void */ ; *v; v++) {
+                if (*v == '"' || *v == '\\') {
+                    *p++ = '\\';
+                }
+
+                *p++ = *v;
+            }
+
+            *p++ = '"';
+        }
+
+        *p++ = '}';
+        *p = '\0';
+        arrays[col] = columns[col];
+    }
+
+    if (rc == PHOTO_JOB_DONE) {
+        res = photo_ctx_pg(ctx, job, photo_persist_insert_many,
+                           PHOTO_PERSIST_COLUMNS, arrays, &rc);
+        PQclear(res);
+    }
+
+    while (col-- > 0) {
+        free(columns[col]);
+    }
+
+    return rc;
+}
+
+
+/* a stored post that goes to Solr */
+static int
+photo_persist_located(photo_ctx_t *ctx, photo_persist_item_t *it)
+{
+    return it->object != NULL && it->row.has_location
+           && ctx->cf->solr_url[0] != '\0';
+}
+
+
+/*
+ * The located posts' photo_index payloads onto index:pending:<core>, as
+ * the index worker itself queues the documents of photo_index jobs, in one
+ * Redis round trip.  How many, or -1 (retry).
+ */
+static int
+photo_persist_index_queue(photo_ctx_t *ctx, photo_persist_item_t *items,
+    size_t n)
+{
+    int                   queued, failed;
+    char                  key[PHOTO_CONFIG_STR + 32];
+    size_t                i, len;
+    yajl_gen              g;
+    redisReply           *r;
+    redisContext         *c;
+    const unsigned char  *buf;
+
+    snprintf(key, sizeof(key), "%s%s", PHOTO_REDIS_INDEX_PENDING,
+             ctx->cf->solr_url);
+
+    c = NULL;
+    queued = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!photo_persist_located(ctx, &items[i])) {
+            continue;
+        }
+
+        if (c == NULL) {
+            c = photo_ctx_redis(ctx, items[0].job);
+            if (c == NULL) {
+                return -1;
+            }
+        }
+
+        g = photo_persist_index_payload(&items[i].row);
+        if (g == NULL) {
+            photo_job_retry(items[0].job, "cannot write an index payload");
+            return -1;
+        }
+
+        yajl_gen_get_buf(g, &buf, &len);
+        failed = redisAppendCommand(c, "RPUSH %s %b", key, buf, len)
+                 != REDIS_OK;
+        yajl_gen_free(g);
+
+        if (failed) {
+            photo_job_retry(items[0].job, "redis: %s", c->errstr);
+            return -1;
+        }
+
+        queued++;
+    }
+
+    for (i = 0; i < (size_t) queued; i++) {
+        if (redisGetReply(c, (void **) &r) != REDIS_OK
+            || r->type != REDIS_REPLY_INTEGER)
+        {
+            photo_job_retry(items[0].job, "redis: RPUSH %s: %s", key,
+                            r && r->type == REDIS_REPLY_ERROR ? r->str
+                                                              : c->errstr);
+            freeReplyObject(r);
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return queued;
+}
+
+
+/* the index worker, told that documents wait: one job while one waits */
+static photo_job_rc_t
+photo_persist_index_kick(photo_ctx_t *ctx, photo_job_t *job)
+{
+    static const char  payload[] =
+        "{\"" PHOTO_JOB_F_UNIQUE "\":\"" PHOTO_INDEX_KICK_UNIQUE "\"}";
+
+    return photo_ctx_submit(ctx, job, PHOTO_JOB_INDEX,
+                            PHOTO_INDEX_KICK_UNIQUE,
+                            (const unsigned char *) payload,
+                            sizeof(payload) - 1);
+}
+
+
 /* "{id,id,...}" of the posts (or of their posters), as a Postgres array
    literal (malloc) */
 static char *
@@ -878,16 +1087,13 @@ photo_persist_list(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
 }
 
 
-/* the payload of photo_index (contract/photo_contract.h), from the job's */
-static photo_job_rc_t
-photo_persist_index(photo_ctx_t *ctx, photo_job_t *job,
-    const photo_persist_row_t *row)
+/* the payload of photo_index (contract/photo_contract.h), from the job's;
+   g holds it (the caller frees g); NULL when out of memory */
+static yajl_gen
+photo_persist_index_payload(const photo_persist_row_t *row)
 {
-    char                  unique[64];
-    size_t                len;
-    yajl_gen              g;
-    photo_job_rc_t        rc;
-    const unsigned char  *buf;
+    char      unique[64];
+    yajl_gen  g;
 
 #define photo_persist_key(k)  (const unsigned char *) k, sizeof(k) - 1
 
@@ -895,7 +1101,7 @@ photo_persist_index(photo_ctx_t *ctx, photo_job_t *job,
 
     g = yajl_gen_alloc(NULL);
     if (g == NULL) {
-        return photo_job_retry(job, "out of memory");
+        return NULL;
     }
 
     /* lat, lng, created_at: numbers, as the persist payload has them */
@@ -917,18 +1123,38 @@ photo_persist_index(photo_ctx_t *ctx, photo_job_t *job,
         || yajl_gen_number(g, row->lng, strlen(row->lng))
         || yajl_gen_string(g, photo_persist_key(PHOTO_JOB_F_CREATED_AT))
         || yajl_gen_number(g, row->created_at, strlen(row->created_at))
-        || yajl_gen_map_close(g)
-        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+        || yajl_gen_map_close(g))
     {
-        rc = photo_job_retry(job, "cannot write the index payload");
-
-    } else {
-        rc = photo_ctx_submit(ctx, job, PHOTO_JOB_INDEX, unique, buf, len);
+        yajl_gen_free(g);
+        return NULL;
     }
 
 #undef photo_persist_key
 
-#undef photo_persist_str
+    return g;
+}
+
+
+/* a photo_index job for one photo (the one-by-one path) */
+static photo_job_rc_t
+photo_persist_index(photo_ctx_t *ctx, photo_job_t *job,
+    const photo_persist_row_t *row)
+{
+    char                  unique[64];
+    size_t                len;
+    yajl_gen              g;
+    photo_job_rc_t        rc;
+    const unsigned char  *buf;
+
+    g = photo_persist_index_payload(row);
+    if (g == NULL) {
+        return photo_job_retry(job, "cannot write the index payload");
+    }
+
+    snprintf(unique, sizeof(unique), "%s%s", PHOTO_INDEX_UNIQUE, row->id);
+    yajl_gen_get_buf(g, &buf, &len);
+
+    rc = photo_ctx_submit(ctx, job, PHOTO_JOB_INDEX, unique, buf, len);
 
     yajl_gen_free(g);
 

@@ -46,15 +46,6 @@ void photo_ctx_free(photo_ctx_t *ctx);
 PGresult *photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
     int nparams, const char *const *params, photo_job_rc_t *rc);
 
-/*
- * n statements (one SQL, nparams text parameters each, row after row in
- * params) in one transaction and one round trip (libpq's pipeline mode):
- * PHOTO_JOB_DONE when all were applied, else none was and the rc says
- * what to do (job->reason why).
- */
-photo_job_rc_t photo_ctx_pg_many(photo_ctx_t *ctx, photo_job_t *job,
-    const char *sql, int nparams, const char *const *params, size_t n);
-
 /* The Redis connection, or NULL (reason set; the job is to be retried). */
 redisContext *photo_ctx_redis(photo_ctx_t *ctx, photo_job_t *job);
 

@@ -2,7 +2,7 @@
 conf/stack.env), TAP-style checks, HTTP calls to its nginx, SQL through psql,
 and polling with a deadline."""
 
-import json, os, subprocess, sys, time, urllib.error, urllib.request
+import json, os, struct, subprocess, sys, time, urllib.error, urllib.request, zlib
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 
@@ -94,3 +94,12 @@ def lists(path, token, photo_id):
     """GET path answers 200 with photo_id among its photos"""
     s, b, _ = call("GET", path, token=token)
     return s == 200 and any(x["id"] == photo_id for x in b["photos"])
+
+
+def png(w, h):
+    """a w x h PNG, made here"""
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    raw = b"".join(b"\x00" + b"\x00\x80\xff" * w for _ in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))

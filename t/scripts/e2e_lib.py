@@ -2,7 +2,7 @@
 conf/stack.env), TAP-style checks, HTTP calls to its nginx, SQL through psql,
 and polling with a deadline."""
 
-import json, os, subprocess, sys, time, urllib.error, urllib.request
+import json, os, struct, subprocess, sys, time, urllib.error, urllib.request, zlib
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 
@@ -42,7 +42,7 @@ def done(extra=""):
 def call(method, path, body=None, token=None, raw=None, ctype="application/json", headers=None):
     """(status, the JSON answer or raw bytes, headers)"""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    req = urllib.request.Request(API + path, data=data, method=method)
+    req = urllib.request.Request(API + path, data=data, method=method, headers=headers or {})
     if data is not None:
         req.add_header("Content-Type", ctype)
     if token:
@@ -94,3 +94,12 @@ def lists(path, token, photo_id):
     """GET path answers 200 with photo_id among its photos"""
     s, b, _ = call("GET", path, token=token)
     return s == 200 and any(x["id"] == photo_id for x in b["photos"])
+
+
+def png(w, h):
+    """a real w x h RGB PNG"""
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    raw = b"".join(b"\x00" + b"\x00\x80\xff" * w for _ in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))

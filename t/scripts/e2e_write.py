@@ -8,19 +8,11 @@ until Solr is back. Bad requests are refused
 with a 4xx naming the problem and change nothing (no row, no job, no file).
 Prints 'N passed, N failed'."""
 
-import hashlib, json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zlib
+import hashlib, json, os, signal, subprocess, sys, time, urllib.request, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import API, HOST, RUN, ROOT, call, check, done, lists, reachable_dir, sql, waited
-
-def png(w, h):
-    def chunk(t, d):
-        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
-    raw = b"".join(b"\x00" + b"\x00\x80\xff" * w for _ in range(h))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
+from e2e_lib import API, HOST, RUN, ROOT, call, check, done, lists, png, reachable_dir, sql, waited
 
 def media_files():
     root = os.path.join(reachable_dir("nginx-shared"), "media")

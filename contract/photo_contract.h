@@ -27,6 +27,26 @@
 #define PHOTO_ID_SEQ_BITS        10
 #define PHOTO_ID_MAX_DIGITS      19                /* INT64_MAX in decimal */
 
+/*
+ * Id shards (the module only: ngx_photo_shard.c).  Each nginx worker
+ * process leases a shard before it gives its first id: a Lua script INCRs
+ * PHOTO_REDIS_ID_SHARD_NEXT and takes, from there on (mod 2^13), the first
+ * shard whose PHOTO_REDIS_ID_SHARD key it can SET NX, with an expiry of
+ * PHOTO_ID_LEASE_MS + PHOTO_ID_LEASE_SLACK_MS.  The worker gives ids in it
+ * for at most PHOTO_ID_LEASE_MS, counted on its monotonic clock from before
+ * it asked, then leases another when it next needs one.  The slack covers
+ * the generator running up to 1 s ahead of the clock and the skew between
+ * machines' clocks: a shard's next holder starts after the last millisecond
+ * its previous holder may have used.
+ */
+#define PHOTO_REDIS_ID_SHARD_NEXT  "id_shard:next"   /* STRING, a counter */
+#define PHOTO_REDIS_ID_SHARD       "id_shard:"       /* + shard (decimal):
+                                                        STRING, its holder
+                                                        "<host>:<pid>", with
+                                                        an expiry */
+#define PHOTO_ID_LEASE_MS          (3600 * 1000)
+#define PHOTO_ID_LEASE_SLACK_MS    (60 * 1000)
+
 
 /*
  * Redis.

@@ -1,16 +1,16 @@
 
 /*
- * Handing a write to gearmand: a background job whose gearman unique key is
- * the write's own id, so a retried submission is one job.  The client gets
- * 202 only once gearmand has the job in its persistent queue (JOB_CREATED);
- * gearmand away is a 503 and nothing is half-done.
+ * The steps every write takes before its endpoint, and handing it to
+ * gearmand: a background job whose gearman unique key is the write's own
+ * id, so a retried submission is one job.  The client gets 202 only once
+ * gearmand has the job in its persistent queue (JOB_CREATED); gearmand
+ * away is a 503 and nothing is half-done.
  */
 
 #include "ngx_photo_write.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_read.h"
 #include "ngx_photo_gearman.h"
-#include "ngx_photo_id.h"
 
 
 typedef struct {
@@ -21,6 +21,15 @@ typedef struct {
 
 static void ngx_photo_job_created(void *data, ngx_int_t rc,
     ngx_str_t *result);
+
+
+/* A write whose body (and session) are in: an id shard, then its endpoint. */
+
+void
+ngx_photo_write_ready(ngx_photo_write_t *w)
+{
+    ngx_photo_shard_wait(w, w->handler);
+}
 
 
 void
@@ -114,26 +123,3 @@ ngx_photo_write_answer(ngx_photo_write_t *w, ngx_uint_t status,
         ngx_photo_send(w->request, status, cl, json->len));
 }
 
-
-int64_t
-ngx_photo_next_id(ngx_http_request_t *r)
-{
-    int64_t                      id;
-    uint64_t                     now;
-    ngx_time_t                  *tp;
-    ngx_http_photo_main_conf_t  *pmcf;
-
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
-
-    tp = ngx_timeofday();
-    now = (uint64_t) tp->sec * 1000 + tp->msec;
-
-    if (ngx_photo_id_next(pmcf->id_gen, now, &id) != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "photo: no id can be given now: the clock is behind "
-                      "the ids already given by more than a second");
-        return 0;
-    }
-
-    return id;
-}

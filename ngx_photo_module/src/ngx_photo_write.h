@@ -10,7 +10,9 @@
  *   ngx_photo_delete.c    DELETE /v1/photos/{id}
  *   ngx_photo_media.c     POST /v1/media (image checked, stored)
  *   ngx_photo_social.c    follow / unfollow, device tokens
- *   ngx_photo_job.c       a job's JSON payload, submitted to gearmand
+ *   ngx_photo_job.c       a job's JSON payload, submitted to gearmand; the
+ *                         steps every write takes before its endpoint
+ *   ngx_photo_shard.c     photo ids, in a shard leased from Redis
  */
 
 #ifndef _NGX_PHOTO_WRITE_H_INCLUDED_
@@ -60,7 +62,21 @@ ngx_int_t ngx_photo_write_start(ngx_http_request_t *r,
     ngx_photo_write_pt handler, ngx_flag_t signed_in,
     ngx_photo_body_e body_type, int64_t target_id);
 
-/* the next photo / request id of this worker, or 0 (logged) */
+/*
+ * ngx_photo_job.c: the body (and session) are in: an id shard, then
+ * w->handler.  Called by ngx_photo_body.c.
+ */
+void ngx_photo_write_ready(ngx_photo_write_t *w);
+
+/*
+ * ngx_photo_shard.c.  ngx_photo_shard_wait: next(w) once this worker holds
+ * an id shard lease (at once when it does), or the request answered 503.
+ * ngx_photo_next_id: the next photo / request id of this worker, or 0
+ * (logged), for a write that has waited.
+ */
+ngx_int_t ngx_photo_shard_init_process(ngx_cycle_t *cycle,
+    ngx_http_photo_main_conf_t *pmcf);
+void ngx_photo_shard_wait(ngx_photo_write_t *w, ngx_photo_write_pt next);
 int64_t ngx_photo_next_id(ngx_http_request_t *r);
 
 /* Ends the request with a JSON error. */

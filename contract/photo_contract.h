@@ -70,6 +70,33 @@
 #define PHOTO_MEDIA_TTL          (24 * 3600)       /* seconds */
 #define PHOTO_REDIS_DEAD_LETTER  "dead_letter:"    /* + job name: LIST of
                                                       {"reason","payload"} */
+
+/*
+ * Idempotency-Key records (the module only: ngx_photo_idempotency.c), one
+ * HASH per key, scoped by who asks (the signed-in user's id, or "-" for
+ * sign-up and sign-in), the method and the path:
+ *   idempotency:<scope>:<METHOD> <path>:<key>
+ * Its fields: the request's fingerprint (SHA-1, in hex, of method, path and
+ * body); while a request holds it, that attempt's random owner and until
+ * (Redis's clock, in ms, when the hold lapses); a background write's job
+ * (function, id, payload), kept before it is submitted; once final, the
+ * answer (status, body, Set-Cookie lines).  It expires
+ * PHOTO_IDEMPOTENCY_TTL after its last change.
+ */
+#define PHOTO_REDIS_IDEMPOTENCY  "idempotency:"
+#define PHOTO_IDEMPOTENCY_ANON   "-"               /* the scope of sign-up
+                                                      and sign-in */
+#define PHOTO_IDEMPOTENCY_TTL    (24 * 3600)       /* seconds */
+#define PHOTO_IDEMPOTENCY_KEY_MAX  255             /* printable ASCII */
+#define PHOTO_IDEM_F_FP          "fp"
+#define PHOTO_IDEM_F_OWNER       "owner"
+#define PHOTO_IDEM_F_UNTIL       "until"
+#define PHOTO_IDEM_F_FUNCTION    "fn"
+#define PHOTO_IDEM_F_ID          "id"
+#define PHOTO_IDEM_F_PAYLOAD     "payload"
+#define PHOTO_IDEM_F_STATUS      "status"
+#define PHOTO_IDEM_F_BODY        "body"
+#define PHOTO_IDEM_F_COOKIE      "cookie"
 #define PHOTO_FEED_CAP_DEFAULT   800
 
 /*

@@ -326,6 +326,7 @@ ngx_http_photo_handler(ngx_http_request_t *r)
     u_char      *p, *end, *slash;
     int64_t      id;
     ngx_int_t    rc;
+    ngx_str_t    key;
     const char  *what;
 
     p = r->uri.data;
@@ -346,7 +347,17 @@ ngx_http_photo_handler(ngx_http_request_t *r)
         goto not_found;
     }
 
-    /* writes */
+    /* writes: a malformed Idempotency-Key is refused before anything */
+
+    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))
+        && ngx_photo_idem_key(r, &key) != NGX_OK)
+    {
+        return ngx_photo_json_error(r, NGX_HTTP_BAD_REQUEST,
+                                    "invalid_idempotency_key",
+                                    "\"Idempotency-Key\" must be given once, "
+                                    "with 1 to %d printable ASCII characters",
+                                    PHOTO_IDEMPOTENCY_KEY_MAX);
+    }
 
     if (r->method == NGX_HTTP_POST) {
         if (ngx_photo_path_is("/v1/users")) {

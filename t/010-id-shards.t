@@ -38,8 +38,8 @@ our $Writes = <<'_EOC_';
     }
 _EOC_
 
-our $MediaConfig = $Backends
-                   . "    photo_media_key_file \$TEST_NGINX_MEDIA_KEY_FILE;\n";
+our $KeyFile = 'photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;';
+our $MediaConfig = backends(more => [$KeyFile]);
 
 photo_block_defaults(http_config => $MediaConfig . $Writes,
                      config => 'location / { photo_api; '
@@ -162,12 +162,8 @@ for my $pid (sort keys %$shard) {
 
 
 === TEST 4: Redis down: the write that needs a lease is a prompt 503 JSON
---- http_config
-    photo_redis      127.0.0.1:$TEST_NGINX_CLOSED_PORT;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
-    photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;
+--- http_config eval
+::backends(redis => '127.0.0.1:$TEST_NGINX_CLOSED_PORT', more => [$::KeyFile])
 --- more_headers
 Content-Type: application/json
 --- request
@@ -183,13 +179,9 @@ Content-Type: application/json
 
 
 === TEST 5: Redis that never answers: 503 after photo_redis_timeout
---- http_config
-    photo_redis      127.0.0.1:$TEST_NGINX_SILENT_PORT;
-    photo_redis_timeout 300ms;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
-    photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;
+--- http_config eval
+::backends(redis => '127.0.0.1:$TEST_NGINX_SILENT_PORT',
+           more => ['photo_redis_timeout 300ms;', $::KeyFile])
 --- more_headers
 Content-Type: application/json
 --- request

@@ -54,8 +54,9 @@ media_key_file();
 $ENV{TEST_NGINX_CLOSED_PORT} = free_port();
 (our $Silent, $ENV{TEST_NGINX_SILENT_PORT}) = silent_port();
 
-photo_block_defaults(http_config => $Backends
-                         . '    photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;',
+our $KeyFile = 'photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;';
+
+photo_block_defaults(http_config => backends(more => [$KeyFile]),
                      config => 'location / { photo_api; '
                                . 'photo_media_root $TEST_NGINX_SERVER_ROOT/html; }',
                      more_headers => $Auth);
@@ -194,13 +195,9 @@ qq{{"id":"$::Mine","status":"queued"}}
 
 
 === TEST 4: a retry while the first attempt still waits for gearmand: 409 request_in_flight, Retry-After
---- http_config
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    127.0.0.1:$TEST_NGINX_SILENT_PORT;
-    photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;
-    photo_gearman_timeout 1500ms;
+--- http_config eval
+::backends(gearman => '127.0.0.1:$TEST_NGINX_SILENT_PORT',
+           more => ['photo_gearman_timeout 1500ms;', $::KeyFile])
 --- init
 ::held_post("$::Run-held");
 --- request eval
@@ -217,12 +214,8 @@ Retry-After: 1
 
 
 === TEST 5: gearmand refusing: 503, and the job is kept with the key
---- http_config
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    127.0.0.1:$TEST_NGINX_CLOSED_PORT;
-    photo_media_key_file $TEST_NGINX_MEDIA_KEY_FILE;
+--- http_config eval
+::backends(gearman => '127.0.0.1:$TEST_NGINX_CLOSED_PORT', more => [$::KeyFile])
 --- request eval
 "POST /v1/photos\n" . ::post_body('refused')
 --- more_headers eval

@@ -49,6 +49,13 @@ typedef enum {
 } ngx_photo_idem_state_e;
 
 
+/* where ngx_photo_idem_header() is in a list of headers */
+typedef struct {
+    ngx_list_part_t            *part;
+    ngx_uint_t                  i;
+} ngx_photo_idem_iter_t;
+
+
 struct ngx_photo_idem_s {
     ngx_photo_write_t          *write;
     ngx_photo_write_pt          next;
@@ -81,6 +88,8 @@ static ngx_int_t ngx_photo_idem_fingerprint(ngx_photo_write_t *w,
     ngx_str_t *fp);
 static ngx_int_t ngx_photo_idem_cookies(ngx_http_request_t *r,
     ngx_str_t *cookies);
+static ngx_table_elt_t *ngx_photo_idem_header(ngx_photo_idem_iter_t *it,
+    const char *name);
 static ngx_msec_t ngx_photo_idem_hold(ngx_http_request_t *r);
 static ngx_flag_t ngx_photo_idem_is(redisReply *e, const char *s);
 
@@ -138,50 +147,30 @@ static ngx_str_t  ngx_photo_idem_finish_script = ngx_string(
 ngx_int_t
 ngx_photo_idem_key(ngx_http_request_t *r, ngx_str_t *key)
 {
-    u_char           *p, *end;
-    ngx_uint_t        i, found;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char                 *p, *end;
+    ngx_table_elt_t        *h;
+    ngx_photo_idem_iter_t   it;
 
     ngx_str_null(key);
-    found = 0;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    it.part = &r->headers_in.headers.part;
+    it.i = 0;
 
-    for (i = 0; /* void */; i++) {
+    while ((h = ngx_photo_idem_header(&it, NGX_PHOTO_IDEM_HEADER))) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != sizeof(NGX_PHOTO_IDEM_HEADER) - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) NGX_PHOTO_IDEM_HEADER,
-                               h[i].key.len)
-               != 0)
-        {
-            continue;
-        }
-
-        if (found++ || h[i].value.len == 0
-            || h[i].value.len > PHOTO_IDEMPOTENCY_KEY_MAX)
+        if (key->data || h->value.len == 0
+            || h->value.len > PHOTO_IDEMPOTENCY_KEY_MAX)
         {
             return NGX_ERROR;
         }
 
-        for (p = h[i].value.data, end = p + h[i].value.len; p < end; p++) {
+        for (p = h->value.data, end = p + h->value.len; p < end; p++) {
             if (*p < 0x20 || *p > 0x7e) {
                 return NGX_ERROR;
             }
         }
 
-        *key = h[i].value;
+        *key = h->value;
     }
 
     return NGX_OK;
@@ -244,9 +233,7 @@ ngx_photo_idem_begin(ngx_photo_write_t *w, ngx_photo_write_pt next)
                              ngx_photo_idem_begun);
 
     if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, rc == NGX_DECLINED
-                                     ? ngx_photo_unavailable(r, "redis")
-                                     : NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_finalize_request(r, ngx_photo_redis_unsent(r, rc));
     }
 }
 
@@ -531,9 +518,7 @@ ngx_photo_idem_keep(ngx_photo_write_t *w, ngx_str_t *function, int64_t id,
                              ngx_photo_idem_kept);
 
     if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, rc == NGX_DECLINED
-                                     ? ngx_photo_unavailable(r, "redis")
-                                     : NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_finalize_request(r, ngx_photo_redis_unsent(r, rc));
     }
 }
 
@@ -743,68 +728,73 @@ ngx_photo_idem_fingerprint(ngx_photo_write_t *w, ngx_str_t *fp)
 static ngx_int_t
 ngx_photo_idem_cookies(ngx_http_request_t *r, ngx_str_t *cookies)
 {
-    u_char           *p;
-    size_t            len;
-    ngx_uint_t        i, pass;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char                 *p;
+    size_t                  len;
+    ngx_table_elt_t        *h;
+    ngx_photo_idem_iter_t   it;
 
     len = 0;
-    p = NULL;
+    it.part = &r->headers_out.headers.part;
+    it.i = 0;
 
-    /* first the length, then the copy */
+    while ((h = ngx_photo_idem_header(&it, "Set-Cookie"))) {
+        len += h->value.len + 1;
+    }
 
-    for (pass = 0; pass < 2; pass++) {
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
 
-        part = &r->headers_out.headers.part;
-        h = part->elts;
+    cookies->data = p;
+    it.part = &r->headers_out.headers.part;
+    it.i = 0;
 
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].hash == 0
-                || h[i].key.len != sizeof("Set-Cookie") - 1
-                || ngx_strncasecmp(h[i].key.data, (u_char *) "Set-Cookie",
-                                   h[i].key.len)
-                   != 0)
-            {
-                continue;
-            }
-
-            if (pass == 0) {
-                len += h[i].value.len + 1;
-                continue;
-            }
-
-            if (p != cookies->data) {
-                *p++ = '\n';
-            }
-
-            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+    while ((h = ngx_photo_idem_header(&it, "Set-Cookie"))) {
+        if (p != cookies->data) {
+            *p++ = '\n';
         }
 
-        if (pass == 0) {
-            cookies->data = ngx_pnalloc(r->pool, len + 1);
-            if (cookies->data == NULL) {
-                return NGX_ERROR;
-            }
-
-            p = cookies->data;
-        }
+        p = ngx_cpymem(p, h->value.data, h->value.len);
     }
 
     cookies->len = p - cookies->data;
 
     return NGX_OK;
+}
+
+
+/* The next header named name (in any case) from it on, or NULL. */
+
+static ngx_table_elt_t *
+ngx_photo_idem_header(ngx_photo_idem_iter_t *it, const char *name)
+{
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+
+    for ( ;; ) {
+
+        if (it->i >= it->part->nelts) {
+            if (it->part->next == NULL) {
+                return NULL;
+            }
+
+            it->part = it->part->next;
+            it->i = 0;
+            continue;
+        }
+
+        h = (ngx_table_elt_t *) it->part->elts + it->i++;
+
+        /* hash 0: a header taken out of the list */
+        if (h->hash != 0 && h->key.len == len
+            && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0)
+        {
+            return h;
+        }
+    }
 }
 
 

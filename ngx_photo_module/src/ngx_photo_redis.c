@@ -5,6 +5,7 @@
 
 #include "ngx_photo_redis.h"
 #include "ngx_photo_redis_adapter.h"
+#include "ngx_photo_read.h"
 
 
 #define NGX_PHOTO_REDIS_BACKOFF_MIN  100
@@ -238,6 +239,14 @@ ngx_photo_redis_worker_command(ngx_http_photo_main_conf_t *pmcf,
 
     return ngx_photo_redis_send(redis, redis->log, NULL, handler, data, argc,
                                 argv, argvlen);
+}
+
+
+ngx_int_t
+ngx_photo_redis_unsent(ngx_http_request_t *r, ngx_int_t rc)
+{
+    return rc == NGX_DECLINED ? ngx_photo_unavailable(r, "redis")
+                              : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 

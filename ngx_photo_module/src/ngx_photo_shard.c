@@ -157,9 +157,7 @@ ngx_photo_shard_wait(ngx_photo_write_t *w, ngx_photo_write_pt next)
     ngx_queue_remove(&waiter->queue);
     waiter->queued = 0;
 
-    ngx_http_finalize_request(r, rc == NGX_DECLINED
-                                 ? ngx_photo_unavailable(r, "redis")
-                                 : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    ngx_http_finalize_request(r, ngx_photo_redis_unsent(r, rc));
 }
 
 

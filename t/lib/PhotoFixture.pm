@@ -15,7 +15,7 @@ use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat list_id photo_json
-                 reader_and_poster png http http_burst
+                 reader_and_poster png http http_burst backends
                  free_port silent_port solr_start solr_update
                  $Backends photo_block_defaults
                  $MediaKey media_key_file);
@@ -28,6 +28,19 @@ our $Backends = <<'_EOC_';
     photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
     photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
 _EOC_
+
+# $Backends with some of them elsewhere, and more directives after, for a
+# block's own http_config:
+#   backends(redis => '127.0.0.1:$TEST_NGINX_CLOSED_PORT',
+#            more => ['photo_redis_timeout 300ms;'])
+sub backends {
+    my (%o) = @_;
+    my $c = $Backends;
+    for my $b (qw(redis memcached postgres gearman)) {
+        $c =~ s/^(    photo_$b\s+).*;$/$1$o{$b};/m if defined $o{$b};
+    }
+    return $c . join('', map { "    $_\n" } @{ $o{more} // [] });
+}
 
 # What a block of ours has unless it says otherwise: the module loaded, the
 # backends, and the given config / more_headers.  Uses the runner's own

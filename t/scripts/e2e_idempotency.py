@@ -13,21 +13,14 @@ import os, signal, sys, threading, time, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import RUN, call, check, done, png, sql, waited
+from e2e_lib import RUN, call, check, done, poster, sql, waited
 
 # gearmand's own pid (scripts/stack runs it under a supervisor, whose pid
 # is in gearmand.pid)
 GEARMAND_PID = os.path.join(RUN, "gearmand", "gearmand.pid.gearmand")
 
 tag = uuid.uuid4().hex[:8]
-user = "idem_" + tag
-s, b, _ = call("POST", "/v1/users", {"username": user, "password": "idem password"})
-check("sign-up: 201", s == 201, (s, b))
-s, b, _ = call("POST", "/v1/sessions", {"username": user, "password": "idem password"})
-token = b.get("token") if s == 201 else None
-s, m, _ = call("POST", "/v1/media", raw=png(6, 6), token=token, ctype="image/png")
-check("an upload: 201", s == 201, (s, m))
-media = m.get("media_id", "1") if s == 201 else "1"
+token, media = poster("idem_" + tag, "idem password")
 
 
 def post(key, caption):

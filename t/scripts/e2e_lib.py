@@ -96,6 +96,17 @@ def lists(path, token, photo_id):
     return s == 200 and any(x["id"] == photo_id for x in b["photos"])
 
 
+def poster(name, password):
+    """a new user, signed in, with one upload: (token, media id), checked"""
+    s, b, _ = call("POST", "/v1/users", {"username": name, "password": password})
+    s2, t, _ = call("POST", "/v1/sessions", {"username": name, "password": password})
+    token = t.get("token") if s2 == 201 else None
+    s3, m, _ = call("POST", "/v1/media", raw=png(8, 8), token=token, ctype="image/png")
+    check("%s signs up and in, and uploads an image" % name, (s, s2, s3) == (201, 201, 201),
+          (s, b, s2, t, s3, m))
+    return token, (m.get("media_id", "1") if s3 == 201 else "1")
+
+
 def png(w, h):
     """a real w x h RGB PNG"""
     def chunk(t, d):

@@ -15,7 +15,7 @@ import os, signal, subprocess, sys, threading, time, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import RUN, call, check, done, png, sql, waited
+from e2e_lib import RUN, call, check, done, poster, sql, waited
 
 THREADS = 6
 NGINX = os.environ.get("PHOTO_NGINX_BINARY", "/usr/sbin/nginx")
@@ -47,22 +47,14 @@ def workers_of(master):
 
 
 tag = uuid.uuid4().hex[:8]
-user = "upgrade_" + tag
-s, b, _ = call("POST", "/v1/users", {"username": user, "password": "upgrade pass"})
-check("sign-up: 201", s == 201, (s, b))
-s, b, _ = call("POST", "/v1/sessions", {"username": user, "password": "upgrade pass"})
-check("sign-in: 201", s == 201, (s, b))
-token = b.get("token") if s == 201 else None
-s, m, _ = call("POST", "/v1/media", raw=png(8, 8), token=token, ctype="image/png")
-check("one upload for all the posts: 201", s == 201, (s, m))
-media = m.get("media_id", "1") if s == 201 else "1"
+token, media = poster("upgrade_" + tag, "upgrade pass")     # one upload, all posts
 
 answers = []                       # (caption, status, id or None)
 lock = threading.Lock()
 stop = threading.Event()
 
 
-def poster(n):
+def post_loop(n):
     i = 0
     while not stop.is_set():
         caption = "up-%s-%d-%d" % (tag, n, i)
@@ -77,7 +69,7 @@ def poster(n):
             answers.append((caption, s, pid))
 
 
-threads = [threading.Thread(target=poster, args=(n,)) for n in range(THREADS)]
+threads = [threading.Thread(target=post_loop, args=(n,)) for n in range(THREADS)]
 t0 = time.time()
 for t in threads:
     t.start()

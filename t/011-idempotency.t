@@ -115,8 +115,8 @@ is(join(',', captions("$Run once")), $::OnceId // 'none',
    'a post retried twice is one photo, under the first answer\'s id');
 is(join(',', captions("$Run refused")), $::KeptId // 'none',
    'a post answered 503, then retried: one photo, under the id of the job it kept');
-is((sql("select caption from photos where id = $DeadId"))[0][0] // 'none',
-   "$Run kept by the attempt that died",
+my ($dead) = sql("select caption from photos where id = $DeadId");
+is($dead ? $dead->[0] : 'none', "$Run kept by the attempt that died",
    'the job an attempt that died kept is the one submitted, as it was');
 
 __DATA__

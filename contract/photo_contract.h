@@ -27,6 +27,26 @@
 #define PHOTO_ID_SEQ_BITS        10
 #define PHOTO_ID_MAX_DIGITS      19                /* INT64_MAX in decimal */
 
+/*
+ * Id shards (the module only: ngx_photo_shard.c).  Each nginx worker
+ * process leases a shard before it gives its first id: a Lua script INCRs
+ * PHOTO_REDIS_ID_SHARD_NEXT and takes, from there on (mod 2^13), the first
+ * shard whose PHOTO_REDIS_ID_SHARD key it can SET NX, with an expiry of
+ * PHOTO_ID_LEASE_MS + PHOTO_ID_LEASE_SLACK_MS.  The worker gives ids in it
+ * for at most PHOTO_ID_LEASE_MS, counted on its monotonic clock from before
+ * it asked, then leases another when it next needs one.  The slack covers
+ * the generator running up to 1 s ahead of the clock and the skew between
+ * machines' clocks: a shard's next holder starts after the last millisecond
+ * its previous holder may have used.
+ */
+#define PHOTO_REDIS_ID_SHARD_NEXT  "id_shard:next"   /* STRING, a counter */
+#define PHOTO_REDIS_ID_SHARD       "id_shard:"       /* + shard (decimal):
+                                                        STRING, its holder
+                                                        "<host>:<pid>", with
+                                                        an expiry */
+#define PHOTO_ID_LEASE_MS          (3600 * 1000)
+#define PHOTO_ID_LEASE_SLACK_MS    (60 * 1000)
+
 
 /*
  * Redis.
@@ -50,6 +70,33 @@
 #define PHOTO_MEDIA_TTL          (24 * 3600)       /* seconds */
 #define PHOTO_REDIS_DEAD_LETTER  "dead_letter:"    /* + job name: LIST of
                                                       {"reason","payload"} */
+
+/*
+ * Idempotency-Key records (the module only: ngx_photo_idempotency.c), one
+ * HASH per key, scoped by who asks (the signed-in user's id, or "-" for
+ * sign-up and sign-in), the method and the path:
+ *   idempotency:<scope>:<METHOD> <path>:<key>
+ * Its fields: the request's fingerprint (SHA-1, in hex, of method, path and
+ * body); while a request holds it, that attempt's random owner and until
+ * (Redis's clock, in ms, when the hold lapses); a background write's job
+ * (function, id, payload), kept before it is submitted; once final, the
+ * answer (status, body, Set-Cookie lines).  It expires
+ * PHOTO_IDEMPOTENCY_TTL after its last change.
+ */
+#define PHOTO_REDIS_IDEMPOTENCY  "idempotency:"
+#define PHOTO_IDEMPOTENCY_ANON   "-"               /* the scope of sign-up
+                                                      and sign-in */
+#define PHOTO_IDEMPOTENCY_TTL    (24 * 3600)       /* seconds */
+#define PHOTO_IDEMPOTENCY_KEY_MAX  255             /* printable ASCII */
+#define PHOTO_IDEM_F_FP          "fp"
+#define PHOTO_IDEM_F_OWNER       "owner"
+#define PHOTO_IDEM_F_UNTIL       "until"
+#define PHOTO_IDEM_F_FUNCTION    "fn"
+#define PHOTO_IDEM_F_ID          "id"
+#define PHOTO_IDEM_F_PAYLOAD     "payload"
+#define PHOTO_IDEM_F_STATUS      "status"
+#define PHOTO_IDEM_F_BODY        "body"
+#define PHOTO_IDEM_F_COOKIE      "cookie"
 #define PHOTO_FEED_CAP_DEFAULT   800
 
 /*

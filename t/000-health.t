@@ -4,6 +4,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use PhotoFixture;
 use IO::Socket::INET;
+use POSIX ();
 
 # A backend that accepts connections and never answers (the kernel completes
 # the handshake from the listen backlog), and a port where nothing listens.
@@ -50,9 +51,11 @@ if ($broken_pid == 0) {
             print $c pack('a4 N N', "\0RES", 19, length $err) . $err;
             $c->flush;
         }
-        exit 0;
+        # not exit: a child must not run the runner's END, which stops the
+        # nginx in the pid file, the one serving the block at hand
+        POSIX::_exit(0);
     }
-    exit 0;
+    POSIX::_exit(0);
 }
 END { kill 'TERM', $broken_pid if $broken_pid; }
 

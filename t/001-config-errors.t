@@ -201,3 +201,14 @@ qr/\[emerg\] .*"\S+\/html\/short\.key" holds 7 bytes: a media key is 32 to 1024 
 _EOC_
 --- error_log eval
 qr/\[emerg\] .*"photo_api" in \S+\/bad\.conf:8 has "photo_media_root" and needs "photo_media_key_file"/
+
+
+
+=== TEST 18: photo_instance_id, of the id scheme before shard leases: a warning, and nginx reads on
+--- user_files
+>>> bad.conf
+    photo_instance_id 3;
+    photo_redis_timout 1s;
+--- error_log eval
+[qr/\[warn\] .*"photo_instance_id" is obsolete and ignored: photo id shards are leased from Redis in \S+\/bad\.conf:1/,
+ qr/\[emerg\] .*unknown directive "photo_redis_timout" in \S+\/bad\.conf:2/]

@@ -6,7 +6,6 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use PhotoFixture;
-use Compress::Zlib ();
 use Digest::SHA ();
 
 my ($USER, $OTHER) = (7001, 7002);
@@ -19,16 +18,7 @@ sql("insert into users (id, username, password_hash) values
 redis('SET', "session:$Token", $USER, 'EX', 3600);
 redis('SET', "session:$OtherToken", $OTHER, 'EX', 3600);
 
-# a real 3x2 RGB PNG
-sub chunk {
-    my ($type, $data) = @_;
-    return pack('N', length $data) . $type . $data
-           . pack('N', Compress::Zlib::crc32($type . $data));
-}
-our $Png = "\x89PNG\r\n\x1a\n"
-           . chunk('IHDR', pack('NNCCCCC', 3, 2, 8, 2, 0, 0, 0))
-           . chunk('IDAT', Compress::Zlib::compress(("\0" . "\x10\x80\xf0" x 3) x 2))
-           . chunk('IEND', '');
+our $Png = png();
 
 # the name: HMAC-SHA256 of the bytes under the uploader's key, which is the
 # HMAC of their id under the media key

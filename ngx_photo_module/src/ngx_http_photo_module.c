@@ -11,7 +11,6 @@
 #include "ngx_photo_read.h"
 #include "ngx_photo_redis.h"
 #include "ngx_photo_gearman.h"
-#include "ngx_photo_id.h"
 #include "ngx_photo_write.h"
 #include "photo_ketama.h"
 
@@ -63,8 +62,8 @@ static char *ngx_http_photo_trusted(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_photo_allowed_origin(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static ngx_int_t ngx_http_photo_id_init(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
+static char *ngx_http_photo_obsolete(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_photo_server_t *ngx_http_photo_parse_server(ngx_conf_t *cf,
     ngx_str_t *value, in_port_t default_port);
 
@@ -79,10 +78,6 @@ static ngx_conf_num_bounds_t  ngx_http_photo_cap_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_photo_count_bounds = {
     ngx_conf_check_num_bounds, 1, 1000
-};
-
-static ngx_conf_num_bounds_t  ngx_http_photo_instance_bounds = {
-    ngx_conf_check_num_bounds, 0, NGX_PHOTO_ID_INSTANCE_MAX
 };
 
 
@@ -179,12 +174,14 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       offsetof(ngx_http_photo_main_conf_t, auth_timeout),
       NULL },
 
+    /* photo ids' shards are leased now: kept so that a configuration of
+       the old scheme still loads (and a binary upgrade to this one works) */
     { ngx_string("photo_instance_id"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_http_photo_obsolete,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, instance_id),
-      &ngx_http_photo_instance_bounds },
+      0,
+      "photo id shards are leased from Redis" },
 
     { ngx_string("photo_media_root"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -329,6 +326,7 @@ ngx_http_photo_handler(ngx_http_request_t *r)
     u_char      *p, *end, *slash;
     int64_t      id;
     ngx_int_t    rc;
+    ngx_str_t    key;
     const char  *what;
 
     p = r->uri.data;
@@ -349,7 +347,17 @@ ngx_http_photo_handler(ngx_http_request_t *r)
         goto not_found;
     }
 
-    /* writes */
+    /* writes: a malformed Idempotency-Key is refused before anything */
+
+    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))
+        && ngx_photo_idem_key(r, &key) != NGX_OK)
+    {
+        return ngx_photo_json_error(r, NGX_HTTP_BAD_REQUEST,
+                                    "invalid_idempotency_key",
+                                    "\"Idempotency-Key\" must be given once, "
+                                    "with 1 to %d printable ASCII characters",
+                                    PHOTO_IDEMPOTENCY_KEY_MAX);
+    }
 
     if (r->method == NGX_HTTP_POST) {
         if (ngx_photo_path_is("/v1/users")) {
@@ -491,7 +499,7 @@ ngx_http_photo_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_photo_id_init(cycle, pmcf) != NGX_OK
+    if (ngx_photo_shard_init_process(cycle, pmcf) != NGX_OK
         || ngx_photo_redis_init_process(cycle, pmcf) != NGX_OK
         || ngx_photo_mc_init_process(cycle, pmcf) != NGX_OK
         || ngx_photo_ocache_init_process(cycle, pmcf) != NGX_OK
@@ -520,44 +528,6 @@ ngx_http_photo_exit_process(ngx_cycle_t *cycle)
     ngx_photo_ocache_exit_process(pmcf);
     ngx_photo_pg_exit_process(cycle, pmcf);
     ngx_photo_gm_exit_process(cycle, pmcf);
-}
-
-
-/*
- * Photo ids unique across worker processes and instances: the shard is the
- * instance (photo_instance_id) and this worker's number together.
- */
-
-static ngx_int_t
-ngx_http_photo_id_init(ngx_cycle_t *cycle, ngx_http_photo_main_conf_t *pmcf)
-{
-    uint32_t             shard;
-    ngx_photo_id_gen_t  *g;
-
-    if (ngx_photo_id_shard(pmcf->instance_id, pmcf->generation, ngx_worker,
-                           &shard)
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "photo: worker %ui of instance %ui has no id shard "
-                      "(at most %d workers)", ngx_worker, pmcf->instance_id,
-                      NGX_PHOTO_ID_WORKER_MAX + 1);
-        return NGX_ERROR;
-    }
-
-    g = ngx_pcalloc(cycle->pool, sizeof(ngx_photo_id_gen_t));
-    if (g == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* ids may run ahead of the clock by at most 1 s (clock stepped back) */
-    if (ngx_photo_id_init(g, shard, 1000) != 0) {
-        return NGX_ERROR;
-    }
-
-    pmcf->id_gen = g;
-
-    return NGX_OK;
 }
 
 
@@ -592,7 +562,6 @@ ngx_http_photo_create_main_conf(ngx_conf_t *cf)
     conf->postgres_pool = NGX_CONF_UNSET_UINT;
     conf->feed_cap = NGX_CONF_UNSET_UINT;
     conf->auth_timeout = NGX_CONF_UNSET_MSEC;
-    conf->instance_id = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -602,11 +571,6 @@ static char *
 ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_photo_main_conf_t *pmcf = conf;
-
-    ngx_uint_t                   i;
-    ngx_cycle_t                 *old;
-    ngx_http_conf_ctx_t         *ctx;
-    ngx_http_photo_main_conf_t  *prev;
 
     ngx_conf_init_msec_value(pmcf->redis_timeout, 1000);
     ngx_conf_init_msec_value(pmcf->memcached_timeout, 500);
@@ -619,31 +583,6 @@ ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(pmcf->postgres_pool, NGX_PHOTO_PG_POOL_DEFAULT);
     ngx_conf_init_uint_value(pmcf->feed_cap, PHOTO_FEED_CAP_DEFAULT);
     ngx_conf_init_msec_value(pmcf->auth_timeout, 5000);
-    ngx_conf_init_uint_value(pmcf->instance_id, 0);
-
-    /*
-     * One generation more than the configuration this one replaces: the
-     * old workers, finishing their requests after a reload, give ids from
-     * other shards than the new ones (see ngx_photo_id.h).
-     */
-    old = cf->cycle->old_cycle;
-
-    if (old && old->conf_ctx && old->modules
-        && old->conf_ctx[ngx_http_module.index])
-    {
-        /* the old cycle's index of this module, which may differ */
-        for (i = 0; i < old->modules_n; i++) {
-            if (ngx_strcmp(old->modules[i]->name, "ngx_http_photo_module")
-                == 0)
-            {
-                ctx = (ngx_http_conf_ctx_t *)
-                          old->conf_ctx[ngx_http_module.index];
-                prev = ctx->main_conf[old->modules[i]->ctx_index];
-                pmcf->generation = prev->generation + 1;
-                break;
-            }
-        }
-    }
 
     if (ngx_photo_feed_init_conf(cf, pmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -1285,6 +1224,19 @@ ngx_http_photo_allowed_origin(ngx_conf_t *cf, ngx_command_t *cmd,
 
         *origin = value[i];
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* A directive of an earlier version: accepted, ignored, and said so. */
+
+static char *
+ngx_http_photo_obsolete(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "\"%V\" is obsolete and ignored: %s", &cmd->name,
+                       (char *) cmd->post);
 
     return NGX_CONF_OK;
 }

@@ -24,6 +24,7 @@ typedef struct ngx_photo_redis_s      ngx_photo_redis_t;
 typedef struct ngx_photo_mc_pool_s    ngx_photo_mc_pool_t;
 typedef struct ngx_photo_pg_pool_s    ngx_photo_pg_pool_t;
 typedef struct ngx_photo_ocache_s     ngx_photo_ocache_t;
+typedef struct ngx_photo_shard_s      ngx_photo_shard_t;
 
 
 /*
@@ -58,9 +59,7 @@ typedef struct {
     ngx_msec_t                  auth_timeout;   /* sign-up / sign-in jobs */
     void                       *gearman_state;
 
-    ngx_uint_t                  instance_id;    /* photo id shard, part 1 */
-    ngx_uint_t                  generation;     /* reloads so far, part 2 */
-    void                       *id_gen;         /* ngx_photo_id_gen_t */
+    ngx_photo_shard_t          *shard;      /* photo ids, leased shard */
 
     ngx_uint_t                  feed_cap;
     ngx_str_t                   feed_script_sha;  /* EVALSHA of the reads */

@@ -279,7 +279,7 @@ ngx_photo_write_session(ngx_photo_write_t *w)
     r = w->request;
 
     if (!w->signed_in) {
-        w->handler(w);
+        ngx_photo_write_ready(w);
         return;
     }
 
@@ -431,7 +431,7 @@ ngx_photo_body_session(void *data, int64_t user_id)
     ngx_photo_write_t  *w = data;
 
     w->user_id = user_id;
-    w->handler(w);
+    ngx_photo_write_ready(w);
 }
 
 

@@ -98,17 +98,19 @@ ngx_photo_id_decode(int64_t id, uint64_t *ms, uint32_t *shard,
 
 
 int
-ngx_photo_id_shard(uint32_t instance, uint32_t generation, uint32_t worker,
-    uint32_t *shard)
+ngx_photo_id_set_shard(ngx_photo_id_gen_t *g, uint32_t shard)
 {
-    if (instance > NGX_PHOTO_ID_INSTANCE_MAX
-        || worker > NGX_PHOTO_ID_WORKER_MAX)
-    {
+    if (shard > NGX_PHOTO_ID_SHARD_MAX) {
         return -1;
     }
 
-    *shard = instance << (NGX_PHOTO_ID_WORKER_BITS + 1)
-             | (generation & 1) << NGX_PHOTO_ID_WORKER_BITS | worker;
+    /*
+     * The shard bits lie above the sequence: in the same millisecond an id
+     * of a lower shard would be lower.  The last millisecond counts as
+     * used up, so the next id is in a later one and still the greatest.
+     */
+    g->shard = shard;
+    g->seq = NGX_PHOTO_ID_SEQ_MAX;
 
     return 0;
 }

@@ -16,14 +16,9 @@
  * caller passes the time in: it never reads a clock and never waits.
  *
  * Shards.  Ids are unique as long as no two live generators share a
- * shard.  The module's split of the 13 bits (see ngx_photo_id_shard()):
- * 8 bits of instance id (an nginx.conf directive, unique per nginx
- * instance, 0-255), 1 bit of configuration generation and 4 bits of worker
- * number (0-15).  The generation bit flips at each reload, so the workers
- * of the old configuration, still finishing their requests, never share a
- * shard with the new ones of the same number:
- *
- *     shard = instance << 5 | generation << 4 | worker
+ * shard.  The module's workers lease theirs from Redis, each for a while
+ * (ngx_photo_shard.c, PHOTO_REDIS_ID_SHARD), and move to another shard
+ * when their lease is over (ngx_photo_id_set_shard()).
  */
 
 #ifndef _NGX_PHOTO_ID_H_INCLUDED_
@@ -41,12 +36,6 @@
 /* milliseconds since the epoch: below this, the id is positive */
 #define NGX_PHOTO_ID_MS_LIMIT                                                \
     (1ULL << (63 - PHOTO_ID_SHARD_BITS - PHOTO_ID_SEQ_BITS))
-
-#define NGX_PHOTO_ID_WORKER_BITS 4
-#define NGX_PHOTO_ID_WORKER_MAX  ((1U << NGX_PHOTO_ID_WORKER_BITS) - 1)
-#define NGX_PHOTO_ID_INSTANCE_BITS                                           \
-    (PHOTO_ID_SHARD_BITS - NGX_PHOTO_ID_WORKER_BITS - 1)
-#define NGX_PHOTO_ID_INSTANCE_MAX  ((1U << NGX_PHOTO_ID_INSTANCE_BITS) - 1)
 
 
 typedef struct {
@@ -87,12 +76,12 @@ int ngx_photo_id_decode(int64_t id, uint64_t *ms, uint32_t *shard,
     uint32_t *seq);
 
 /*
- * The recommended shard of a worker process: instance (0-255, unique per
- * nginx instance) and worker number (ngx_worker, 0-31).  Returns 0, or -1
- * when either is out of range.
+ * Moves g to another shard (its lease of the last one is over).  Its ids
+ * go on growing: the next one is in a later millisecond than the last it
+ * gave.  Returns 0, or -1 with g unchanged when shard is over
+ * NGX_PHOTO_ID_SHARD_MAX.
  */
-int ngx_photo_id_shard(uint32_t instance, uint32_t generation,
-    uint32_t worker, uint32_t *shard);
+int ngx_photo_id_set_shard(ngx_photo_id_gen_t *g, uint32_t shard);
 
 
 #endif /* _NGX_PHOTO_ID_H_INCLUDED_ */

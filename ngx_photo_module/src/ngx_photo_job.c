@@ -1,26 +1,51 @@
 
 /*
- * Handing a write to gearmand: a background job whose gearman unique key is
- * the write's own id, so a retried submission is one job.  The client gets
- * 202 only once gearmand has the job in its persistent queue (JOB_CREATED);
- * gearmand away is a 503 and nothing is half-done.
+ * The steps every write takes before its endpoint, and handing it to
+ * gearmand: a background job whose gearman unique key is the write's own
+ * id, so a retried submission is one job.  The client gets 202 only once
+ * gearmand has the job in its persistent queue (JOB_CREATED).  A 503 says
+ * gearmand did not confirm it: it may have stored it all the same, which
+ * is why the job is kept with the write's Idempotency-Key first.
  */
 
 #include "ngx_photo_write.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_read.h"
 #include "ngx_photo_gearman.h"
-#include "ngx_photo_id.h"
 
 
 typedef struct {
     ngx_photo_write_t          *write;
     int64_t                     id;
+    ngx_str_t                   function;
+    ngx_str_t                   unique;
+    ngx_str_t                   payload;
 } ngx_photo_job_t;
 
 
+static void ngx_photo_write_lease(ngx_photo_write_t *w);
+static void ngx_photo_job_send(void *data);
 static void ngx_photo_job_created(void *data, ngx_int_t rc,
     ngx_str_t *result);
+
+
+/*
+ * A write whose body (and session) are in: the record of its
+ * Idempotency-Key if it has one, then an id shard, then its endpoint.
+ */
+
+void
+ngx_photo_write_ready(ngx_photo_write_t *w)
+{
+    ngx_photo_idem_begin(w, ngx_photo_write_lease);
+}
+
+
+static void
+ngx_photo_write_lease(ngx_photo_write_t *w)
+{
+    ngx_photo_shard_wait(w, w->handler);
+}
 
 
 void
@@ -28,8 +53,6 @@ ngx_photo_job_submit(ngx_photo_write_t *w, const char *function, int64_t id,
     ngx_str_t *payload)
 {
     u_char              *p;
-    ngx_int_t            rc;
-    ngx_str_t            fn, unique;
     ngx_photo_job_t     *job;
     ngx_http_request_t  *r;
 
@@ -44,14 +67,31 @@ ngx_photo_job_submit(ngx_photo_write_t *w, const char *function, int64_t id,
 
     job->write = w;
     job->id = id;
+    job->function.data = (u_char *) function;
+    job->function.len = ngx_strlen(function);
+    job->unique.data = p;
+    job->unique.len = ngx_sprintf(p, "%L", id) - p;
+    job->payload = *payload;
 
-    fn.data = (u_char *) function;
-    fn.len = ngx_strlen(function);
-    unique.data = p;
-    unique.len = ngx_sprintf(p, "%L", id) - p;
+    /* kept with the Idempotency-Key first: a retry after an unknown
+       outcome submits this very job again */
+    ngx_photo_idem_keep(w, &job->function, id, &job->payload,
+                        ngx_photo_job_send, job);
+}
 
-    rc = ngx_photo_gm_submit(r, &fn, &unique, payload, 1, 0,
-                             ngx_photo_job_created, job);
+
+static void
+ngx_photo_job_send(void *data)
+{
+    ngx_photo_job_t  *job = data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = job->write->request;
+
+    rc = ngx_photo_gm_submit(r, &job->function, &job->unique, &job->payload,
+                             1, 0, ngx_photo_job_created, job);
 
     if (rc != NGX_AGAIN) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -114,26 +154,3 @@ ngx_photo_write_answer(ngx_photo_write_t *w, ngx_uint_t status,
         ngx_photo_send(w->request, status, cl, json->len));
 }
 
-
-int64_t
-ngx_photo_next_id(ngx_http_request_t *r)
-{
-    int64_t                      id;
-    uint64_t                     now;
-    ngx_time_t                  *tp;
-    ngx_http_photo_main_conf_t  *pmcf;
-
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
-
-    tp = ngx_timeofday();
-    now = (uint64_t) tp->sec * 1000 + tp->msec;
-
-    if (ngx_photo_id_next(pmcf->id_gen, now, &id) != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "photo: no id can be given now: the clock is behind "
-                      "the ids already given by more than a second");
-        return 0;
-    }
-
-    return id;
-}

@@ -4,6 +4,7 @@
  */
 
 #include "ngx_photo_json.h"
+#include "ngx_photo_write.h"
 
 
 #define NGX_PHOTO_JSON_ERROR_MAX  512
@@ -204,6 +205,12 @@ ngx_photo_send(ngx_http_request_t *r, ngx_uint_t status, ngx_chain_t *out,
 {
     ngx_int_t     rc;
     ngx_chain_t  *cl;
+
+    /* a write with an Idempotency-Key keeps its answer before it is sent */
+    rc = ngx_photo_idem_answer(r, status, out, length);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = length;

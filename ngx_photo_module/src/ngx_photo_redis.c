@@ -5,6 +5,7 @@
 
 #include "ngx_photo_redis.h"
 #include "ngx_photo_redis_adapter.h"
+#include "ngx_photo_read.h"
 
 
 #define NGX_PHOTO_REDIS_BACKOFF_MIN  100
@@ -48,6 +49,9 @@ static void ngx_photo_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_photo_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
+static ngx_int_t ngx_photo_redis_send(ngx_photo_redis_t *redis,
+    ngx_log_t *log, ngx_pool_t *pool, ngx_photo_redis_handler_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
 static void ngx_photo_redis_timeout(ngx_event_t *ev);
 static void ngx_photo_redis_request_gone(void *data);
 
@@ -217,29 +221,62 @@ ngx_photo_redis_command(ngx_http_request_t *r,
     ngx_photo_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {
-    ngx_photo_redis_t           *redis;
-    ngx_photo_redis_call_t      *call;
     ngx_http_photo_main_conf_t  *pmcf;
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
-    redis = pmcf->redis_state;
+
+    return ngx_photo_redis_send(pmcf->redis_state, r->connection->log,
+                                r->pool, handler, data, argc, argv, argvlen);
+}
+
+
+ngx_int_t
+ngx_photo_redis_worker_command(ngx_http_photo_main_conf_t *pmcf,
+    ngx_photo_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_photo_redis_t  *redis = pmcf->redis_state;
+
+    return ngx_photo_redis_send(redis, redis->log, NULL, handler, data, argc,
+                                argv, argvlen);
+}
+
+
+ngx_int_t
+ngx_photo_redis_unsent(ngx_http_request_t *r, ngx_int_t rc)
+{
+    return rc == NGX_DECLINED ? ngx_photo_unavailable(r, "redis")
+                              : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/* pool: the request's, whose end makes the reply unwanted; NULL: none */
+
+static ngx_int_t
+ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
+    ngx_pool_t *pool, ngx_photo_redis_handler_pt handler, void *data,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    ngx_photo_redis_call_t  *call;
 
     if (redis->ac == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "photo: redis %V is unreachable, reconnecting",
                       &redis->server->name);
         return NGX_DECLINED;
     }
 
-    call = ngx_calloc(sizeof(ngx_photo_redis_call_t), r->connection->log);
+    call = ngx_calloc(sizeof(ngx_photo_redis_call_t), log);
     if (call == NULL) {
         return NGX_ERROR;
     }
 
-    call->cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (call->cln == NULL) {
-        ngx_free(call);
-        return NGX_ERROR;
+    if (pool) {
+        call->cln = ngx_pool_cleanup_add(pool, 0);
+        if (call->cln == NULL) {
+            ngx_free(call);
+            return NGX_ERROR;
+        }
     }
 
     call->redis = redis;
@@ -250,19 +287,21 @@ ngx_photo_redis_command(ngx_http_request_t *r,
                               argv, argvlen)
         != REDIS_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "photo: redis %V: command not sent: %s",
                       &redis->server->name, redis->ac->errstr);
         ngx_free(call);
         return NGX_DECLINED;
     }
 
-    call->cln->handler = ngx_photo_redis_request_gone;
-    call->cln->data = call;
+    if (call->cln) {
+        call->cln->handler = ngx_photo_redis_request_gone;
+        call->cln->data = call;
+    }
 
     call->timer.handler = ngx_photo_redis_timeout;
     call->timer.data = call;
-    call->timer.log = r->connection->log;
+    call->timer.log = log;
     ngx_add_timer(&call->timer, redis->timeout);
 
     return NGX_AGAIN;
@@ -318,7 +357,10 @@ ngx_photo_redis_timeout(ngx_event_t *ev)
                   "photo: redis %V timed out", &redis->server->name);
 
     call->done = 1;
-    call->cln->handler = NULL;
+
+    if (call->cln) {
+        call->cln->handler = NULL;
+    }
 
     if (call->handler) {
         call->handler(call->data, NULL);

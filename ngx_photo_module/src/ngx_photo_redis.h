@@ -40,5 +40,18 @@ ngx_int_t ngx_photo_redis_command(ngx_http_request_t *r,
     ngx_photo_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
 
+/* The answer for a command that was not sent (rc): 503 JSON when Redis is
+ * away, 500 else. */
+ngx_int_t ngx_photo_redis_unsent(ngx_http_request_t *r, ngx_int_t rc);
+
+/*
+ * The same for the worker process rather than a request (the reply is for
+ * no request in particular): handler is always called, unless the process
+ * exits first.  Logged to the cycle's log.
+ */
+ngx_int_t ngx_photo_redis_worker_command(ngx_http_photo_main_conf_t *pmcf,
+    ngx_photo_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+
 
 #endif /* _NGX_PHOTO_REDIS_H_INCLUDED_ */

@@ -10,7 +10,10 @@
  *   ngx_photo_delete.c    DELETE /v1/photos/{id}
  *   ngx_photo_media.c     POST /v1/media (image checked, stored)
  *   ngx_photo_social.c    follow / unfollow, device tokens
- *   ngx_photo_job.c       a job's JSON payload, submitted to gearmand
+ *   ngx_photo_job.c       a job's JSON payload, submitted to gearmand; the
+ *                         steps every write takes before its endpoint
+ *   ngx_photo_idempotency.c   Idempotency-Key: a retry gets the first answer
+ *   ngx_photo_shard.c     photo ids, in a shard leased from Redis
  */
 
 #ifndef _NGX_PHOTO_WRITE_H_INCLUDED_
@@ -28,6 +31,7 @@
 
 
 typedef struct ngx_photo_write_s  ngx_photo_write_t;
+typedef struct ngx_photo_idem_s   ngx_photo_idem_t;
 
 typedef enum {
     NGX_PHOTO_BODY_JSON = 0,
@@ -51,6 +55,7 @@ struct ngx_photo_write_s {
     yajl_val                    json;       /* the body, parsed */
     ngx_str_t                   body;       /* the body as received */
     void                       *data;       /* the handler's own */
+    ngx_photo_idem_t           *idem;       /* its Idempotency-Key, or NULL */
 };
 
 
@@ -60,8 +65,46 @@ ngx_int_t ngx_photo_write_start(ngx_http_request_t *r,
     ngx_photo_write_pt handler, ngx_flag_t signed_in,
     ngx_photo_body_e body_type, int64_t target_id);
 
-/* the next photo / request id of this worker, or 0 (logged) */
+/*
+ * ngx_photo_job.c: the body (and session) are in: the Idempotency-Key's
+ * record, an id shard, then w->handler.  Called by ngx_photo_body.c.
+ */
+void ngx_photo_write_ready(ngx_photo_write_t *w);
+
+/*
+ * ngx_photo_shard.c.  ngx_photo_shard_wait: next(w) once this worker holds
+ * an id shard lease (at once when it does), or the request answered 503.
+ * ngx_photo_next_id: the next photo / request id of this worker, or 0
+ * (logged), for a write that has waited.
+ */
+ngx_int_t ngx_photo_shard_init_process(ngx_cycle_t *cycle,
+    ngx_http_photo_main_conf_t *pmcf);
+void ngx_photo_shard_wait(ngx_photo_write_t *w, ngx_photo_write_pt next);
 int64_t ngx_photo_next_id(ngx_http_request_t *r);
+
+/*
+ * ngx_photo_idempotency.c.
+ *
+ * ngx_photo_idem_key: the request's Idempotency-Key (empty without one):
+ * NGX_OK, or NGX_ERROR when it is malformed or given twice.
+ *
+ * ngx_photo_idem_begin: next(w) for a write without a key, or with a key
+ * first seen (or whose last attempt ended without a final answer);
+ * otherwise answers the request itself: the kept answer, 409 while
+ * another attempt runs, 422 for another body, 503 when Redis fails.
+ *
+ * ngx_photo_idem_keep: kept(data) once the job is in the key's record
+ * (at once without a key); answers the request itself when it cannot be.
+ *
+ * ngx_photo_idem_answer: from ngx_photo_send, for every JSON answer:
+ * NGX_DECLINED (send it now) or NGX_DONE (it is sent once stored).
+ */
+ngx_int_t ngx_photo_idem_key(ngx_http_request_t *r, ngx_str_t *key);
+void ngx_photo_idem_begin(ngx_photo_write_t *w, ngx_photo_write_pt next);
+void ngx_photo_idem_keep(ngx_photo_write_t *w, ngx_str_t *function,
+    int64_t id, ngx_str_t *payload, void (*kept)(void *data), void *data);
+ngx_int_t ngx_photo_idem_answer(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_chain_t *out, off_t length);
 
 /* Ends the request with a JSON error. */
 void ngx_photo_write_fail(ngx_photo_write_t *w, ngx_uint_t status,

@@ -9,12 +9,13 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use Compress::Zlib ();
 use File::Temp ();
 use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat list_id photo_json
-                 reader_and_poster
+                 reader_and_poster png http http_burst backends
                  free_port silent_port solr_start solr_update
                  $Backends photo_block_defaults
                  $MediaKey media_key_file);
@@ -27,6 +28,19 @@ our $Backends = <<'_EOC_';
     photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
     photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
 _EOC_
+
+# $Backends with some of them elsewhere, and more directives after, for a
+# block's own http_config:
+#   backends(redis => '127.0.0.1:$TEST_NGINX_CLOSED_PORT',
+#            more => ['photo_redis_timeout 300ms;'])
+sub backends {
+    my (%o) = @_;
+    my $c = $Backends;
+    for my $b (qw(redis memcached postgres gearman)) {
+        $c =~ s/^(    photo_$b\s+).*;$/$1$o{$b};/m if defined $o{$b};
+    }
+    return $c . join('', map { "    $_\n" } @{ $o{more} // [] });
+}
 
 # What a block of ours has unless it says otherwise: the module loaded, the
 # backends, and the given config / more_headers.  Uses the runner's own
@@ -207,6 +221,59 @@ sub photo_json {
         . ',"width":' . $p{width} . ',"height":' . $p{height}
         . (defined $p{lat} ? ',"lat":' . $p{lat} . ',"lng":' . $p{lng} : '')
         . ',"created_at":"' . $t . '"}';
+}
+
+# A real 3x2 RGB PNG.
+sub png {
+    my $chunk = sub {
+        my ($type, $data) = @_;
+        return pack('N', length $data) . $type . $data
+               . pack('N', Compress::Zlib::crc32($type . $data));
+    };
+    return "\x89PNG\r\n\x1a\n"
+           . $chunk->('IHDR', pack('NNCCCCC', 3, 2, 8, 2, 0, 0, 0))
+           . $chunk->('IDAT', Compress::Zlib::compress(("\0" . "\x10\x80\xf0" x 3) x 2))
+           . $chunk->('IEND', '');
+}
+
+# HTTP/1.0 requests to a loopback port, for checks that compare answers
+# with each other (a block's checks see one answer at a time).
+# http_burst(port, n, "METHOD /path", { header => value }, body): n of the
+# same request, all sent before any answer is read, each on its own
+# connection; -> n answers, each
+#   { status => N, headers => { lowercase name => value }, body => ... }
+# http(port, ...): one.
+sub http_burst {
+    my ($port, $n, $line, $headers, $body) = @_;
+    $body //= '';
+    my $req = "$line HTTP/1.0\r\nHost: localhost\r\n"
+              . join('', map { "$_: $headers->{$_}\r\n" } sort keys %{ $headers || {} })
+              . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    my @s = map {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+            or die "http: $!";
+    } 1 .. $n;
+    print $_ $req for @s;
+    my @answers;
+    for my $s (@s) {
+        my $reply = do { local $/; <$s> };
+        close $s;
+        my ($head, $rest) = split /\r\n\r\n/, $reply // '', 2;
+        my ($status, @lines) = split /\r\n/, $head // '';
+        my %h;
+        for (@lines) {
+            my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
+            $h{lc $k} = exists $h{lc $k} ? "$h{lc $k}\n$v" : $v;
+        }
+        push @answers, { status => ($status // '') =~ m{^HTTP/\S+ (\d+)} ? $1 : 0,
+                         headers => \%h, body => $rest // '' };
+    }
+    return @answers;
+}
+
+sub http {
+    my ($port, @req) = @_;
+    return (http_burst($port, 1, @req))[0];
 }
 
 # A loopback port where nothing listens.

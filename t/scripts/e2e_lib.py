@@ -42,7 +42,7 @@ def done(extra=""):
 def call(method, path, body=None, token=None, raw=None, ctype="application/json", headers=None):
     """(status, the JSON answer or raw bytes, headers)"""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    req = urllib.request.Request(API + path, data=data, method=method)
+    req = urllib.request.Request(API + path, data=data, method=method, headers=headers or {})
     if data is not None:
         req.add_header("Content-Type", ctype)
     if token:
@@ -96,8 +96,19 @@ def lists(path, token, photo_id):
     return s == 200 and any(x["id"] == photo_id for x in b["photos"])
 
 
+def poster(name, password):
+    """a new user, signed in, with one upload: (token, media id), checked"""
+    s, b, _ = call("POST", "/v1/users", {"username": name, "password": password})
+    s2, t, _ = call("POST", "/v1/sessions", {"username": name, "password": password})
+    token = t.get("token") if s2 == 201 else None
+    s3, m, _ = call("POST", "/v1/media", raw=png(8, 8), token=token, ctype="image/png")
+    check("%s signs up and in, and uploads an image" % name, (s, s2, s3) == (201, 201, 201),
+          (s, b, s2, t, s3, m))
+    return token, (m.get("media_id", "1") if s3 == 201 else "1")
+
+
 def png(w, h):
-    """a w x h PNG, made here"""
+    """a real w x h RGB PNG"""
     def chunk(t, d):
         return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
     raw = b"".join(b"\x00" + b"\x00\x80\xff" * w for _ in range(h))

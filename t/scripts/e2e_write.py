@@ -8,7 +8,7 @@ until Solr is back. Bad requests are refused
 with a 4xx naming the problem and change nothing (no row, no job, no file).
 Prints 'N passed, N failed'."""
 
-import hashlib, json, os, signal, struct, subprocess, sys, time, urllib.request, uuid, zlib
+import hashlib, json, os, signal, subprocess, sys, time, urllib.request, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

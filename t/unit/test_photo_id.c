@@ -404,7 +404,7 @@ t_shards(void)
 static void
 t_decode(void)
 {
-    uint32_t  shard, seq, s;
+    uint32_t  shard, seq;
     uint64_t  ms;
 
     t_ok(t_is(t_make(T_NOW, 0, 0), T_NOW, 0, 0)
@@ -418,15 +418,64 @@ t_decode(void)
          && ngx_photo_id_decode(INT64_MIN, &ms, &shard, &seq) == -1,
          "0 and negative ids do not decode");
 
-    t_ok(ngx_photo_id_shard(0, 0, 0, &s) == 0 && s == 0
-         && ngx_photo_id_shard(3, 0, 7, &s) == 0 && s == 3 * 32 + 7
-         && ngx_photo_id_shard(3, 1, 7, &s) == 0 && s == 3 * 32 + 16 + 7
-         && ngx_photo_id_shard(3, 2, 7, &s) == 0 && s == 3 * 32 + 7
-         && ngx_photo_id_shard(255, 1, 15, &s) == 0 && s == 8191
-         && ngx_photo_id_shard(256, 0, 0, &s) == -1
-         && ngx_photo_id_shard(0, 0, 16, &s) == -1,
-         "shard = 8 bits of instance, 1 of generation (its parity), "
-         "4 of worker");
+    t_ok(ngx_photo_id_decode(t_make(T_NOW, 8191, 1023) + 1, &ms, &shard,
+                             &seq) == 0
+         && ms == T_NOW + 1 && shard == 0 && seq == 0,
+         "layout: 10 bits of sequence under 13 of shard under the "
+         "milliseconds");
+}
+
+
+/*
+ * A generator moved to another shard (its lease of the last one is over):
+ * the ids carry the new shard and keep growing, even within the
+ * millisecond of the move and to a lower shard.
+ */
+
+static void
+t_set_shard(void)
+{
+    int                 ok;
+    int64_t             id, prev;
+    uint32_t            i;
+    ngx_photo_id_gen_t  g;
+
+    ngx_photo_id_init(&g, 40, 1000);
+    (void) ngx_photo_id_next(&g, T_NOW, &prev);
+
+    t_ok(ngx_photo_id_set_shard(&g, NGX_PHOTO_ID_SHARD_MAX + 1) == -1
+         && g.shard == 40 && g.seq == 0
+         && ngx_photo_id_next(&g, T_NOW, &id) == 0 && t_is(id, T_NOW, 40, 1),
+         "shard 8192 is refused, the generator left as it was");
+
+    prev = id;
+
+    t_ok(ngx_photo_id_set_shard(&g, 7) == 0
+         && ngx_photo_id_next(&g, T_NOW, &id) == 0 && id > prev
+         && t_is(id, T_NOW + 1, 7, 0),
+         "moved to a lower shard within a millisecond: the next id is in "
+         "the next millisecond, still the greatest");
+
+    ok = 1;
+    prev = id;
+
+    for (i = 1; ok && i < 5; i++) {
+        ok = ngx_photo_id_next(&g, T_NOW + 1 + i, &id) == 0 && id > prev
+             && t_is(id, T_NOW + 1 + i, 7, 0);
+        prev = id;
+    }
+
+    t_ok(ok, "then ids of the new shard, on the clock");
+
+    ngx_photo_id_init(&g, 7, 0);
+    (void) ngx_photo_id_next(&g, T_NOW, &prev);
+    (void) ngx_photo_id_set_shard(&g, 8);
+
+    t_ok(ngx_photo_id_next(&g, T_NOW, &id) == -1
+         && ngx_photo_id_next(&g, T_NOW + 1, &id) == 0
+         && t_is(id, T_NOW + 1, 8, 0),
+         "max_ahead_ms 0: after a move, the next millisecond waits for the "
+         "clock");
 }
 
 
@@ -441,7 +490,7 @@ main(void)
     t_far_behind();
     t_shards();
     t_decode();
-
+    t_set_shard();
 
     return t_done();
 }

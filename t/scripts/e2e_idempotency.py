@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Idempotency-Key end to end, through the stack's nginx, gearmand and
+workers: a post retried with its key after a 202 gets the same 202 and
+makes no second photo; a post whose submission met a frozen gearmand
+(SIGSTOP: it takes the job into its socket buffer and stores it once it
+runs again) answers 503, and its retry with the same key, once gearmand
+runs again, answers 202 with the id the job was stored under: one photo,
+not two. A retry while the first is still waiting for gearmand is 409,
+the same key with another body 422.
+Prints 'N passed, N failed'."""
+
+import os, signal, sys, threading, time, uuid
+
+sys.dont_write_bytecode = True     # no __pycache__ in the checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_lib import RUN, call, check, done, poster, sql, waited
+
+# gearmand's own pid (scripts/stack runs it under a supervisor, whose pid
+# is in gearmand.pid)
+GEARMAND_PID = os.path.join(RUN, "gearmand", "gearmand.pid.gearmand")
+
+tag = uuid.uuid4().hex[:8]
+token, media = poster("idem_" + tag, "idem password")
+
+
+def post(key, caption):
+    return call("POST", "/v1/photos", {"media_id": media, "caption": caption}, token=token,
+                headers={"Idempotency-Key": key})
+
+
+def rows(caption):
+    out = sql("select id from photos where caption = '%s'" % caption)
+    return [l for l in out.splitlines() if l]
+
+
+# -- a retry after a 202 ---------------------------------------------------------
+key, caption = str(uuid.uuid4()), "idem-%s-once" % tag
+s1, b1, _ = post(key, caption)
+check("a post with a key: 202 with an id", s1 == 202 and b1.get("id", "").isdigit(), (s1, b1))
+s2, b2, h2 = post(key, caption)
+check("its retry: the same 202, the same id", (s2, b2) == (s1, b1), (s2, b2))
+s3, b3, _ = post(key, caption + " but changed")
+check("the same key with another body: 422", s3 == 422 and b3["error"]["code"] == "idempotency_key_reused",
+      (s3, b3))
+waited(lambda: rows(caption), 5)
+time.sleep(0.5)
+check("one photo, under that id", rows(caption) == [b1.get("id")], rows(caption))
+
+# -- gearmand frozen during the submission ------------------------------------------
+with open(GEARMAND_PID) as f:
+    gearmand = int(f.read().split()[0])
+key, caption = str(uuid.uuid4()), "idem-%s-frozen" % tag
+first = {}
+
+
+def first_attempt():
+    t0 = time.time()
+    first["answer"] = post(key, caption)
+    first["took"] = time.time() - t0
+
+
+os.kill(gearmand, signal.SIGSTOP)
+try:
+    t = threading.Thread(target=first_attempt)
+    t.start()
+    time.sleep(0.3)
+    s, b, _ = post(key, caption)
+    check("a retry while the first waits for gearmand: 409 request_in_flight",
+          s == 409 and b["error"]["code"] == "request_in_flight", (s, b))
+    t.join()
+    s, b, _ = first["answer"]
+    check("gearmand frozen: 503 after photo_gearman_timeout (%.2f s)" % first["took"],
+          s == 503 and b["error"]["code"] == "unavailable" and 0.9 < first["took"] < 3, (s, b))
+finally:
+    os.kill(gearmand, signal.SIGCONT)
+
+# gearmand, running again, reads the submission nginx left in its socket and
+# stores the job: the post is made although the client heard 503
+made = waited(lambda: rows(caption), 10)
+check("the job was stored all the same: the photo appears (%.2f s)" % (made or -1), made is not None)
+
+time.sleep(1.1)                    # nginx tries gearmand again a second after a failure
+s, b, h = post(key, caption)
+check("the retry with the same key: 202 with an id", s == 202 and b.get("id", "").isdigit(), (s, b))
+time.sleep(1)
+check("one photo, under the id the retry was answered", rows(caption) == [b.get("id")], (rows(caption), b))
+s2, b2, _ = post(key, caption)
+check("and a retry after that: the stored 202", (s2, b2) == (s, b), (s2, b2))
+
+# -- without a key, nothing is remembered -------------------------------------------
+caption = "idem-%s-nokey" % tag
+s, b, _ = call("POST", "/v1/photos", {"media_id": media, "caption": caption}, token=token)
+s2, b2, _ = call("POST", "/v1/photos", {"media_id": media, "caption": caption}, token=token)
+check("without a key, two posts are two photos", s == s2 == 202 and b["id"] != b2["id"], (b, b2))
+waited(lambda: len(rows(caption)) == 2, 5)
+check("two rows", len(rows(caption)) == 2, rows(caption))
+
+done()

@@ -34,7 +34,7 @@ int
 main(int argc, char **argv)
 {
     int                  i, j, rows, reply_n;
-    char                 err[256], key[64], **av, *members;
+    char                 err[256], key[64], token[64], **av, *members;
     size_t              *avlen, len;
     int64_t              first, users, feed_len, *ids, *feed;
     PGconn              *pg;
@@ -174,12 +174,14 @@ main(int argc, char **argv)
         redisAppendCommand(redis, "DEL %s", key);
         redisAppendCommandArgv(redis, 4 + 2 * feed_len, (const char **) av,
                                avlen);
-        redisAppendCommand(redis, "SET " PHOTO_REDIS_SESSION
-                           "bench_token_%08" PRId64 " %" PRId64 " EX 86400",
-                           first + i, first + i);
+        /* tokens as the auth worker makes them: the user id first */
+        snprintf(token, sizeof(token), "%" PRId64 "%cbench_token_%08" PRId64,
+                 first + i, PHOTO_SESSION_TOKEN_SEP, first + i);
+        redisAppendCommand(redis, "SET " PHOTO_REDIS_SESSION "%s %" PRId64
+                           " EX 86400", token, first + i);
         reply_n += 3;
 
-        printf("bench_token_%08" PRId64 "\n", first + i);
+        printf("%s\n", token);
 
         if (reply_n >= 300 || i == users - 1) {
             for (; reply_n; reply_n--) {

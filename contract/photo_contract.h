@@ -146,6 +146,15 @@
 #define PHOTO_LIST_COMPLETE      "0000000000000000000"
 
 #define PHOTO_SESSION_COOKIE     "photo_session"
+/*
+ * A session token begins with its user's id and PHOTO_SESSION_TOKEN_SEP
+ * ("4-" then 43 random characters of base64url): a feed read knows whose
+ * list to read before Redis says whose session it is, so the session, the
+ * list's completeness and the page are one round trip of native commands
+ * (a Lua script costs Redis several times more).  The id is only a hint:
+ * the page is used only when the session names that user.
+ */
+#define PHOTO_SESSION_TOKEN_SEP  '-'
 #define PHOTO_SESSION_TOKEN_MIN  16                /* [A-Za-z0-9_-] */
 #define PHOTO_SESSION_TOKEN_MAX  128
 

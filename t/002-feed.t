@@ -38,6 +38,15 @@ binmode STDOUT, ':utf8';
 redis('DEL', "feed:$READER", "user_photos:$POSTER", "user_photos:$QUIET",
       "feed:$QUIET");
 redis('SET', "session:$TOKEN", $READER, 'EX', 3600);
+
+# tokens as the auth worker makes them, the user's id first: the feed is
+# read with native commands; one whose id is not its session's user's
+our $Native = "$READER-tok_native_0123456789abcdef";
+our $Liar   = "$POSTER-tok_liar_0123456789abcdef";
+our $Gone   = "$READER-tok_no_such_session_0123";
+redis('SET', "session:$Native", $READER, 'EX', 3600);
+redis('SET', "session:$Liar", $READER, 'EX', 3600);
+redis('DEL', "session:$Gone");
 sql("delete from photos where id = 9000999");
 mc_delete("photo:$_") for @ids, 9000999;
 
@@ -299,3 +308,51 @@ POST /v1/feed
 "Authorization: Bearer $::Token"
 --- error_code: 405
 --- response_body_like: /v1/feed does not take POST
+
+
+
+=== TEST 21: a token that begins with its user's id: the same page (native commands)
+--- request
+GET /v1/feed
+--- more_headers eval
+"Authorization: Bearer $::Native"
+--- error_code: 200
+--- response_body eval
+$::First
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: a token whose id is not its session's user: that user's feed all the same
+--- request
+GET /v1/feed
+--- more_headers eval
+"Authorization: Bearer $::Liar"
+--- error_code: 200
+--- response_body eval
+$::First
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: a token with an id but no session: 401
+--- request
+GET /v1/feed
+--- more_headers eval
+"Authorization: Bearer $::Gone"
+--- error_code: 401
+--- response_body chomp
+{"error":{"code":"unauthorized","message":"sign in first: no valid session"}}
+
+
+
+=== TEST 24: one user's own photos read natively, paged, with a session of someone else
+--- request
+GET /v1/users/2002/photos?count=3
+--- more_headers eval
+"Authorization: Bearer $::Native"
+--- error_code: 200
+--- response_body eval
+$::Own

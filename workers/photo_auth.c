@@ -46,7 +46,7 @@
 #define PHOTO_AUTH_PASSWORD_MAX 1024
 
 #define PHOTO_AUTH_TOKEN_BYTES  32          /* 43 characters of base64url */
-#define PHOTO_AUTH_TOKEN_LEN    43
+#define PHOTO_AUTH_TOKEN_LEN    (PHOTO_ID_MAX_DIGITS + 1 + 43)
 
 #define PHOTO_AUTH_KEY_LEN      (sizeof(PHOTO_REDIS_SIGNIN_FAILS)            \
                                  + PHOTO_AUTH_USERNAME_MAX)
@@ -72,7 +72,8 @@ static void photo_auth_backoff_keys(photo_auth_backoff_t *b,
     const char *username);
 static photo_job_rc_t photo_auth_admit(photo_ctx_t *ctx, photo_job_t *job,
     const photo_auth_backoff_t *b, long long *wait_ms);
-static int photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1]);
+static int photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1],
+    const char *user_id);
 static photo_job_rc_t photo_auth_session(photo_ctx_t *ctx, photo_job_t *job,
     const char *token, const char *user_id, const photo_auth_backoff_t *b);
 static photo_job_rc_t photo_auth_reply(photo_job_t *job, redisContext *c,
@@ -258,7 +259,7 @@ photo_signin(photo_ctx_t *ctx, photo_job_t *job)
 
     user_id = PQgetvalue(res, 0, 0);
 
-    if (photo_auth_token(token) != 0) {
+    if (photo_auth_token(token, user_id) != 0) {
         rc = photo_job_retry(job, "getrandom: %s", strerror(errno));
 
     } else {
@@ -440,9 +441,10 @@ photo_auth_admit(photo_ctx_t *ctx, photo_job_t *job,
 }
 
 
-/* 32 random bytes as base64url without padding: 43 of [A-Za-z0-9_-] */
+/* "<user id>-" and 32 random bytes as base64url without padding: 43 of
+   [A-Za-z0-9_-] (photo_contract.h, PHOTO_SESSION_TOKEN_SEP) */
 static int
-photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1])
+photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1], const char *user_id)
 {
     size_t          i, bits, n;
     uint32_t        acc;
@@ -457,7 +459,8 @@ photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1])
 
     acc = 0;
     bits = 0;
-    n = 0;
+    n = (size_t) snprintf(token, PHOTO_ID_MAX_DIGITS + 2, "%s%c", user_id,
+                          PHOTO_SESSION_TOKEN_SEP);
 
     for (i = 0; i < sizeof(raw); i++) {
         acc = (acc << 8) | raw[i];

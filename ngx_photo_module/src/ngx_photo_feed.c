@@ -3,11 +3,17 @@
  * A page of a list of photo ids: the signed-in user's feed, or one user's
  * own photos.
  *
- * One Redis round trip answers both "who is this session" and "which ids":
- * a Lua script (EVALSHA) looks the token up, checks that the list is
- * complete (PHOTO_LIST_COMPLETE) and reads the page with ZREVRANGEBYLEX.
- * A list that is not complete (evicted, never built) is rebuilt from
- * Postgres, stored back, and the page taken from what was read.
+ * One Redis round trip answers both "who is this session" and "which ids".
+ * When the list's owner is known before Redis answers (a user's photos:
+ * from the path; the feed: the user id a session token begins with,
+ * PHOTO_SESSION_TOKEN_SEP), three native commands go out together: GET
+ * the session, ZSCORE the list's completeness marker (PHOTO_LIST_COMPLETE),
+ * ZREVRANGEBYLEX the page; the page is used only if the session names
+ * that user.  Otherwise (a token without its user, or whose session names
+ * another) a Lua script (EVALSHA) does the three in one call, at several
+ * times the cost to Redis.  A list that is not complete (evicted, never
+ * built) is rebuilt from Postgres, stored back, and the page taken from
+ * what was read.
  */
 
 #include "ngx_photo_read.h"
@@ -63,12 +69,28 @@ typedef struct {
     const char                 *argv[NGX_PHOTO_FEED_ARGS];
     size_t                      argvlen[NGX_PHOTO_FEED_ARGS];
     ngx_flag_t                  evaled;     /* sent the script itself */
+
+    int64_t                     list_owner; /* known before Redis answers */
+    const char                 *get[2];     /* the native commands */
+    size_t                      getlen[2];
+    const char                 *zscore[3];
+    size_t                      zscorelen[3];
+    const char                 *zrange[7];
+    size_t                      zrangelen[7];
+    unsigned                    no_session:1;
+    unsigned                    complete:1;
+    unsigned                    failed:1;
 } ngx_photo_feed_t;
 
 
 /* NGX_AGAIN while the command is out, else the answer's status */
 static ngx_int_t ngx_photo_feed_send(ngx_photo_feed_t *feed);
 static void ngx_photo_feed_reply(void *data, redisReply *reply);
+static ngx_int_t ngx_photo_feed_send_native(ngx_photo_feed_t *feed);
+static void ngx_photo_feed_native_reply(void *data, ngx_uint_t i,
+    redisReply *reply);
+static void ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids);
+static int64_t ngx_photo_feed_token_user(ngx_str_t *token);
 static void ngx_photo_feed_rebuild(ngx_photo_feed_t *feed);
 static void ngx_photo_feed_rebuilt(void *data, PGresult *res);
 static void ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res,
@@ -182,7 +204,11 @@ ngx_photo_feed_handler(ngx_http_request_t *r, ngx_photo_read_kind_e kind,
     p = ngx_sprintf(p, "%ui", rd->count + 1);
     feed->argvlen[8] = p - (u_char *) feed->argv[8];
 
-    rc = ngx_photo_feed_send(feed);
+    feed->list_owner = kind == NGX_PHOTO_READ_USER_PHOTOS
+                       ? owner_id : ngx_photo_feed_token_user(&rd->token);
+
+    rc = feed->list_owner ? ngx_photo_feed_send_native(feed)
+                          : ngx_photo_feed_send(feed);
     if (rc != NGX_AGAIN) {
         return rc;
     }
@@ -232,8 +258,6 @@ ngx_photo_feed_reply(void *data, redisReply *reply)
     ngx_photo_feed_t  *feed = data;
 
     ngx_int_t            rc;
-    ngx_uint_t           i, n;
-    redisReply          *ids, *e;
     ngx_photo_read_t    *rd;
     ngx_http_request_t  *r;
 
@@ -291,7 +315,22 @@ ngx_photo_feed_reply(void *data, redisReply *reply)
         return;
     }
 
-    ids = reply->element[1];
+    ngx_photo_feed_page(feed, reply->element[1]);
+}
+
+
+/* the ids of a ZREVRANGEBYLEX reply, then the photos */
+static void
+ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids)
+{
+    ngx_uint_t           i, n;
+    redisReply          *e;
+    ngx_photo_read_t    *rd;
+    ngx_http_request_t  *r;
+
+    rd = &feed->read;
+    r = rd->request;
+
     n = ngx_min(ids->elements, rd->count + 1);
 
     rd->ids = ngx_palloc(r->pool, (n + 1) * sizeof(int64_t));
@@ -323,6 +362,177 @@ ngx_photo_feed_reply(void *data, redisReply *reply)
     }
 
     ngx_photo_hydrate(rd);
+}
+
+
+/* the user id a session token begins with, or 0 */
+static int64_t
+ngx_photo_feed_token_user(ngx_str_t *token)
+{
+    u_char   *sep;
+    int64_t   id;
+
+    sep = ngx_strlchr(token->data, token->data + ngx_min(token->len,
+                                                         PHOTO_ID_MAX_DIGITS
+                                                         + 1),
+                      PHOTO_SESSION_TOKEN_SEP);
+
+    if (sep == NULL
+        || ngx_photo_parse_id(token->data, sep - token->data, &id) != NGX_OK)
+    {
+        return 0;
+    }
+
+    return id;
+}
+
+
+/* GET session, ZSCORE marker, ZREVRANGEBYLEX page: one round trip */
+static ngx_int_t
+ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
+{
+    u_char                 *key;
+    ngx_int_t               rc;
+    ngx_str_t              *prefix;
+    ngx_photo_redis_cmd_t   cmds[3];
+
+    prefix = &ngx_photo_feed_prefix[feed->read.kind];
+
+    key = ngx_pnalloc(feed->read.request->pool, prefix->len + NGX_INT64_LEN);
+    if (key == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    feed->get[0] = "GET";
+    feed->getlen[0] = 3;
+    feed->get[1] = feed->argv[3];           /* session:<token> */
+    feed->getlen[1] = feed->argvlen[3];
+
+    feed->zscore[0] = "ZSCORE";
+    feed->zscorelen[0] = 6;
+    feed->zscore[1] = (char *) key;
+    feed->zscorelen[1] = ngx_sprintf(ngx_cpymem(key, prefix->data,
+                                                prefix->len),
+                                     "%L", feed->list_owner)
+                         - key;
+    feed->zscore[2] = PHOTO_LIST_COMPLETE;
+    feed->zscorelen[2] = sizeof(PHOTO_LIST_COMPLETE) - 1;
+
+    feed->zrange[0] = "ZREVRANGEBYLEX";
+    feed->zrangelen[0] = 14;
+    feed->zrange[1] = feed->zscore[1];
+    feed->zrangelen[1] = feed->zscorelen[1];
+    feed->zrange[2] = feed->argv[7];        /* max */
+    feed->zrangelen[2] = feed->argvlen[7];
+    feed->zrange[3] = "(" PHOTO_LIST_COMPLETE;
+    feed->zrangelen[3] = sizeof(PHOTO_LIST_COMPLETE);
+    feed->zrange[4] = "LIMIT";
+    feed->zrangelen[4] = 5;
+    feed->zrange[5] = "0";
+    feed->zrangelen[5] = 1;
+    feed->zrange[6] = feed->argv[8];        /* count + 1 */
+    feed->zrangelen[6] = feed->argvlen[8];
+
+    cmds[0].argc = 2;
+    cmds[0].argv = feed->get;
+    cmds[0].argvlen = feed->getlen;
+    cmds[1].argc = 3;
+    cmds[1].argv = feed->zscore;
+    cmds[1].argvlen = feed->zscorelen;
+    cmds[2].argc = 7;
+    cmds[2].argv = feed->zrange;
+    cmds[2].argvlen = feed->zrangelen;
+
+    rc = ngx_photo_redis_commands(feed->read.request,
+                                  ngx_photo_feed_native_reply, feed, 3, cmds);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    return ngx_photo_redis_unsent(feed->read.request, rc);
+}
+
+
+static void
+ngx_photo_feed_native_reply(void *data, ngx_uint_t i, redisReply *reply)
+{
+    ngx_photo_feed_t  *feed = data;
+
+    ngx_int_t            rc;
+    ngx_photo_read_t    *rd;
+    ngx_http_request_t  *r;
+
+    rd = &feed->read;
+    r = rd->request;
+
+    if (reply == NULL) {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "photo: redis error: %*s", reply->len, reply->str);
+        feed->failed = 1;
+    }
+
+    switch (i) {
+
+    case 0:         /* GET session:<token> */
+        if (reply->type == REDIS_REPLY_NIL) {
+            feed->no_session = 1;
+
+        } else if (reply->type != REDIS_REPLY_STRING
+                   || ngx_photo_parse_id((u_char *) reply->str, reply->len,
+                                         &rd->user_id)
+                      != NGX_OK)
+        {
+            feed->failed = 1;
+        }
+
+        return;
+
+    case 1:         /* ZSCORE list marker */
+        feed->complete = reply->type == REDIS_REPLY_STRING;
+        return;
+    }
+
+    /* ZREVRANGEBYLEX: the last */
+
+    if (feed->failed || (!feed->no_session
+                         && reply->type != REDIS_REPLY_ARRAY))
+    {
+        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+        return;
+    }
+
+    if (feed->no_session) {
+        ngx_http_finalize_request(r, ngx_photo_unauthorized(r));
+        return;
+    }
+
+    if (rd->kind == NGX_PHOTO_READ_FEED) {
+
+        if (rd->user_id != feed->list_owner) {
+            /* not a token this module's auth worker made: the script */
+            rc = ngx_photo_feed_send(feed);
+            if (rc != NGX_AGAIN) {
+                ngx_http_finalize_request(r, rc);
+            }
+
+            return;
+        }
+
+        rd->owner_id = rd->user_id;
+    }
+
+    if (!feed->complete) {
+        ngx_photo_feed_rebuild(feed);
+        return;
+    }
+
+    ngx_photo_feed_page(feed, reply);
 }
 
 

@@ -11,6 +11,34 @@
 #define NGX_PHOTO_REDIS_BACKOFF_MIN  100
 #define NGX_PHOTO_REDIS_BACKOFF_MAX  5000
 
+/* the reply arena's block: a page of 100 ids needs about 6 KB */
+#define NGX_PHOTO_REDIS_ARENA        16384
+
+
+/*
+ * Reply objects.  hiredis's own reader mallocs every element of a reply
+ * (and its string), and frees them all once the reply's callback
+ * returned: a page of ids was a hundred mallocs and frees, the most of a
+ * worker's profile after the syscalls.  At most one reply is alive at a
+ * time (hiredis parses the next only after the callback of the last), so
+ * its objects come from one block, handed out in order and taken back at
+ * once when hiredis frees the reply; the rare reply that does not fit
+ * gets blocks of its own, freed with it.
+ */
+typedef struct ngx_photo_redis_big_s  ngx_photo_redis_big_t;
+
+struct ngx_photo_redis_big_s {
+    ngx_photo_redis_big_t          *next;
+};
+
+typedef struct {
+    u_char                         *start;
+    u_char                         *pos;
+    u_char                         *end;
+    ngx_photo_redis_big_t          *big;
+    ngx_log_t                      *log;
+} ngx_photo_redis_arena_t;
+
 
 struct ngx_photo_redis_s {
     redisAsyncContext              *ac;
@@ -22,25 +50,50 @@ struct ngx_photo_redis_s {
     ngx_flag_t                      exiting;
     int                             port;
     u_char                          host[NGX_SOCKADDR_STRLEN + 1];
+    ngx_photo_redis_arena_t         arena;
 };
 
 
 /*
- * A command in flight.  It lives on the heap, not in the request's pool:
- * hiredis calls back when the reply comes, which may be after the request
- * is gone.  Freed in that callback, always.
+ * Commands in flight, one or several sent together.  It lives on the heap,
+ * not in the request's pool: hiredis calls back when the replies come,
+ * which may be after the request is gone.  Freed in the callback of the
+ * last reply, always.
  */
 typedef struct {
     ngx_photo_redis_t              *redis;
-    ngx_photo_redis_handler_pt      handler;    /* NULL once not wanted */
+    ngx_photo_redis_handler_pt      handler;    /* one command */
+    ngx_photo_redis_each_pt         each;       /* several */
     void                           *data;
     ngx_pool_cleanup_t             *cln;        /* in the request's pool */
     ngx_event_t                     timer;
-    unsigned                        done:1;
+    ngx_uint_t                      n;          /* commands sent */
+    ngx_uint_t                      pending;    /* replies still to come */
+    unsigned                        done:1;     /* no more calls wanted */
+    unsigned                        unsent:1;   /* not all could be sent */
 } ngx_photo_redis_call_t;
 
 
 static void ngx_photo_redis_connect(ngx_photo_redis_t *redis);
+static void *ngx_photo_redis_alloc(const redisReadTask *task, size_t size);
+static redisReply *ngx_photo_redis_object(const redisReadTask *task,
+    size_t size);
+static void *ngx_photo_redis_string(const redisReadTask *task, char *str,
+    size_t len);
+static void *ngx_photo_redis_array(const redisReadTask *task, int elements);
+static void *ngx_photo_redis_integer(const redisReadTask *task,
+    long long value);
+static void *ngx_photo_redis_nil(const redisReadTask *task);
+static void ngx_photo_redis_free_reply(void *reply);
+
+
+static redisReplyObjectFunctions  ngx_photo_redis_reply_functions = {
+    ngx_photo_redis_string,
+    ngx_photo_redis_array,
+    ngx_photo_redis_integer,
+    ngx_photo_redis_nil,
+    ngx_photo_redis_free_reply
+};
 static void ngx_photo_redis_schedule(ngx_photo_redis_t *redis);
 static void ngx_photo_redis_reconnect(ngx_event_t *ev);
 static void ngx_photo_redis_on_connect(const redisAsyncContext *ac,
@@ -49,9 +102,11 @@ static void ngx_photo_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_photo_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
+static void ngx_photo_redis_deliver(ngx_photo_redis_call_t *call,
+    redisReply *reply);
 static ngx_int_t ngx_photo_redis_send(ngx_photo_redis_t *redis,
-    ngx_log_t *log, ngx_pool_t *pool, ngx_photo_redis_handler_pt handler,
-    void *data, int argc, const char **argv, const size_t *argvlen);
+    ngx_log_t *log, ngx_pool_t *pool, ngx_photo_redis_call_t *proto,
+    ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
 static void ngx_photo_redis_timeout(ngx_event_t *ev);
 static void ngx_photo_redis_request_gone(void *data);
 
@@ -69,6 +124,7 @@ ngx_photo_redis_init_process(ngx_cycle_t *cycle,
     }
 
     redis->log = cycle->log;
+    redis->arena.log = cycle->log;
     redis->server = pmcf->redis;
     redis->timeout = pmcf->redis_timeout;
     redis->backoff = NGX_PHOTO_REDIS_BACKOFF_MIN;
@@ -113,6 +169,11 @@ ngx_photo_redis_exit_process(ngx_http_photo_main_conf_t *pmcf)
         redisAsyncFree(redis->ac);
         redis->ac = NULL;
     }
+
+    if (redis->arena.start) {
+        ngx_free(redis->arena.start);
+        redis->arena.start = NULL;
+    }
 }
 
 
@@ -140,6 +201,10 @@ ngx_photo_redis_connect(ngx_photo_redis_t *redis)
         ngx_photo_redis_schedule(redis);
         return;
     }
+
+    /* replies from the arena (no free needed: hiredis calls back) */
+    ac->c.reader->fn = &ngx_photo_redis_reply_functions;
+    ac->c.reader->privdata = &redis->arena;
 
     ac->data = redis;
     redisAsyncSetConnectCallback(ac, ngx_photo_redis_on_connect);
@@ -221,12 +286,41 @@ ngx_photo_redis_command(ngx_http_request_t *r,
     ngx_photo_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {
+    ngx_photo_redis_cmd_t        cmd;
+    ngx_photo_redis_call_t       proto;
     ngx_http_photo_main_conf_t  *pmcf;
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
 
+    ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
+    proto.handler = handler;
+    proto.data = data;
+
+    cmd.argc = argc;
+    cmd.argv = argv;
+    cmd.argvlen = argvlen;
+
     return ngx_photo_redis_send(pmcf->redis_state, r->connection->log,
-                                r->pool, handler, data, argc, argv, argvlen);
+                                r->pool, &proto, 1, &cmd);
+}
+
+
+ngx_int_t
+ngx_photo_redis_commands(ngx_http_request_t *r,
+    ngx_photo_redis_each_pt handler, void *data, ngx_uint_t n,
+    ngx_photo_redis_cmd_t *cmds)
+{
+    ngx_photo_redis_call_t       proto;
+    ngx_http_photo_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+
+    ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
+    proto.each = handler;
+    proto.data = data;
+
+    return ngx_photo_redis_send(pmcf->redis_state, r->connection->log,
+                                r->pool, &proto, n, cmds);
 }
 
 
@@ -235,10 +329,20 @@ ngx_photo_redis_worker_command(ngx_http_photo_main_conf_t *pmcf,
     ngx_photo_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {
-    ngx_photo_redis_t  *redis = pmcf->redis_state;
+    ngx_photo_redis_t       *redis = pmcf->redis_state;
 
-    return ngx_photo_redis_send(redis, redis->log, NULL, handler, data, argc,
-                                argv, argvlen);
+    ngx_photo_redis_cmd_t    cmd;
+    ngx_photo_redis_call_t   proto;
+
+    ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
+    proto.handler = handler;
+    proto.data = data;
+
+    cmd.argc = argc;
+    cmd.argv = argv;
+    cmd.argvlen = argvlen;
+
+    return ngx_photo_redis_send(redis, redis->log, NULL, &proto, 1, &cmd);
 }
 
 
@@ -250,13 +354,17 @@ ngx_photo_redis_unsent(ngx_http_request_t *r, ngx_int_t rc)
 }
 
 
-/* pool: the request's, whose end makes the reply unwanted; NULL: none */
+/*
+ * pool: the request's, whose end makes the replies unwanted; NULL: none.
+ * proto: the handler and its data.
+ */
 
 static ngx_int_t
 ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
-    ngx_pool_t *pool, ngx_photo_redis_handler_pt handler, void *data,
-    int argc, const char **argv, const size_t *argvlen)
+    ngx_pool_t *pool, ngx_photo_redis_call_t *proto, ngx_uint_t n,
+    ngx_photo_redis_cmd_t *cmds)
 {
+    ngx_uint_t               i;
     ngx_photo_redis_call_t  *call;
 
     if (redis->ac == NULL) {
@@ -266,10 +374,12 @@ ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
         return NGX_DECLINED;
     }
 
-    call = ngx_calloc(sizeof(ngx_photo_redis_call_t), log);
+    call = ngx_alloc(sizeof(ngx_photo_redis_call_t), log);
     if (call == NULL) {
         return NGX_ERROR;
     }
+
+    *call = *proto;
 
     if (pool) {
         call->cln = ngx_pool_cleanup_add(pool, 0);
@@ -280,19 +390,33 @@ ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
     }
 
     call->redis = redis;
-    call->handler = handler;
-    call->data = data;
+    call->n = 0;
 
-    if (redisAsyncCommandArgv(redis->ac, ngx_photo_redis_reply, call, argc,
-                              argv, argvlen)
-        != REDIS_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "photo: redis %V: command not sent: %s",
-                      &redis->server->name, redis->ac->errstr);
-        ngx_free(call);
-        return NGX_DECLINED;
+    for (i = 0; i < n; i++) {
+        if (redisAsyncCommandArgv(redis->ac, ngx_photo_redis_reply, call,
+                                  cmds[i].argc, cmds[i].argv,
+                                  cmds[i].argvlen)
+            != REDIS_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "photo: redis %V: command not sent: %s",
+                          &redis->server->name, redis->ac->errstr);
+
+            if (i == 0) {
+                ngx_free(call);
+                return NGX_DECLINED;
+            }
+
+            /* the ones sent are answered (the last answer frees the
+               call); the handler hears of the others after them */
+            break;
+        }
+
+        call->n++;
     }
+
+    call->pending = call->n;
+    call->unsent = call->n < n;
 
     if (call->cln) {
         call->cln->handler = ngx_photo_redis_request_gone;
@@ -314,6 +438,35 @@ ngx_photo_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     ngx_photo_redis_call_t  *call = privdata;
 
     if (!call->done) {
+        if (reply == NULL) {
+            ngx_log_error(NGX_LOG_ERR, call->timer.log, 0,
+                          "photo: redis %V: no reply, connection lost",
+                          &call->redis->server->name);
+        }
+
+        ngx_photo_redis_deliver(call, reply);
+    }
+
+    if (--call->pending == 0) {
+        ngx_free(call);
+    }
+}
+
+
+/*
+ * The next reply to the handler; the last one (or a failure: NULL) ends
+ * the call's timer and its tie to the request first, as the handler may
+ * end the request.
+ */
+static void
+ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply)
+{
+    ngx_uint_t  i, last;
+
+    i = call->n - call->pending;
+    last = reply == NULL || (i == call->n - 1 && !call->unsent);
+
+    if (last || i == call->n - 1) {
         call->done = 1;
 
         if (call->timer.timer_set) {
@@ -322,20 +475,25 @@ ngx_photo_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
         if (call->cln) {
             call->cln->handler = NULL;
-        }
-
-        if (call->handler && !call->redis->exiting) {
-            if (reply == NULL) {
-                ngx_log_error(NGX_LOG_ERR, call->timer.log, 0,
-                              "photo: redis %V: no reply, connection lost",
-                              &call->redis->server->name);
-            }
-
-            call->handler(call->data, reply);
+            call->cln = NULL;
         }
     }
 
-    ngx_free(call);
+    if (call->redis->exiting) {
+        return;
+    }
+
+    if (call->each) {
+        call->each(call->data, i, reply);
+
+        /* some were never sent: the handler hears it after the last sent */
+        if (!last && i == call->n - 1) {
+            call->each(call->data, i + 1, NULL);
+        }
+
+    } else if (call->handler) {
+        call->handler(call->data, reply);
+    }
 }
 
 
@@ -356,15 +514,7 @@ ngx_photo_redis_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, ev->log, NGX_ETIMEDOUT,
                   "photo: redis %V timed out", &redis->server->name);
 
-    call->done = 1;
-
-    if (call->cln) {
-        call->cln->handler = NULL;
-    }
-
-    if (call->handler) {
-        call->handler(call->data, NULL);
-    }
+    ngx_photo_redis_deliver(call, NULL);
 
     /* frees call too, through ngx_photo_redis_reply() */
     if (redis->ac) {
@@ -379,11 +529,185 @@ ngx_photo_redis_request_gone(void *data)
 {
     ngx_photo_redis_call_t  *call = data;
 
-    /* the reply, when it comes, frees the call */
+    /* the last reply, when it comes, frees the call */
     call->handler = NULL;
+    call->each = NULL;
+    call->done = 1;
     call->cln = NULL;
 
     if (call->timer.timer_set) {
         ngx_del_timer(&call->timer);
     }
 }
+
+
+/* reply objects from the connection's arena (see the top of this file) */
+
+static void *
+ngx_photo_redis_alloc(const redisReadTask *task, size_t size)
+{
+    u_char                   *p;
+    ngx_photo_redis_big_t    *big;
+    ngx_photo_redis_arena_t  *a;
+
+    a = task->privdata;
+    size = ngx_align(size, sizeof(void *));
+
+    if (a->start == NULL) {
+        a->start = ngx_alloc(NGX_PHOTO_REDIS_ARENA, a->log);
+        if (a->start == NULL) {
+            return NULL;
+        }
+
+        a->pos = a->start;
+        a->end = a->start + NGX_PHOTO_REDIS_ARENA;
+    }
+
+    if ((size_t) (a->end - a->pos) >= size) {
+        p = a->pos;
+        a->pos += size;
+        return p;
+    }
+
+    big = ngx_alloc(sizeof(ngx_photo_redis_big_t) + size, a->log);
+    if (big == NULL) {
+        return NULL;
+    }
+
+    big->next = a->big;
+    a->big = big;
+
+    return big + 1;
+}
+
+
+/*
+ * A reply's object: in the parent array's place, as hiredis's own
+ * functions do; a root (the reply itself) has its arena just before it,
+ * for ngx_photo_redis_free_reply(), which hiredis gives nothing else.
+ */
+static redisReply *
+ngx_photo_redis_object(const redisReadTask *task, size_t size)
+{
+    u_char       *p;
+    redisReply   *r, *parent;
+
+    if (task->parent) {
+        r = ngx_photo_redis_alloc(task, size);
+        if (r == NULL) {
+            return NULL;
+        }
+
+        parent = task->parent->obj;
+        parent->element[task->idx] = r;
+
+    } else {
+        p = ngx_photo_redis_alloc(task, sizeof(void *) + size);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        *(ngx_photo_redis_arena_t **) p = task->privdata;
+        r = (redisReply *) (p + sizeof(void *));
+    }
+
+    ngx_memzero(r, sizeof(redisReply));
+    r->type = task->type;
+
+    return r;
+}
+
+
+static void *
+ngx_photo_redis_string(const redisReadTask *task, char *str, size_t len)
+{
+    redisReply  *r;
+
+    r = ngx_photo_redis_object(task, sizeof(redisReply) + len + 1);
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->str = (char *) (r + 1);
+    r->len = len;
+    ngx_memcpy(r->str, str, len);
+    r->str[len] = '\0';
+
+    return r;
+}
+
+
+static void *
+ngx_photo_redis_array(const redisReadTask *task, int elements)
+{
+    redisReply  *r;
+
+    r = ngx_photo_redis_object(task, sizeof(redisReply)
+                                     + elements * sizeof(redisReply *));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->type = REDIS_REPLY_ARRAY;
+    r->elements = elements;
+
+    if (elements > 0) {
+        r->element = (redisReply **) (r + 1);
+        ngx_memzero(r->element, elements * sizeof(redisReply *));
+    }
+
+    return r;
+}
+
+
+static void *
+ngx_photo_redis_integer(const redisReadTask *task, long long value)
+{
+    redisReply  *r;
+
+    r = ngx_photo_redis_object(task, sizeof(redisReply));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->type = REDIS_REPLY_INTEGER;
+    r->integer = value;
+
+    return r;
+}
+
+
+static void *
+ngx_photo_redis_nil(const redisReadTask *task)
+{
+    redisReply  *r;
+
+    /* the task's type is the bulk's, a string: nil is said here */
+    r = ngx_photo_redis_object(task, sizeof(redisReply));
+    if (r != NULL) {
+        r->type = REDIS_REPLY_NIL;
+    }
+
+    return r;
+}
+
+
+/* hiredis frees only a whole reply (after its callback, or one a broken
+   stream left half made): all of the arena is free again */
+static void
+ngx_photo_redis_free_reply(void *reply)
+{
+    ngx_photo_redis_big_t    *big;
+    ngx_photo_redis_arena_t  *a;
+
+    a = *(ngx_photo_redis_arena_t **) ((u_char *) reply - sizeof(void *));
+
+    a->pos = a->start;
+
+    while (a->big) {
+        big = a->big;
+        a->big = big->next;
+        ngx_free(big);
+    }
+}
+

@@ -26,6 +26,18 @@
  */
 typedef void (*ngx_photo_redis_handler_pt)(void *data, redisReply *reply);
 
+/* the replies of commands sent together: reply i of n, in order; a NULL
+   reply (failed) is the last call */
+typedef void (*ngx_photo_redis_each_pt)(void *data, ngx_uint_t i,
+    redisReply *reply);
+
+/* a command of those sent together */
+typedef struct {
+    int                         argc;
+    const char                **argv;
+    const size_t               *argvlen;
+} ngx_photo_redis_cmd_t;
+
 
 ngx_int_t ngx_photo_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_photo_main_conf_t *pmcf);
@@ -39,6 +51,17 @@ void ngx_photo_redis_exit_process(ngx_http_photo_main_conf_t *pmcf);
 ngx_int_t ngx_photo_redis_command(ngx_http_request_t *r,
     ngx_photo_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
+
+/*
+ * n commands sent at once (pipelined), under one timeout, with one handler
+ * called for each reply in order (ngx_photo_redis_each_pt); return values
+ * as ngx_photo_redis_command's.  Commands that do not depend on each
+ * other's answers go out in one round trip, each a native command (a
+ * Lua script costs Redis several times more).
+ */
+ngx_int_t ngx_photo_redis_commands(ngx_http_request_t *r,
+    ngx_photo_redis_each_pt handler, void *data, ngx_uint_t n,
+    ngx_photo_redis_cmd_t *cmds);
 
 /* The answer for a command that was not sent (rc): 503 JSON when Redis is
  * away, 500 else. */

@@ -8,7 +8,7 @@ until Solr is back. Bad requests are refused
 with a 4xx naming the problem and change nothing (no row, no job, no file).
 Prints 'N passed, N failed'."""
 
-import hashlib, json, os, signal, subprocess, sys, time, urllib.request, uuid
+import hashlib, json, os, re, signal, subprocess, sys, time, urllib.request, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,6 +39,21 @@ check("sign-in gives a token and a cookie", s == 201 and len(b.get("token", ""))
 ta = b.get("token")
 s, b, _ = call("POST", "/v1/sessions", {"username": bob, "password": "battery staple"})
 tb = b.get("token")
+
+
+def evalsha_calls():
+    out = subprocess.run(["redis-cli", "-h", HOST, "-p", os.environ["PHOTO_REDIS_PORT"],
+                          "INFO", "commandstats"], capture_output=True, text=True).stdout
+    m = re.search(r"cmdstat_evalsha:calls=(\d+)", out)
+    return int(m.group(1)) if m else 0
+
+
+# the token begins with its user's id, so a feed read is native commands
+calls = evalsha_calls()
+s, b, _ = call("GET", "/v1/feed", token=tb)
+check("a session token begins with its user's id, and reads the feed without a "
+      "Lua script", (tb or "").startswith(bob_id + "-") and s == 200
+      and evalsha_calls() == calls, (tb, s, b, calls, evalsha_calls()))
 
 # -- bad requests change nothing ---------------------------------------------
 rows0 = sql("select count(*) from photos")

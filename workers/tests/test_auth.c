@@ -151,14 +151,21 @@ median(double *v, int n)
 }
 
 
+/* "<user id>-" and 43 characters of base64url (PHOTO_SESSION_TOKEN_SEP) */
 static int
-token_ok(const char *t)
+token_ok(const char *t, const char *id)
 {
-    size_t  i, n;
+    size_t  i, n, k;
+
+    k = strlen(id);
+
+    if (strncmp(t, id, k) != 0 || t[k] != PHOTO_SESSION_TOKEN_SEP) {
+        return 0;
+    }
 
     n = strlen(t);
 
-    for (i = 0; i < n; i++) {
+    for (i = k + 1; i < n; i++) {
         if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                     "0123456789-_", t[i]))
         {
@@ -166,7 +173,7 @@ token_ok(const char *t)
         }
     }
 
-    return n == 43 && n >= PHOTO_SESSION_TOKEN_MIN
+    return n - k - 1 == 43 && n >= PHOTO_SESSION_TOKEN_MIN
            && n <= PHOTO_SESSION_TOKEN_MAX;
 }
 
@@ -231,8 +238,9 @@ main(void)
 
     a = call(&h, PHOTO_JOB_SIGNIN, name, "correct horse battery");
     snprintf(token, sizeof(token), "%s", field(a, "token"));
-    CHECK(token_ok(token) && strcmp(field(a, "user_id"), id) == 0,
-          "sign-in answers a 43-character base64url token and the user id");
+    CHECK(token_ok(token, id) && strcmp(field(a, "user_id"), id) == 0,
+          "sign-in answers the user id and a token: the id, '-', 43 "
+          "characters of base64url");
     free(a);
 
     ttl = h_redis_int(&h, "TTL session:%s", token);
@@ -243,7 +251,7 @@ main(void)
 
     a = call(&h, PHOTO_JOB_SIGNIN, other_case, "correct horse battery");
     snprintf(token2, sizeof(token2), "%s", field(a, "token"));
-    CHECK(token_ok(token2) && strcmp(token, token2) != 0,
+    CHECK(token_ok(token2, id) && strcmp(token, token2) != 0,
           "sign-in ignores the name's case; each sign-in is a new session");
     free(a);
 
@@ -343,7 +351,7 @@ main(void)
 
     a = call(&h, PHOTO_JOB_SIGNIN, name, "correct horse battery");
     snprintf(token3, sizeof(token3), "%s", field(a, "token"));
-    CHECK(token_ok(token3) && backoff_keys(&h, name) == 0,
+    CHECK(token_ok(token3, id) && backoff_keys(&h, name) == 0,
           "after that wait the right password signs in, and the count is "
           "forgotten: %s", a);
     free(a);

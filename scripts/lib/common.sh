@@ -52,3 +52,23 @@ tcp_ask() {
     exec 3>&- 3<&-
     [[ $reply == "$3"* ]]
 }
+
+# Some folders are used by another user than the caller: PostgreSQL runs
+# as `postgres` when we are root (initdb refuses root), and nginx's workers
+# as `nobody` (they write uploads and spool request bodies).  A checkout
+# under a private home folder (mode 700) is not reachable by them: then
+# such a folder goes to a private one under /var/tmp, recorded in the run
+# directory.  Permissions of the checkout are never loosened.
+reachable_dir() {
+    local name=$1 user=$2 d
+    if [ -s "$PHOTO_RUN_DIR/$name.location" ]; then
+        cat "$PHOTO_RUN_DIR/$name.location"
+    elif [ "$(id -u)" -ne 0 ] || runuser -u "$user" -- test -x "$PHOTO_RUN_DIR"; then
+        echo "$PHOTO_RUN_DIR/$name"
+    else
+        d=$(mktemp -d "/var/tmp/ngx_photo-$name.XXXXXX")
+        chmod 755 "$d"
+        echo "$d" >"$PHOTO_RUN_DIR/$name.location"
+        echo "$d"
+    fi
+}

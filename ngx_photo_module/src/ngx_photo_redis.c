@@ -104,6 +104,8 @@ static void ngx_photo_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_photo_redis_deliver(ngx_photo_redis_call_t *call,
     redisReply *reply);
+static ngx_int_t ngx_photo_redis_request_send(ngx_http_request_t *r,
+    ngx_photo_redis_call_t *proto, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
 static ngx_int_t ngx_photo_redis_send(ngx_photo_redis_t *redis,
     ngx_log_t *log, ngx_pool_t *pool, ngx_photo_redis_call_t *proto,
     ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
@@ -286,11 +288,8 @@ ngx_photo_redis_command(ngx_http_request_t *r,
     ngx_photo_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {
-    ngx_photo_redis_cmd_t        cmd;
-    ngx_photo_redis_call_t       proto;
-    ngx_http_photo_main_conf_t  *pmcf;
-
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+    ngx_photo_redis_cmd_t   cmd;
+    ngx_photo_redis_call_t  proto;
 
     ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
     proto.handler = handler;
@@ -300,8 +299,7 @@ ngx_photo_redis_command(ngx_http_request_t *r,
     cmd.argv = argv;
     cmd.argvlen = argvlen;
 
-    return ngx_photo_redis_send(pmcf->redis_state, r->connection->log,
-                                r->pool, &proto, 1, &cmd);
+    return ngx_photo_redis_request_send(r, &proto, 1, &cmd);
 }
 
 
@@ -310,17 +308,27 @@ ngx_photo_redis_commands(ngx_http_request_t *r,
     ngx_photo_redis_each_pt handler, void *data, ngx_uint_t n,
     ngx_photo_redis_cmd_t *cmds)
 {
-    ngx_photo_redis_call_t       proto;
-    ngx_http_photo_main_conf_t  *pmcf;
-
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+    ngx_photo_redis_call_t  proto;
 
     ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
     proto.each = handler;
     proto.data = data;
 
+    return ngx_photo_redis_request_send(r, &proto, n, cmds);
+}
+
+
+/* for a request: its log, its pool's end makes the replies unwanted */
+static ngx_int_t
+ngx_photo_redis_request_send(ngx_http_request_t *r,
+    ngx_photo_redis_call_t *proto, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds)
+{
+    ngx_http_photo_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+
     return ngx_photo_redis_send(pmcf->redis_state, r->connection->log,
-                                r->pool, &proto, n, cmds);
+                                r->pool, proto, n, cmds);
 }
 
 

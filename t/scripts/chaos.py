@@ -90,7 +90,7 @@ def restart_postgres():
            "-m", "immediate", "-w", "stop"]
     if os.getuid() == 0:
         cmd = ["runuser", "-u", "postgres", "--"] + cmd
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd="/")
     stack("start")
 
 

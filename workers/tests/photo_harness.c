@@ -322,7 +322,14 @@ h_worker_alive(pid_t pid)
 int
 h_log_has(h_t *h, pid_t pid, const char *bin, const char *text)
 {
-    int     found;
+    return h_log_count(h, pid, bin, text) > 0;
+}
+
+
+int
+h_log_count(h_t *h, pid_t pid, const char *bin, const char *text)
+{
+    int     n;
     char    path[512], line[4096];
     FILE   *f;
 
@@ -333,15 +340,15 @@ h_log_has(h_t *h, pid_t pid, const char *bin, const char *text)
         return 0;
     }
 
-    found = 0;
+    n = 0;
 
-    while (!found && fgets(line, sizeof(line), f) != NULL) {
-        found = strstr(line, text) != NULL;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, text) != NULL;
     }
 
     fclose(f);
 
-    return found;
+    return n;
 }
 
 

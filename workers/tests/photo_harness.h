@@ -55,6 +55,8 @@ pid_t h_worker(h_t *h, const char *bin, ...) __attribute__((sentinel));
 int h_worker_stop(h_t *h, pid_t pid, int signo, int timeout_ms);
 int h_worker_alive(pid_t pid);
 int h_log_has(h_t *h, pid_t pid, const char *bin, const char *text);
+/* lines of its log that hold text */
+int h_log_count(h_t *h, pid_t pid, const char *bin, const char *text);
 
 /* jobs: background (0 or -1), foreground (the answer, malloc, or NULL) */
 int h_submit(h_t *h, const char *function, const char *unique,

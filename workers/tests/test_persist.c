@@ -501,30 +501,6 @@ check_memcached_away(h_t *h, const char *what, const char *setting)
 }
 
 
-/* lines of a worker's log that hold text */
-static int
-log_count(h_t *h, pid_t pid, const char *bin, const char *text)
-{
-    int    n;
-    char   path[256], line[1024];
-    FILE  *f;
-
-    snprintf(path, sizeof(path), "%s/%s-%d.log", h->dir, bin, (int) pid);
-    f = fopen(path, "r");
-    n = 0;
-
-    while (f && fgets(line, sizeof(line), f)) {
-        n += strstr(line, text) != NULL;
-    }
-
-    if (f) {
-        fclose(f);
-    }
-
-    return n;
-}
-
-
 static int
 in_both_feeds(h_t *h, void *arg)
 {
@@ -568,7 +544,7 @@ check_groups(h_t *h)
     CHECK(h_wait(h, in_both_feeds, range, 5000),
           "and reach both followers' feeds");
 
-    groups = log_count(h, w, "photo_persist", "photos stored together");
+    groups = h_log_count(h, w, "photo_persist", "photos stored together");
     CHECK(groups >= 2 && groups <= 30, "in %d groups, not one by one",
           groups);
     CHECK(h_queued(h, PHOTO_JOB_FANOUT) == 0
@@ -588,7 +564,7 @@ check_groups(h_t *h)
              payload(range[0], POSTER, "big poster", ""));
 
     CHECK(h_wait(h, in_both_feeds, range, 10000)
-          && log_count(h, w, "photo_persist", "photos stored together") == 1,
+          && h_log_count(h, w, "photo_persist", "photos stored together") == 1,
           "a poster with more followers than PHOTO_FANOUT_INLINE: the "
           "photo_fanout job reaches them");
 

@@ -9,7 +9,6 @@
 #define PHOTO_KETAMA_H
 
 #include <libmemcached/memcached.h>
-#include <stdio.h>
 #include <string.h>
 
 

@@ -502,12 +502,14 @@ photo_auth_reply(photo_job_t *job, redisContext *c, redisReply *r, int type,
     const char *what)
 {
     if (r == NULL) {
-        return photo_job_retry(job, "redis: %s", c->errstr);
+        return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
+                                "%s", c->errstr);
     }
 
     if (r->type != type) {
-        return photo_job_retry(job, "redis: %s: %s", what,
-                               r->type == REDIS_REPLY_ERROR ? r->str : "?");
+        return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
+                                "%s: %s", what,
+                                r->type == REDIS_REPLY_ERROR ? r->str : "?");
     }
 
     return PHOTO_JOB_DONE;

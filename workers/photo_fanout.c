@@ -46,10 +46,24 @@ static const photo_worker_function_t  photo_fanout_functions[] = {
 int
 main(int argc, char **argv)
 {
-    return photo_worker_main(argc, argv, "photo_fanout",
-                             "Puts a new photo's id into the feed of every "
-                             "follower of its poster.",
-                             photo_fanout_functions);
+    int             rc;
+    photo_worker_t  w;
+
+    if (photo_worker_init(&w, argc, argv, "photo_fanout",
+                          "Puts a new photo's id into the feed of every "
+                          "follower of its poster.", photo_fanout_functions)
+        != 0)
+    {
+        return w.exit_code;
+    }
+
+    photo_list_metrics();
+
+    rc = photo_worker_run(&w);
+
+    photo_worker_done(&w);
+
+    return rc;
 }
 
 
@@ -154,8 +168,9 @@ photo_fanout_page(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
                                  (size_t) rows, id, ctx->cf->feed_cap))
         != 0)
     {
-        return photo_job_retry(job, "redis: feeds after follower %" PRId64
-                               " not updated", job->progress);
+        return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
+                                "feeds after follower %" PRId64
+                                " not updated", job->progress);
     }
 
     /* one push job per follower: off unless PHOTO_NOTIFY_PHOTOS=1; a

@@ -203,6 +203,7 @@ photo_follow_feed(photo_ctx_t *ctx, photo_job_t *job, int action,
 
     free(ids);
 
-    return failed ? photo_job_retry(job, "redis: %s not updated", key)
+    return failed ? photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
+                                     "%s not updated", key)
                   : PHOTO_JOB_DONE;
 }

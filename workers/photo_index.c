@@ -210,10 +210,11 @@ photo_index(photo_ctx_t *ctx, photo_job_t *job)
                      job->payload_len);
 
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        rc = photo_job_retry(job, "redis: RPUSH %s: %s", b->pending,
-                             r == NULL ? c->errstr
-                             : r->type == REDIS_REPLY_ERROR ? r->str
-                             : "unexpected reply");
+        rc = photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
+                              "RPUSH %s: %s", b->pending,
+                              r == NULL ? c->errstr
+                              : r->type == REDIS_REPLY_ERROR ? r->str
+                              : "unexpected reply");
         freeReplyObject(r);
         return rc;
     }
@@ -508,18 +509,30 @@ photo_index_send(photo_ctx_t *ctx, redisReply **e, size_t n, size_t *taken)
 static int
 photo_index_refused(photo_ctx_t *ctx, redisReply *e, const char *why)
 {
-    int          rc;
-    photo_job_t  job;
+    int           rc;
+    yajl_val      unique;
+    photo_job_t   job, *jobs[1];
+    const char   *path[] = { PHOTO_JOB_F_UNIQUE, NULL };
 
     if (photo_job_init(&job, PHOTO_JOB_INDEX, "", e->str, e->len) != 0) {
         return -1;
     }
+
+    /* the line names the job it came from, as a job handler's do */
+    unique = job.root ? yajl_tree_get(job.root, path, yajl_t_string) : NULL;
+    if (unique) {
+        job.unique = YAJL_GET_STRING(unique);
+    }
+
+    jobs[0] = &job;
+    photo_log_jobs(jobs, 1);
 
     snprintf(job.reason, sizeof(job.reason), "solr refused the document: %s",
              why);
     photo_log_error("%s: %.*s", job.reason, (int) e->len, e->str);
 
     rc = photo_ctx_dead_letter(ctx, &job);
+    photo_log_jobs(NULL, 0);
     photo_job_free(&job);
 
     return rc;

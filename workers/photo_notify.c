@@ -55,6 +55,15 @@ static const char  *photo_notify_platforms[] = { "ios", "android" };
 static photo_apns_t  *photo_notify_apns;
 static photo_fcm_t   *photo_notify_fcm;
 
+/* photo_notify_pushes_total{service,outcome}: by platform, then outcome */
+enum { PHOTO_NOTIFY_SENT = 0, PHOTO_NOTIFY_REFUSED, PHOTO_NOTIFY_DELETED,
+       PHOTO_NOTIFY_OUTCOMES };
+
+static photo_metric_t  *photo_notify_pushes[2][PHOTO_NOTIFY_OUTCOMES];
+static const photo_backend_t  photo_notify_services[] = {
+    PHOTO_BACKEND_APNS, PHOTO_BACKEND_FCM
+};
+
 
 static int photo_notify_setup(const photo_config_t *cf);
 static const char *photo_notify_opt(const char *v);
@@ -67,6 +76,7 @@ static photo_job_rc_t photo_notify_outcome(photo_ctx_t *ctx,
     photo_job_t *job, const char *unique, const char *user, int platform,
     photo_push_result_t *res, size_t n, long *retry_after);
 static void photo_notify_wait(long seconds);
+static void photo_notify_metrics(void);
 
 
 static const photo_worker_function_t  photo_notify_functions[] = {
@@ -92,6 +102,7 @@ main(int argc, char **argv)
     }
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    photo_notify_metrics();
 
     rc = photo_notify_setup(&w.cf) == 0 ? photo_worker_run(&w) : 1;
 
@@ -101,6 +112,30 @@ main(int argc, char **argv)
     curl_global_cleanup();
 
     return rc;
+}
+
+
+static void
+photo_notify_metrics(void)
+{
+    int          p, o;
+    char         labels[64];
+    const char  *outcomes[] = { "sent", "refused", "token_deleted" };
+
+    for (p = 0; p < PHOTO_NOTIFY_PLATFORMS; p++) {
+        for (o = 0; o < PHOTO_NOTIFY_OUTCOMES; o++) {
+            snprintf(labels, sizeof(labels),
+                     "service=\"%s\",outcome=\"%s\"",
+                     photo_backend_names[photo_notify_services[p]],
+                     outcomes[o]);
+
+            photo_notify_pushes[p][o] = photo_metrics_counter(
+                "photo_notify_pushes_total",
+                "Pushes answered by APNs or FCM: sent (taken), refused (not "
+                "retried), token_deleted (the app is gone: the token was "
+                "deleted).", labels);
+        }
+    }
 }
 
 
@@ -173,6 +208,7 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
     photo_job_rc_t        rc, out;
     photo_push_msg_t      msg;
     photo_push_result_t  *results[PHOTO_NOTIFY_PLATFORMS];
+    struct timespec       start;
 
     static const char  *devices =
         "select d.platform, d.token, u.username"
@@ -243,7 +279,8 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
             skipped++;
             continue;
         case -1:
-            rc = photo_job_retry(job, "redis: %s", c->errstr);
+            rc = photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
+                                  "%s", c->errstr);
             goto done;
         }
 
@@ -258,13 +295,17 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
     }
 
     if (n[PHOTO_NOTIFY_IOS]) {
+        photo_metrics_call_begin(&start);
         photo_apns_send(photo_notify_apns, &msg, results[PHOTO_NOTIFY_IOS],
                         n[PHOTO_NOTIFY_IOS]);
+        photo_metrics_call_end(PHOTO_BACKEND_APNS, &start);
     }
 
     if (n[PHOTO_NOTIFY_ANDROID]) {
+        photo_metrics_call_begin(&start);
         photo_fcm_send(photo_notify_fcm, &msg, results[PHOTO_NOTIFY_ANDROID],
                        n[PHOTO_NOTIFY_ANDROID]);
+        photo_metrics_call_end(PHOTO_BACKEND_FCM, &start);
     }
 
     rc = PHOTO_JOB_DONE;
@@ -368,11 +409,12 @@ photo_notify_outcome(photo_ctx_t *ctx, photo_job_t *job, const char *unique,
 
             /* sent and not remembered: a retry would send it again */
             if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-                photo_log_error("%s: %s push sent but not remembered",
-                                unique, name);
+                photo_log_error("%s push sent but not remembered", name);
             }
 
             freeReplyObject(r);
+            photo_metrics_inc(photo_notify_pushes[platform]
+                                                 [PHOTO_NOTIFY_SENT]);
             photo_log_debug("%s: %s push taken", unique, name);
             break;
 
@@ -387,12 +429,16 @@ photo_notify_outcome(photo_ctx_t *ctx, photo_job_t *job, const char *unique,
             }
 
             PQclear(pg);
+            photo_metrics_inc(photo_notify_pushes[platform]
+                                                 [PHOTO_NOTIFY_DELETED]);
             photo_log_info("%s: user %s: %s token is dead (%ld %s): "
                            "deleted", unique, user, name, res[i].status,
                            res[i].reason);
             break;
 
         case PHOTO_PUSH_RETRY:
+            photo_metrics_backend_error(photo_notify_services[platform]);
+
             if (res[i].retry_after > *retry_after) {
                 *retry_after = res[i].retry_after;
             }
@@ -402,8 +448,10 @@ photo_notify_outcome(photo_ctx_t *ctx, photo_job_t *job, const char *unique,
             break;
 
         default:
-            photo_log_warn("%s: user %s: %s refused the push (%ld %s); not "
-                           "retried", unique, user, name, res[i].status,
+            photo_metrics_inc(photo_notify_pushes[platform]
+                                                 [PHOTO_NOTIFY_REFUSED]);
+            photo_log_warn("user %s: %s refused the push (%ld %s); not "
+                           "retried", user, name, res[i].status,
                            res[i].reason);
         }
     }

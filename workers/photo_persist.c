@@ -208,6 +208,9 @@ main(int argc, char **argv)
         return w.exit_code;
     }
 
+    /* it fans out the photos of posters with few followers itself */
+    photo_list_metrics();
+
     /* the most posts stored at once: one Gearman connection each */
     w.threads = (unsigned) (w.cf.persist_batch < PHOTO_WORKER_MAX_THREADS
                             ? w.cf.persist_batch : PHOTO_WORKER_MAX_THREADS);
@@ -717,8 +720,8 @@ photo_persist_lists(photo_ctx_t *ctx, photo_persist_item_t *items, size_t n)
     {
         free(owners);
         free(ids);
-        photo_job_retry(items[0].job, "redis: the posters' lists not "
-                        "updated");
+        photo_ctx_failed(items[0].job, PHOTO_BACKEND_REDIS,
+                         "the posters' lists not updated");
         return -1;
     }
 
@@ -732,8 +735,9 @@ photo_persist_lists(photo_ctx_t *ctx, photo_persist_item_t *items, size_t n)
                                  ctx->cf->feed_cap)
                != 0)
         {
-            photo_job_retry(items[0].job, "redis: feeds of the followers of "
-                            "user %" PRId64 " not updated", items[i].user_id);
+            photo_ctx_failed(items[0].job, PHOTO_BACKEND_REDIS,
+                             "feeds of the followers of user %" PRId64
+                             " not updated", items[i].user_id);
             return -1;
         }
     }
@@ -880,7 +884,8 @@ photo_persist_index_queue(photo_ctx_t *ctx, photo_persist_item_t *items,
         yajl_gen_free(g);
 
         if (failed) {
-            photo_job_retry(items[0].job, "redis: %s", c->errstr);
+            photo_ctx_failed(items[0].job, PHOTO_BACKEND_REDIS,
+                             "%s", c->errstr);
             return -1;
         }
 
@@ -891,9 +896,10 @@ photo_persist_index_queue(photo_ctx_t *ctx, photo_persist_item_t *items,
         if (redisGetReply(c, (void **) &r) != REDIS_OK
             || r->type != REDIS_REPLY_INTEGER)
         {
-            photo_job_retry(items[0].job, "redis: RPUSH %s: %s", key,
-                            r && r->type == REDIS_REPLY_ERROR ? r->str
-                                                              : c->errstr);
+            photo_ctx_failed(items[0].job, PHOTO_BACKEND_REDIS,
+                             "RPUSH %s: %s", key,
+                             r && r->type == REDIS_REPLY_ERROR ? r->str
+                                                               : c->errstr);
             freeReplyObject(r);
             return -1;
         }
@@ -1080,7 +1086,8 @@ photo_persist_list(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
              user_id);
 
     if (photo_list_add(c, key, &id, 1, ctx->cf->feed_cap) != 0) {
-        return photo_job_retry(job, "redis: %s not updated", key);
+        return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
+                                "%s not updated", key);
     }
 
     return PHOTO_JOB_DONE;
@@ -1286,7 +1293,8 @@ photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
              user_id);
 
     if (photo_list_remove(c, key, &id, 1) != 0) {
-        return photo_job_retry(job, "redis: %s not updated", key);
+        return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
+                                "%s not updated", key);
     }
 
     if (photo_persist_submit(ctx, job, PHOTO_JOB_FANOUT,

@@ -189,6 +189,34 @@ check_pool_names(void)
 }
 
 
+/* the metrics endpoint's settings and the slow jobs' bound */
+static void
+check_metrics(void)
+{
+    char            err[512];
+    photo_config_t  cf;
+
+    photo_config_defaults(&cf);
+    CHECK(cf.metrics_port == 0 && strcmp(cf.metrics_host, "127.0.0.1") == 0
+          && cf.slow_job_ms == 1000,
+          "by default no metrics endpoint (127.0.0.1 when given a port), "
+          "slow jobs from 1000 ms");
+
+    CHECK(load(&cf, "PHOTO_METRICS_PORT=19101\nPHOTO_SLOW_JOB_MS=250\n",
+               err, sizeof(err)) == 0
+          && cf.metrics_port == 19101 && cf.slow_job_ms == 250,
+          "PHOTO_METRICS_PORT, PHOTO_SLOW_JOB_MS");
+    CHECK(load(&cf, "PHOTO_METRICS_PORT=0\n", err, sizeof(err)) == 0
+          && cf.metrics_port == 0
+          && load(&cf, "PHOTO_METRICS_PORT=\n", err, sizeof(err)) == 0
+          && cf.metrics_port == 0,
+          "PHOTO_METRICS_PORT 0 or empty: none");
+    CHECK(load(&cf, "PHOTO_METRICS_PORT=-1\n", err, sizeof(err)) != 0
+          && strstr(err, "0 for none") != NULL,
+          "a bad metrics port is refused: %s", err);
+}
+
+
 int
 main(void)
 {
@@ -207,6 +235,8 @@ main(void)
     unsetenv("PHOTO_GEARMAN_HOST");
     unsetenv("PHOTO_MEMCACHED_SERVERS");
     unsetenv("PHOTO_MEMCACHED_PORTS");
+    unsetenv("PHOTO_METRICS_PORT");
+    unsetenv("PHOTO_SLOW_JOB_MS");
 
     photo_config_defaults(&cf);
     CHECK(cf.redis_port == 6379, "default redis port is 6379");
@@ -248,6 +278,7 @@ main(void)
     check_hosts();
     check_servers_refused();
     check_pool_names();
+    check_metrics();
 
     return CHECK_DONE();
 }

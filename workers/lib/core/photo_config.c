@@ -10,8 +10,8 @@
 
 
 typedef enum {
-    PHOTO_CF_STR, PHOTO_CF_SERVERS, PHOTO_CF_PORT, PHOTO_CF_COUNT,
-    PHOTO_CF_LEVEL
+    PHOTO_CF_STR, PHOTO_CF_SERVERS, PHOTO_CF_PORT, PHOTO_CF_PORT_OFF,
+    PHOTO_CF_COUNT, PHOTO_CF_LEVEL
 } photo_cf_type_t;
 
 typedef struct {
@@ -49,6 +49,10 @@ static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_FANOUT_INLINE", photo_cf_field(PHOTO_CF_COUNT, fanout_inline) },
     { "PHOTO_MEDIA_ROOT", photo_cf_field(PHOTO_CF_STR, media_root) },
     { "PHOTO_LOG_LEVEL", photo_cf_field(PHOTO_CF_LEVEL, log_level) },
+    { "PHOTO_SLOW_JOB_MS", photo_cf_field(PHOTO_CF_COUNT, slow_job_ms) },
+    { "PHOTO_METRICS_HOST", photo_cf_field(PHOTO_CF_STR, metrics_host) },
+    { "PHOTO_METRICS_PORT", photo_cf_field(PHOTO_CF_PORT_OFF, metrics_port) },
+    { "PHOTO_METRICS_GEARMAN", photo_cf_field(PHOTO_CF_STR, metrics_gearman) },
     { "PHOTO_NOTIFY_ENABLED", photo_cf_field(PHOTO_CF_STR, notify_enabled) },
     { "PHOTO_NOTIFY_PHOTOS", photo_cf_field(PHOTO_CF_STR, notify_photos) },
     { "PHOTO_APNS_URL", photo_cf_field(PHOTO_CF_STR, apns_url) },
@@ -73,6 +77,7 @@ photo_config_defaults(photo_config_t *cf)
     snprintf(cf->pg_user, sizeof(cf->pg_user), "photo");
     snprintf(cf->pg_db, sizeof(cf->pg_db), "photo");
     snprintf(cf->memcached_ports, sizeof(cf->memcached_ports), "11211");
+    snprintf(cf->metrics_host, sizeof(cf->metrics_host), "127.0.0.1");
     cf->pg_port = 5432;
     cf->redis_port = 6379;
     cf->gearman_port = 4730;
@@ -82,6 +87,7 @@ photo_config_defaults(photo_config_t *cf)
     cf->persist_batch = 32;
     cf->fanout_inline = 1000;
     cf->log_level = PHOTO_LOG_INFO;
+    cf->slow_job_ms = 1000;
 }
 
 
@@ -124,11 +130,20 @@ photo_config_set(photo_config_t *cf, const photo_cf_key_t *k,
         return 0;
 
     case PHOTO_CF_PORT:
+    case PHOTO_CF_PORT_OFF:
+        if (k->type == PHOTO_CF_PORT_OFF && value[0] == '\0') {
+            *(int *) field = 0;                         /* unset: none */
+            return 0;
+        }
+
         errno = 0;
         n = strtol(value, &end, 10);
-        if (errno || end == value || *end != '\0' || n < 1 || n > 65535) {
-            snprintf(err, errlen, "%s: %s=\"%s\" is not a port (1-65535)",
-                     from, k->key, value);
+        if (errno || end == value || *end != '\0' || n > 65535
+            || n < (k->type == PHOTO_CF_PORT_OFF ? 0 : 1))
+        {
+            snprintf(err, errlen, "%s: %s=\"%s\" is not a port (%s-65535)",
+                     from, k->key, value,
+                     k->type == PHOTO_CF_PORT_OFF ? "0 for none, 1" : "1");
             return -1;
         }
 

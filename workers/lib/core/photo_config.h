@@ -65,6 +65,17 @@ typedef struct {
                                                             sees it; "" =
                                                             files are left */
     photo_log_level_t  log_level;                        /* PHOTO_LOG_LEVEL */
+    int                slow_job_ms;                      /* PHOTO_SLOW_JOB_MS:
+                                                            a job that took
+                                                            longer is logged */
+
+    /* the metrics endpoint (photo_metrics_http.h) */
+    char               metrics_host[PHOTO_CONFIG_STR];   /* PHOTO_METRICS_HOST */
+    int                metrics_port;                     /* PHOTO_METRICS_PORT:
+                                                            0 = none */
+    char               metrics_gearman[8];               /* PHOTO_METRICS_GEARMAN:
+                                                            "1" = gearmand's
+                                                            queue too */
 
     /* push notifications (photo_notify; see photo_notify_event.h) */
     char               notify_enabled[8];                /* PHOTO_NOTIFY_ENABLED */

@@ -8,6 +8,7 @@
 #include "photo_pg.h"
 #include "photo_redis.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -58,16 +59,21 @@ PGresult *
 photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
     int nparams, const char *const *params, photo_job_rc_t *rc)
 {
-    PGresult       *res;
-    ExecStatusType  status;
+    PGresult         *res;
+    ExecStatusType    status;
+    struct timespec   start;
+
+    photo_metrics_call_begin(&start);
 
     if (photo_pg_ensure(ctx->cf, &ctx->pg) == NULL) {
-        *rc = photo_job_retry(job, "postgres is unreachable");
+        photo_metrics_call_end(PHOTO_BACKEND_POSTGRES, &start);
+        *rc = photo_ctx_failed(job, PHOTO_BACKEND_POSTGRES, "unreachable");
         return NULL;
     }
 
     res = PQexecParams(ctx->pg, sql, nparams, NULL, params, NULL, NULL, 0);
     status = PQresultStatus(res);
+    photo_metrics_call_end(PHOTO_BACKEND_POSTGRES, &start);
 
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
         *rc = PHOTO_JOB_DONE;
@@ -105,17 +111,22 @@ photo_ctx_pg_failed(photo_ctx_t *ctx, photo_job_t *job, PGresult *res)
                               "(SQLSTATE %s)", (int) len, msg, state);
     }
 
-    return photo_job_retry(job, "postgres: %.*s%s%s%s", (int) len, msg,
-                           state ? " (SQLSTATE " : "", state ? state : "",
-                           state ? ")" : "");
+    return photo_ctx_failed(job, PHOTO_BACKEND_POSTGRES, "%.*s%s%s%s",
+                            (int) len, msg, state ? " (SQLSTATE " : "",
+                            state ? state : "", state ? ")" : "");
 }
 
 
 redisContext *
 photo_ctx_redis(photo_ctx_t *ctx, photo_job_t *job)
 {
+    struct timespec  start;
+
+    photo_metrics_call_begin(&start);
+
     if (photo_redis_ensure(ctx->cf, &ctx->redis) == NULL) {
-        photo_job_retry(job, "redis is unreachable");
+        photo_metrics_call_end(PHOTO_BACKEND_REDIS, &start);
+        photo_ctx_failed(job, PHOTO_BACKEND_REDIS, "unreachable");
         return NULL;
     }
 
@@ -129,7 +140,7 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
 {
     uint32_t            server;
     long long           now;
-    struct timespec     ts;
+    struct timespec     ts, start;
     memcached_return_t  mrc;
 
     if (photo_ctx_mc(ctx, job) != PHOTO_JOB_DONE) {
@@ -153,13 +164,16 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
      * module reads a miss through from Postgres and writes it back.  The
      * key's server is never replaced by another (photo_memcached.c).
      */
+    photo_metrics_call_begin(&start);
     mrc = memcached_set(ctx->mc, key, strlen(key), (const char *) value, len,
                         0, PHOTO_MC_FLAGS);
+    photo_metrics_call_end(PHOTO_BACKEND_MEMCACHED, &start);
 
     if (mrc != MEMCACHED_SUCCESS) {
         ctx->mc_skip[server] = now + PHOTO_CTX_MC_SKIP_MS;
-        photo_log_warn("%s %s: memcached: set %s: %s; not cached, server "
-                       "left alone for %d ms", job->name, job->unique, key,
+        photo_metrics_backend_error(PHOTO_BACKEND_MEMCACHED);
+        photo_log_warn("memcached: set %s: %s; not cached, server left "
+                       "alone for %d ms", key,
                        memcached_last_error_message(ctx->mc),
                        PHOTO_CTX_MC_SKIP_MS);
     }
@@ -171,6 +185,7 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
 photo_job_rc_t
 photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job, const char *key)
 {
+    struct timespec     start;
     memcached_return_t  mrc;
 
     if (photo_ctx_mc(ctx, job) != PHOTO_JOB_DONE) {
@@ -179,13 +194,16 @@ photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job, const char *key)
 
     /* unlike an object, a tombstone must be there: a stale object would
        be served again (a partitioned server keeps its keys) */
+    photo_metrics_call_begin(&start);
     mrc = memcached_set(ctx->mc, key, strlen(key), PHOTO_MC_TOMBSTONE,
                         sizeof(PHOTO_MC_TOMBSTONE) - 1,
                         PHOTO_MC_TOMBSTONE_TTL, PHOTO_MC_DELETED);
+    photo_metrics_call_end(PHOTO_BACKEND_MEMCACHED, &start);
 
     if (mrc != MEMCACHED_SUCCESS) {
-        return photo_job_retry(job, "memcached: tombstone %s: %s", key,
-                               memcached_last_error_message(ctx->mc));
+        return photo_ctx_failed(job, PHOTO_BACKEND_MEMCACHED,
+                                "tombstone %s: %s", key,
+                                memcached_last_error_message(ctx->mc));
     }
 
     return PHOTO_JOB_DONE;
@@ -198,7 +216,8 @@ photo_ctx_mc(photo_ctx_t *ctx, photo_job_t *job)
     if (ctx->mc == NULL) {
         ctx->mc = photo_memcached_pool(ctx->cf);
         if (ctx->mc == NULL) {
-            return photo_job_retry(job, "memcached pool cannot be set up");
+            return photo_ctx_failed(job, PHOTO_BACKEND_MEMCACHED,
+                                    "the pool cannot be set up");
         }
     }
 
@@ -210,22 +229,26 @@ photo_job_rc_t
 photo_ctx_submit(photo_ctx_t *ctx, photo_job_t *job, const char *function,
     const char *unique, const unsigned char *payload, size_t len)
 {
+    struct timespec   start;
     gearman_return_t  grc;
 
     if (ctx->gearman == NULL) {
         ctx->gearman = photo_gearman_client(ctx->cf);
         if (ctx->gearman == NULL) {
-            return photo_job_retry(job, "gearman client cannot be set up");
+            return photo_ctx_failed(job, PHOTO_BACKEND_GEARMAN,
+                                    "the client cannot be set up");
         }
     }
 
+    photo_metrics_call_begin(&start);
     grc = gearman_client_do_background(ctx->gearman, function, unique,
                                        payload, len, NULL);
+    photo_metrics_call_end(PHOTO_BACKEND_GEARMAN, &start);
 
     if (grc != GEARMAN_SUCCESS) {
-        return photo_job_retry(job, "gearmand: submitting %s %s: %s",
-                               function, unique,
-                               gearman_client_error(ctx->gearman));
+        return photo_ctx_failed(job, PHOTO_BACKEND_GEARMAN,
+                                "submitting %s %s: %s", function, unique,
+                                gearman_client_error(ctx->gearman));
     }
 
     return PHOTO_JOB_DONE;
@@ -241,11 +264,13 @@ photo_ctx_dead_letter(photo_ctx_t *ctx, photo_job_t *job)
     yajl_gen              g;
     redisReply           *r;
     redisContext         *c;
+    struct timespec       start;
     const unsigned char  *buf;
 
     /* not photo_ctx_redis(): job->reason is the letter's, keep it */
     c = photo_redis_ensure(ctx->cf, &ctx->redis);
     if (c == NULL) {
+        photo_metrics_backend_error(PHOTO_BACKEND_REDIS);
         return -1;
     }
 
@@ -259,15 +284,18 @@ photo_ctx_dead_letter(photo_ctx_t *ctx, photo_job_t *job)
     if (photo_job_dead_letter(job, g) != yajl_gen_status_ok
         || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
     {
-        photo_log_error("%s: cannot write the dead letter", job->name);
+        photo_log_error("cannot write the dead letter");
         goto done;
     }
 
     snprintf(key, sizeof(key), "%s%s", PHOTO_REDIS_DEAD_LETTER, job->name);
 
+    photo_metrics_call_begin(&start);
     r = redisCommand(c, "LPUSH %s %b", key, buf, len);
+    photo_metrics_call_end(PHOTO_BACKEND_REDIS, &start);
 
     if (r == NULL) {
+        photo_metrics_backend_error(PHOTO_BACKEND_REDIS);
         photo_log_error("redis: %s", c->errstr);
 
     } else if (r->type == REDIS_REPLY_ERROR) {
@@ -284,4 +312,23 @@ done:
     yajl_gen_free(g);
 
     return rc;
+}
+
+
+photo_job_rc_t
+photo_ctx_failed(photo_job_t *job, photo_backend_t b, const char *fmt, ...)
+{
+    int      n;
+    va_list  args;
+
+    photo_metrics_backend_error(b);
+
+    n = snprintf(job->reason, sizeof(job->reason), "%s: ",
+                 photo_backend_names[b]);
+
+    va_start(args, fmt);
+    vsnprintf(job->reason + n, sizeof(job->reason) - (size_t) n, fmt, args);
+    va_end(args);
+
+    return PHOTO_JOB_RETRY;
 }

@@ -23,6 +23,7 @@
 
 #include "photo_config.h"
 #include "photo_job.h"
+#include "photo_metrics.h"
 
 #define PHOTO_CTX_MC_SERVERS  64
 
@@ -65,5 +66,14 @@ photo_job_rc_t photo_ctx_submit(photo_ctx_t *ctx, photo_job_t *job,
 
 /* LPUSH dead_letter:<job name> {"reason","payload"}: 0, or -1 (retry) */
 int photo_ctx_dead_letter(photo_ctx_t *ctx, photo_job_t *job);
+
+/*
+ * A backend failed the job for now: counted in
+ * photo_worker_backend_errors_total, reason "<backend>: <fmt...>",
+ * PHOTO_JOB_RETRY.  "return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
+ * ...)" wherever a handler meets an unusable backend.
+ */
+photo_job_rc_t photo_ctx_failed(photo_job_t *job, photo_backend_t b,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif /* PHOTO_CTX_H */

@@ -22,6 +22,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "photo_metrics.h"
+
 typedef enum {
     PHOTO_JOB_DONE = 0,
     PHOTO_JOB_RETRY,
@@ -30,7 +32,7 @@ typedef enum {
 
 #define PHOTO_JOB_REASON  256
 
-typedef struct {
+typedef struct photo_job_s {
     const char      *name;          /* the Gearman function */
     const char      *unique;        /* Gearman's unique key, or "" */
     char            *payload;       /* a NUL-terminated copy of the workload */
@@ -43,6 +45,8 @@ typedef struct {
                                        across retries of the same job */
     photo_job_rc_t   rc;            /* what a batch handler made of it */
     int              applied;       /* its group was applied */
+    photo_metrics_spent_t  spent;   /* in each backend (its group's time
+                                       for a grouped job), all attempts */
 
     unsigned char   *result;        /* a foreground job's answer (malloc) */
     size_t           result_len;

@@ -4,6 +4,7 @@
 #include "photo_contract.h"
 #include "photo_id.h"
 #include "photo_log.h"
+#include "photo_metrics.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +13,9 @@
 
 
 #define PHOTO_LIST_KEY  64
+
+
+static photo_metric_t  *photo_list_inserts;
 
 
 static int photo_list_each(redisContext *c, const char *prefix,
@@ -24,11 +28,27 @@ static int photo_list_ids(redisContext *c, const char *cmd, const char *key,
     const int64_t *ids, size_t n, int cap);
 
 
+void
+photo_list_metrics(void)
+{
+    photo_list_inserts = photo_metrics_counter(
+        "photo_fanout_feed_inserts_total",
+        "Photo ids put into followers' feeds (ZADD), by the fan-out worker "
+        "and by the persist worker's own fan-out.", "");
+}
+
+
 int
 photo_list_fanout(redisContext *c, const char *prefix, const int64_t *owners,
     size_t n, int64_t id, int cap)
 {
-    return photo_list_each(c, prefix, owners, n, &id, 1, cap);
+    if (photo_list_each(c, prefix, owners, n, &id, 1, cap) != 0) {
+        return -1;
+    }
+
+    photo_metrics_add(photo_list_inserts, n);
+
+    return 0;
 }
 
 
@@ -232,15 +252,18 @@ photo_list_trim(redisContext *c, const char *key, int cap)
 static int
 photo_list_replies(redisContext *c, size_t n)
 {
-    int          rc;
-    void        *reply;
-    size_t       i;
-    redisReply  *r;
+    int               rc;
+    void             *reply;
+    size_t            i;
+    redisReply       *r;
+    struct timespec   start;
 
     rc = 0;
+    photo_metrics_call_begin(&start);
 
     for (i = 0; i < n; i++) {
         if (redisGetReply(c, &reply) != REDIS_OK) {
+            photo_metrics_call_end(PHOTO_BACKEND_REDIS, &start);
             photo_log_error("redis: %s", c->errstr);
             return -1;                  /* the context is broken: reconnect */
         }
@@ -258,6 +281,8 @@ photo_list_replies(redisContext *c, size_t n)
 
         freeReplyObject(r);
     }
+
+    photo_metrics_call_end(PHOTO_BACKEND_REDIS, &start);
 
     return rc;
 }

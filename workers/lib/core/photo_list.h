@@ -26,6 +26,10 @@
 
 #define PHOTO_LIST_BATCH  1000      /* owners per pipelined round trip */
 
+/* photo_fanout_feed_inserts_total, counted by photo_list_fanout() from now
+   on (the workers that fan out) */
+void photo_list_metrics(void);
+
 /* id into <prefix><owner> for every owner, then trim each to cap */
 int photo_list_fanout(redisContext *c, const char *prefix,
     const int64_t *owners, size_t n, int64_t id, int cap);

@@ -3,6 +3,7 @@
 #include "photo_worker.h"
 #include "photo_gearman.h"
 #include "photo_log.h"
+#include "photo_metrics_http.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +47,10 @@ static volatile sig_atomic_t  photo_worker_nkick;
 
 
 static void photo_worker_usage(photo_worker_t *w, FILE *out);
+static int photo_worker_metrics(photo_worker_t *w);
+static unsigned long long photo_worker_count(photo_worker_t *w,
+    photo_outcome_t o);
+static double photo_worker_since(const struct timespec *start);
 static void photo_worker_on_signal(int signo);
 static int photo_worker_register(photo_worker_thread_t *t);
 static void *photo_worker_loop(void *data);
@@ -57,7 +62,14 @@ static photo_job_rc_t photo_worker_apply(photo_worker_t *w,
     photo_worker_function_t *fn, photo_job_t *job);
 static int photo_worker_backoff(photo_worker_function_t *fn,
     photo_job_t *job, const char *why);
+static void photo_worker_slow(photo_worker_t *w, photo_job_t *job,
+    long ms);
 static void photo_worker_sleep(unsigned ms);
+
+
+static const char  *photo_worker_outcomes[PHOTO_OUTCOME_N] = {
+    "taken", "done", "retried", "dead", "failed", "given_back"
+};
 
 
 static const struct option  photo_worker_options[] = {
@@ -153,6 +165,11 @@ photo_worker_init(photo_worker_t *w, int argc, char **argv,
     srandom((unsigned) getpid() ^ (unsigned) time(NULL));  /* jitter */
     photo_ctx_init(&w->ctx, &w->cf);
 
+    if (photo_worker_metrics(w) != 0) {
+        fprintf(stderr, "%s: metrics: out of memory\n", prog);
+        return -1;
+    }
+
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = photo_worker_on_signal;
     sa.sa_flags = SA_RESTART;
@@ -206,11 +223,82 @@ photo_worker_usage(photo_worker_t *w, FILE *out)
                                   "each of\n"
         "                         PHOTO_MEMCACHED_PORTS)\n"
         "  PHOTO_GEARMAN_HOST, PHOTO_GEARMAN_PORT\n"
+        "  PHOTO_METRICS_PORT     metrics at http://PHOTO_METRICS_HOST:PORT/"
+                                  "metrics\n"
+        "                         (default none; host 127.0.0.1)\n"
+        "  PHOTO_SLOW_JOB_MS      a slower job is logged (default 1000)\n"
         "  PHOTO_FEED_CAP, PHOTO_LOG_LEVEL; see README.md for the rest.\n"
         "\n"
         "Logs go to stderr.  SIGTERM or SIGINT: the job at hand is finished "
         "(or,\nwhile a backend is away, given back to gearmand), then the "
         "process exits.\n");
+}
+
+
+/*
+ * The series of this worker's jobs, each at 0 from the start (so that the
+ * first of them is an increase), the backends', the process's, and
+ * gearmand's queue when PHOTO_METRICS_GEARMAN=1.
+ */
+static int
+photo_worker_metrics(photo_worker_t *w)
+{
+    int                       i, o;
+    char                      labels[128];
+    photo_worker_function_t  *fn;
+
+    photo_metrics_backends();
+
+    if (photo_metrics_process() != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < w->nfunctions; i++) {
+        fn = &w->functions[i];
+
+        for (o = 0; o < PHOTO_OUTCOME_N; o++) {
+            snprintf(labels, sizeof(labels), "job=\"%s\",outcome=\"%s\"",
+                     fn->name, photo_worker_outcomes[o]);
+
+            fn->outcome[o] = photo_metrics_counter(
+                "photo_worker_jobs_total",
+                "Jobs taken from gearmand, and what became of them: done, "
+                "dead (dead-lettered), failed (a foreground job's WORK_FAIL), "
+                "given_back (to gearmand, when stopped); retried counts "
+                "attempts that failed for want of a backend.", labels);
+        }
+
+        snprintf(labels, sizeof(labels), "job=\"%s\"", fn->name);
+
+        fn->duration = photo_metrics_histogram(
+            "photo_worker_job_duration_seconds",
+            "Time from taking a job to its answer, retries included.",
+            labels);
+
+        if (fn->outcome[PHOTO_OUTCOME_N - 1] == NULL || fn->duration == NULL) {
+            return -1;
+        }
+    }
+
+    if (strcmp(w->cf.metrics_gearman, "1") == 0) {
+        return photo_gearman_metrics(&w->cf);
+    }
+
+    return 0;
+}
+
+
+static unsigned long long
+photo_worker_count(photo_worker_t *w, photo_outcome_t o)
+{
+    int                 i;
+    unsigned long long  n;
+
+    for (i = 0, n = 0; i < w->nfunctions; i++) {
+        n += photo_metrics_value(w->functions[i].outcome[o]);
+    }
+
+    return n;
 }
 
 
@@ -317,6 +405,13 @@ photo_worker_run(photo_worker_t *w)
 
     snprintf(w->id, sizeof(w->id), "%s-%d", w->prog, (int) getpid());
 
+    if (w->cf.metrics_port
+        && photo_metrics_http_start(w->cf.metrics_host, w->cf.metrics_port)
+           != 0)
+    {
+        return 1;
+    }
+
     for (i = 0; i < w->nfunctions; i++) {
         if (w->functions[i].batch == NULL) {
             continue;
@@ -373,8 +468,11 @@ photo_worker_run(photo_worker_t *w)
         pthread_join(w->thread[n].tid, NULL);
     }
 
-    photo_log_info("stopping: %lu applied, %lu dead-lettered, %lu given "
-                   "back", w->applied, w->dead, w->given_back);
+    photo_log_info("stopping: %llu applied, %llu dead-lettered, %llu failed, "
+                   "%llu given back", photo_worker_count(w, PHOTO_OUTCOME_DONE),
+                   photo_worker_count(w, PHOTO_OUTCOME_DEAD),
+                   photo_worker_count(w, PHOTO_OUTCOME_FAILED),
+                   photo_worker_count(w, PHOTO_OUTCOME_GIVEN_BACK));
 
     return 0;
 }
@@ -419,6 +517,8 @@ photo_worker_loop(void *data)
 
         default:
             /* gearmand away: libgearman reconnects on the next call */
+            photo_metrics_backend_error(PHOTO_BACKEND_GEARMAN);
+
             if (t->outage++ == 0) {
                 photo_log_warn("gearmand %s:%d: %s; reconnecting",
                                photo_config_host(&w->cf, gearman_host),
@@ -463,6 +563,7 @@ photo_worker_done(photo_worker_t *w)
     unsigned  n;
 
     photo_worker_nkick = 0;
+    photo_metrics_http_stop();
 
     for (n = 0; w->thread && n < w->threads; n++) {
         if (w->thread[n].gearman) {
@@ -503,13 +604,18 @@ photo_worker_call(gearman_job_st *gjob, void *context, size_t *result_size,
     void                     *result;
     photo_job_t               job;
     photo_job_rc_t            rc;
+    photo_outcome_t           outcome;
     photo_worker_t           *w;
     photo_worker_function_t  *fn;
+    struct timespec           start;
 
     fn = context;
     w = fn->worker;
     result = NULL;
     *result_size = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    photo_metrics_inc(fn->outcome[PHOTO_OUTCOME_TAKEN]);
 
     if (photo_job_init(&job, fn->name, gearman_job_unique(gjob),
                        gearman_job_workload(gjob),
@@ -526,7 +632,7 @@ photo_worker_call(gearman_job_st *gjob, void *context, size_t *result_size,
     switch (rc) {
 
     case PHOTO_JOB_DONE:
-        __atomic_add_fetch(&w->applied, 1, __ATOMIC_RELAXED);
+        outcome = PHOTO_OUTCOME_DONE;
         result = job.result;
         *result_size = job.result_len;
         job.result = NULL;
@@ -534,17 +640,22 @@ photo_worker_call(gearman_job_st *gjob, void *context, size_t *result_size,
         break;
 
     case PHOTO_JOB_DEAD:
-        __atomic_add_fetch(&w->dead, 1, __ATOMIC_RELAXED);
+        outcome = fn->kind == PHOTO_JOB_BACKGROUND ? PHOTO_OUTCOME_DEAD
+                                                   : PHOTO_OUTCOME_FAILED;
         *ret_ptr = fn->kind == PHOTO_JOB_BACKGROUND ? GEARMAN_SUCCESS
                                                     : GEARMAN_WORK_FAIL;
         break;
 
     default:
-        __atomic_add_fetch(&w->given_back, 1, __ATOMIC_RELAXED);
+        outcome = fn->kind == PHOTO_JOB_BACKGROUND ? PHOTO_OUTCOME_GIVEN_BACK
+                                                   : PHOTO_OUTCOME_FAILED;
         *ret_ptr = fn->kind == PHOTO_JOB_BACKGROUND ? GEARMAN_LOST_CONNECTION
                                                     : GEARMAN_WORK_FAIL;
         break;
     }
+
+    photo_metrics_inc(fn->outcome[outcome]);
+    photo_metrics_observe(fn->duration, photo_worker_since(&start));
 
     photo_job_free(&job);
 
@@ -552,14 +663,20 @@ photo_worker_call(gearman_job_st *gjob, void *context, size_t *result_size,
 }
 
 
+/*
+ * The job until it is applied, dead-lettered or given up, with this
+ * thread's log lines naming it; then the slow job's line, if it was.
+ */
 static photo_job_rc_t
 photo_worker_apply(photo_worker_t *w, photo_worker_function_t *fn,
     photo_job_t *job)
 {
+    long             ms;
     photo_job_rc_t   rc;
     struct timespec  start;
 
     clock_gettime(CLOCK_MONOTONIC, &start);
+    photo_log_jobs(&job, 1);
 
     for ( ;; ) {
         if (fn->group) {
@@ -567,7 +684,9 @@ photo_worker_apply(photo_worker_t *w, photo_worker_function_t *fn,
 
         } else {
             pthread_mutex_lock(&w->ctx_lock);
+            photo_metrics_spent_take(NULL);
             rc = fn->handler(&w->ctx, job);
+            photo_metrics_spent_take(&job->spent);
             pthread_mutex_unlock(&w->ctx_lock);
         }
 
@@ -575,41 +694,95 @@ photo_worker_apply(photo_worker_t *w, photo_worker_function_t *fn,
             break;
         }
 
+        photo_metrics_inc(fn->outcome[PHOTO_OUTCOME_RETRIED]);
+
         if (photo_worker_backoff(fn, job, job->reason) != 0) {
-            return PHOTO_JOB_RETRY;
+            goto done;
         }
     }
 
     if (rc == PHOTO_JOB_DONE) {
-        photo_log_debug("%s %s: done in %ld ms", job->name, job->unique,
-                        photo_worker_ms_since(&start));
-        return PHOTO_JOB_DONE;
+        goto done;
     }
 
     if (fn->kind == PHOTO_JOB_FOREGROUND) {
-        photo_log_warn("%s: failed: %s", job->name, job->reason);
-        return PHOTO_JOB_DEAD;
+        photo_log_warn("failed: %s", job->reason);
+        goto done;
     }
 
-    photo_log_warn("%s %s: dead letter: %s", job->name, job->unique,
-                   job->reason);
+    photo_log_warn("dead letter: %s", job->reason);
 
     for ( ;; ) {
         pthread_mutex_lock(&w->ctx_lock);
         rc = photo_ctx_dead_letter(&w->ctx, job) == 0 ? PHOTO_JOB_DEAD
                                                        : PHOTO_JOB_RETRY;
+        photo_metrics_spent_take(&job->spent);
         pthread_mutex_unlock(&w->ctx_lock);
 
-        if (rc == PHOTO_JOB_DEAD) {
-            return PHOTO_JOB_DEAD;
-        }
-
-        if (photo_worker_backoff(fn, job, "cannot store the dead letter")
-            != 0)
+        if (rc == PHOTO_JOB_DEAD
+            || photo_worker_backoff(fn, job, "cannot store the dead letter")
+               != 0)
         {
-            return PHOTO_JOB_RETRY;
+            break;
         }
     }
+
+done:
+
+    photo_log_jobs(NULL, 0);
+
+    ms = photo_worker_ms_since(&start);
+
+    if (ms >= w->cf.slow_job_ms) {
+        photo_worker_slow(w, job, ms);
+
+    } else {
+        photo_log_debug("%s %s: %s in %ld ms", job->name, job->unique,
+                        rc == PHOTO_JOB_DONE ? "done" : "ended", ms);
+    }
+
+    return rc;
+}
+
+
+/*
+ * "slow job: photo_persist 42-ab took 1520 ms, 2 attempts: postgres 1200
+ * ms in 3 calls, redis 10 ms in 2 calls, the rest 310 ms".  The rest is the
+ * handler's own work, waiting for the group before, backoff, and what is
+ * not timed (the handlers' own Redis commands).
+ */
+static void
+photo_worker_slow(photo_worker_t *w, photo_job_t *job, long ms)
+{
+    int       b, n;
+    char      where[512];
+    size_t    len;
+    uint64_t  timed;
+
+    len = 0;
+    timed = 0;
+    where[0] = '\0';
+
+    for (b = 0; b < PHOTO_BACKEND_N && len < sizeof(where); b++) {
+        if (job->spent.calls[b] == 0) {
+            continue;
+        }
+
+        timed += job->spent.ns[b];
+        n = snprintf(where + len, sizeof(where) - len, "%s %llu ms in %u "
+                     "call%s, ", photo_backend_names[b],
+                     (unsigned long long) (job->spent.ns[b] / 1000000),
+                     job->spent.calls[b], job->spent.calls[b] == 1 ? "" : "s");
+        len += n > 0 ? (size_t) n : 0;
+    }
+
+    photo_log_warn("slow job: %s %s took %ld ms (over %d), %u attempt%s: "
+                   "%sthe rest %lld ms", job->name,
+                   job->unique[0] ? job->unique : "-", ms,
+                   w->cf.slow_job_ms, job->attempt,
+                   job->attempt == 1 ? "" : "s", where,
+                   (long long) ms - (long long) (timed / 1000000) > 0
+                   ? (long long) ms - (long long) (timed / 1000000) : 0);
 }
 
 
@@ -626,6 +799,7 @@ photo_worker_group_apply(photo_worker_t *w, photo_worker_function_t *fn,
     size_t                 i, n;
     photo_job_t           *jobs[PHOTO_WORKER_MAX_THREADS];
     photo_worker_group_t  *g;
+    photo_metrics_spent_t  spent;
 
     g = fn->group;
 
@@ -649,13 +823,21 @@ photo_worker_group_apply(photo_worker_t *w, photo_worker_function_t *fn,
 
         pthread_mutex_unlock(&g->lock);
 
+        photo_log_jobs(jobs, n);
+
         pthread_mutex_lock(&w->ctx_lock);
+        photo_metrics_spent_take(NULL);
         fn->batch(&w->ctx, jobs, n);
+        memset(&spent, 0, sizeof(spent));
+        photo_metrics_spent_take(&spent);
         pthread_mutex_unlock(&w->ctx_lock);
+
+        photo_log_jobs(&job, 1);
 
         pthread_mutex_lock(&g->lock);
 
         for (i = 0; i < n; i++) {
+            photo_metrics_spent_add(&jobs[i]->spent, &spent);
             jobs[i]->applied = 1;
         }
 
@@ -679,8 +861,7 @@ photo_worker_backoff(photo_worker_function_t *fn, photo_job_t *job,
     if (fn->kind == PHOTO_JOB_FOREGROUND
         && job->attempt >= PHOTO_WORKER_FG_ATTEMPTS)
     {
-        photo_log_error("%s: %s; failed after %u attempts", job->name, why,
-                        job->attempt);
+        photo_log_error("%s; failed after %u attempts", why, job->attempt);
         return -1;
     }
 
@@ -690,16 +871,14 @@ photo_worker_backoff(photo_worker_function_t *fn, photo_job_t *job,
         /* every attempt while it is new, then now and then */
         if (job->attempt <= 3 || job->attempt % 30 == 0) {
             photo_log(job->attempt <= 3 ? PHOTO_LOG_WARN : PHOTO_LOG_ERROR,
-                      "%s %s: %s; attempt %u, again in %u ms", job->name,
-                      job->unique, why, job->attempt, ms);
+                      "%s; again in %u ms", why, ms);
         }
 
         photo_worker_sleep(ms);
     }
 
     if (photo_worker_stop) {
-        photo_log_warn("%s %s: %s; stopping, the job goes back to gearmand",
-                       job->name, job->unique, why);
+        photo_log_warn("%s; stopping, the job goes back to gearmand", why);
         return -1;
     }
 
@@ -750,10 +929,18 @@ photo_worker_sleep(unsigned ms)
 long
 photo_worker_ms_since(const struct timespec *start)
 {
+    return (long) (photo_worker_since(start) * 1000);
+}
+
+
+/* seconds, to the nanosecond: a job's duration */
+static double
+photo_worker_since(const struct timespec *start)
+{
     struct timespec  now;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
 
-    return (now.tv_sec - start->tv_sec) * 1000
-           + (now.tv_nsec - start->tv_nsec) / 1000000;
+    return (double) (now.tv_sec - start->tv_sec)
+           + (now.tv_nsec - start->tv_nsec) / 1e9;
 }

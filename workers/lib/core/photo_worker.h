@@ -36,6 +36,14 @@
  * wait to form the next.  Under load the groups grow; alone, a job is a
  * group of one and waits for nothing.  Each job is still answered to
  * gearmand only once its group was applied, so it is no less durable.
+ *
+ * Metrics (photo_metrics.h), served on PHOTO_METRICS_PORT when it is set:
+ * photo_worker_jobs_total{job,outcome} counts each job taken and what
+ * became of it (done; dead: dead-lettered; failed: a foreground job's
+ * WORK_FAIL; given_back: to gearmand, at SIGTERM) and each attempt that
+ * failed for want of a backend (retried); photo_worker_job_duration_seconds
+ * {job} is the time from taking a job to its answer, retries included.  A
+ * job slower than PHOTO_SLOW_JOB_MS is logged with where its time went.
  */
 
 #ifndef PHOTO_WORKER_H
@@ -48,6 +56,7 @@
 #include "photo_config.h"
 #include "photo_ctx.h"
 #include "photo_job.h"
+#include "photo_metrics.h"
 
 #define PHOTO_WORKER_MAX_FUNCTIONS  4
 #define PHOTO_WORKER_MAX_THREADS    64
@@ -64,6 +73,17 @@ typedef enum {
     PHOTO_JOB_FOREGROUND            /* a client waits for the answer */
 } photo_job_kind_t;
 
+/* photo_worker_jobs_total's outcome label */
+typedef enum {
+    PHOTO_OUTCOME_TAKEN = 0,
+    PHOTO_OUTCOME_DONE,
+    PHOTO_OUTCOME_RETRIED,
+    PHOTO_OUTCOME_DEAD,
+    PHOTO_OUTCOME_FAILED,
+    PHOTO_OUTCOME_GIVEN_BACK,
+    PHOTO_OUTCOME_N
+} photo_outcome_t;
+
 typedef struct photo_worker_s        photo_worker_t;
 typedef struct photo_worker_group_s  photo_worker_group_t;
 
@@ -74,6 +94,8 @@ typedef struct {
     photo_worker_t          *worker;
     photo_batch_handler_pt   batch;     /* jobs applied in groups, or NULL */
     photo_worker_group_t    *group;
+    photo_metric_t          *outcome[PHOTO_OUTCOME_N];
+    photo_metric_t          *duration;
 } photo_worker_function_t;
 
 /* one Gearman connection and the thread that takes jobs from it */
@@ -98,9 +120,6 @@ struct photo_worker_s {
     unsigned                  threads;        /* set before photo_worker_run:
                                                  jobs held at once (1) */
     photo_worker_thread_t    *thread;
-    unsigned long             applied;
-    unsigned long             dead;
-    unsigned long             given_back;
 };
 
 /*

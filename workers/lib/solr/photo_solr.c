@@ -2,6 +2,7 @@
 
 #include "photo_solr.h"
 #include "photo_log.h"
+#include "photo_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,7 @@ photo_solr_update(photo_solr_t *s, const void *body, size_t len, char *err,
     rc = curl_easy_perform(s->curl);
 
     if (rc != CURLE_OK) {
+        photo_metrics_backend_error(PHOTO_BACKEND_SOLR);
         snprintf(err, errlen, "%s", curl_easy_strerror(rc));
         return PHOTO_SOLR_RETRY;
     }
@@ -128,6 +130,7 @@ photo_solr_update(photo_solr_t *s, const void *body, size_t len, char *err,
     if (status >= 500 || status == 401 || status == 403 || status == 404
         || status == 408 || status == 429 || status < 400)
     {
+        photo_metrics_backend_error(PHOTO_BACKEND_SOLR);
         return PHOTO_SOLR_RETRY;
     }
 

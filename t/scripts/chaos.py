@@ -15,7 +15,9 @@ One table, a row per fault: failed requests (reads and writes answered
 other than 2xx, or not at all; the writes are then retried), accepted
 writes, lost (accepted, never applied), duplicated (applied twice), and the
 seconds from the fault until writes succeed again.  Last, the idle stack's
-CPU, which must stay under 1% of one core.  Exit 1 unless every row reads
+CPU, which must stay under 1% of one core; and apart from it, printed and
+not limited, what Prometheus and its exporters cost meanwhile (scraping
+every PHOTO_SCRAPE_INTERVAL, with PHOTO_PROMETHEUS=1).  Exit 1 unless every row reads
 lost 0, duplicated 0, and the stack answers /health at the end."""
 
 import http.client, json, os, re, signal, subprocess, sys, threading, time, uuid
@@ -29,7 +31,17 @@ LOAD_S = float(os.environ.get("CHAOS_LOAD_S", "6"))    # per fault
 FAULT_AT = 1.5                                          # into the load
 WRITERS = 6
 DRAIN_S = 60
+IDLE_S = float(os.environ.get("CHAOS_IDLE_S", "10"))
 TAG = uuid.uuid4().hex[:8]
+
+
+def pg_dir():
+    """Postgres's folder: under the run directory, or where pg.location says"""
+    loc = os.path.join(RUN, "pg.location")
+    if os.path.exists(loc):
+        with open(loc) as f:
+            return f.read().strip()
+    return os.path.join(RUN, "pg")
 
 
 def pid_of(path):
@@ -82,11 +94,7 @@ def kill_gearmand():
 def restart_postgres():
     """as a crash: every Postgres process ends at once, none shuts down
     cleanly (pg_ctl's immediate mode); then started again"""
-    pg = os.path.join(RUN, "pg")
-    loc = os.path.join(RUN, "pg.location")
-    if os.path.exists(loc):
-        pg = open(loc).read().strip()
-    cmd = [os.path.join(os.environ["PG_BIN"], "pg_ctl"), "-D", os.path.join(pg, "data"),
+    cmd = [os.path.join(os.environ["PG_BIN"], "pg_ctl"), "-D", os.path.join(pg_dir(), "data"),
            "-m", "immediate", "-w", "stop"]
     if os.getuid() == 0:
         cmd = ["runuser", "-u", "postgres", "--"] + cmd
@@ -257,17 +265,23 @@ def settle(accepted):
 
 # -------------------------------------------------------------------- idle
 
-def stack_pids():
+MONITORING = os.path.join(RUN, "prometheus")      # scripts/stack's $PROM
+
+
+def stack_pids(monitoring=False):
+    """the stack's own processes, or (monitoring) Prometheus and the
+    exporters: their pid files are under MONITORING"""
     pids = set()
     for d, _, fs in os.walk(RUN):
+        if (d == MONITORING or d.startswith(MONITORING + os.sep)) != monitoring:
+            continue
         for f in fs:
             if f.endswith(".pid") or f.endswith(".gearmand") or f == "postmaster.pid":
                 p = pid_of(os.path.join(d, f))
                 if p:
                     pids.add(p)
-    loc = os.path.join(RUN, "pg.location")
-    if os.path.exists(loc):
-        p = pid_of(os.path.join(open(loc).read().strip(), "data", "postmaster.pid"))
+    if not monitoring:
+        p = pid_of(os.path.join(pg_dir(), "data", "postmaster.pid"))
         if p:
             pids.add(p)
     # their children: nginx's workers, Postgres's backends and helpers
@@ -292,12 +306,14 @@ def cpu_ticks(pids):
 
 
 def idle_cpu(seconds=10):
-    """% of one core the whole stack used over seconds"""
-    pids = stack_pids()
-    t0, c0 = time.time(), cpu_ticks(pids)
+    """% of one core the whole stack used over seconds, and the number of
+    its processes; the same of Prometheus and its exporters"""
+    pids, mon = stack_pids(), stack_pids(monitoring=True)
+    t0, c0, m0 = time.time(), cpu_ticks(pids), cpu_ticks(mon)
     time.sleep(seconds)
-    t1, c1 = time.time(), cpu_ticks(pids)
-    return 100.0 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / (t1 - t0), len(pids)
+    t1, c1, m1 = time.time(), cpu_ticks(pids), cpu_ticks(mon)
+    per = 100.0 / os.sysconf("SC_CLK_TCK") / (t1 - t0)
+    return (c1 - c0) * per, len(pids), (m1 - m0) * per, len(mon)
 
 
 # -------------------------------------------------------------------- main
@@ -316,7 +332,7 @@ def setup():
 
 def main():
     token, media_id = setup()
-    before, npids = idle_cpu(5)
+    before, npids, _, _ = idle_cpu(5)
     print("chaos: %d writers (posts and device tokens, retried with their "
           "Idempotency-Key), wrk -c4 on the feed, %.0f s of load per fault"
           % (WRITERS, LOAD_S))
@@ -345,12 +361,22 @@ def main():
     print()
     print("health at the end: %d" % s)
     time.sleep(3)                   # the last jobs' follow-ups
-    after, npids = idle_cpu(10)
+    after, npids, mon, nmon = idle_cpu(IDLE_S)
     print("idle after: %.2f%% of one core (%d processes; limit 1%%)" % (after, npids))
+    if nmon:
+        print("monitoring idle: %.2f%% of one core (Prometheus and %d exporters, "
+              "scraping every %s; not limited)"
+              % (mon, nmon - 1, os.environ.get("PHOTO_SCRAPE_INTERVAL", "?")))
     ok = bad == 0 and s == 200 and after < 1.0
     print("chaos: %s" % ("every row lost 0, duplicated 0" if ok else "FAILED"))
     sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--idle"]:
+        # the idle figures alone, against the running stack
+        cpu, n, mon, nmon = idle_cpu(IDLE_S)
+        print("stack: %.2f%% of one core (%d processes); monitoring: %.2f%% "
+              "(%d processes)" % (cpu, n, mon, nmon))
+        sys.exit(0)
     main()

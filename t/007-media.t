@@ -1,8 +1,9 @@
-# POST /v1/media written by a thread of photo_media_thread_pool: the image
+# POST /v1/media stored by a thread of photo_media_thread_pool: the image
 # is stored under a name keyed on its bytes and its uploader (HMAC-SHA256,
-# photo_media_key_file) and served back as sent; a file that cannot be
-# written is a 500 (JSON, as every error of the API) with the failed call
-# in the error log.
+# photo_media_key_file) and served back as sent; a body nginx spooled to a
+# temp file is read back, and every body hashed, by that thread too (by the
+# worker without a pool); a file that cannot be written is a 500 (JSON, as
+# every error of the API) with the failed call in the error log.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use PhotoFixture;
@@ -19,18 +20,21 @@ redis('SET', "session:$Token", $USER, 'EX', 3600);
 redis('SET', "session:$OtherToken", $OTHER, 'EX', 3600);
 
 our $Png = png();
+# more than client_body_buffer_size 1k and the header buffer: spooled
+our $Big = png(64 * 1024);
 
 # the name: HMAC-SHA256 of the bytes under the uploader's key, which is the
 # HMAC of their id under the media key
 sub media_path {
-    my ($user) = @_;
+    my ($user, $bytes) = @_;
     my $name = Digest::SHA::hmac_sha256_hex(
-                   $Png, Digest::SHA::hmac_sha256($user, $MediaKey));
+                   $bytes, Digest::SHA::hmac_sha256($user, $MediaKey));
     return substr($name, 0, 2) . "/$name.png";
 }
 
-our $Path = media_path($USER);
-our $OtherPath = media_path($OTHER);
+our $Path = media_path($USER, $Png);
+our $OtherPath = media_path($OTHER, $Png);
+our $BigPath = media_path($USER, $Big);
 
 isnt($Path, $OtherPath, "two users' uploads of the same bytes are two names");
 for my $plain (Digest::SHA::sha1_hex($Png), Digest::SHA::sha256_hex($Png)) {
@@ -100,7 +104,53 @@ __DATA__
 
 
 
-=== TEST 4: a file that cannot be written: 500, the failed call logged
+=== TEST 4: a body nginx spooled to a file is read back and hashed in the pool's thread too
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        photo_media_thread_pool photo_media;
+        client_body_buffer_size 1k;
+    }
+--- request eval
+"POST /v1/media\n$::Big"
+--- error_code: 201
+--- response_body_like eval
+qr/^\{"media_id":"\d+","image_url":"\/media\/\Q$::BigPath\E","width":3,"height":2\}$/
+--- log_level: debug
+--- error_log eval
+[qr/\[warn\] .*a client request body is buffered to a temporary file/,
+ qr/\[debug\] (\d+)#(?!\1)\d+: photo body: \d+ bytes read back/,
+ qr/\[debug\] (\d+)#(?!\1)\d+: photo media: \d+ bytes hashed/]
+
+
+
+=== TEST 5: without a pool, the worker reads it back and hashes it itself
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        client_body_buffer_size 1k;
+    }
+    location /media/ {
+        alias $TEST_NGINX_SERVER_ROOT/html/;
+    }
+--- request eval
+"POST /v1/media\n$::Big"
+--- error_code: 201
+--- response_body_like eval
+qr/^\{"media_id":"\d+","image_url":"\/media\/\Q$::BigPath\E","width":3,"height":2\}$/
+--- log_level: debug
+--- error_log eval
+[qr/\[warn\] .*a client request body is buffered to a temporary file/,
+ qr/\[debug\] (\d+)#\1: \*\d+ photo body: \d+ bytes read back/,
+ qr/\[debug\] (\d+)#\1: \*\d+ photo media: \d+ bytes hashed/]
+--- no_error_log
+run task
+
+
+
+=== TEST 6: a file that cannot be written: 500, the failed call logged
 --- config
     location / {
         photo_api;
@@ -122,7 +172,7 @@ qr/\[crit\] .*mkdir\(\) ".*\/html\/a_file\/[0-9a-f]{2}" failed \(20: Not a direc
 
 
 
-=== TEST 5: nginx's own refusals are JSON too: a body over client_max_body_size
+=== TEST 7: nginx's own refusals are JSON too: a body over client_max_body_size
 --- config
     location / {
         photo_api;
@@ -139,7 +189,7 @@ Content-Type: application/json
 
 
 
-=== TEST 6: and a location without photo_api keeps nginx's page
+=== TEST 8: and a location without photo_api keeps nginx's page
 --- config
     location / {
         photo_api;

@@ -2,14 +2,15 @@
 # is stored under a name keyed on its bytes and its uploader (HMAC-SHA256,
 # photo_media_key_file) and served back as sent; a body nginx spooled to a
 # temp file is read back, and every body hashed, by that thread too (by the
-# worker without a pool); a file that cannot be written is a 500 (JSON, as
+# worker without a pool); the upload waits in Redis for its post
+# (media:<id>, for a day); a file that cannot be written is a 500 (JSON, as
 # every error of the API) with the failed call in the error log.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use PhotoFixture;
 use Digest::SHA ();
 
-my ($USER, $OTHER) = (7001, 7002);
+our ($USER, $OTHER) = (7001, 7002);
 our $Token = 'tok_media_0123456789abcdef';
 our $OtherToken = 'tok_media_other_0123456789';
 
@@ -150,7 +151,30 @@ run task
 
 
 
-=== TEST 6: a file that cannot be written: 500, the failed call logged
+=== TEST 6: the upload waits for its post in Redis: media:<id>, its user's, for a day
+--- init
+my $a = PhotoFixture::http($ENV{TEST_NGINX_SERVER_PORT}, 'POST /v1/media',
+                           { Authorization => "Bearer $::Token",
+                             'Content-Type' => 'image/png' }, $::Png);
+my ($id) = $a->{body} =~ /^\{"media_id":"(\d+)"/;
+Test::More::ok($a->{status} == 201 && $id, "an upload: 201 with an id")
+    or Test::More::diag($a->{body});
+Test::More::is(PhotoFixture::redis('GET', "media:" . ($id // 0)),
+               qq({"user_id":"$::USER","media_path":"$::Path",)
+               . qq("image_url":"/media/$::Path","width":3,"height":2}),
+               "media:<id> holds its user, path, URL and size");
+my $ttl = PhotoFixture::redis('TTL', "media:" . ($id // 0));
+Test::More::ok($ttl > 86400 - 60 && $ttl <= 86400,
+               "media:<id> expires in a day ($ttl s)");
+--- request eval
+"GET /media/$::Path"
+--- error_code: 200
+--- response_body_like eval
+qr/^\Q$::Png\E\z/
+
+
+
+=== TEST 7: a file that cannot be written: 500, the failed call logged
 --- config
     location / {
         photo_api;
@@ -172,7 +196,7 @@ qr/\[crit\] .*mkdir\(\) ".*\/html\/a_file\/[0-9a-f]{2}" failed \(20: Not a direc
 
 
 
-=== TEST 7: nginx's own refusals are JSON too: a body over client_max_body_size
+=== TEST 8: nginx's own refusals are JSON too: a body over client_max_body_size
 --- config
     location / {
         photo_api;
@@ -189,7 +213,7 @@ Content-Type: application/json
 
 
 
-=== TEST 8: and a location without photo_api keeps nginx's page
+=== TEST 9: and a location without photo_api keeps nginx's page
 --- config
     location / {
         photo_api;

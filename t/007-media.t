@@ -36,6 +36,17 @@ sub media_path {
 our $Path = media_path($USER, $Png);
 our $OtherPath = media_path($OTHER, $Png);
 our $BigPath = media_path($USER, $Big);
+our $BigAnswer = qr/^\{"media_id":"\d+","image_url":"\/media\/\Q$BigPath\E","width":3,"height":2\}$/;
+
+# a spooled body read back and hashed by the pool's thread (its id is not
+# the worker's pid) or, without a pool, by the worker itself
+sub read_back_by {
+    my ($thread) = @_;
+    my $by = $thread ? '(?!\1)\d+' : '\1';
+    return [qr/\[warn\] .*a client request body is buffered to a temporary file/,
+            map { qr/\[debug\] (\d+)#$by: (?:\*\d+ )?photo $_/ }
+                'body: \d+ bytes read back', 'media: \d+ bytes hashed'];
+}
 
 isnt($Path, $OtherPath, "two users' uploads of the same bytes are two names");
 for my $plain (Digest::SHA::sha1_hex($Png), Digest::SHA::sha256_hex($Png)) {
@@ -117,12 +128,10 @@ __DATA__
 "POST /v1/media\n$::Big"
 --- error_code: 201
 --- response_body_like eval
-qr/^\{"media_id":"\d+","image_url":"\/media\/\Q$::BigPath\E","width":3,"height":2\}$/
+$::BigAnswer
 --- log_level: debug
 --- error_log eval
-[qr/\[warn\] .*a client request body is buffered to a temporary file/,
- qr/\[debug\] (\d+)#(?!\1)\d+: photo body: \d+ bytes read back/,
- qr/\[debug\] (\d+)#(?!\1)\d+: photo media: \d+ bytes hashed/]
+::read_back_by('thread')
 
 
 
@@ -133,19 +142,14 @@ qr/^\{"media_id":"\d+","image_url":"\/media\/\Q$::BigPath\E","width":3,"height":
         photo_media_root $TEST_NGINX_SERVER_ROOT/html;
         client_body_buffer_size 1k;
     }
-    location /media/ {
-        alias $TEST_NGINX_SERVER_ROOT/html/;
-    }
 --- request eval
 "POST /v1/media\n$::Big"
 --- error_code: 201
 --- response_body_like eval
-qr/^\{"media_id":"\d+","image_url":"\/media\/\Q$::BigPath\E","width":3,"height":2\}$/
+$::BigAnswer
 --- log_level: debug
 --- error_log eval
-[qr/\[warn\] .*a client request body is buffered to a temporary file/,
- qr/\[debug\] (\d+)#\1: \*\d+ photo body: \d+ bytes read back/,
- qr/\[debug\] (\d+)#\1: \*\d+ photo media: \d+ bytes hashed/]
+::read_back_by()
 --- no_error_log
 run task
 

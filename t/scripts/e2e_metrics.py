@@ -122,6 +122,10 @@ def main():
     before = done_now()
     check("the persist workers count their done jobs (%s)" % before,
           persist and before is not None)
+    expr = "sum(%s)" % DONE
+    # once Prometheus has scraped what they count now, it holds no more
+    wait(lambda: query(expr) == before, 3 * step + 10)
+    seen_before = query(expr)
 
     tag = uuid.uuid4().hex[:8]
     token, media = poster("metrics_" + tag, "metrics password")
@@ -133,11 +137,12 @@ def main():
           wait(lambda: (done_now() or 0) > (before or 0), 20), (before, done_now()))
     after = done_now() or 0
 
-    expr = "sum(%s)" % DONE
     t0 = time.time()
     seen = wait(lambda: (query(expr) or 0) >= after, 3 * step + 10)
-    check("and in Prometheus (/api/v1/query %s >= %d) after its scrape, %.1f s later"
-          % (expr, after, time.time() - t0), seen, query(expr))
+    check("and in Prometheus: /api/v1/query %s from %s to %s after its scrape, "
+          "%.1f s later" % (expr, seen_before, query(expr), time.time() - t0),
+          seen_before is not None and seen_before < after and seen,
+          (seen_before, after))
 
     check("gearmand's queue is scraped: photo_gearman_workers{function=\"photo_persist\"} >= 1",
           (query('photo_gearman_workers{function="photo_persist"}') or 0) >= 1,

@@ -5,7 +5,7 @@
 
 #include "ngx_photo_redis.h"
 #include "ngx_photo_redis_adapter.h"
-#include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
 
 
 #define NGX_PHOTO_REDIS_BACKOFF_MIN  100

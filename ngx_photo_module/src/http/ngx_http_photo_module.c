@@ -9,6 +9,8 @@
 #include "ngx_photo_object_cache.h"
 #include "ngx_photo_postgres.h"
 #include "ngx_photo_read.h"
+#include "ngx_photo_args.h"
+#include "ngx_photo_session.h"
 #include "ngx_photo_redis.h"
 #include "ngx_photo_gearman.h"
 #include "ngx_photo_write.h"

@@ -7,6 +7,7 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_args.h"
 
 
 /* A positive 64-bit id in decimal, nothing else (no sign, no spaces). */

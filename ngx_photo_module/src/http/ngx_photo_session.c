@@ -7,9 +7,12 @@
  * scheme, its Host) or one of photo_allowed_origin.
  */
 
-#include "ngx_photo_read.h"
-#include "ngx_photo_json.h"
+#include "ngx_http_photo_module.h"
+#include "ngx_photo_session.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_args.h"
 #include "ngx_photo_redis.h"
+#include "photo_contract.h"
 
 
 typedef struct {
@@ -97,23 +100,6 @@ ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token)
 #endif
 
     return ngx_photo_session_valid(token);
-}
-
-
-ngx_int_t
-ngx_photo_unauthorized(ngx_http_request_t *r)
-{
-    r->headers_out.www_authenticate = ngx_list_push(&r->headers_out.headers);
-    if (r->headers_out.www_authenticate == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.www_authenticate->hash = 1;
-    ngx_str_set(&r->headers_out.www_authenticate->key, "WWW-Authenticate");
-    ngx_str_set(&r->headers_out.www_authenticate->value, "Bearer");
-
-    return ngx_photo_json_error(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
-                                "sign in first: no valid session");
 }
 
 

@@ -17,7 +17,10 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_session.h"
 #include "ngx_photo_postgres.h"
 #include "ngx_photo_redis.h"
 

@@ -16,6 +16,7 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_memcached.h"
 #include "ngx_photo_object_cache.h"
@@ -471,11 +472,3 @@ ngx_photo_hydrate_add(ngx_http_request_t *r, ngx_chain_t ***ll, ngx_str_t *s,
     return NGX_OK;
 }
 
-
-ngx_int_t
-ngx_photo_unavailable(ngx_http_request_t *r, const char *what)
-{
-    return ngx_photo_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                "unavailable", "%s is unavailable, try again "
-                                "shortly", what);
-}

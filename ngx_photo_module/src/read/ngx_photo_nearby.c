@@ -10,7 +10,10 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_session.h"
 
 #include <yajl/yajl_tree.h>
 

@@ -5,6 +5,8 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_session.h"
 
 
 static void ngx_photo_photo_session(void *data, int64_t user_id);

@@ -10,8 +10,9 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
-#include "ngx_photo_read.h"
+#include "ngx_photo_session.h"
 #include "ngx_photo_gearman.h"
 #include "ngx_photo_redis.h"
 

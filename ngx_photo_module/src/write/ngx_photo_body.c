@@ -8,9 +8,10 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_json_strict.h"
-#include "ngx_photo_read.h"
+#include "ngx_photo_session.h"
 
 
 #define NGX_PHOTO_JSON_MAX  16384

@@ -7,9 +7,9 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_postgres.h"
-#include "ngx_photo_read.h"
 
 
 static void ngx_photo_delete_body(ngx_photo_write_t *w);

@@ -9,8 +9,8 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
-#include "ngx_photo_read.h"
 #include "ngx_photo_gearman.h"
 
 

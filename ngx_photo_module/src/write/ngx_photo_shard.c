@@ -15,7 +15,7 @@
  */
 
 #include "ngx_photo_write.h"
-#include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_redis.h"
 #include "ngx_photo_id.h"
 

@@ -10,12 +10,12 @@
  * with its data instead of as a bare WORK_FAIL; kept connections have it.
  */
 
-#include "ngx_http_photo_module.h"
 #include "ngx_photo_gearman.h"
 #include "ngx_photo_gearman_parser.h"
 #include "ngx_photo_keepalive.h"
 
 
+#define NGX_PHOTO_GM_PORT          4730
 #define NGX_PHOTO_GM_BUFFER_SIZE   1024    /* replies are small */
 #define NGX_PHOTO_GM_KEEPALIVE     16      /* idle connections per worker */
 
@@ -35,10 +35,16 @@
 typedef struct ngx_photo_gm_s  ngx_photo_gm_t;
 
 
-/* The worker's client: pmcf->gearman_state. */
+typedef struct {
+    ngx_photo_backend_conf_t    backend;     /* first */
+    ngx_photo_gm_t             *state;       /* per worker process */
+} ngx_photo_gm_conf_t;
+
+
+/* The worker's client. */
 struct ngx_photo_gm_s {
     ngx_photo_server_t         *server;
-    ngx_http_photo_main_conf_t *pmcf;
+    ngx_photo_gm_conf_t        *conf;
     char                       *action;      /* "submitting a job to ..." */
     ngx_photo_keepalive_t       keepalive;
     ngx_msec_t                  failed_at;
@@ -92,6 +98,11 @@ typedef struct {
 } ngx_photo_gm_job_t;
 
 
+static void *ngx_http_photo_gearman_create_conf(ngx_conf_t *cf);
+static char *ngx_http_photo_gearman_init_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_photo_gearman_init_process(ngx_cycle_t *cycle);
+static void ngx_http_photo_gearman_exit_process(ngx_cycle_t *cycle);
+
 static ngx_int_t ngx_photo_gm_encode_job(ngx_photo_gm_job_t *job,
     ngx_str_t *function, ngx_str_t *unique, ngx_str_t *payload);
 static void ngx_photo_gm_start(ngx_photo_gm_job_t *job);
@@ -115,62 +126,161 @@ static ngx_msec_t ngx_photo_gm_time_left(ngx_msec_t start,
     ngx_msec_t timeout);
 
 
-ngx_int_t
-ngx_photo_gm_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf)
-{
-    size_t           len;
-    ngx_photo_gm_t  *gm;
+static ngx_command_t  ngx_http_photo_gearman_commands[] = {
 
-    if (pmcf->gearman == NULL) {
+    { ngx_string("photo_gearman"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_photo_backend_servers,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      (void *) NGX_PHOTO_GM_PORT },
+
+    { ngx_string("photo_gearman_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_photo_gm_conf_t, backend.timeout),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_photo_gearman_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_photo_gearman_create_conf,    /* create main configuration */
+    ngx_http_photo_gearman_init_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_photo_gearman_module = {
+    NGX_MODULE_V1,
+    &ngx_http_photo_gearman_module_ctx,    /* module context */
+    ngx_http_photo_gearman_commands,       /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_photo_gearman_init_process,   /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_photo_gearman_exit_process,   /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_photo_gearman_create_conf(ngx_conf_t *cf)
+{
+    ngx_photo_gm_conf_t  *gmcf;
+
+    gmcf = ngx_pcalloc(cf->pool, sizeof(ngx_photo_gm_conf_t));
+    if (gmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     gmcf->backend.servers = NULL;
+     *     gmcf->backend.pong_alt = { 0, NULL };
+     *     gmcf->backend.used = 0;
+     *     gmcf->state = NULL;
+     */
+
+    gmcf->backend.name = "gearman";
+    gmcf->backend.directive = "photo_gearman";
+    gmcf->backend.timeout = NGX_CONF_UNSET_MSEC;
+
+    /* gearmand's text admin protocol */
+    ngx_str_set(&gmcf->backend.ping, "version\n");
+    ngx_str_set(&gmcf->backend.pong, "OK ");
+
+    return gmcf;
+}
+
+
+static char *
+ngx_http_photo_gearman_init_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_photo_gm_conf_t *gmcf = conf;
+
+    ngx_conf_init_msec_value(gmcf->backend.timeout, 1000);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_photo_gearman_init_process(ngx_cycle_t *cycle)
+{
+    size_t                len;
+    ngx_photo_gm_t       *gm;
+    ngx_photo_gm_conf_t  *gmcf;
+    ngx_photo_server_t   *server;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_photo_gearman_module);
+
+    if (gmcf == NULL || !gmcf->backend.used) {
         return NGX_OK;
     }
+
+    server = gmcf->backend.servers->elts;
 
     gm = ngx_pcalloc(cycle->pool, sizeof(ngx_photo_gm_t));
     if (gm == NULL) {
         return NGX_ERROR;
     }
 
-    len = sizeof("submitting a job to gearman ") + pmcf->gearman->name.len;
+    len = sizeof("submitting a job to gearman ") + server->name.len;
     gm->action = ngx_pnalloc(cycle->pool, len);
     if (gm->action == NULL) {
         return NGX_ERROR;
     }
 
     ngx_sprintf((u_char *) gm->action, "submitting a job to gearman %V%Z",
-                &pmcf->gearman->name);
+                &server->name);
 
-    if (ngx_photo_keepalive_init(&gm->keepalive, cycle, pmcf->gearman,
-                                 "gearman", NGX_PHOTO_GM_KEEPALIVE)
+    if (ngx_photo_keepalive_init(&gm->keepalive, cycle, server, "gearman",
+                                 NGX_PHOTO_GM_KEEPALIVE)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    gm->server = pmcf->gearman;
-    gm->pmcf = pmcf;
+    gm->server = server;
+    gm->conf = gmcf;
 
-    pmcf->gearman_state = gm;
+    gmcf->state = gm;
 
     return NGX_OK;
 }
 
 
-void
-ngx_photo_gm_exit_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf)
+static void
+ngx_http_photo_gearman_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_photo_gm_t  *gm;
+    ngx_photo_gm_conf_t  *gmcf;
 
-    gm = pmcf->gearman_state;
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_photo_gearman_module);
 
-    if (gm == NULL) {
+    if (gmcf == NULL || gmcf->state == NULL) {
         return;
     }
 
-    ngx_photo_keepalive_close_all(&gm->keepalive);
+    ngx_photo_keepalive_close_all(&gmcf->state->keepalive);
 
-    pmcf->gearman_state = NULL;
+    gmcf->state = NULL;
 }
 
 
@@ -179,13 +289,13 @@ ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
     ngx_str_t *unique, ngx_str_t *payload, ngx_uint_t background,
     ngx_msec_t timeout, ngx_photo_gm_handler_pt handler, void *data)
 {
-    ngx_photo_gm_t              *gm;
-    ngx_pool_cleanup_t          *cln;
-    ngx_photo_gm_job_t          *job;
-    ngx_http_photo_main_conf_t  *pmcf;
+    ngx_photo_gm_t       *gm;
+    ngx_pool_cleanup_t   *cln;
+    ngx_photo_gm_job_t   *job;
+    ngx_photo_gm_conf_t  *gmcf;
 
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
-    gm = pmcf->gearman_state;
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_gearman_module);
+    gm = gmcf->state;
 
     if (gm == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -214,7 +324,7 @@ ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
     job->log.action = gm->action;
     job->background = background ? 1 : 0;
     job->start = ngx_current_msec;
-    job->timeout = timeout ? timeout : pmcf->gearman_timeout;
+    job->timeout = timeout ? timeout : gmcf->backend.timeout;
     job->handler = handler;
     job->data = data;
 
@@ -358,7 +468,7 @@ ngx_photo_gm_start(ngx_photo_gm_job_t *job)
     /* one timer for connect, send and JOB_CREATED, retry included */
     ngx_add_timer(c->write,
                   ngx_photo_gm_time_left(job->start,
-                                         gm->pmcf->gearman_timeout));
+                                         gm->conf->backend.timeout));
 
     if (rc == NGX_OK) {
         /* connected at once, or kept alive: send now */

@@ -15,7 +15,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_photo_module.h"
+#include "ngx_photo_backend.h"
 
 
 /* the largest result (or exception) taken from a worker */
@@ -39,13 +39,12 @@ typedef void (*ngx_photo_gm_handler_pt)(void *data, ngx_int_t rc,
     ngx_str_t *result);
 
 
-/* From init_process: pmcf->gearman_state, the worker's keepalive cache. */
-ngx_int_t ngx_photo_gm_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
-
-/* From exit_process: closes the idle connections. */
-void ngx_photo_gm_exit_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
+/*
+ * photo_gearman, photo_gearman_timeout; ngx_photo_backend_conf_t first.
+ * Each worker keeps its idle connections from init_process to
+ * exit_process.
+ */
+extern ngx_module_t  ngx_http_photo_gearman_module;
 
 /*
  * SUBMIT_JOB_BG (background = 1) or SUBMIT_JOB (background = 0) of

@@ -15,7 +15,7 @@
 #include <ngx_event.h>
 #include <ngx_event_connect.h>
 
-#include "ngx_http_photo_module.h"
+#include "ngx_photo_backend.h"
 
 
 typedef struct {

@@ -5,14 +5,13 @@
  * module keeps them), multi-key gets parsed in place, fire-and-forget sets.
  */
 
-#include "ngx_http_photo_module.h"
 #include "ngx_photo_memcached.h"
 #include "ngx_photo_memcached_parser.h"
 #include "ngx_photo_keepalive.h"
+#include "photo_ketama.h"
 
-#include <libmemcached/memcached.h>
 
-
+#define NGX_PHOTO_MC_PORT          11211
 #define NGX_PHOTO_MC_BUFFER_SIZE   8192    /* a get's receive buffer */
 
 /*
@@ -27,6 +26,16 @@
 
 typedef struct ngx_photo_mc_server_s  ngx_photo_mc_server_t;
 typedef struct ngx_photo_mc_get_s     ngx_photo_mc_get_t;
+typedef struct ngx_photo_mc_pool_s    ngx_photo_mc_pool_t;
+
+
+typedef struct {
+    ngx_photo_backend_conf_t    backend;     /* first */
+    ngx_uint_t                  keepalive;   /* idle connections a server */
+    time_t                      ttl;         /* of write-backs */
+    memcached_st               *hash;        /* ketama, no I/O */
+    ngx_photo_mc_pool_t        *state;       /* per worker process */
+} ngx_photo_mc_conf_t;
 
 
 struct ngx_photo_mc_server_s {
@@ -42,7 +51,7 @@ struct ngx_photo_mc_server_s {
 struct ngx_photo_mc_pool_s {
     ngx_photo_mc_server_t      *servers;
     ngx_uint_t                  nservers;
-    ngx_http_photo_main_conf_t *pmcf;
+    ngx_photo_mc_conf_t        *conf;
     ngx_log_t                  *log;         /* of idle connections, sets */
 };
 
@@ -95,6 +104,12 @@ typedef struct {
 } ngx_photo_mc_set_t;
 
 
+static void *ngx_http_photo_memcached_create_conf(ngx_conf_t *cf);
+static char *ngx_http_photo_memcached_init_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_photo_memcached_init_process(ngx_cycle_t *cycle);
+static void ngx_http_photo_memcached_exit_process(ngx_cycle_t *cycle);
+static void ngx_photo_mc_hash_free(void *data);
+
 static ngx_uint_t ngx_photo_mc_plan(ngx_photo_mc_pool_t *mc,
     ngx_photo_mc_get_t *get, ngx_photo_mc_item_t *items, ngx_uint_t n,
     ngx_uint_t *where);
@@ -124,27 +139,191 @@ static ngx_msec_t ngx_photo_mc_time_left(ngx_msec_t start,
     ngx_msec_t timeout);
 
 
-ngx_int_t
-ngx_photo_mc_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf)
+static ngx_command_t  ngx_http_photo_memcached_commands[] = {
+
+    { ngx_string("photo_memcached"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_photo_backend_servers,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      (void *) NGX_PHOTO_MC_PORT },
+
+    { ngx_string("photo_memcached_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_photo_mc_conf_t, backend.timeout),
+      NULL },
+
+    { ngx_string("photo_memcached_keepalive"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_photo_mc_conf_t, keepalive),
+      NULL },
+
+    { ngx_string("photo_memcached_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_photo_mc_conf_t, ttl),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_photo_memcached_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_photo_memcached_create_conf,  /* create main configuration */
+    ngx_http_photo_memcached_init_conf,    /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_photo_memcached_module = {
+    NGX_MODULE_V1,
+    &ngx_http_photo_memcached_module_ctx,  /* module context */
+    ngx_http_photo_memcached_commands,     /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_photo_memcached_init_process, /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_photo_memcached_exit_process, /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_photo_memcached_create_conf(ngx_conf_t *cf)
+{
+    ngx_photo_mc_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_photo_mc_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mcf->backend.servers = NULL;
+     *     mcf->backend.pong_alt = { 0, NULL };
+     *     mcf->backend.used = 0;
+     *     mcf->hash = NULL;
+     *     mcf->state = NULL;
+     */
+
+    mcf->backend.name = "memcached";
+    mcf->backend.directive = "photo_memcached";
+    mcf->backend.timeout = NGX_CONF_UNSET_MSEC;
+    ngx_str_set(&mcf->backend.ping, "version\r\n");
+    ngx_str_set(&mcf->backend.pong, "VERSION ");
+    mcf->keepalive = NGX_CONF_UNSET_UINT;
+    mcf->ttl = NGX_CONF_UNSET;
+
+    return mcf;
+}
+
+
+/*
+ * The ketama continuum, as libmemcached computes it for the workers: the
+ * same servers, in the same order, each named by its host as written and
+ * its port (photo_ketama_add_server()); no I/O, only the hashing is used.
+ */
+
+static char *
+ngx_http_photo_memcached_init_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_photo_mc_conf_t *mcf = conf;
+
+    ngx_uint_t           i;
+    memcached_st        *mc;
+    ngx_pool_cleanup_t  *cln;
+    ngx_photo_server_t  *server;
+
+    ngx_conf_init_msec_value(mcf->backend.timeout, 500);
+    ngx_conf_init_uint_value(mcf->keepalive, 16);
+    ngx_conf_init_value(mcf->ttl, 86400);
+
+    if (mcf->backend.servers == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mc = memcached_create(NULL);
+    if (mc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_photo_mc_hash_free;
+    cln->data = mc;
+
+    if (photo_ketama_configure(mc) != MEMCACHED_SUCCESS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot set up the memcached hash");
+        return NGX_CONF_ERROR;
+    }
+
+    server = mcf->backend.servers->elts;
+
+    for (i = 0; i < mcf->backend.servers->nelts; i++) {
+        if (photo_ketama_add_server(mc, (const char *) server[i].host.data,
+                                    server[i].host.len, server[i].port)
+            != MEMCACHED_SUCCESS)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "cannot add memcached server \"%V\"",
+                               &server[i].name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    mcf->hash = mc;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_photo_mc_hash_free(void *data)
+{
+    memcached_free(data);
+}
+
+
+static ngx_int_t
+ngx_http_photo_memcached_init_process(ngx_cycle_t *cycle)
 {
     size_t                  len;
     ngx_uint_t              i, n;
     ngx_photo_server_t     *conf;
+    ngx_photo_mc_conf_t    *mcf;
     ngx_photo_mc_pool_t    *mc;
     ngx_photo_mc_server_t  *s;
 
-    if (pmcf->memcached == NULL || pmcf->memcached->nelts == 0) {
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_photo_memcached_module);
+
+    if (mcf == NULL || !mcf->backend.used) {
         return NGX_OK;
     }
 
-    n = pmcf->memcached->nelts;
-
-    if (n > 1 && pmcf->memcached_hash == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "photo: memcached servers without their ketama hash");
-        return NGX_ERROR;
-    }
+    n = mcf->backend.servers->nelts;
 
     mc = ngx_pcalloc(cycle->pool, sizeof(ngx_photo_mc_pool_t));
     if (mc == NULL) {
@@ -156,7 +335,7 @@ ngx_photo_mc_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    conf = pmcf->memcached->elts;
+    conf = mcf->backend.servers->elts;
 
     for (i = 0; i < n; i++) {
         s = &mc->servers[i];
@@ -176,7 +355,7 @@ ngx_photo_mc_init_process(ngx_cycle_t *cycle,
                     &conf[i].name);
 
         if (ngx_photo_keepalive_init(&s->keepalive, cycle, &conf[i],
-                                     "memcached", pmcf->memcached_keepalive)
+                                     "memcached", mcf->keepalive)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -184,12 +363,33 @@ ngx_photo_mc_init_process(ngx_cycle_t *cycle,
     }
 
     mc->nservers = n;
-    mc->pmcf = pmcf;
+    mc->conf = mcf;
     mc->log = cycle->log;
 
-    pmcf->memcached_state = mc;
+    mcf->state = mc;
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_photo_memcached_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t            i;
+    ngx_photo_mc_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_photo_memcached_module);
+
+    if (mcf == NULL || mcf->state == NULL) {
+        return;
+    }
+
+    for (i = 0; i < mcf->state->nservers; i++) {
+        ngx_photo_keepalive_close_all(&mcf->state->servers[i].keepalive);
+    }
+
+    mcf->state = NULL;
 }
 
 
@@ -197,15 +397,15 @@ ngx_int_t
 ngx_photo_mc_get(ngx_http_request_t *r, ngx_photo_mc_item_t *items,
     ngx_uint_t n, ngx_photo_mc_handler_pt handler, void *data)
 {
-    ngx_uint_t                   i, *where;
-    ngx_pool_cleanup_t          *cln;
-    ngx_photo_mc_get_t          *get;
-    ngx_photo_mc_pool_t         *mc;
-    ngx_photo_mc_exchange_t     *ex;
-    ngx_http_photo_main_conf_t  *pmcf;
+    ngx_uint_t                i, *where;
+    ngx_pool_cleanup_t       *cln;
+    ngx_photo_mc_get_t       *get;
+    ngx_photo_mc_pool_t      *mc;
+    ngx_photo_mc_conf_t      *mcf;
+    ngx_photo_mc_exchange_t  *ex;
 
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
-    mc = pmcf->memcached_state;
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_photo_memcached_module);
+    mc = mcf->state;
 
     for (i = 0; i < n; i++) {
         ngx_str_null(&items[i].value);
@@ -395,7 +595,7 @@ ngx_photo_mc_get_start(ngx_photo_mc_exchange_t *ex)
     /* one timer for connect, send and the whole reply, retry included */
     ngx_add_timer(c->write,
                   ngx_photo_mc_time_left(ex->start,
-                                         ex->get->mc->pmcf->memcached_timeout));
+                                         ex->get->mc->conf->backend.timeout));
 
     if (rc == NGX_OK) {
         /* connected at once, or kept alive: send now */
@@ -724,17 +924,20 @@ ngx_photo_mc_get_cleanup(void *data)
 
 
 void
-ngx_photo_mc_set(ngx_http_photo_main_conf_t *pmcf, ngx_log_t *log,
-    ngx_flag_t add, ngx_str_t *key, ngx_str_t *value, uint32_t flags,
-    time_t exptime)
+ngx_photo_mc_set(ngx_log_t *log, ngx_flag_t add, ngx_str_t *key,
+    ngx_str_t *value, uint32_t flags)
 {
     u_char                 *p;
     size_t                  len;
     ngx_photo_mc_set_t     *st;
     ngx_photo_mc_pool_t    *mc;
+    ngx_photo_mc_conf_t    *mcf;
     ngx_photo_mc_server_t  *s;
 
-    mc = pmcf->memcached_state;
+    /* a write-back outlives its request: the worker's own state */
+    mcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                              ngx_http_photo_memcached_module);
+    mc = mcf->state;
 
     if (mc == NULL) {
         return;
@@ -770,7 +973,8 @@ ngx_photo_mc_set(ngx_http_photo_main_conf_t *pmcf, ngx_log_t *log,
     st->cmd.data = (u_char *) (st + 1);
     /* "set" and "add" are as long */
     p = ngx_sprintf(st->cmd.data, "%s %V %uD %T %uz noreply" CRLF,
-                    add ? "add" : "set", key, flags, exptime, value->len);
+                    add ? "add" : "set", key, flags, mc->conf->ttl,
+                    value->len);
     p = ngx_cpymem(p, value->data, value->len);
     *p++ = CR; *p++ = LF;
     st->cmd.len = p - st->cmd.data;
@@ -819,7 +1023,7 @@ ngx_photo_mc_set_start(ngx_photo_mc_set_t *st)
 
     ngx_add_timer(c->write,
                   ngx_photo_mc_time_left(st->start,
-                                         st->mc->pmcf->memcached_timeout));
+                                         st->mc->conf->backend.timeout));
 
     if (rc == NGX_OK) {
         ngx_photo_mc_set_handler(c->write);
@@ -921,8 +1125,8 @@ ngx_photo_mc_server(ngx_photo_mc_pool_t *mc, ngx_str_t *key)
         return 0;
     }
 
-    k = memcached_generate_hash((memcached_st *) mc->pmcf->memcached_hash,
-                                (const char *) key->data, key->len);
+    k = memcached_generate_hash(mc->conf->hash, (const char *) key->data,
+                                key->len);
 
     return k < mc->nservers ? k : 0;
 }

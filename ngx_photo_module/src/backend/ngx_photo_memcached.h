@@ -14,7 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_photo_module.h"
+#include "ngx_photo_backend.h"
 
 
 /* memcached's own default item size limit: a larger value is refused */
@@ -36,9 +36,12 @@ typedef struct {
 typedef void (*ngx_photo_mc_handler_pt)(void *data);
 
 
-/* From init_process: makes pmcf->memcached_state (keepalive caches). */
-ngx_int_t ngx_photo_mc_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
+/*
+ * photo_memcached, photo_memcached_timeout, photo_memcached_keepalive,
+ * photo_memcached_ttl; ngx_photo_backend_conf_t first
+ */
+extern ngx_module_t  ngx_http_photo_memcached_module;
+
 
 /*
  * Fetches all items: one multi-key "get" per server, all servers at once,
@@ -59,13 +62,12 @@ ngx_int_t ngx_photo_mc_get(ngx_http_request_t *r, ngx_photo_mc_item_t *items,
 
 /*
  * Fire and forget: "set|add <key> <flags> <exptime> <bytes> noreply" ("add"
- * stores only where the key is absent).  Key and value are copied (the
- * caller may be gone before it is sent); log is used only during the call.
- * Failures are logged at NGX_LOG_WARN.
+ * stores only where the key is absent), exptime photo_memcached_ttl.  Key
+ * and value are copied (the caller may be gone before it is sent); log is
+ * used only during the call.  Failures are logged at NGX_LOG_WARN.
  */
-void ngx_photo_mc_set(ngx_http_photo_main_conf_t *pmcf, ngx_log_t *log,
-    ngx_flag_t add, ngx_str_t *key, ngx_str_t *value, uint32_t flags,
-    time_t exptime);
+void ngx_photo_mc_set(ngx_log_t *log, ngx_flag_t add, ngx_str_t *key,
+    ngx_str_t *value, uint32_t flags);
 
 
 #endif /* _NGX_PHOTO_MEMCACHED_H_INCLUDED_ */

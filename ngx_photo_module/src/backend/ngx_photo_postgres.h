@@ -15,11 +15,7 @@
 #include <ngx_http.h>
 #include <libpq-fe.h>
 
-#include "ngx_http_photo_module.h"
-
-
-/* For "photo_postgres_pool" when it is not set: connections per worker. */
-#define NGX_PHOTO_PG_POOL_DEFAULT  4
+#include "ngx_photo_backend.h"
 
 
 /*
@@ -30,13 +26,12 @@
 typedef void (*ngx_photo_pg_handler_pt)(void *data, PGresult *res);
 
 
-/* From init_process: the worker's pool, connected lazily on first use. */
-ngx_int_t ngx_photo_pg_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
-
-/* From exit_process: closes every connection of the worker's pool. */
-void ngx_photo_pg_exit_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
+/*
+ * photo_postgres, photo_postgres_timeout, photo_postgres_pool;
+ * ngx_photo_backend_conf_t first.  Each worker's pool is made in
+ * init_process, connected when first used, closed in exit_process.
+ */
+extern ngx_module_t  ngx_http_photo_postgres_module;
 
 /*
  * Runs one query on a pooled connection; sql and values are copied.

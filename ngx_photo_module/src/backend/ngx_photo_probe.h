@@ -14,7 +14,7 @@
 #include <ngx_event.h>
 #include <ngx_event_connect.h>
 
-#include "ngx_http_photo_module.h"
+#include "ngx_photo_backend.h"
 
 
 #define NGX_PHOTO_PROBE_REPLY_MAX  16

@@ -8,6 +8,8 @@
 #include "ngx_photo_answer.h"
 
 
+#define NGX_PHOTO_REDIS_PORT         6379
+
 #define NGX_PHOTO_REDIS_BACKOFF_MIN  100
 #define NGX_PHOTO_REDIS_BACKOFF_MAX  5000
 
@@ -38,6 +40,15 @@ typedef struct {
     ngx_photo_redis_big_t          *big;
     ngx_log_t                      *log;
 } ngx_photo_redis_arena_t;
+
+
+typedef struct ngx_photo_redis_s  ngx_photo_redis_t;
+
+
+typedef struct {
+    ngx_photo_backend_conf_t        backend;    /* first */
+    ngx_photo_redis_t              *state;      /* per worker process */
+} ngx_photo_redis_conf_t;
 
 
 struct ngx_photo_redis_s {
@@ -74,6 +85,10 @@ typedef struct {
 } ngx_photo_redis_call_t;
 
 
+static void *ngx_http_photo_redis_create_conf(ngx_conf_t *cf);
+static char *ngx_http_photo_redis_init_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_photo_redis_init_process(ngx_cycle_t *cycle);
+static void ngx_http_photo_redis_exit_process(ngx_cycle_t *cycle);
 static void ngx_photo_redis_connect(ngx_photo_redis_t *redis);
 static void *ngx_photo_redis_alloc(const redisReadTask *task, size_t size);
 static redisReply *ngx_photo_redis_object(const redisReadTask *task,
@@ -113,12 +128,111 @@ static void ngx_photo_redis_timeout(ngx_event_t *ev);
 static void ngx_photo_redis_request_gone(void *data);
 
 
-ngx_int_t
-ngx_photo_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf)
+static ngx_command_t  ngx_http_photo_redis_commands[] = {
+
+    { ngx_string("photo_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_photo_backend_servers,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      (void *) NGX_PHOTO_REDIS_PORT },
+
+    { ngx_string("photo_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_photo_redis_conf_t, backend.timeout),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_photo_redis_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_photo_redis_create_conf,      /* create main configuration */
+    ngx_http_photo_redis_init_conf,        /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_photo_redis_module = {
+    NGX_MODULE_V1,
+    &ngx_http_photo_redis_module_ctx,      /* module context */
+    ngx_http_photo_redis_commands,         /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_photo_redis_init_process,     /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_photo_redis_exit_process,     /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_photo_redis_create_conf(ngx_conf_t *cf)
 {
-    size_t              len;
-    ngx_photo_redis_t  *redis;
+    ngx_photo_redis_conf_t  *rcf;
+
+    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_photo_redis_conf_t));
+    if (rcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rcf->backend.servers = NULL;
+     *     rcf->backend.pong_alt = { 0, NULL };
+     *     rcf->backend.used = 0;
+     *     rcf->state = NULL;
+     */
+
+    rcf->backend.name = "redis";
+    rcf->backend.directive = "photo_redis";
+    rcf->backend.timeout = NGX_CONF_UNSET_MSEC;
+    ngx_str_set(&rcf->backend.ping, "PING\r\n");
+    ngx_str_set(&rcf->backend.pong, "+PONG");
+
+    return rcf;
+}
+
+
+static char *
+ngx_http_photo_redis_init_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_photo_redis_conf_t *rcf = conf;
+
+    ngx_conf_init_msec_value(rcf->backend.timeout, 1000);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_photo_redis_init_process(ngx_cycle_t *cycle)
+{
+    size_t                   len;
+    ngx_photo_redis_t       *redis;
+    ngx_photo_redis_conf_t  *rcf;
+
+    rcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_photo_redis_module);
+
+    /* no http block, or no photo_api anywhere: nothing to connect to */
+    if (rcf == NULL || !rcf->backend.used) {
+        return NGX_OK;
+    }
 
     redis = ngx_pcalloc(cycle->pool, sizeof(ngx_photo_redis_t));
     if (redis == NULL) {
@@ -127,8 +241,8 @@ ngx_photo_redis_init_process(ngx_cycle_t *cycle,
 
     redis->log = cycle->log;
     redis->arena.log = cycle->log;
-    redis->server = pmcf->redis;
-    redis->timeout = pmcf->redis_timeout;
+    redis->server = rcf->backend.servers->elts;
+    redis->timeout = rcf->backend.timeout;
     redis->backoff = NGX_PHOTO_REDIS_BACKOFF_MIN;
 
     /* hiredis resolves names itself, blocking: give it the address */
@@ -143,7 +257,7 @@ ngx_photo_redis_init_process(ngx_cycle_t *cycle,
     redis->reconnect.log = cycle->log;
     redis->reconnect.cancelable = 1;
 
-    pmcf->redis_state = redis;
+    rcf->state = redis;
 
     ngx_photo_redis_connect(redis);
 
@@ -151,14 +265,20 @@ ngx_photo_redis_init_process(ngx_cycle_t *cycle,
 }
 
 
-void
-ngx_photo_redis_exit_process(ngx_http_photo_main_conf_t *pmcf)
+static void
+ngx_http_photo_redis_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_photo_redis_t  *redis = pmcf->redis_state;
+    ngx_photo_redis_t       *redis;
+    ngx_photo_redis_conf_t  *rcf;
 
-    if (redis == NULL) {
+    rcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                              ngx_http_photo_redis_module);
+
+    if (rcf == NULL || rcf->state == NULL) {
         return;
     }
+
+    redis = rcf->state;
 
     redis->exiting = 1;
 
@@ -323,24 +443,27 @@ static ngx_int_t
 ngx_photo_redis_request_send(ngx_http_request_t *r,
     ngx_photo_redis_call_t *proto, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds)
 {
-    ngx_http_photo_main_conf_t  *pmcf;
+    ngx_photo_redis_conf_t  *rcf;
 
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+    rcf = ngx_http_get_module_main_conf(r, ngx_http_photo_redis_module);
 
-    return ngx_photo_redis_send(pmcf->redis_state, r->connection->log,
-                                r->pool, proto, n, cmds);
+    return ngx_photo_redis_send(rcf->state, r->connection->log, r->pool,
+                                proto, n, cmds);
 }
 
 
 ngx_int_t
-ngx_photo_redis_worker_command(ngx_http_photo_main_conf_t *pmcf,
-    ngx_photo_redis_handler_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_photo_redis_worker_command(ngx_photo_redis_handler_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_photo_redis_t       *redis = pmcf->redis_state;
-
+    ngx_photo_redis_t       *redis;
     ngx_photo_redis_cmd_t    cmd;
     ngx_photo_redis_call_t   proto;
+    ngx_photo_redis_conf_t  *rcf;
+
+    rcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                              ngx_http_photo_redis_module);
+    redis = rcf->state;
 
     ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
     proto.handler = handler;

@@ -17,7 +17,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "ngx_http_photo_module.h"
+#include "ngx_photo_backend.h"
 
 
 /*
@@ -39,9 +39,9 @@ typedef struct {
 } ngx_photo_redis_cmd_t;
 
 
-ngx_int_t ngx_photo_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
-void ngx_photo_redis_exit_process(ngx_http_photo_main_conf_t *pmcf);
+/* photo_redis, photo_redis_timeout; ngx_photo_backend_conf_t first */
+extern ngx_module_t  ngx_http_photo_redis_module;
+
 
 /*
  * NGX_AGAIN: handler will be called once, later, unless the request goes
@@ -72,9 +72,8 @@ ngx_int_t ngx_photo_redis_unsent(ngx_http_request_t *r, ngx_int_t rc);
  * no request in particular): handler is always called, unless the process
  * exits first.  Logged to the cycle's log.
  */
-ngx_int_t ngx_photo_redis_worker_command(ngx_http_photo_main_conf_t *pmcf,
-    ngx_photo_redis_handler_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen);
+ngx_int_t ngx_photo_redis_worker_command(ngx_photo_redis_handler_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen);
 
 
 #endif /* _NGX_PHOTO_REDIS_H_INCLUDED_ */

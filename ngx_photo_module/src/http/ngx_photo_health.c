@@ -25,17 +25,8 @@ typedef struct {
 } ngx_photo_health_ctx_t;
 
 
-typedef struct {
-    const char                 *backend;
-    ngx_str_t                   ping;
-    ngx_str_t                   pong;
-    ngx_str_t                   pong_alt;
-} ngx_photo_health_ping_t;
-
-
 static void ngx_photo_health_add(ngx_photo_health_ctx_t *ctx,
-    ngx_photo_health_ping_t *ping, ngx_photo_server_t *server,
-    ngx_msec_t timeout);
+    ngx_photo_backend_conf_t *bcf, ngx_photo_server_t *server);
 static void ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx,
     ngx_photo_server_t *server);
 static void ngx_photo_health_queued(void *data, ngx_int_t rc,
@@ -45,37 +36,17 @@ static ngx_int_t ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx);
 static void ngx_photo_health_cleanup(void *data);
 
 
-/* One protocol-level ping per backend: cheap, and logs nothing there. */
-static ngx_photo_health_ping_t  ngx_photo_ping_redis =
-    { "redis", ngx_string("PING\r\n"), ngx_string("+PONG"), ngx_null_string };
-
-static ngx_photo_health_ping_t  ngx_photo_ping_memcached =
-    { "memcached", ngx_string("version\r\n"), ngx_string("VERSION "),
-      ngx_null_string };
-
-/* gearmand's text admin protocol */
-static ngx_photo_health_ping_t  ngx_photo_ping_gearman =
-    { "gearman", ngx_string("version\n"), ngx_string("OK "),
-      ngx_null_string };
-
-/*
- * PostgreSQL answers an SSLRequest with one byte, 'N' or 'S', before any
- * authentication, and does not log a client that then hangs up.
- */
-static ngx_photo_health_ping_t  ngx_photo_ping_postgres =
-    { "postgres", ngx_string("\x00\x00\x00\x08\x04\xd2\x16\x2f"),
-      ngx_string("N"), ngx_string("S") };
-
 
 ngx_int_t
 ngx_photo_health_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                    rc;
-    ngx_uint_t                   i, n;
-    ngx_pool_cleanup_t          *cln;
-    ngx_photo_server_t          *mc;
-    ngx_photo_health_ctx_t      *ctx;
-    ngx_http_photo_main_conf_t  *pmcf;
+    ngx_int_t                  rc;
+    ngx_uint_t                 i, n;
+    ngx_module_t             **m;
+    ngx_pool_cleanup_t        *cln;
+    ngx_photo_server_t        *server;
+    ngx_photo_health_ctx_t    *ctx;
+    ngx_photo_backend_conf_t  *bcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return ngx_photo_json_error(r, NGX_HTTP_NOT_ALLOWED,
@@ -88,14 +59,17 @@ ngx_photo_health_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
-
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_photo_health_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = 4 + pmcf->memcached->nelts;
+    /* one probe a server of each backend, one for gearmand's queue */
+    n = 1;
+
+    for (m = ngx_http_photo_backends; *m; m++) {
+        n += ngx_photo_backend_conf(r, (**m))->servers->nelts;
+    }
 
     ctx->request = r;
     ctx->probes = ngx_pcalloc(r->pool, n * sizeof(ngx_photo_probe_t));
@@ -112,20 +86,17 @@ ngx_photo_health_handler(ngx_http_request_t *r)
     cln->handler = ngx_photo_health_cleanup;
     cln->data = ctx;
 
-    ngx_photo_health_add(ctx, &ngx_photo_ping_redis, pmcf->redis,
-                         pmcf->redis_timeout);
+    for (m = ngx_http_photo_backends; *m; m++) {
+        bcf = ngx_photo_backend_conf(r, (**m));
+        server = bcf->servers->elts;
 
-    mc = pmcf->memcached->elts;
-    for (i = 0; i < pmcf->memcached->nelts; i++) {
-        ngx_photo_health_add(ctx, &ngx_photo_ping_memcached, &mc[i],
-                             pmcf->memcached_timeout);
+        for (i = 0; i < bcf->servers->nelts; i++) {
+            ngx_photo_health_add(ctx, bcf, &server[i]);
+        }
     }
 
-    ngx_photo_health_add(ctx, &ngx_photo_ping_postgres, pmcf->postgres,
-                         pmcf->postgres_timeout);
-    ngx_photo_health_add(ctx, &ngx_photo_ping_gearman, pmcf->gearman,
-                         pmcf->gearman_timeout);
-    ngx_photo_health_queue(ctx, pmcf->gearman);
+    bcf = ngx_photo_backend_conf(r, ngx_http_photo_gearman_module);
+    ngx_photo_health_queue(ctx, bcf->servers->elts);
 
     if (ctx->pending == 0) {
         return ngx_photo_health_respond(ctx);
@@ -139,20 +110,19 @@ ngx_photo_health_handler(ngx_http_request_t *r)
 
 static void
 ngx_photo_health_add(ngx_photo_health_ctx_t *ctx,
-    ngx_photo_health_ping_t *ping, ngx_photo_server_t *server,
-    ngx_msec_t timeout)
+    ngx_photo_backend_conf_t *bcf, ngx_photo_server_t *server)
 {
     u_char             *action;
     ngx_photo_probe_t  *p;
 
     p = &ctx->probes[ctx->nprobes++];
 
-    p->backend = ping->backend;
-    p->ping = ping->ping;
-    p->pong = ping->pong;
-    p->pong_alt = ping->pong_alt;
+    p->backend = bcf->name;
+    p->ping = bcf->ping;
+    p->pong = bcf->pong;
+    p->pong_alt = bcf->pong_alt;
     p->server = server;
-    p->timeout = timeout;
+    p->timeout = bcf->timeout;
     p->done = ngx_photo_health_probe_done;
     p->data = ctx;
 

@@ -334,9 +334,8 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
     /* "add" where memcached had nothing: a tombstone written meanwhile
        (the photo deleted after we read it) stays; "set" over an object
        that was there but wrong */
-    ngx_photo_mc_set(pmcf, r->connection->log, !rd->items[k].found,
-                     &rd->items[k].key, &value, PHOTO_MC_FLAGS,
-                     pmcf->memcached_ttl);
+    ngx_photo_mc_set(r->connection->log, !rd->items[k].found,
+                     &rd->items[k].key, &value, PHOTO_MC_FLAGS);
     ngx_photo_ocache_put(pmcf, r->connection->log, o.id, &value);
 
     return NGX_OK;

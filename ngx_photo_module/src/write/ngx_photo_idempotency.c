@@ -32,6 +32,8 @@
 #include "ngx_photo_answer.h"
 #include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_gearman.h"
+#include "ngx_photo_postgres.h"
 #include "ngx_photo_redis.h"
 
 #include <ngx_sha1.h>
@@ -813,8 +815,10 @@ ngx_photo_idem_hold(ngx_http_request_t *r)
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
 
-    return 3 * pmcf->redis_timeout + pmcf->postgres_timeout
-           + pmcf->gearman_timeout + pmcf->auth_timeout;
+    return 3 * ngx_photo_backend_conf(r, ngx_http_photo_redis_module)->timeout
+           + ngx_photo_backend_conf(r, ngx_http_photo_postgres_module)->timeout
+           + ngx_photo_backend_conf(r, ngx_http_photo_gearman_module)->timeout
+           + pmcf->auth_timeout;
 }
 
 

@@ -49,7 +49,6 @@ struct ngx_photo_shard_s {
     ngx_msec_t                  asked;      /* when the one out was asked */
     ngx_flag_t                  asking;
     ngx_queue_t                 waiting;    /* of ngx_photo_shard_waiter_t */
-    ngx_http_photo_main_conf_t *pmcf;
     ngx_log_t                  *log;
     ngx_str_t                   holder;     /* "<host>:<pid>", in Redis */
 };
@@ -97,7 +96,6 @@ ngx_photo_shard_init_process(ngx_cycle_t *cycle,
                     - s->holder.data;
 
     ngx_queue_init(&s->waiting);
-    s->pmcf = pmcf;
     s->log = cycle->log;
 
     pmcf->shard = s;
@@ -198,7 +196,7 @@ ngx_photo_shard_ask(ngx_photo_shard_t *s)
     /* the lease is counted from before it is asked for */
     s->asked = ngx_current_msec;
 
-    rc = ngx_photo_redis_worker_command(s->pmcf, ngx_photo_shard_leased, s,
+    rc = ngx_photo_redis_worker_command(ngx_photo_shard_leased, s,
                                         NGX_PHOTO_SHARD_ARGS, argv, argvlen);
 
     if (rc == NGX_AGAIN) {

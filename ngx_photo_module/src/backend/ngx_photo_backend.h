@@ -1,7 +1,8 @@
 
 /*
- * What every backend client shares: a server as configured, and the head
- * of each backend module's configuration.
+ * What every backend client shares: a server as configured, the head of
+ * each backend module's configuration, and the one way a caller hears
+ * from any backend.
  *
  * Each backend (Redis, memcached, PostgreSQL, gearmand) is an nginx module
  * of its own inside the same .so, as each of nginx's upstream protocols is
@@ -51,6 +52,50 @@ typedef struct {
 
 #define ngx_photo_backend_conf(r, module)                                    \
     ((ngx_photo_backend_conf_t *) ngx_http_get_module_main_conf(r, module))
+
+
+/*
+ * Every client's start call (ngx_photo_redis_command(), ngx_photo_mc_get(),
+ * ngx_photo_pg_query(), ngx_photo_gm_submit(), ngx_photo_probe_start())
+ * returns
+ *
+ *   NGX_AGAIN     the callback comes later, exactly once, from an event
+ *                 handler (never from inside the call), unless the
+ *                 request went away first;
+ *   NGX_DECLINED  the backend is away now (failed lately, or at once):
+ *                 no callback; a request answers 503 at once;
+ *   NGX_ERROR     out of memory, or a call the backend cannot take
+ *                 (logged): no callback.
+ *
+ * and every callback gets an ngx_photo_result_t: the status, and the
+ * backend's own reply, valid during the call.
+ */
+
+typedef enum {
+    NGX_PHOTO_DONE = 0,         /* answered: the reply is there */
+    NGX_PHOTO_AWAY,             /* unreachable, or the connection lost */
+    NGX_PHOTO_BAD_REPLY,        /* an answer against the protocol, or a
+                                   refusal (an error, not a reply) */
+    NGX_PHOTO_TIMEDOUT
+} ngx_photo_status_e;
+
+
+typedef struct {
+    ngx_photo_status_e          status;     /* failures are logged already */
+    const char                 *backend;    /* "redis", as a 503 names it */
+    ngx_uint_t                  index;      /* of commands sent together */
+
+    union {
+        struct redisReply               *redis;      /* redisReply */
+        struct pg_result                *postgres;   /* PGresult */
+        struct ngx_photo_mc_item_s      *memcached;  /* the items asked */
+        struct ngx_photo_gm_result_s    *gearman;
+    } reply;                                /* NULL unless NGX_PHOTO_DONE,
+                                               but memcached's items */
+} ngx_photo_result_t;
+
+
+typedef void (*ngx_photo_result_pt)(void *data, ngx_photo_result_t *res);
 
 
 /*

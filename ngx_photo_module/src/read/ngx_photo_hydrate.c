@@ -24,7 +24,7 @@
 #include "photo_object.h"
 
 
-static void ngx_photo_hydrate_cached(void *data);
+static void ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res);
 static void ngx_photo_hydrate_stored(void *data, PGresult *res);
 static ngx_int_t ngx_photo_hydrate_object(ngx_photo_read_t *rd,
     PGresult *res, int row);
@@ -135,16 +135,20 @@ ngx_photo_hydrate(ngx_photo_read_t *rd)
         return;
     }
 
-    if (rc == NGX_OK) {
-        ngx_photo_hydrate_cached(rd);
+    /* no memcached server could be asked: each item is an error, read
+       from Postgres */
+    if (rc == NGX_DECLINED) {
+        ngx_photo_hydrate_cached(rd, NULL);
     }
 
     /* NGX_AGAIN: memcached calls back */
 }
 
 
+/* Memcached's items (rd->items), whatever the result: its items say. */
+
 static void
-ngx_photo_hydrate_cached(void *data)
+ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_read_t  *rd = data;
 

@@ -25,8 +25,7 @@
 static void ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup);
 static void ngx_photo_signup_body(ngx_photo_write_t *w);
 static void ngx_photo_signin_body(ngx_photo_write_t *w);
-static void ngx_photo_account_done(void *data, ngx_int_t rc,
-    ngx_str_t *result);
+static void ngx_photo_account_done(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_account_refused(ngx_http_request_t *r,
     yajl_val v, const char *error);
 static void ngx_photo_signout_done(void *data, redisReply *reply);
@@ -149,12 +148,12 @@ ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup)
                              &unique, &payload, 0, pmcf->auth_timeout,
                              ngx_photo_account_done, acct);
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+    /* a client that leaves ends the request, and with it what it waits on */
+    if (rc == NGX_AGAIN) {
+        r->read_event_handler = ngx_http_test_reading;
     }
 
-    r->read_event_handler = ngx_http_test_reading;
+    ngx_photo_wait_again(r, rc, "sign-in");
 }
 
 
@@ -162,23 +161,27 @@ ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup)
  * {"error":"taken"|"invalid"|"too_many_attempts"[,"retry_after"]}. */
 
 static void
-ngx_photo_account_done(void *data, ngx_int_t rc, ngx_str_t *result)
+ngx_photo_account_done(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_account_t  *acct = data;
 
     u_char              *p;
     yajl_val             v, e, a, b;
     yajl_gen             g;
-    ngx_str_t            json, token;
+    ngx_int_t            rc;
+    ngx_str_t            json, token, *result;
     ngx_http_request_t  *r;
     const char          *path[2];
 
     r = acct->write->request;
 
-    if (rc != NGX_OK || result == NULL) {
+    /* the worker failed the job (WORK_FAIL, WORK_EXCEPTION): no answer */
+    if (res->status != NGX_PHOTO_DONE || res->reply.gearman->failed) {
         ngx_http_finalize_request(r, ngx_photo_unavailable(r, "sign-in"));
         return;
     }
+
+    result = &res->reply.gearman->data;
 
     p = ngx_pnalloc(r->pool, result->len + 1);
     if (p == NULL) {

@@ -76,14 +76,16 @@ typedef struct {
     char                      **values;
     int                         nparams;
 
-    ngx_photo_pg_handler_pt     handler;
+    ngx_photo_result_pt         handler;
     void                       *data;
+    ngx_photo_status_e          status;    /* of a failure, while posted */
 
     ngx_event_t                 ev;         /* waiting timer; failures */
     ngx_queue_t                 queue;      /* in pool->waiting */
     ngx_msec_t                  deadline;
 
     unsigned                    waiting:1;
+    unsigned                    starting:1; /* inside ngx_photo_pg_query */
     unsigned                    done:1;
 } ngx_photo_pg_req_t;
 
@@ -159,8 +161,10 @@ static void ngx_photo_pg_drain(ngx_photo_pg_conn_t *pc);
 static void ngx_photo_pg_timeout(ngx_photo_pg_conn_t *pc);
 
 static void ngx_photo_pg_req_handler(ngx_event_t *ev);
-static void ngx_photo_pg_fail(ngx_photo_pg_req_t *req);
-static void ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res);
+static void ngx_photo_pg_fail(ngx_photo_pg_req_t *req,
+    ngx_photo_status_e status);
+static void ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res,
+    ngx_photo_status_e status);
 static void ngx_photo_pg_cleanup(void *data);
 
 static void ngx_photo_pg_notice(void *arg, const PGresult *res);
@@ -548,7 +552,7 @@ ngx_http_photo_postgres_exit_process(ngx_cycle_t *cycle)
 
 ngx_int_t
 ngx_photo_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
-    const char *const *values, ngx_photo_pg_handler_pt handler, void *data)
+    const char *const *values, ngx_photo_result_pt handler, void *data)
 {
     int                   i;
     size_t                len;
@@ -626,8 +630,8 @@ ngx_photo_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
                       "photo: postgres at %V: %ui queries already wait "
                       "for a connection", &pool->server->name,
                       pool->nwaiting);
-        ngx_photo_pg_fail(req);
-        return NGX_AGAIN;
+        req->done = 1;
+        return NGX_DECLINED;
     }
 
     ngx_queue_insert_tail(&pool->waiting, &req->queue);
@@ -640,7 +644,17 @@ ngx_photo_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
                    "photo postgres query: \"%s\", waiting: %ui",
                    req->sql, pool->nwaiting);
 
+    /* a query that fails in here (Postgres known down, or the send) is
+       said by the return value, not by the handler */
+    req->starting = 1;
+
     ngx_photo_pg_dispatch(pool);
+
+    if (req->done) {
+        return NGX_DECLINED;
+    }
+
+    req->starting = 0;
 
     return NGX_AGAIN;
 }
@@ -737,7 +751,7 @@ ngx_photo_pg_dispatch(ngx_photo_pg_pool_t *pool)
                       "photo: postgres at %V is unavailable: %V",
                       &pool->server->name, &pool->error);
 
-        ngx_photo_pg_fail(req);
+        ngx_photo_pg_fail(req, NGX_PHOTO_AWAY);
     }
 }
 
@@ -1104,7 +1118,7 @@ ngx_photo_pg_send(ngx_photo_pg_conn_t *pc, ngx_photo_pg_req_t *req)
                   &pc->pool->server->name, &text);
 
     ngx_photo_pg_close(pc);
-    ngx_photo_pg_fail(req);
+    ngx_photo_pg_fail(req, NGX_PHOTO_AWAY);
 }
 
 
@@ -1304,12 +1318,12 @@ ngx_photo_pg_done(ngx_photo_pg_conn_t *pc)
                       "photo: postgres at %V: query failed: %V",
                       &pool->server->name, &text);
 
-        ngx_photo_pg_finish(req, NULL);
+        ngx_photo_pg_finish(req, NULL, NGX_PHOTO_BAD_REPLY);
         PQclear(res);
         return;
     }
 
-    ngx_photo_pg_finish(req, res);
+    ngx_photo_pg_finish(req, res, NGX_PHOTO_DONE);
     PQclear(res);
 }
 
@@ -1354,7 +1368,7 @@ ngx_photo_pg_broken(ngx_photo_pg_conn_t *pc)
     ngx_photo_pg_dispatch(pool);
 
     if (req) {
-        ngx_photo_pg_finish(req, NULL);
+        ngx_photo_pg_finish(req, NULL, NGX_PHOTO_AWAY);
     }
 }
 
@@ -1381,7 +1395,7 @@ ngx_photo_pg_timeout(ngx_photo_pg_conn_t *pc)
                       &pool->server->name);
 
         ngx_photo_pg_drain(pc);
-        ngx_photo_pg_finish(req, NULL);
+        ngx_photo_pg_finish(req, NULL, NGX_PHOTO_TIMEDOUT);
         return;
 
     default: /* NGX_PHOTO_PG_DRAINING */
@@ -1433,6 +1447,7 @@ ngx_photo_pg_req_handler(ngx_event_t *ev)
 
     if (ev->timedout && req->waiting) {
         ev->timedout = 0;
+        req->status = NGX_PHOTO_TIMEDOUT;
 
         ngx_queue_remove(&req->queue);
         pool->nwaiting--;
@@ -1462,17 +1477,28 @@ ngx_photo_pg_req_handler(ngx_event_t *ev)
         }
     }
 
-    ngx_photo_pg_finish(req, NULL);
+    ngx_photo_pg_finish(req, NULL, req->status);
 }
 
 
-/* The handler must not run from inside ngx_photo_pg_query(): post it. */
+/*
+ * The handler must not run from inside ngx_photo_pg_query(), which says
+ * so itself; from elsewhere it is posted, as the caller is in the midst of
+ * the pool's changes.
+ */
 
 static void
-ngx_photo_pg_fail(ngx_photo_pg_req_t *req)
+ngx_photo_pg_fail(ngx_photo_pg_req_t *req, ngx_photo_status_e status)
 {
     if (req->ev.timer_set) {
         ngx_del_timer(&req->ev);
+    }
+
+    req->status = status;
+
+    if (req->starting) {
+        req->done = 1;
+        return;
     }
 
     ngx_post_event(&req->ev, &ngx_posted_events);
@@ -1480,9 +1506,11 @@ ngx_photo_pg_fail(ngx_photo_pg_req_t *req)
 
 
 static void
-ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res)
+ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res,
+    ngx_photo_status_e status)
 {
-    ngx_connection_t  *c;
+    ngx_connection_t    *c;
+    ngx_photo_result_t   result;
 
     if (req->ev.timer_set) {
         ngx_del_timer(&req->ev);
@@ -1497,11 +1525,16 @@ ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res)
     c = req->request->connection;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "photo postgres finish: %s", res ? "ok" : "failed");
+                   "photo postgres finish: %d", status);
+
+    result.status = status;
+    result.backend = "postgres";
+    result.index = 0;
+    result.reply.postgres = res;
 
     /* req and r may be freed by the handler */
 
-    req->handler(req->data, res);
+    req->handler(req->data, &result);
 
     ngx_http_run_posted_requests(c);
 }

@@ -5,7 +5,6 @@
 
 #include "ngx_photo_redis.h"
 #include "ngx_photo_redis_adapter.h"
-#include "ngx_photo_answer.h"
 
 
 #define NGX_PHOTO_REDIS_PORT         6379
@@ -73,8 +72,7 @@ struct ngx_photo_redis_s {
  */
 typedef struct {
     ngx_photo_redis_t              *redis;
-    ngx_photo_redis_handler_pt      handler;    /* one command */
-    ngx_photo_redis_each_pt         each;       /* several */
+    ngx_photo_result_pt             handler;    /* for each reply, or NULL */
     void                           *data;
     ngx_pool_cleanup_t             *cln;        /* in the request's pool */
     ngx_event_t                     timer;
@@ -118,12 +116,10 @@ static void ngx_photo_redis_on_disconnect(const redisAsyncContext *ac,
 static void ngx_photo_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_photo_redis_deliver(ngx_photo_redis_call_t *call,
-    redisReply *reply);
-static ngx_int_t ngx_photo_redis_request_send(ngx_http_request_t *r,
-    ngx_photo_redis_call_t *proto, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
+    redisReply *reply, ngx_photo_status_e status);
 static ngx_int_t ngx_photo_redis_send(ngx_photo_redis_t *redis,
-    ngx_log_t *log, ngx_pool_t *pool, ngx_photo_redis_call_t *proto,
-    ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
+    ngx_log_t *log, ngx_pool_t *pool, ngx_photo_result_pt handler,
+    void *data, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
 static void ngx_photo_redis_timeout(ngx_event_t *ev);
 static void ngx_photo_redis_request_gone(void *data);
 
@@ -404,95 +400,59 @@ ngx_photo_redis_on_disconnect(const redisAsyncContext *ac, int status)
 
 
 ngx_int_t
-ngx_photo_redis_command(ngx_http_request_t *r,
-    ngx_photo_redis_handler_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_photo_redis_command(ngx_http_request_t *r, ngx_photo_result_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_photo_redis_cmd_t   cmd;
-    ngx_photo_redis_call_t  proto;
-
-    ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
-    proto.handler = handler;
-    proto.data = data;
+    ngx_photo_redis_cmd_t  cmd;
 
     cmd.argc = argc;
     cmd.argv = argv;
     cmd.argvlen = argvlen;
 
-    return ngx_photo_redis_request_send(r, &proto, 1, &cmd);
-}
-
-
-ngx_int_t
-ngx_photo_redis_commands(ngx_http_request_t *r,
-    ngx_photo_redis_each_pt handler, void *data, ngx_uint_t n,
-    ngx_photo_redis_cmd_t *cmds)
-{
-    ngx_photo_redis_call_t  proto;
-
-    ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
-    proto.each = handler;
-    proto.data = data;
-
-    return ngx_photo_redis_request_send(r, &proto, n, cmds);
+    return ngx_photo_redis_commands(r, handler, data, 1, &cmd);
 }
 
 
 /* for a request: its log, its pool's end makes the replies unwanted */
-static ngx_int_t
-ngx_photo_redis_request_send(ngx_http_request_t *r,
-    ngx_photo_redis_call_t *proto, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds)
+ngx_int_t
+ngx_photo_redis_commands(ngx_http_request_t *r, ngx_photo_result_pt handler,
+    void *data, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds)
 {
     ngx_photo_redis_conf_t  *rcf;
 
     rcf = ngx_http_get_module_main_conf(r, ngx_http_photo_redis_module);
 
     return ngx_photo_redis_send(rcf->state, r->connection->log, r->pool,
-                                proto, n, cmds);
+                                handler, data, n, cmds);
 }
 
 
 ngx_int_t
-ngx_photo_redis_worker_command(ngx_photo_redis_handler_pt handler,
-    void *data, int argc, const char **argv, const size_t *argvlen)
+ngx_photo_redis_worker_command(ngx_photo_result_pt handler, void *data,
+    int argc, const char **argv, const size_t *argvlen)
 {
     ngx_photo_redis_t       *redis;
     ngx_photo_redis_cmd_t    cmd;
-    ngx_photo_redis_call_t   proto;
     ngx_photo_redis_conf_t  *rcf;
 
     rcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                               ngx_http_photo_redis_module);
     redis = rcf->state;
 
-    ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
-    proto.handler = handler;
-    proto.data = data;
-
     cmd.argc = argc;
     cmd.argv = argv;
     cmd.argvlen = argvlen;
 
-    return ngx_photo_redis_send(redis, redis->log, NULL, &proto, 1, &cmd);
+    return ngx_photo_redis_send(redis, redis->log, NULL, handler, data, 1,
+                                &cmd);
 }
 
 
-ngx_int_t
-ngx_photo_redis_unsent(ngx_http_request_t *r, ngx_int_t rc)
-{
-    return rc == NGX_DECLINED ? ngx_photo_unavailable(r, "redis")
-                              : NGX_HTTP_INTERNAL_SERVER_ERROR;
-}
-
-
-/*
- * pool: the request's, whose end makes the replies unwanted; NULL: none.
- * proto: the handler and its data.
- */
+/* pool: the request's, whose end makes the replies unwanted; NULL: none */
 
 static ngx_int_t
 ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
-    ngx_pool_t *pool, ngx_photo_redis_call_t *proto, ngx_uint_t n,
+    ngx_pool_t *pool, ngx_photo_result_pt handler, void *data, ngx_uint_t n,
     ngx_photo_redis_cmd_t *cmds)
 {
     ngx_uint_t               i;
@@ -510,7 +470,10 @@ ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    *call = *proto;
+    ngx_memzero(call, sizeof(ngx_photo_redis_call_t));
+
+    call->handler = handler;
+    call->data = data;
 
     if (pool) {
         call->cln = ngx_pool_cleanup_add(pool, 0);
@@ -521,7 +484,6 @@ ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
     }
 
     call->redis = redis;
-    call->n = 0;
 
     for (i = 0; i < n; i++) {
         if (redisAsyncCommandArgv(redis->ac, ngx_photo_redis_reply, call,
@@ -575,7 +537,8 @@ ngx_photo_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
                           &call->redis->server->name);
         }
 
-        ngx_photo_redis_deliver(call, reply);
+        ngx_photo_redis_deliver(call, reply, reply ? NGX_PHOTO_DONE
+                                                   : NGX_PHOTO_AWAY);
     }
 
     if (--call->pending == 0) {
@@ -585,17 +548,19 @@ ngx_photo_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 
 /*
- * The next reply to the handler; the last one (or a failure: NULL) ends
- * the call's timer and its tie to the request first, as the handler may
- * end the request.
+ * The next reply to the handler; the last one (or a failure) ends the
+ * call's timer and its tie to the request first, as the handler may end
+ * the request.
  */
 static void
-ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply)
+ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
+    ngx_photo_status_e status)
 {
-    ngx_uint_t  i, last;
+    ngx_uint_t          i, last;
+    ngx_photo_result_t  res;
 
     i = call->n - call->pending;
-    last = reply == NULL || (i == call->n - 1 && !call->unsent);
+    last = status != NGX_PHOTO_DONE || (i == call->n - 1 && !call->unsent);
 
     if (last || i == call->n - 1) {
         call->done = 1;
@@ -610,20 +575,24 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply)
         }
     }
 
-    if (call->redis->exiting) {
+    if (call->redis->exiting || call->handler == NULL) {
         return;
     }
 
-    if (call->each) {
-        call->each(call->data, i, reply);
+    res.status = status;
+    res.backend = "redis";
+    res.index = i;
+    res.reply.redis = reply;
 
-        /* some were never sent: the handler hears it after the last sent */
-        if (!last && i == call->n - 1) {
-            call->each(call->data, i + 1, NULL);
-        }
+    call->handler(call->data, &res);
 
-    } else if (call->handler) {
-        call->handler(call->data, reply);
+    /* some were never sent: the handler hears it after the last sent */
+    if (!last && i == call->n - 1) {
+        res.status = NGX_PHOTO_AWAY;
+        res.index = i + 1;
+        res.reply.redis = NULL;
+
+        call->handler(call->data, &res);
     }
 }
 
@@ -645,7 +614,7 @@ ngx_photo_redis_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, ev->log, NGX_ETIMEDOUT,
                   "photo: redis %V timed out", &redis->server->name);
 
-    ngx_photo_redis_deliver(call, NULL);
+    ngx_photo_redis_deliver(call, NULL, NGX_PHOTO_TIMEDOUT);
 
     /* frees call too, through ngx_photo_redis_reply() */
     if (redis->ac) {
@@ -662,7 +631,6 @@ ngx_photo_redis_request_gone(void *data)
 
     /* the last reply, when it comes, frees the call */
     call->handler = NULL;
-    call->each = NULL;
     call->done = 1;
     call->cln = NULL;
 

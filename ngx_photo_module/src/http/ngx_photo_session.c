@@ -22,7 +22,7 @@ typedef struct {
 } ngx_photo_session_call_t;
 
 
-static void ngx_photo_session_reply(void *data, redisReply *reply);
+static void ngx_photo_session_reply(void *data, ngx_photo_result_t *res);
 static ngx_table_elt_t *ngx_photo_session_header(ngx_http_request_t *r,
     ngx_str_t *name);
 static struct sockaddr *ngx_photo_session_peer(ngx_http_request_t *r);
@@ -109,7 +109,6 @@ ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
 {
     u_char                    *p;
     size_t                     argvlen[2];
-    ngx_int_t                  rc;
     const char                *argv[2];
     ngx_photo_session_call_t  *call;
 
@@ -130,25 +129,25 @@ ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
     p = ngx_cpymem(p, token->data, token->len);
     argvlen[1] = p - (u_char *) argv[1];
 
-    rc = ngx_photo_redis_command(r, ngx_photo_session_reply, call, 2, argv,
-                                 argvlen);
-
-    return rc;
+    return ngx_photo_redis_command(r, ngx_photo_session_reply, call, 2, argv,
+                                   argvlen);
 }
 
 
 static void
-ngx_photo_session_reply(void *data, redisReply *reply)
+ngx_photo_session_reply(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_session_call_t  *call = data;
 
     int64_t              user_id;
+    redisReply          *reply;
     ngx_http_request_t  *r;
 
     r = call->request;
+    reply = res->reply.redis;
 
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+    if (res->status != NGX_PHOTO_DONE || reply->type == REDIS_REPLY_ERROR) {
+        ngx_photo_backend_failed(r, res);
         return;
     }
 

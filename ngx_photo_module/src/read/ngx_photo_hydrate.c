@@ -25,7 +25,7 @@
 
 
 static void ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res);
-static void ngx_photo_hydrate_stored(void *data, PGresult *res);
+static void ngx_photo_hydrate_stored(void *data, ngx_photo_result_t *result);
 static ngx_int_t ngx_photo_hydrate_object(ngx_photo_read_t *rd,
     PGresult *res, int row);
 static ngx_int_t ngx_photo_hydrate_respond(ngx_photo_read_t *rd);
@@ -226,26 +226,27 @@ ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
     rc = ngx_photo_pg_query(r, ngx_photo_hydrate_sql, 1, params,
                             ngx_photo_hydrate_stored, rd);
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
+    ngx_photo_wait_again(r, rc, "postgres");
 }
 
 
 static void
-ngx_photo_hydrate_stored(void *data, PGresult *res)
+ngx_photo_hydrate_stored(void *data, ngx_photo_result_t *result)
 {
     ngx_photo_read_t  *rd = data;
 
     int                  row, rows;
+    PGresult            *res;
     ngx_http_request_t  *r;
 
     r = rd->request;
 
-    if (res == NULL) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "postgres"));
+    if (result->status != NGX_PHOTO_DONE) {
+        ngx_photo_backend_failed(r, result);
         return;
     }
+
+    res = result->reply.postgres;
 
     rows = PQntuples(res);
 

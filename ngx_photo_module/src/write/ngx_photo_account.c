@@ -28,7 +28,7 @@ static void ngx_photo_signin_body(ngx_photo_write_t *w);
 static void ngx_photo_account_done(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_account_refused(ngx_http_request_t *r,
     yajl_val v, const char *error);
-static void ngx_photo_signout_done(void *data, redisReply *reply);
+static void ngx_photo_signout_done(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_account_cookie(ngx_http_request_t *r,
     ngx_str_t *token, ngx_uint_t max_age);
 
@@ -350,30 +350,21 @@ ngx_photo_signout_handler(ngx_http_request_t *r)
     rc = ngx_photo_redis_command(r, ngx_photo_signout_done, r, 2, argv,
                                  argvlen);
 
-    if (rc == NGX_DECLINED) {
-        return ngx_photo_unavailable(r, "redis");
-    }
-
-    if (rc != NGX_AGAIN) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->read_event_handler = ngx_http_test_reading;
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_photo_wait(r, rc, "redis");
 }
 
 
 static void
-ngx_photo_signout_done(void *data, redisReply *reply)
+ngx_photo_signout_done(void *data, ngx_photo_result_t *res)
 {
     ngx_http_request_t  *r = data;
 
     ngx_str_t  empty = ngx_null_string;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+    if (res->status != NGX_PHOTO_DONE
+        || res->reply.redis->type != REDIS_REPLY_INTEGER)
+    {
+        ngx_photo_backend_failed(r, res);
         return;
     }
 

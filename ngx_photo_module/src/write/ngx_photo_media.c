@@ -48,7 +48,7 @@ static ngx_int_t ngx_photo_media_names(ngx_photo_media_t *m);
 static void ngx_photo_media_file(ngx_photo_media_t *m);
 static void ngx_photo_media_stored(ngx_photo_media_t *m);
 static void ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m);
-static void ngx_photo_media_remembered(void *data, redisReply *reply);
+static void ngx_photo_media_remembered(void *data, ngx_photo_result_t *res);
 #if (NGX_THREADS)
 static ngx_int_t ngx_photo_media_post(ngx_photo_media_t *m,
     ngx_thread_pool_t *tp);
@@ -231,14 +231,7 @@ ngx_photo_media_stored(ngx_photo_media_t *m)
     rc = ngx_photo_redis_command(r, ngx_photo_media_remembered, m, 5, argv,
                                  argvlen);
 
-    if (rc == NGX_DECLINED) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
-        return;
-    }
-
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
+    ngx_photo_wait_again(r, rc, "redis");
 }
 
 
@@ -257,11 +250,15 @@ ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m)
 
 
 static void
-ngx_photo_media_remembered(void *data, redisReply *reply)
+ngx_photo_media_remembered(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_media_t  *m = data;
 
     ngx_http_request_t  *r;
+    redisReply          *reply;
+
+    /* NULL: Redis failed (said in the log) */
+    reply = res->reply.redis;
 
     r = m->write->request;
 

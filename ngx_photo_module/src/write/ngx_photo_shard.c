@@ -55,7 +55,7 @@ struct ngx_photo_shard_s {
 
 
 static ngx_int_t ngx_photo_shard_ask(ngx_photo_shard_t *s);
-static void ngx_photo_shard_leased(void *data, redisReply *reply);
+static void ngx_photo_shard_leased(void *data, ngx_photo_result_t *res);
 static void ngx_photo_shard_gone(void *data);
 
 
@@ -155,7 +155,7 @@ ngx_photo_shard_wait(ngx_photo_write_t *w, ngx_photo_write_pt next)
     ngx_queue_remove(&waiter->queue);
     waiter->queued = 0;
 
-    ngx_http_finalize_request(r, ngx_photo_redis_unsent(r, rc));
+    ngx_photo_wait_again(r, rc, "redis");
 }
 
 
@@ -208,7 +208,7 @@ ngx_photo_shard_ask(ngx_photo_shard_t *s)
 
 
 static void
-ngx_photo_shard_leased(void *data, redisReply *reply)
+ngx_photo_shard_leased(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_shard_t  *s = data;
 
@@ -216,6 +216,10 @@ ngx_photo_shard_leased(void *data, redisReply *reply)
     ngx_queue_t               *q;
     ngx_http_request_t        *r;
     ngx_photo_shard_waiter_t  *waiter;
+    redisReply                *reply;
+
+    /* NULL: Redis failed (said in the log) */
+    reply = res->reply.redis;
 
     s->asking = 0;
 

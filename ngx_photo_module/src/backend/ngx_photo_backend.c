@@ -83,3 +83,15 @@ ngx_photo_backend_add_server(ngx_conf_t *cf, ngx_photo_backend_conf_t *bcf,
 
     return server;
 }
+
+
+void *
+ngx_photo_backend_used(ngx_cycle_t *cycle, ngx_module_t *module)
+{
+    ngx_photo_backend_conf_t  *bcf;
+
+    /* no http block: no conf */
+    bcf = ngx_http_cycle_get_module_main_conf(cycle, (*module));
+
+    return (bcf && bcf->used) ? bcf : NULL;
+}

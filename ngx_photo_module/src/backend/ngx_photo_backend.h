@@ -111,5 +111,9 @@ char *ngx_photo_backend_servers(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_photo_server_t *ngx_photo_backend_add_server(ngx_conf_t *cf,
     ngx_photo_backend_conf_t *bcf, ngx_str_t *value, in_port_t default_port);
 
+/* From init_process, exit_process: the backend module's main conf if a
+ * photo_api location uses it, else NULL (nothing to connect to). */
+void *ngx_photo_backend_used(ngx_cycle_t *cycle, ngx_module_t *module);
+
 
 #endif /* _NGX_PHOTO_BACKEND_H_INCLUDED_ */

@@ -398,7 +398,8 @@ ngx_photo_conn_finish(ngx_photo_conn_t *conn, ngx_photo_status_e status)
     peer = conn->peer;
 
     keep = status == NGX_PHOTO_DONE
-           && (conn->buffer == NULL || conn->buffer->pos == conn->buffer->last);
+           && (conn->buffer == NULL
+               || conn->buffer->pos == conn->buffer->last);
 
     if (peer) {
         failed = status == NGX_PHOTO_AWAY

@@ -35,7 +35,6 @@ typedef struct {
 /* The worker's client. */
 struct ngx_photo_gm_s {
     ngx_photo_server_t         *server;
-    ngx_photo_gm_conf_t        *conf;
     char                       *action;      /* "submitting a job to ..." */
     ngx_photo_peer_t            peer;
 };
@@ -192,10 +191,9 @@ ngx_http_photo_gearman_init_process(ngx_cycle_t *cycle)
     ngx_photo_gm_conf_t  *gmcf;
     ngx_photo_server_t   *server;
 
-    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_photo_gearman_module);
+    gmcf = ngx_photo_backend_used(cycle, &ngx_http_photo_gearman_module);
 
-    if (gmcf == NULL || !gmcf->backend.used) {
+    if (gmcf == NULL) {
         return NGX_OK;
     }
 
@@ -229,7 +227,6 @@ ngx_http_photo_gearman_init_process(ngx_cycle_t *cycle)
     }
 
     gm->server = server;
-    gm->conf = gmcf;
 
     gmcf->state = gm;
 
@@ -242,8 +239,7 @@ ngx_http_photo_gearman_exit_process(ngx_cycle_t *cycle)
 {
     ngx_photo_gm_conf_t  *gmcf;
 
-    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_photo_gearman_module);
+    gmcf = ngx_photo_backend_used(cycle, &ngx_http_photo_gearman_module);
 
     if (gmcf == NULL || gmcf->state == NULL) {
         return;
@@ -386,7 +382,8 @@ ngx_photo_gm_encode_job(ngx_photo_gm_job_t *job, ngx_str_t *function,
 
     job->option_len = ngx_photo_gm_packet_size(&option, 1);
 
-    job->conn.request.data = ngx_pnalloc(job->request->pool, job->option_len + size);
+    job->conn.request.data = ngx_pnalloc(job->request->pool,
+                                         job->option_len + size);
     if (job->conn.request.data == NULL) {
         return NGX_ERROR;
     }

@@ -2,9 +2,9 @@
 /*
  * The module's Gearman client: submits jobs to gearmand without blocking,
  * on the connection engine (nginx peer connections kept alive per worker
- * process), one job per connection at a time.  Background jobs (the write path) are answered
- * once gearmand has stored them in its persistent queue; foreground jobs
- * (sign-up, sign-in) once a worker has done them.
+ * process), one job per connection at a time.  Background jobs (the write
+ * path) are answered once gearmand has stored them in its persistent
+ * queue; foreground jobs (sign-up, sign-in) once a worker has done them.
  */
 
 #ifndef _NGX_PHOTO_GEARMAN_H_INCLUDED_

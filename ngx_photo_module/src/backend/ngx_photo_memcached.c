@@ -269,10 +269,9 @@ ngx_http_photo_memcached_init_process(ngx_cycle_t *cycle)
     ngx_photo_mc_pool_t    *mc;
     ngx_photo_mc_server_t  *s;
 
-    mcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                              ngx_http_photo_memcached_module);
+    mcf = ngx_photo_backend_used(cycle, &ngx_http_photo_memcached_module);
 
-    if (mcf == NULL || !mcf->backend.used) {
+    if (mcf == NULL) {
         return NGX_OK;
     }
 
@@ -334,8 +333,7 @@ ngx_http_photo_memcached_exit_process(ngx_cycle_t *cycle)
     ngx_uint_t            i;
     ngx_photo_mc_conf_t  *mcf;
 
-    mcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                              ngx_http_photo_memcached_module);
+    mcf = ngx_photo_backend_used(cycle, &ngx_http_photo_memcached_module);
 
     if (mcf == NULL || mcf->state == NULL) {
         return;
@@ -504,7 +502,8 @@ ngx_photo_mc_plan(ngx_photo_mc_pool_t *mc, ngx_photo_mc_get_t *get,
 
         ex->items = ngx_palloc(get->request->pool,
                                ex->nitems * sizeof(ngx_photo_mc_item_t *));
-        ex->conn.request.data = ngx_pnalloc(get->request->pool, ex->conn.request.len);
+        ex->conn.request.data = ngx_pnalloc(get->request->pool,
+                                            ex->conn.request.len);
 
         if (ex->items == NULL || ex->conn.request.data == NULL) {
             return NGX_PHOTO_MC_NONE;

@@ -484,10 +484,9 @@ ngx_http_photo_postgres_init_process(ngx_cycle_t *cycle)
     ngx_photo_pg_conn_t  *pc;
     ngx_photo_pg_pool_t  *pool;
 
-    pgcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_photo_postgres_module);
+    pgcf = ngx_photo_backend_used(cycle, &ngx_http_photo_postgres_module);
 
-    if (pgcf == NULL || !pgcf->backend.used) {
+    if (pgcf == NULL) {
         return NGX_OK;
     }
 
@@ -531,8 +530,7 @@ ngx_http_photo_postgres_exit_process(ngx_cycle_t *cycle)
     ngx_photo_pg_conf_t  *pgcf;
     ngx_photo_pg_pool_t  *pool;
 
-    pgcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_photo_postgres_module);
+    pgcf = ngx_photo_backend_used(cycle, &ngx_http_photo_postgres_module);
 
     if (pgcf == NULL || pgcf->state == NULL) {
         return;

@@ -98,15 +98,6 @@ static void *ngx_photo_redis_integer(const redisReadTask *task,
     long long value);
 static void *ngx_photo_redis_nil(const redisReadTask *task);
 static void ngx_photo_redis_free_reply(void *reply);
-
-
-static redisReplyObjectFunctions  ngx_photo_redis_reply_functions = {
-    ngx_photo_redis_string,
-    ngx_photo_redis_array,
-    ngx_photo_redis_integer,
-    ngx_photo_redis_nil,
-    ngx_photo_redis_free_reply
-};
 static void ngx_photo_redis_schedule(ngx_photo_redis_t *redis);
 static void ngx_photo_redis_reconnect(ngx_event_t *ev);
 static void ngx_photo_redis_on_connect(const redisAsyncContext *ac,
@@ -122,6 +113,15 @@ static ngx_int_t ngx_photo_redis_send(ngx_photo_redis_t *redis,
     void *data, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
 static void ngx_photo_redis_timeout(ngx_event_t *ev);
 static void ngx_photo_redis_request_gone(void *data);
+
+
+static redisReplyObjectFunctions  ngx_photo_redis_reply_functions = {
+    ngx_photo_redis_string,
+    ngx_photo_redis_array,
+    ngx_photo_redis_integer,
+    ngx_photo_redis_nil,
+    ngx_photo_redis_free_reply
+};
 
 
 static ngx_command_t  ngx_http_photo_redis_commands[] = {
@@ -222,11 +222,9 @@ ngx_http_photo_redis_init_process(ngx_cycle_t *cycle)
     ngx_photo_redis_t       *redis;
     ngx_photo_redis_conf_t  *rcf;
 
-    rcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                              ngx_http_photo_redis_module);
+    rcf = ngx_photo_backend_used(cycle, &ngx_http_photo_redis_module);
 
-    /* no http block, or no photo_api anywhere: nothing to connect to */
-    if (rcf == NULL || !rcf->backend.used) {
+    if (rcf == NULL) {
         return NGX_OK;
     }
 
@@ -267,8 +265,7 @@ ngx_http_photo_redis_exit_process(ngx_cycle_t *cycle)
     ngx_photo_redis_t       *redis;
     ngx_photo_redis_conf_t  *rcf;
 
-    rcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                              ngx_http_photo_redis_module);
+    rcf = ngx_photo_backend_used(cycle, &ngx_http_photo_redis_module);
 
     if (rcf == NULL || rcf->state == NULL) {
         return;

@@ -155,7 +155,8 @@
  * the page is used only when the session names that user.
  */
 #define PHOTO_SESSION_TOKEN_SEP  '-'
-#define PHOTO_SESSION_TOKEN_MIN  16                /* [A-Za-z0-9_-] */
+#define PHOTO_SESSION_TOKEN_MIN  16                /* characters of base64url
+                                                      (photo_base64url.h) */
 #define PHOTO_SESSION_TOKEN_MAX  128
 
 

@@ -23,6 +23,7 @@
  */
 
 #include "photo_worker.h"
+#include "photo_base64url.h"
 #include "photo_id.h"
 #include "photo_log.h"
 
@@ -46,7 +47,8 @@
 #define PHOTO_AUTH_PASSWORD_MAX 1024
 
 #define PHOTO_AUTH_TOKEN_BYTES  32          /* 43 characters of base64url */
-#define PHOTO_AUTH_TOKEN_LEN    (PHOTO_ID_MAX_DIGITS + 1 + 43)
+#define PHOTO_AUTH_TOKEN_LEN    (PHOTO_ID_MAX_DIGITS + 1                     \
+                                 + PHOTO_BASE64URL_LEN(PHOTO_AUTH_TOKEN_BYTES))
 
 #define PHOTO_AUTH_KEY_LEN      (sizeof(PHOTO_REDIS_SIGNIN_FAILS)            \
                                  + PHOTO_AUTH_USERNAME_MAX)
@@ -446,37 +448,17 @@ photo_auth_admit(photo_ctx_t *ctx, photo_job_t *job,
 static int
 photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1], const char *user_id)
 {
-    size_t          i, bits, n;
-    uint32_t        acc;
-    unsigned char   raw[PHOTO_AUTH_TOKEN_BYTES];
-
-    static const char  alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char           text[PHOTO_BASE64URL_BUF(PHOTO_AUTH_TOKEN_BYTES)];
+    unsigned char  raw[PHOTO_AUTH_TOKEN_BYTES];
 
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw)) {
         return -1;
     }
 
-    acc = 0;
-    bits = 0;
-    n = (size_t) snprintf(token, PHOTO_ID_MAX_DIGITS + 2, "%s%c", user_id,
-                          PHOTO_SESSION_TOKEN_SEP);
+    photo_base64url_encode(text, raw, sizeof(raw));
 
-    for (i = 0; i < sizeof(raw); i++) {
-        acc = (acc << 8) | raw[i];
-        bits += 8;
-
-        while (bits >= 6) {
-            bits -= 6;
-            token[n++] = alphabet[(acc >> bits) & 0x3f];
-        }
-    }
-
-    if (bits) {
-        token[n++] = alphabet[(acc << (6 - bits)) & 0x3f];
-    }
-
-    token[n] = '\0';
+    snprintf(token, PHOTO_AUTH_TOKEN_LEN + 1, "%s%c%s", user_id,
+             PHOTO_SESSION_TOKEN_SEP, text);
 
     return 0;
 }

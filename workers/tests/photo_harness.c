@@ -154,7 +154,8 @@ h_gearmand_start(h_t *h)
         /* as scripts/stack runs it: each job in Redis before JOB_CREATED */
         execlp("gearmand", "gearmand", "--listen", "127.0.0.1",
                "--port", port, "--threads", "1",
-               "--queue-type", "redis", "--redis-server", h->cf.host,
+               "--queue-type", "redis", "--redis-server",
+               photo_config_host(&h->cf, redis_host),
                "--redis-port", rport, "--redis-prefix", prefix,
                "--log-file", log, "--pid-file", pidfile,
                "--verbose", "WARNING", (char *) NULL);
@@ -236,6 +237,8 @@ h_worker(h_t *h, const char *bin, ...)
             close(fd);
         }
 
+        /* the private gearmand (h_gearmand_start()) */
+        setenv("PHOTO_GEARMAN_HOST", "127.0.0.1", 1);
         setenv("PHOTO_GEARMAN_PORT", port, 1);
         setenv("PHOTO_LOG_LEVEL", "debug", 1);
 

@@ -1,11 +1,11 @@
 /*
  * Job payloads, without the stack: typed fields and the errors that name
- * them, ids as text, the dead letter's shape, PHOTO_FEED_CAP.
+ * them, the dead letter's shape, PHOTO_FEED_CAP (ids as text: the
+ * contract's, t/unit/test_contract_id.c).
  */
 
 #include "photo_check.h"
 #include "photo_config.h"
-#include "photo_id.h"
 #include "photo_job.h"
 
 #include <stdlib.h>
@@ -36,31 +36,6 @@ letter(const photo_job_t *job)
     yajl_gen_free(g);
 
     return s;
-}
-
-
-static void
-check_ids(void)
-{
-    char     buf[PHOTO_ID_BUF];
-    int64_t  id;
-
-    CHECK(photo_id_parse("9223372036854775807", 19, &id) == 0
-          && id == INT64_MAX, "INT64_MAX parses");
-    CHECK(photo_id_parse("9223372036854775808", 19, &id) != 0,
-          "INT64_MAX + 1 does not");
-    CHECK(photo_id_parse("0", 1, &id) != 0
-          && photo_id_parse("042", 3, &id) != 0
-          && photo_id_parse("-1", 2, &id) != 0
-          && photo_id_parse("", 0, &id) != 0
-          && photo_id_parse("12 ", 3, &id) != 0
-          && photo_id_parse("99999999999999999999", 20, &id) != 0,
-          "zero, leading zeros, signs, spaces, 20 digits do not");
-
-    photo_id_pad(buf, 42);
-    CHECK(strcmp(buf, "0000000000000000042") == 0, "padded to 19 digits");
-    photo_id_pad(buf, INT64_MAX);
-    CHECK(strcmp(buf, "9223372036854775807") == 0, "INT64_MAX padded");
 }
 
 
@@ -192,7 +167,6 @@ check_config(void)
 int
 main(void)
 {
-    check_ids();
     check_fields();
     check_letters();
     check_config();

@@ -226,7 +226,8 @@ main(void)
     PQfinish(c);
 
     snprintf(setting, sizeof(setting), "PHOTO_PG_PORT=%d", pg_port);
-    w = h_worker(&h, "photo_persist", setting, NULL);
+    w = h_worker(&h, "photo_persist", "PHOTO_PG_HOST=127.0.0.1", setting,
+                 NULL);
 
     persist(&h, PHOTOS + 1);
     n = 1;

@@ -8,38 +8,15 @@
 
 #include "ngx_photo_read.h"
 #include "ngx_photo_args.h"
+#include "photo_id.h"
 
 
-/* A positive 64-bit id in decimal, nothing else (no sign, no spaces). */
+/* A positive 64-bit id in decimal: the contract's rule (photo_id.h). */
 
 ngx_int_t
 ngx_photo_parse_id(u_char *p, size_t len, int64_t *id)
 {
-    u_char    *end;
-    uint64_t   v;
-
-    if (len == 0 || len > PHOTO_ID_MAX_DIGITS) {
-        return NGX_ERROR;
-    }
-
-    v = 0;
-
-    for (end = p + len; p < end; p++) {
-        if (*p < '0' || *p > '9') {
-            return NGX_ERROR;
-        }
-
-        v = v * 10 + (*p - '0');
-    }
-
-    /* 19 digits may still exceed INT64_MAX */
-    if (v == 0 || v > (uint64_t) INT64_MAX) {
-        return NGX_ERROR;
-    }
-
-    *id = (int64_t) v;
-
-    return NGX_OK;
+    return photo_id_parse((char *) p, len, id) == 0 ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -48,9 +25,7 @@ ngx_photo_parse_id(u_char *p, size_t len, int64_t *id)
 ngx_int_t
 ngx_photo_format_list_id(u_char *buf, int64_t id)
 {
-    (void) ngx_sprintf(buf, "%019L", id);
-
-    return PHOTO_ID_MAX_DIGITS;
+    return photo_id_pad((char *) buf, id);
 }
 
 

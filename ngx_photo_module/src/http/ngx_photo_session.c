@@ -13,6 +13,7 @@
 #include "ngx_photo_args.h"
 #include "ngx_photo_redis.h"
 #include "photo_contract.h"
+#include "photo_base64url.h"
 
 
 typedef struct {
@@ -50,9 +51,7 @@ ngx_photo_session_valid(ngx_str_t *token)
     }
 
     for (p = token->data, end = p + token->len; p < end; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-        {
+        if (!photo_base64url_char(*p)) {
             return NGX_DECLINED;
         }
     }

@@ -10,7 +10,8 @@
 
 
 typedef enum {
-    PHOTO_CF_STR, PHOTO_CF_PORT, PHOTO_CF_COUNT, PHOTO_CF_LEVEL
+    PHOTO_CF_STR, PHOTO_CF_SERVERS, PHOTO_CF_PORT, PHOTO_CF_COUNT,
+    PHOTO_CF_LEVEL
 } photo_cf_type_t;
 
 typedef struct {
@@ -29,11 +30,16 @@ typedef struct {
 static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_HOST", photo_cf_field(PHOTO_CF_STR, host) },
     { "PHOTO_PG_CONNINFO", photo_cf_field(PHOTO_CF_STR, pg_conninfo) },
+    { "PHOTO_PG_HOST", photo_cf_field(PHOTO_CF_STR, pg_host) },
     { "PHOTO_PG_PORT", photo_cf_field(PHOTO_CF_PORT, pg_port) },
     { "PHOTO_PG_USER", photo_cf_field(PHOTO_CF_STR, pg_user) },
     { "PHOTO_PG_DB", photo_cf_field(PHOTO_CF_STR, pg_db) },
+    { "PHOTO_REDIS_HOST", photo_cf_field(PHOTO_CF_STR, redis_host) },
     { "PHOTO_REDIS_PORT", photo_cf_field(PHOTO_CF_PORT, redis_port) },
+    { "PHOTO_MEMCACHED_SERVERS",
+      photo_cf_field(PHOTO_CF_SERVERS, memcached_servers) },
     { "PHOTO_MEMCACHED_PORTS", photo_cf_field(PHOTO_CF_STR, memcached_ports) },
+    { "PHOTO_GEARMAN_HOST", photo_cf_field(PHOTO_CF_STR, gearman_host) },
     { "PHOTO_GEARMAN_PORT", photo_cf_field(PHOTO_CF_PORT, gearman_port) },
     { "PHOTO_FEED_CAP", photo_cf_field(PHOTO_CF_COUNT, feed_cap) },
     { "PHOTO_SOLR_URL", photo_cf_field(PHOTO_CF_STR, solr_url) },
@@ -83,12 +89,30 @@ static int
 photo_config_set(photo_config_t *cf, const photo_cf_key_t *k,
     const char *value, const char *from, char *err, size_t errlen)
 {
-    char   *end, *field;
-    long    n;
+    int          port;
+    char        *end, *field;
+    long         n;
+    size_t       len;
+    const char  *p, *host;
 
     field = (char *) cf + k->offset;
 
     switch (k->type) {
+
+    case PHOTO_CF_SERVERS:
+        p = value;
+
+        while ((n = photo_config_server_next(&p, &host, &len, &port, 1))
+               == 1)
+        { /* void */ }
+
+        if (n == -1) {
+            snprintf(err, errlen, "%s: %s: \"%.*s\" is not host[:port]",
+                     from, k->key, (int) strcspn(p, PHOTO_CONFIG_SEP), p);
+            return -1;
+        }
+
+        /* fall through */
 
     case PHOTO_CF_STR:
         if (strlen(value) >= k->size) {
@@ -227,8 +251,112 @@ photo_config_pg_conninfo(photo_config_t *cf)
     if (cf->pg_conninfo[0] == '\0') {
         snprintf(cf->pg_conninfo, sizeof(cf->pg_conninfo),
                  "host=%s port=%d user=%s dbname=%s connect_timeout=5",
-                 cf->host, cf->pg_port, cf->pg_user, cf->pg_db);
+                 photo_config_host(cf, pg_host), cf->pg_port, cf->pg_user,
+                 cf->pg_db);
     }
 
     return cf->pg_conninfo;
+}
+
+
+const char *
+photo_config_memcached_servers(const photo_config_t *cf, char *buf,
+    size_t size)
+{
+    int          v6;
+    size_t       n, len;
+    const char  *port;
+
+    if (cf->memcached_servers[0] != '\0') {
+        return cf->memcached_servers;
+    }
+
+    /* an IPv6 address is written in brackets, as in nginx.conf */
+    v6 = strchr(cf->host, ':') != NULL;
+    n = 0;
+    buf[0] = '\0';
+
+    for (port = cf->memcached_ports; *port; port += len) {
+        port += strspn(port, PHOTO_CONFIG_SEP);
+        len = strcspn(port, PHOTO_CONFIG_SEP);
+
+        if (len == 0) {
+            break;
+        }
+
+        n += (size_t) snprintf(buf + n, size - n, "%s%s%s%s:%.*s",
+                               n ? " " : "", v6 ? "[" : "", cf->host,
+                               v6 ? "]" : "", (int) len, port);
+        if (n >= size) {
+            return NULL;
+        }
+    }
+
+    return buf;
+}
+
+
+int
+photo_config_server_next(const char **p, const char **host, size_t *len,
+    int *port, int default_port)
+{
+    long         n;
+    char        *end;
+    const char  *s, *h, *rest;
+
+    s = *p + strspn(*p, PHOTO_CONFIG_SEP);
+    *p = s;
+
+    if (*s == '\0') {
+        return 0;
+    }
+
+    if (*s == '[') {
+        h = s + 1;
+        rest = strchr(h, ']');
+        if (rest == NULL || rest == h
+            || strcspn(h, PHOTO_CONFIG_SEP) < (size_t) (rest - h))
+        {
+            return -1;
+        }
+
+        *len = (size_t) (rest - h);
+        rest++;
+
+    } else {
+        h = s;
+        *len = strcspn(h, PHOTO_CONFIG_SEP ":");
+        rest = h + *len;
+
+        if (*len == 0) {
+            return -1;
+        }
+    }
+
+    if (*rest == ':') {
+        /* digits only: strtol would take a sign or spaces */
+        if (rest[1] < '0' || rest[1] > '9') {
+            return -1;
+        }
+
+        n = strtol(rest + 1, &end, 10);
+        if (n < 1 || n > 65535) {
+            return -1;
+        }
+
+        rest = end;
+
+    } else {
+        n = default_port;
+    }
+
+    if (*rest != '\0' && strchr(PHOTO_CONFIG_SEP, *rest) == NULL) {
+        return -1;
+    }
+
+    *host = h;
+    *port = (int) n;
+    *p = rest;
+
+    return 1;
 }

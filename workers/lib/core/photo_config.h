@@ -13,17 +13,30 @@
 #include "photo_contract.h"
 
 #define PHOTO_CONFIG_STR  256
+#define PHOTO_CONFIG_LIST  (4 * PHOTO_CONFIG_STR)
+#define PHOTO_CONFIG_SEP   " ,"    /* between the items of a list */
 #define PHOTO_CONFIG_COUNT_MAX  1000000   /* PHOTO_FEED_CAP and the like */
 
+/*
+ * Each backend has a host of its own, as nginx.conf gives each its own
+ * address; one left unset is PHOTO_HOST's (photo_config_host()), so that a
+ * stack on one machine needs PHOTO_HOST only.
+ */
 typedef struct {
     char               host[PHOTO_CONFIG_STR];           /* PHOTO_HOST */
-    char               pg_conninfo[4 * PHOTO_CONFIG_STR];/* PHOTO_PG_CONNINFO,
+    char               pg_conninfo[PHOTO_CONFIG_LIST];   /* PHOTO_PG_CONNINFO,
                                                             or built from: */
+    char               pg_host[PHOTO_CONFIG_STR];        /* PHOTO_PG_HOST */
     int                pg_port;                          /* PHOTO_PG_PORT */
     char               pg_user[PHOTO_CONFIG_STR];        /* PHOTO_PG_USER */
     char               pg_db[PHOTO_CONFIG_STR];          /* PHOTO_PG_DB */
+    char               redis_host[PHOTO_CONFIG_STR];     /* PHOTO_REDIS_HOST */
     int                redis_port;                       /* PHOTO_REDIS_PORT */
+    /* PHOTO_MEMCACHED_SERVERS: "host[:port] ...", as nginx.conf's
+       photo_memcached; "" = PHOTO_HOST with each of PHOTO_MEMCACHED_PORTS */
+    char               memcached_servers[PHOTO_CONFIG_LIST];
     char               memcached_ports[PHOTO_CONFIG_STR];/* PHOTO_MEMCACHED_PORTS */
+    char               gearman_host[PHOTO_CONFIG_STR];   /* PHOTO_GEARMAN_HOST */
     int                gearman_port;                     /* PHOTO_GEARMAN_PORT */
     int                feed_cap;                         /* PHOTO_FEED_CAP */
     char               solr_url[PHOTO_CONFIG_STR];       /* PHOTO_SOLR_URL: the
@@ -76,5 +89,27 @@ int photo_config_load_env(photo_config_t *cf, char *err, size_t errlen);
 
 /* the libpq conninfo: PHOTO_PG_CONNINFO as given, or built from the parts */
 const char *photo_config_pg_conninfo(photo_config_t *cf);
+
+/* a backend's host (pg_host, redis_host, gearman_host), else PHOTO_HOST */
+#define photo_config_host(cf, backend)                                       \
+    ((cf)->backend[0] ? (cf)->backend : (cf)->host)
+
+/*
+ * The memcached servers as nginx.conf lists them, in its order:
+ * PHOTO_MEMCACHED_SERVERS, or PHOTO_HOST with each of PHOTO_MEMCACHED_PORTS
+ * (written into buf).  NULL when that does not fit in size.
+ */
+const char *photo_config_memcached_servers(const photo_config_t *cf,
+    char *buf, size_t size);
+
+/*
+ * The next server of such a list (spaces or commas between) at *p:
+ * "host[:port]", an IPv6 address in brackets ("[::1]:11211", the host
+ * then given without them), port default_port when not given.  1 with
+ * host[0..len) and port set, and *p past it; 0 at the end of the list;
+ * -1 when it is not host[:port] (*p then at it).
+ */
+int photo_config_server_next(const char **p, const char **host, size_t *len,
+    int *port, int default_port);
 
 #endif /* PHOTO_CONFIG_H */

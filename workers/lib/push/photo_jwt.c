@@ -1,6 +1,7 @@
 /* JSON Web Tokens, ES256 and RS256 (see photo_jwt.h). */
 
 #include "photo_jwt.h"
+#include "photo_base64url.h"
 #include "photo_log.h"
 
 #include <openssl/bio.h>
@@ -15,8 +16,6 @@
 #define PHOTO_JWT_ES256_PART  32            /* P-256: r and s, 32 bytes */
 
 
-static size_t photo_jwt_b64url(char *out, const unsigned char *in,
-    size_t len);
 static int photo_jwt_es256_raw(const unsigned char *der, size_t der_len,
     unsigned char *raw);
 
@@ -90,9 +89,9 @@ photo_jwt_sign(EVP_PKEY *key, const unsigned char *header,
     }
 
     p = jwt;
-    p += photo_jwt_b64url(p, header, header_len);
+    p += photo_base64url_encode(p, header, header_len);
     *p++ = '.';
-    p += photo_jwt_b64url(p, claims, claims_len);
+    p += photo_base64url_encode(p, claims, claims_len);
     input_len = (size_t) (p - jwt);
 
     sig_len = EVP_PKEY_size(key);
@@ -114,10 +113,10 @@ photo_jwt_sign(EVP_PKEY *key, const unsigned char *header,
             goto failed;
         }
 
-        p += photo_jwt_b64url(p, raw, sizeof(raw));
+        p += photo_base64url_encode(p, raw, sizeof(raw));
 
     } else {
-        p += photo_jwt_b64url(p, sig, sig_len);
+        p += photo_base64url_encode(p, sig, sig_len);
     }
 
     *p = '\0';
@@ -134,32 +133,6 @@ failed:
     free(jwt);
 
     return NULL;
-}
-
-
-/* RFC 7515: base64 with - and _, no padding; out has room; its length */
-static size_t
-photo_jwt_b64url(char *out, const unsigned char *in, size_t len)
-{
-    int  i, n;
-
-    n = EVP_EncodeBlock((unsigned char *) out, in, (int) len);
-
-    while (n > 0 && out[n - 1] == '=') {
-        n--;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (out[i] == '+') {
-            out[i] = '-';
-        } else if (out[i] == '/') {
-            out[i] = '_';
-        }
-    }
-
-    out[n] = '\0';
-
-    return (size_t) n;
 }
 
 

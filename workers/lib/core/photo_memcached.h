@@ -7,7 +7,10 @@
 
 #include "photo_config.h"
 
-/* The pool over PHOTO_HOST and PHOTO_MEMCACHED_PORTS, in that order. */
+/*
+ * The pool over PHOTO_MEMCACHED_SERVERS (by default PHOTO_HOST with each of
+ * PHOTO_MEMCACHED_PORTS), in that order: nginx.conf's photo_memcached.
+ */
 memcached_st *photo_memcached_pool(photo_config_t *cf);
 
 #endif /* PHOTO_MEMCACHED_H */

@@ -10,13 +10,15 @@
 redisContext *
 photo_redis_connect(photo_config_t *cf)
 {
+    const char      *host;
     redisContext    *c;
     struct timeval   tv = { PHOTO_REDIS_TIMEOUT_S, 0 };
 
-    c = redisConnectWithTimeout(cf->host, cf->redis_port, tv);
+    host = photo_config_host(cf, redis_host);
+    c = redisConnectWithTimeout(host, cf->redis_port, tv);
 
     if (c == NULL || c->err) {
-        photo_log_error("redis %s:%d: %s", cf->host, cf->redis_port,
+        photo_log_error("redis %s:%d: %s", host, cf->redis_port,
                         c ? c->errstr : "out of memory");
         redisFree(c);
         return NULL;

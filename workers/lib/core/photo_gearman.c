@@ -10,7 +10,10 @@
 gearman_client_st *
 photo_gearman_client(photo_config_t *cf)
 {
+    const char         *host;
     gearman_client_st  *c;
+
+    host = photo_config_host(cf, gearman_host);
 
     c = gearman_client_create(NULL);
     if (c == NULL) {
@@ -20,10 +23,10 @@ photo_gearman_client(photo_config_t *cf)
 
     gearman_client_set_timeout(c, PHOTO_GEARMAN_TIMEOUT_MS);
 
-    if (gearman_client_add_server(c, cf->host, (in_port_t) cf->gearman_port)
+    if (gearman_client_add_server(c, host, (in_port_t) cf->gearman_port)
         != GEARMAN_SUCCESS)
     {
-        photo_log_error("gearman %s:%d: %s", cf->host, cf->gearman_port,
+        photo_log_error("gearman %s:%d: %s", host, cf->gearman_port,
                         gearman_client_error(c));
         gearman_client_free(c);
         return NULL;
@@ -36,7 +39,10 @@ photo_gearman_client(photo_config_t *cf)
 gearman_worker_st *
 photo_gearman_worker(photo_config_t *cf)
 {
+    const char         *host;
     gearman_worker_st  *w;
+
+    host = photo_config_host(cf, gearman_host);
 
     w = gearman_worker_create(NULL);
     if (w == NULL) {
@@ -44,10 +50,10 @@ photo_gearman_worker(photo_config_t *cf)
         return NULL;
     }
 
-    if (gearman_worker_add_server(w, cf->host, (in_port_t) cf->gearman_port)
+    if (gearman_worker_add_server(w, host, (in_port_t) cf->gearman_port)
         != GEARMAN_SUCCESS)
     {
-        photo_log_error("gearman %s:%d: %s", cf->host, cf->gearman_port,
+        photo_log_error("gearman %s:%d: %s", host, cf->gearman_port,
                         gearman_worker_error(w));
         gearman_worker_free(w);
         return NULL;

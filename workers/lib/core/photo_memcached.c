@@ -4,8 +4,6 @@
 #include "photo_ketama.h"
 #include "photo_log.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 
@@ -26,10 +24,19 @@
 memcached_st *
 photo_memcached_pool(photo_config_t *cf)
 {
-    char                 ports[PHOTO_CONFIG_STR], *port, *save, *end;
-    long                 n;
+    int                  port, rc;
+    char                 buf[PHOTO_CONFIG_LIST];
+    size_t               len;
+    const char          *list, *p, *host;
     memcached_st        *mc;
-    memcached_return_t   rc;
+    memcached_return_t   mrc;
+
+    list = photo_config_memcached_servers(cf, buf, sizeof(buf));
+    if (list == NULL) {
+        photo_log_error("memcached: PHOTO_HOST with PHOTO_MEMCACHED_PORTS "
+                        "is too long a list of servers");
+        return NULL;
+    }
 
     mc = memcached_create(NULL);
     if (mc == NULL) {
@@ -37,8 +44,8 @@ photo_memcached_pool(photo_config_t *cf)
         return NULL;
     }
 
-    rc = photo_ketama_configure(mc);
-    if (rc != MEMCACHED_SUCCESS) {
+    mrc = photo_ketama_configure(mc);
+    if (mrc != MEMCACHED_SUCCESS) {
         goto failed;
     }
 
@@ -52,30 +59,33 @@ photo_memcached_pool(photo_config_t *cf)
                            PHOTO_MEMCACHED_RETRY_S);
     memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 0);
 
-    snprintf(ports, sizeof(ports), "%s", cf->memcached_ports);
+    /* named as the module names them: ketama hashes the names */
+    p = list;
 
-    for (port = strtok_r(ports, " ,", &save); port;
-         port = strtok_r(NULL, " ,", &save))
+    while ((rc = photo_config_server_next(&p, &host, &len, &port,
+                                          MEMCACHED_DEFAULT_PORT))
+           == 1)
     {
-        n = strtol(port, &end, 10);
-        if (*end != '\0' || n < 1 || n > 65535) {
-            photo_log_error("memcached: bad port \"%s\" in "
-                            "PHOTO_MEMCACHED_PORTS", port);
-            memcached_free(mc);
-            return NULL;
-        }
-
-        rc = memcached_server_add(mc, cf->host, (in_port_t) n);
-        if (rc != MEMCACHED_SUCCESS) {
+        mrc = photo_ketama_add_server(mc, host, len, (in_port_t) port);
+        if (mrc != MEMCACHED_SUCCESS) {
             goto failed;
         }
+    }
+
+    if (rc == -1) {
+        photo_log_error("memcached: \"%.*s\" is not host[:port] (%s)",
+                        (int) strcspn(p, PHOTO_CONFIG_SEP), p,
+                        list == buf ? "PHOTO_HOST with PHOTO_MEMCACHED_PORTS"
+                                    : "PHOTO_MEMCACHED_SERVERS");
+        memcached_free(mc);
+        return NULL;
     }
 
     return mc;
 
 failed:
 
-    photo_log_error("memcached: %s", memcached_strerror(mc, rc));
+    photo_log_error("memcached: %s", memcached_strerror(mc, mrc));
     memcached_free(mc);
 
     return NULL;

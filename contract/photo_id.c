@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 
 int
@@ -12,8 +13,7 @@ photo_id_parse(const char *s, size_t len, int64_t *id)
     size_t    i;
     uint64_t  n;
 
-    /* no sign, no spaces, no leading zero: one spelling per id */
-    if (len == 0 || len > PHOTO_ID_MAX_DIGITS || s[0] == '0') {
+    if (len == 0 || len > PHOTO_ID_MAX_DIGITS) {
         return -1;
     }
 
@@ -27,7 +27,9 @@ photo_id_parse(const char *s, size_t len, int64_t *id)
         n = n * 10 + (uint64_t) (s[i] - '0');   /* 19 digits fit in 2^64 */
     }
 
-    if (n > INT64_MAX) {
+    /* zero is no id (it is the complete-list marker), and 19 digits may
+       still exceed INT64_MAX */
+    if (n == 0 || n > INT64_MAX) {
         return -1;
     }
 
@@ -44,8 +46,14 @@ photo_id_format(char buf[PHOTO_ID_BUF], int64_t id)
 }
 
 
-void
-photo_id_pad(char buf[PHOTO_ID_BUF], int64_t id)
+size_t
+photo_id_pad(char *buf, int64_t id)
 {
-    snprintf(buf, PHOTO_ID_BUF, "%0*" PRId64, PHOTO_ID_MAX_DIGITS, id);
+    char  padded[PHOTO_ID_BUF];
+
+    /* the list's buffers have no room for snprintf's NUL */
+    snprintf(padded, sizeof(padded), "%0*" PRId64, PHOTO_ID_MAX_DIGITS, id);
+    memcpy(buf, padded, PHOTO_ID_MAX_DIGITS);
+
+    return PHOTO_ID_MAX_DIGITS;
 }

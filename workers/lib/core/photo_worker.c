@@ -193,10 +193,20 @@ photo_worker_usage(photo_worker_t *w, FILE *out)
                                   "PHOTO_LOG_LEVEL, info)\n"
         "  -h, --help             this text\n"
         "\n"
-        "Settings (file or environment, as in conf/stack.env): PHOTO_HOST,\n"
-        "PHOTO_PG_PORT, PHOTO_PG_USER, PHOTO_PG_DB (or PHOTO_PG_CONNINFO),\n"
-        "PHOTO_REDIS_PORT, PHOTO_MEMCACHED_PORTS, PHOTO_GEARMAN_PORT,\n"
-        "PHOTO_FEED_CAP, PHOTO_LOG_LEVEL.\n"
+        "Settings (file or environment, as in conf/stack.env):\n"
+        "  PHOTO_HOST             every backend's host, unless given its "
+                                  "own below\n"
+        "  PHOTO_PG_HOST, PHOTO_PG_PORT, PHOTO_PG_USER, PHOTO_PG_DB\n"
+        "                         (or PHOTO_PG_CONNINFO, a libpq "
+                                  "connection string)\n"
+        "  PHOTO_REDIS_HOST, PHOTO_REDIS_PORT\n"
+        "  PHOTO_MEMCACHED_SERVERS \"host[:port] ...\", as nginx.conf's "
+                                  "photo_memcached,\n"
+        "                         in its order (default: PHOTO_HOST with "
+                                  "each of\n"
+        "                         PHOTO_MEMCACHED_PORTS)\n"
+        "  PHOTO_GEARMAN_HOST, PHOTO_GEARMAN_PORT\n"
+        "  PHOTO_FEED_CAP, PHOTO_LOG_LEVEL; see README.md for the rest.\n"
         "\n"
         "Logs go to stderr.  SIGTERM or SIGINT: the job at hand is finished "
         "(or,\nwhile a backend is away, given back to gearmand), then the "
@@ -284,7 +294,8 @@ photo_worker_register(photo_worker_thread_t *t)
 
     if (t->n == 0) {
         photo_log_info("taking %s jobs from gearmand %s:%d, %u at a time",
-                       names, w->cf.host, w->cf.gearman_port, w->threads);
+                       names, photo_config_host(&w->cf, gearman_host),
+                       w->cf.gearman_port, w->threads);
     }
 
     return 0;
@@ -391,7 +402,8 @@ photo_worker_loop(void *data)
         case GEARMAN_NO_JOBS:
         case GEARMAN_TIMEOUT:
             if (t->outage) {
-                photo_log_info("gearmand %s:%d is back", w->cf.host,
+                photo_log_info("gearmand %s:%d is back",
+                               photo_config_host(&w->cf, gearman_host),
                                w->cf.gearman_port);
                 t->outage = 0;
 
@@ -409,7 +421,8 @@ photo_worker_loop(void *data)
             /* gearmand away: libgearman reconnects on the next call */
             if (t->outage++ == 0) {
                 photo_log_warn("gearmand %s:%d: %s; reconnecting",
-                               w->cf.host, w->cf.gearman_port,
+                               photo_config_host(&w->cf, gearman_host),
+                               w->cf.gearman_port,
                                gearman_worker_error(t->gearman));
             }
 

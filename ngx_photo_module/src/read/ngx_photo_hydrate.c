@@ -145,7 +145,8 @@ ngx_photo_hydrate(ngx_photo_read_t *rd)
 }
 
 
-/* Memcached's items (rd->items), whatever the result: its items say. */
+/* rd->items as memcached left them, whatever the result: each says
+   found, missing, or not known (its server failed) */
 
 static void
 ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)

@@ -131,12 +131,13 @@ qr/\[emerg\] .*"photo_gearman" directive is duplicate in \S+\/bad\.conf:2/
 
 
 
-=== TEST 10: an unknown directive of the module's family
+=== TEST 10: a default page size over the ceiling (the module's own check)
 --- user_files
 >>> bad.conf
-    photo_redis_timout 1s;
+    photo_max_count 20;
+    photo_count 50;
 --- error_log eval
-qr/\[emerg\] .*unknown directive "photo_redis_timout" in \S+\/bad\.conf:1/
+qr/\[emerg\] .*"photo_count" 50 is over "photo_max_count" 20 in \S+\/nginx\.conf:\d+/
 
 
 

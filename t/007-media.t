@@ -1,14 +1,16 @@
-# POST /v1/media written by a thread of photo_media_thread_pool: the image
+# POST /v1/media stored by a thread of photo_media_thread_pool: the image
 # is stored under a name keyed on its bytes and its uploader (HMAC-SHA256,
-# photo_media_key_file) and served back as sent; a file that cannot be
-# written is a 500 (JSON, as every error of the API) with the failed call
-# in the error log.
+# photo_media_key_file) and served back as sent; a body nginx spooled to a
+# temp file is read back, and every body hashed, by that thread too (by the
+# worker without a pool); the upload waits in Redis for its post
+# (media:<id>, for a day); a file that cannot be written is a 500 (JSON, as
+# every error of the API) with the failed call in the error log.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use PhotoFixture;
 use Digest::SHA ();
 
-my ($USER, $OTHER) = (7001, 7002);
+our ($USER, $OTHER) = (7001, 7002);
 our $Token = 'tok_media_0123456789abcdef';
 our $OtherToken = 'tok_media_other_0123456789';
 
@@ -19,18 +21,32 @@ redis('SET', "session:$Token", $USER, 'EX', 3600);
 redis('SET', "session:$OtherToken", $OTHER, 'EX', 3600);
 
 our $Png = png();
+# more than client_body_buffer_size 1k and the header buffer: spooled
+our $Big = png(64 * 1024);
 
 # the name: HMAC-SHA256 of the bytes under the uploader's key, which is the
 # HMAC of their id under the media key
 sub media_path {
-    my ($user) = @_;
+    my ($user, $bytes) = @_;
     my $name = Digest::SHA::hmac_sha256_hex(
-                   $Png, Digest::SHA::hmac_sha256($user, $MediaKey));
+                   $bytes, Digest::SHA::hmac_sha256($user, $MediaKey));
     return substr($name, 0, 2) . "/$name.png";
 }
 
-our $Path = media_path($USER);
-our $OtherPath = media_path($OTHER);
+our $Path = media_path($USER, $Png);
+our $OtherPath = media_path($OTHER, $Png);
+our $BigPath = media_path($USER, $Big);
+our $BigAnswer = qr/^\{"media_id":"\d+","image_url":"\/media\/\Q$BigPath\E","width":3,"height":2\}$/;
+
+# a spooled body read back and hashed by the pool's thread (its id is not
+# the worker's pid) or, without a pool, by the worker itself
+sub read_back_by {
+    my ($thread) = @_;
+    my $by = $thread ? '(?!\1)\d+' : '\1';
+    return [qr/\[warn\] .*a client request body is buffered to a temporary file/,
+            map { qr/\[debug\] (\d+)#$by: (?:\*\d+ )?photo $_/ }
+                'body: \d+ bytes read back', 'media: \d+ bytes hashed'];
+}
 
 isnt($Path, $OtherPath, "two users' uploads of the same bytes are two names");
 for my $plain (Digest::SHA::sha1_hex($Png), Digest::SHA::sha256_hex($Png)) {
@@ -100,7 +116,69 @@ __DATA__
 
 
 
-=== TEST 4: a file that cannot be written: 500, the failed call logged
+=== TEST 4: a body nginx spooled to a file is read back and hashed in the pool's thread too
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        photo_media_thread_pool photo_media;
+        client_body_buffer_size 1k;
+    }
+--- request eval
+"POST /v1/media\n$::Big"
+--- error_code: 201
+--- response_body_like eval
+$::BigAnswer
+--- log_level: debug
+--- error_log eval
+::read_back_by('thread')
+
+
+
+=== TEST 5: without a pool, the worker reads it back and hashes it itself
+--- config
+    location / {
+        photo_api;
+        photo_media_root $TEST_NGINX_SERVER_ROOT/html;
+        client_body_buffer_size 1k;
+    }
+--- request eval
+"POST /v1/media\n$::Big"
+--- error_code: 201
+--- response_body_like eval
+$::BigAnswer
+--- log_level: debug
+--- error_log eval
+::read_back_by()
+--- no_error_log
+run task
+
+
+
+=== TEST 6: the upload waits for its post in Redis: media:<id>, its user's, for a day
+--- init
+my $a = PhotoFixture::http($ENV{TEST_NGINX_SERVER_PORT}, 'POST /v1/media',
+                           { Authorization => "Bearer $::Token",
+                             'Content-Type' => 'image/png' }, $::Png);
+my ($id) = $a->{body} =~ /^\{"media_id":"(\d+)"/;
+Test::More::ok($a->{status} == 201 && $id, "an upload: 201 with an id")
+    or Test::More::diag($a->{body});
+Test::More::is(PhotoFixture::redis('GET', "media:" . ($id // 0)),
+               qq({"user_id":"$::USER","media_path":"$::Path",)
+               . qq("image_url":"/media/$::Path","width":3,"height":2}),
+               "media:<id> holds its user, path, URL and size");
+my $ttl = PhotoFixture::redis('TTL', "media:" . ($id // 0));
+Test::More::ok($ttl > 86400 - 60 && $ttl <= 86400,
+               "media:<id> expires in a day ($ttl s)");
+--- request eval
+"GET /media/$::Path"
+--- error_code: 200
+--- response_body_like eval
+qr/^\Q$::Png\E\z/
+
+
+
+=== TEST 7: a file that cannot be written: 500, the failed call logged
 --- config
     location / {
         photo_api;
@@ -122,7 +200,7 @@ qr/\[crit\] .*mkdir\(\) ".*\/html\/a_file\/[0-9a-f]{2}" failed \(20: Not a direc
 
 
 
-=== TEST 5: nginx's own refusals are JSON too: a body over client_max_body_size
+=== TEST 8: nginx's own refusals are JSON too: a body over client_max_body_size
 --- config
     location / {
         photo_api;
@@ -139,7 +217,7 @@ Content-Type: application/json
 
 
 
-=== TEST 6: and a location without photo_api keeps nginx's page
+=== TEST 9: and a location without photo_api keeps nginx's page
 --- config
     location / {
         photo_api;

@@ -4,14 +4,16 @@
  *
  * Input: byte 0 picks how many chunk sizes follow (1..8, low 3 bits) and
  * the largest packet data taken (bits 3-4); each of those bytes is a chunk
- * size (1..256); the rest is the reply.  The reply is fed in those chunks,
- * the window copied to a fresh allocation for every call (a parser keeping
- * a pointer would be caught by ASan), and every report is checked against
- * the bytes themselves.  The reply is then parsed again in one piece: the
- * reports must be the same, wherever the splits fell.
+ * size (1..256); the rest is the reply.  The reply is fed in those chunks
+ * as the unit tests feed it (t_split.h: a fresh copy of the window for
+ * every call, so ASan catches a parser keeping a pointer), and every
+ * report is checked against the bytes themselves.  The reply is then
+ * parsed again in one piece: the reports must be the same, wherever the
+ * splits fell.
  */
 
 #include "ngx_photo_gearman_parser.h"
+#include "t_split.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,53 +98,42 @@ f_check_packet(ngx_photo_gm_parser_t *p, const unsigned char *w, size_t wlen)
 /* Returns the number of events written to ev (at most len / 12 + 2). */
 
 static size_t
-f_run(const unsigned char *reply, size_t len, const uint8_t *sizes,
-    size_t nsizes, size_t max_size, f_event_t *ev)
+f_run(const unsigned char *reply, size_t len, const size_t *plan,
+    size_t nplan, size_t max_size, f_event_t *ev)
 {
-    int                     rc;
-    size_t                  start, fed, chunk, k, wlen, n;
+    int                     rc, more;
+    size_t                  wlen, n;
+    t_split_t               s;
     unsigned char          *w;
     ngx_photo_gm_parser_t   p;
 
     ngx_photo_gm_parser_init(&p, max_size);
+    t_split_init(&s, reply, len, plan, nplan);
 
-    start = 0;
-    fed = 0;
-    k = 0;
     n = 0;
 
     for ( ;; ) {
-        wlen = fed - start;
-        w = NULL;
-
-        if (wlen) {
-            w = malloc(wlen);
-            f_check(w != NULL);
-            memcpy(w, reply + start, wlen);
-        }
-
+        w = t_split_window(&s, &wlen);
         rc = ngx_photo_gm_parse(&p, w, wlen);
 
         if (rc == NGX_PHOTO_GM_PARSE_AGAIN) {
-            free(w);
+            more = t_split_again(&s, p.need);
+            f_check(more != -1);
 
-            f_check(p.need > wlen);
-
-            if (fed == len) {
-                ev[n].rc = rc;
-                ev[n++].at = start;
-                return n;
+            if (more) {
+                continue;
             }
 
-            chunk = nsizes ? (size_t) sizes[k++ % nsizes] + 1 : len;
+            t_split_done(&s);
 
-            fed += chunk < len - fed ? chunk : len - fed;
-            continue;
+            ev[n].rc = rc;
+            ev[n].at = s.start;
+            return n + 1;
         }
 
         memset(&ev[n], 0, sizeof(f_event_t));
         ev[n].rc = rc;
-        ev[n].at = start;
+        ev[n].at = s.start;
 
         if (rc == NGX_PHOTO_GM_PARSE_PACKET) {
             f_check_packet(&p, w, wlen);
@@ -154,8 +145,7 @@ f_run(const unsigned char *reply, size_t len, const uint8_t *sizes,
             memcpy(ev[n].arg_len, p.arg_len, sizeof(p.arg_len));
             n++;
 
-            start += p.consumed;
-            free(w);
+            t_split_consume(&s, p.consumed);
             continue;
         }
 
@@ -164,7 +154,7 @@ f_run(const unsigned char *reply, size_t len, const uint8_t *sizes,
         f_check(p.consumed == 0);
 
         ev[n].error = p.error;
-        free(w);
+        t_split_done(&s);
 
         f_check(ngx_photo_gm_parse(&p, NULL, 0) == NGX_PHOTO_GM_PARSE_ERROR);
 
@@ -176,7 +166,7 @@ f_run(const unsigned char *reply, size_t len, const uint8_t *sizes,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t      nsizes, max_size, n1, n2, i, j;
+    size_t      nsizes, max_size, n1, n2, i, j, whole, plan[8];
     f_event_t  *ev1, *ev2;
 
     if (size < 1) {
@@ -194,9 +184,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ev2 = malloc(((size / 12) + 2) * sizeof(f_event_t));
     f_check(ev1 != NULL && ev2 != NULL);
 
-    n1 = f_run(data + 1 + nsizes, size - 1 - nsizes, data + 1, nsizes,
+    for (i = 0; i < nsizes; i++) {
+        plan[i] = (size_t) data[1 + i] + 1;
+    }
+
+    whole = 0;
+
+    n1 = f_run(data + 1 + nsizes, size - 1 - nsizes, plan, nsizes,
                max_size, ev1);
-    n2 = f_run(data + 1 + nsizes, size - 1 - nsizes, NULL, 0, max_size, ev2);
+    n2 = f_run(data + 1 + nsizes, size - 1 - nsizes, &whole, 1, max_size,
+               ev2);
 
     /* the same reports, however the reply was split */
     f_check(n1 == n2);

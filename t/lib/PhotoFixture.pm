@@ -223,8 +223,10 @@ sub photo_json {
         . ',"created_at":"' . $t . '"}';
 }
 
-# A real 3x2 RGB PNG.
+# A real 3x2 RGB PNG; png($n): with a comment of $n bytes in it (a
+# tEXt chunk), for a body of any size.
 sub png {
+    my ($pad) = @_;
     my $chunk = sub {
         my ($type, $data) = @_;
         return pack('N', length $data) . $type . $data
@@ -232,6 +234,7 @@ sub png {
     };
     return "\x89PNG\r\n\x1a\n"
            . $chunk->('IHDR', pack('NNCCCCC', 3, 2, 8, 2, 0, 0, 0))
+           . ($pad ? $chunk->('tEXt', "Comment\0" . ('x' x $pad)) : '')
            . $chunk->('IDAT', Compress::Zlib::compress(("\0" . "\x10\x80\xf0" x 3) x 2))
            . $chunk->('IEND', '');
 }

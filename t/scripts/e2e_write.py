@@ -5,7 +5,8 @@ followee's new photo in the feed within a second, found by nearby search;
 then delete it, and see it leave the feed, the poster's photos and Solr;
 with Solr down, nearby answers 503 and a new photo's document waits in Redis
 until Solr is back. Bad requests are refused
-with a 4xx naming the problem and change nothing (no row, no job, no file).
+with a 4xx naming the problem and change nothing (no row, no file, and no
+job: gearmand's queue in Redis, watched with MONITOR).
 Prints 'N passed, N failed'."""
 
 import hashlib, json, os, re, signal, subprocess, sys, time, urllib.request, uuid
@@ -56,42 +57,89 @@ check("a session token begins with its user's id, and reads the feed without a "
       and evalsha_calls() == calls, (tb, s, b, calls, evalsha_calls()))
 
 # -- bad requests change nothing ---------------------------------------------
+class QueueWatch:
+    """gearmand's job queue in Redis (scripts/stack: --queue-type redis,
+    --redis-prefix gearman_queue), seen through MONITOR. gearmand writes a
+    background job there before it confirms it to nginx, so before nginx
+    answers: once an answer is in, the job it queued (if any) is seen."""
+
+    def __init__(self):
+        self.cli = ["redis-cli", "-h", HOST, "-p", os.environ["PHOTO_REDIS_PORT"]]
+        self.monitor = subprocess.Popen(self.cli + ["MONITOR"], stdout=subprocess.PIPE,
+                                        text=True, errors="replace")
+        self.monitor.stdout.readline()      # OK: watching from here on
+        self.marks = 0
+
+    def queued(self):
+        """the jobs written to the queue since the last call: their keys"""
+        self.marks += 1
+        mark = "e2e_write-%s-%d" % (tag, self.marks)
+        subprocess.run(self.cli + ["ECHO", mark], check=True, capture_output=True)
+        keys = []
+        for line in self.monitor.stdout:
+            if mark in line:
+                return keys
+            m = re.search(r'"(?i:hmset|hset|set)" "(gearman_queue[^"]*)"', line)
+            if m:
+                keys.append(m.group(1))
+        raise RuntimeError("MONITOR ended")
+
+    def close(self):
+        self.monitor.terminate()
+        self.monitor.wait()
+
+
 rows0 = sql("select count(*) from photos")
 files0 = media_files()
-for what, args, code in [
-    ("malformed JSON", dict(raw=b'{"media_id": ', token=ta), 400),
-    ("a body that is not an object", dict(body=[1, 2], token=ta), 400),
-    ("media_id missing", dict(body={"caption": "x"}, token=ta), 400),
-    ("media_id of the wrong type", dict(body={"media_id": 12}, token=ta), 400),
-    ("an unknown media_id", dict(body={"media_id": "12345"}, token=ta), 400),
-    ("a caption over 2200 characters", dict(body={"media_id": "1", "caption": "x" * 2201}, token=ta), 400),
-    ("lat out of range", dict(body={"media_id": "1", "lat": 91, "lng": 0}, token=ta), 400),
-    ("lat without lng", dict(body={"media_id": "1", "lat": 10}, token=ta), 400),
-    ("no session", dict(body={"media_id": "1"}), 401),
-    ("a forged token", dict(body={"media_id": "1"}, token="forged_token_0123456789"), 401),
-    ("an oversized body", dict(raw=b'{"caption":"' + b"x" * 20000 + b'"}', token=ta), 413),
+queue = QueueWatch()
+gif = b"GIF89a not what we take"
+for what, method, path, args, code, error, named in [
+    ("malformed JSON", "POST", "/v1/photos", dict(raw=b'{"media_id": ', token=ta),
+     400, "invalid_json", "JSON"),
+    ("a body that is not an object", "POST", "/v1/photos", dict(body=[1, 2], token=ta),
+     400, "invalid_json", "object"),
+    ("media_id missing", "POST", "/v1/photos", dict(body={"caption": "x"}, token=ta),
+     400, "invalid_field", '"media_id"'),
+    ("media_id of the wrong type", "POST", "/v1/photos", dict(body={"media_id": 12}, token=ta),
+     400, "invalid_field", '"media_id"'),
+    ("an unknown media_id", "POST", "/v1/photos", dict(body={"media_id": "12345"}, token=ta),
+     400, "invalid_field", '"media_id"'),
+    ("a caption over 2200 characters", "POST", "/v1/photos",
+     dict(body={"media_id": "1", "caption": "x" * 2201}, token=ta), 400, "invalid_field", '"caption"'),
+    ("lat out of range", "POST", "/v1/photos", dict(body={"media_id": "1", "lat": 91, "lng": 0}, token=ta),
+     400, "invalid_field", '"lat"'),
+    ("lat without lng", "POST", "/v1/photos", dict(body={"media_id": "1", "lat": 10}, token=ta),
+     400, "invalid_field", '"lng"'),
+    ("no session", "POST", "/v1/photos", dict(body={"media_id": "1"}),
+     401, "unauthorized", "session"),
+    ("a forged token", "POST", "/v1/photos", dict(body={"media_id": "1"}, token="forged_token_0123456789"),
+     401, "unauthorized", "session"),
+    ("an oversized body", "POST", "/v1/photos", dict(raw=b'{"caption":"' + b"x" * 20000 + b'"}', token=ta),
+     413, "too_large", "body"),
+    ("a post sent as text/plain", "POST", "/v1/photos", dict(raw=b'{"media_id":"1"}', token=ta, ctype="text/plain"),
+     415, "unsupported_media_type", "Content-Type"),
+    ("an upload sent as image/gif", "POST", "/v1/media", dict(raw=gif, token=ta, ctype="image/gif"),
+     415, "unsupported_media_type", "Content-Type"),
+    ("an upload that is not JPEG/PNG", "POST", "/v1/media", dict(raw=gif, token=ta, ctype="image/png"),
+     415, "invalid_image", "JPEG or PNG"),
+    ("a truncated PNG", "POST", "/v1/media", dict(raw=png(4, 4)[:-20], token=ta, ctype="image/png"),
+     400, "invalid_image", "truncated"),
+    ("a write signed in by cookie from another site's page", "POST", "/v1/devices",
+     dict(body={"platform": "ios", "token": "b" * 64},
+          headers={"Cookie": "photo_session=" + ta, "Origin": "http://evil.example"}),
+     403, "forbidden_origin", "Origin"),
+    ("a device platform that is not ios/android", "POST", "/v1/devices",
+     dict(body={"platform": "windows", "token": "x"}, token=ta), 400, "invalid_field", '"platform"'),
+    ("following yourself", "POST", "/v1/users/%s/follow" % alice_id, dict(token=ta),
+     400, "invalid_id", "yourself"),
 ]:
-    s, b, _ = call("POST", "/v1/photos", **args)
-    check("POST /v1/photos, %s: %d with a JSON error" % (what, code),
-          s == code and isinstance(b, dict) and "error" in b, (s, b))
-
-s, b, _ = call("POST", "/v1/media", raw=b"GIF89a not what we take", token=ta, ctype="image/gif")
-check("an upload sent as image/gif: 415", s == 415 and b["error"]["code"] == "unsupported_media_type", (s, b))
-s, b, _ = call("POST", "/v1/media", raw=b"GIF89a not what we take", token=ta, ctype="image/png")
-check("an upload that is not JPEG/PNG: 415", s == 415 and b["error"]["code"] == "invalid_image", (s, b))
-s, b, _ = call("POST", "/v1/photos", raw=b'{"media_id":"1"}', token=ta, ctype="text/plain")
-check("a post sent as text/plain: 415", s == 415 and b["error"]["code"] == "unsupported_media_type", (s, b))
-s, b, _ = call("POST", "/v1/devices", {"platform": "ios", "token": "b" * 64},
-               headers={"Cookie": "photo_session=" + ta, "Origin": "http://evil.example"})
-check("a write signed in by cookie from another site's page: 403",
-      s == 403 and b["error"]["code"] == "forbidden_origin", (s, b))
-s, b, _ = call("POST", "/v1/media", raw=png(4, 4)[:-20], token=ta, ctype="image/png")
-check("a truncated PNG: 400", s == 400 and "truncated" in b["error"]["message"], (s, b))
-s, b, _ = call("POST", "/v1/users/%s/follow" % alice_id, token=ta)
-check("following yourself: 400", s == 400, (s, b))
-s, b, _ = call("POST", "/v1/devices", {"platform": "windows", "token": "x"}, token=ta)
-check("a device platform that is not ios/android: 400 naming it", s == 400 and "platform" in b["error"]["message"], (s, b))
-time.sleep(0.5)
+    s, b, _ = call(method, path, **args)
+    e = b.get("error", {}) if isinstance(b, dict) else {}
+    jobs = queue.queued()
+    check("%s %s, %s: %d %s naming %s, no job queued" % (method, path, what, code, error, named),
+          s == code and e.get("code") == error and named in e.get("message", "") and not jobs,
+          (s, b, jobs))
+queue.close()
 check("nothing of the above was written (no photo row, no file)",
       sql("select count(*) from photos") == rows0 and media_files() == files0)
 

@@ -2,13 +2,12 @@
 /*
  * Unit tests of the gearman packet encoder and response parser (TAP-style
  * output, exit 1 on any failure).  Replies are fed the way the client
- * feeds them: a window of the bytes received and not consumed, grown chunk
- * by chunk and copied to a fresh allocation for every call, so a parser
- * that kept a pointer between calls would fail here (and under ASan,
- * crash).
+ * feeds them (t_split.h): a parser that kept a pointer between calls would
+ * fail here (and under ASan, crash).
  */
 
 #include "ngx_photo_gearman_parser.h"
+#include "t_split.h"
 #include "t_tap.h"
 
 #include <stdio.h>
@@ -56,8 +55,8 @@ t_packet(t_buf_t *b, uint32_t type, const char *data, size_t len)
 
 
 /*
- * Feeds reply[0..len) in chunks of the sizes in plan (cycled; 0 means "the
- * rest") and writes what the parser reported to out:
+ * Feeds reply[0..len) in chunks of the sizes in plan (t_split.h) and writes
+ * what the parser reported to out:
  *   "<TYPE>(<arg>|<arg>...);"  per packet
  *   "ERR:<reason>"             or  "EOF"  or  "EOF+<bytes of a partial
  *                                              packet>"
@@ -68,115 +67,88 @@ static int
 t_feed(const char *reply, size_t len, const size_t *plan, size_t nplan,
     size_t max_size, t_buf_t *out)
 {
-    int                     rc;
-    char                    s[64];
-    size_t                  start, fed, chunk, k, wlen, i;
+    int                     rc, more;
+    char                    e[64];
+    size_t                  wlen, i;
+    t_split_t               s;
     unsigned char          *w;
     ngx_photo_gm_parser_t   p;
 
     ngx_photo_gm_parser_init(&p, max_size);
+    t_split_init(&s, reply, len, plan, nplan);
 
     out->len = 0;
     t_append(out, "", 0);
 
-    start = 0;
-    fed = 0;
-    k = 0;
-
     for ( ;; ) {
+        w = t_split_window(&s, &wlen);
+        rc = ngx_photo_gm_parse(&p, w, wlen);
 
-        for ( ;; ) {
-            wlen = fed - start;
-            w = NULL;
-
-            if (wlen) {
-                w = malloc(wlen);
-                if (w == NULL) {
-                    perror("malloc");
-                    exit(2);
-                }
-
-                memcpy(w, reply + start, wlen);
-            }
-
-            rc = ngx_photo_gm_parse(&p, w, wlen);
-
-            if (rc == NGX_PHOTO_GM_PARSE_AGAIN) {
-                free(w);
-
-                if (p.need <= wlen) {
-                    printf("# AGAIN with need %zu <= window %zu\n",
-                           p.need, wlen);
-                    return -1;
-                }
-
-                break;
-            }
-
-            if (rc == NGX_PHOTO_GM_PARSE_PACKET) {
-                if (p.consumed > wlen || p.consumed < 12
-                    || p.nargs > NGX_PHOTO_GM_ARGS_MAX)
-                {
-                    printf("# PACKET out of its window\n");
-                    free(w);
-                    return -1;
-                }
-
-                t_appends(out, ngx_photo_gm_type_name(p.type));
-                t_append(out, "(", 1);
-
-                for (i = 0; i < p.nargs; i++) {
-                    if (p.arg[i] + p.arg_len[i] > p.consumed) {
-                        printf("# argument out of its packet\n");
-                        free(w);
-                        return -1;
-                    }
-
-                    if (i) {
-                        t_append(out, "|", 1);
-                    }
-
-                    t_escape(out, w + p.arg[i], p.arg_len[i]);
-                }
-
-                t_append(out, ");", 2);
-
-                start += p.consumed;
-                free(w);
+        if (rc == NGX_PHOTO_GM_PARSE_AGAIN) {
+            more = t_split_again(&s, p.need);
+            if (more == 1) {
                 continue;
             }
 
-            t_append(out, "ERR:", 4);
-            t_appends(out, p.error);
-            free(w);
+            t_split_done(&s);
 
-            if (ngx_photo_gm_parse(&p, NULL, 0) != NGX_PHOTO_GM_PARSE_ERROR) {
-                printf("# parse after ERROR did not fail\n");
+            if (more == -1) {
                 return -1;
             }
 
-            return 0;
-        }
-
-        if (fed == len) {
-            if (start == len) {
+            if (s.start == len) {
                 t_appends(out, "EOF");
 
             } else {
-                snprintf(s, sizeof(s), "EOF+%zu", len - start);
-                t_appends(out, s);
+                snprintf(e, sizeof(e), "EOF+%zu", len - s.start);
+                t_appends(out, e);
             }
 
             return 0;
         }
 
-        chunk = plan[k++ % nplan];
+        if (rc == NGX_PHOTO_GM_PARSE_PACKET) {
+            if (p.consumed > wlen || p.consumed < 12
+                || p.nargs > NGX_PHOTO_GM_ARGS_MAX)
+            {
+                printf("# PACKET out of its window\n");
+                t_split_done(&s);
+                return -1;
+            }
 
-        if (chunk == 0 || chunk > len - fed) {
-            chunk = len - fed;
+            t_appends(out, ngx_photo_gm_type_name(p.type));
+            t_append(out, "(", 1);
+
+            for (i = 0; i < p.nargs; i++) {
+                if (p.arg[i] + p.arg_len[i] > p.consumed) {
+                    printf("# argument out of its packet\n");
+                    t_split_done(&s);
+                    return -1;
+                }
+
+                if (i) {
+                    t_append(out, "|", 1);
+                }
+
+                t_escape(out, w + p.arg[i], p.arg_len[i]);
+            }
+
+            t_append(out, ");", 2);
+
+            t_split_consume(&s, p.consumed);
+            continue;
         }
 
-        fed += chunk;
+        t_append(out, "ERR:", 4);
+        t_appends(out, p.error);
+        t_split_done(&s);
+
+        if (ngx_photo_gm_parse(&p, NULL, 0) != NGX_PHOTO_GM_PARSE_ERROR) {
+            printf("# parse after ERROR did not fail\n");
+            return -1;
+        }
+
+        return 0;
     }
 }
 

@@ -1,13 +1,13 @@
 
 /*
  * Unit tests of the memcached reply parser (TAP-style output, exit 1 on any
- * failure).  Replies are fed the way the client feeds them: a window of the
- * bytes received and not consumed, grown chunk by chunk.  The window is
- * copied to a fresh allocation for every call, so a parser that kept a
- * pointer between calls would fail here (and under ASan, crash).
+ * failure).  Replies are fed the way the client feeds them (t_split.h): a
+ * parser that kept a pointer between calls would fail here (and under ASan,
+ * crash).
  */
 
 #include "ngx_photo_memcached_parser.h"
+#include "t_split.h"
 #include "t_tap.h"
 
 #include <stdio.h>
@@ -30,8 +30,8 @@ t_appendf(t_buf_t *b, const char *fmt, size_t a, size_t c)
 
 
 /*
- * Feeds reply[0..len) in chunks of the sizes in plan (cycled; 0 means "the
- * rest") and writes what the parser reported to out:
+ * Feeds reply[0..len) in chunks of the sizes in plan (t_split.h) and writes
+ * what the parser reported to out:
  *   "V<key>/<flags>/<len>=<data>;"  per value
  *   "END+<bytes left after END>"    or "ERR:<reason>[:<line>]"  or  "EOF"
  * Returns 0, or -1 when an invariant broke (reported by itself).
@@ -41,118 +41,90 @@ static int
 t_feed(const char *reply, size_t len, const size_t *plan, size_t nplan,
     size_t max_value, t_buf_t *out)
 {
-    int                     rc;
-    size_t                  start, fed, chunk, k, wlen;
+    int                     rc, more;
+    size_t                  wlen;
+    t_split_t               s;
     unsigned char          *w;
     ngx_photo_mc_parser_t   p;
 
     ngx_photo_mc_parser_init(&p, max_value);
+    t_split_init(&s, reply, len, plan, nplan);
 
     out->len = 0;
     t_append(out, "", 0);
 
-    start = 0;
-    fed = 0;
-    k = 0;
-
     for ( ;; ) {
+        w = t_split_window(&s, &wlen);
+        rc = ngx_photo_mc_parse(&p, w, wlen);
 
-        for ( ;; ) {
-            wlen = fed - start;
-            w = NULL;
-
-            if (wlen) {
-                w = malloc(wlen);
-                if (w == NULL) {
-                    perror("malloc");
-                    exit(2);
-                }
-
-                memcpy(w, reply + start, wlen);
-            }
-
-            rc = ngx_photo_mc_parse(&p, w, wlen);
-
-            if (rc == NGX_PHOTO_MC_PARSE_AGAIN) {
-                free(w);
-
-                if (p.need <= wlen) {
-                    printf("# AGAIN with need %zu <= window %zu\n",
-                           p.need, wlen);
-                    return -1;
-                }
-
-                break;
-            }
-
-            if (rc == NGX_PHOTO_MC_PARSE_VALUE) {
-                if (p.consumed > wlen
-                    || p.key + p.key_len > p.value
-                    || p.value + p.value_len + 2 != p.consumed
-                    || memcmp(w + p.value + p.value_len, "\r\n", 2) != 0)
-                {
-                    printf("# VALUE out of its window\n");
-                    free(w);
-                    return -1;
-                }
-
-                t_append(out, "V", 1);
-                t_append(out, w + p.key, p.key_len);
-                t_appendf(out, "/%zu/%zu=", p.flags, p.value_len);
-                t_append(out, w + p.value, p.value_len);
-                t_append(out, ";", 1);
-
-                start += p.consumed;
-                free(w);
+        if (rc == NGX_PHOTO_MC_PARSE_AGAIN) {
+            more = t_split_again(&s, p.need);
+            if (more == 1) {
                 continue;
             }
 
-            if (rc == NGX_PHOTO_MC_PARSE_END) {
-                start += p.consumed;
-                free(w);
+            t_split_done(&s);
 
-                t_appendf(out, "END+%zu", len - start, 0);
+            if (more == -1) {
+                return -1;
+            }
+            t_append(out, "EOF", 3);
+            return 0;
+        }
 
-                /* and it stays finished */
-                rc = ngx_photo_mc_parse(&p, NULL, 0);
-                if (rc != NGX_PHOTO_MC_PARSE_END || p.consumed != 0) {
-                    printf("# parse after END: %d\n", rc);
-                    return -1;
-                }
-
-                return 0;
+        if (rc == NGX_PHOTO_MC_PARSE_VALUE) {
+            if (p.consumed > wlen
+                || p.key + p.key_len > p.value
+                || p.value + p.value_len + 2 != p.consumed
+                || memcmp(w + p.value + p.value_len, "\r\n", 2) != 0)
+            {
+                printf("# VALUE out of its window\n");
+                t_split_done(&s);
+                return -1;
             }
 
-            t_append(out, "ERR:", 4);
-            t_append(out, p.error, strlen(p.error));
+            t_append(out, "V", 1);
+            t_append(out, w + p.key, p.key_len);
+            t_appendf(out, "/%zu/%zu=", p.flags, p.value_len);
+            t_append(out, w + p.value, p.value_len);
+            t_append(out, ";", 1);
 
-            if (p.line_len) {
-                t_append(out, ":", 1);
-                t_append(out, w, p.line_len);
-            }
+            t_split_consume(&s, p.consumed);
+            continue;
+        }
 
-            free(w);
+        if (rc == NGX_PHOTO_MC_PARSE_END) {
+            t_split_consume(&s, p.consumed);
+            t_split_done(&s);
 
-            if (ngx_photo_mc_parse(&p, NULL, 0) != NGX_PHOTO_MC_PARSE_ERROR) {
-                printf("# parse after ERROR did not fail\n");
+            t_appendf(out, "END+%zu", len - s.start, 0);
+
+            /* and it stays finished */
+            rc = ngx_photo_mc_parse(&p, NULL, 0);
+            if (rc != NGX_PHOTO_MC_PARSE_END || p.consumed != 0) {
+                printf("# parse after END: %d\n", rc);
                 return -1;
             }
 
             return 0;
         }
 
-        if (fed == len) {
-            t_append(out, "EOF", 3);
-            return 0;
+        t_append(out, "ERR:", 4);
+        t_append(out, p.error, strlen(p.error));
+
+        if (p.line_len) {
+            t_append(out, ":", 1);
+            t_append(out, w, p.line_len);
         }
 
-        chunk = plan[k++ % nplan];
+        t_split_done(&s);
 
-        if (chunk == 0 || chunk > len - fed) {
-            chunk = len - fed;
+        if (ngx_photo_mc_parse(&p, NULL, 0) != NGX_PHOTO_MC_PARSE_ERROR) {
+            printf("# parse after ERROR did not fail\n");
+            return -1;
         }
 
-        fed += chunk;
+        return 0;
     }
 }
 

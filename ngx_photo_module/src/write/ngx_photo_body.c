@@ -4,7 +4,8 @@
  * yajl (its tree API) and read it strictly (ngx_photo_json_strict.c), check
  * the session, then hand over to the endpoint.  A malformed request is
  * refused here with a 4xx naming the problem, before anything is written
- * anywhere.
+ * anywhere.  A body nginx wrote to its temp file is read back by a thread
+ * of photo_media_thread_pool when there is one (ngx_photo_write_task).
  */
 
 #include "ngx_photo_write.h"
@@ -18,8 +19,16 @@
 
 
 static void ngx_photo_body_read(ngx_http_request_t *r);
+static void ngx_photo_body_parse(ngx_photo_write_t *w);
 static ngx_int_t ngx_photo_body_collect(ngx_photo_write_t *w,
     size_t max);
+static void ngx_photo_body_gather(ngx_photo_write_t *w, ngx_log_t *log);
+static void ngx_photo_write_task_done(ngx_photo_write_t *w);
+#if (NGX_THREADS)
+static void ngx_photo_write_thread(void *data, ngx_log_t *log);
+static void ngx_photo_write_thread_done(ngx_event_t *ev);
+static void ngx_photo_write_resume(ngx_http_request_t *r);
+#endif
 static void ngx_photo_write_session(ngx_photo_write_t *w);
 static void ngx_photo_body_session(void *data, int64_t user_id);
 static void ngx_photo_body_free(void *data);
@@ -134,11 +143,8 @@ ngx_photo_write_start(ngx_http_request_t *r, ngx_photo_write_pt handler,
 static void
 ngx_photo_body_read(ngx_http_request_t *r)
 {
-    char                          err[256];
-    u_char                       *p;
     ngx_int_t                     rc;
     ngx_photo_write_t            *w;
-    ngx_pool_cleanup_t           *cln;
     ngx_http_photo_loc_conf_t    *plcf;
 
     w = ngx_http_get_module_ctx(r, ngx_http_photo_module);
@@ -146,9 +152,29 @@ ngx_photo_body_read(ngx_http_request_t *r)
 
     rc = ngx_photo_body_collect(w, w->body_type == NGX_PHOTO_BODY_RAW
                                    ? plcf->media_max : NGX_PHOTO_JSON_MAX);
-    if (rc != NGX_OK) {
+
+    if (rc == NGX_AGAIN) {
+        ngx_photo_write_task(w, ngx_photo_body_gather, ngx_photo_body_parse);
         return;
     }
+
+    if (rc == NGX_OK) {
+        ngx_photo_body_parse(w);
+    }
+}
+
+
+/* The whole body is in w->body: JSON parsed, then the session. */
+
+static void
+ngx_photo_body_parse(ngx_photo_write_t *w)
+{
+    char                 err[256];
+    u_char              *p;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_request_t  *r;
+
+    r = w->request;
 
     if (w->body_type == NGX_PHOTO_BODY_JSON) {
 
@@ -341,15 +367,17 @@ ngx_photo_body_type_is(ngx_http_request_t *r, const char *const *types)
 }
 
 
-/* The whole body in one buffer, at most max bytes. */
+/*
+ * The whole body in one buffer, at most max bytes: NGX_OK, NGX_ERROR
+ * (answered), or NGX_AGAIN when its pieces are still to be gathered into
+ * w->body, some of them from nginx's temp file (ngx_photo_body_gather).
+ */
 
 static ngx_int_t
 ngx_photo_body_collect(ngx_photo_write_t *w, size_t max)
 {
     off_t                 len;
-    u_char               *p;
-    ssize_t               n;
-    ngx_buf_t            *b;
+    ngx_uint_t            in_file;
     ngx_chain_t          *cl;
     ngx_http_request_t   *r;
 
@@ -362,9 +390,11 @@ ngx_photo_body_collect(ngx_photo_write_t *w, size_t max)
     }
 
     len = 0;
+    in_file = 0;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         len += ngx_buf_size(cl->buf);
+        in_file |= cl->buf->in_file;
     }
 
     if (len == 0) {
@@ -387,15 +417,37 @@ ngx_photo_body_collect(ngx_photo_write_t *w, size_t max)
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
+    w->body.data = ngx_pnalloc(r->pool, len);
+    if (w->body.data == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return NGX_ERROR;
     }
 
-    w->body.data = p;
+    w->body.len = len;
 
-    for (/* void */; cl; cl = cl->next) {
+    if (in_file) {
+        return NGX_AGAIN;
+    }
+
+    ngx_photo_body_gather(w, r->connection->log);
+
+    return NGX_OK;
+}
+
+
+/* The body's pieces into w->body; a task (see ngx_photo_write_task). */
+
+static void
+ngx_photo_body_gather(ngx_photo_write_t *w, ngx_log_t *log)
+{
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    p = w->body.data;
+
+    for (cl = w->request->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
 
         if (!b->in_file) {
@@ -404,21 +456,150 @@ ngx_photo_body_collect(ngx_photo_write_t *w, size_t max)
         }
 
         /* nginx wrote it to its temp file: read back what it wrote */
-        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                          b->file_pos);
+        n = pread(b->file->fd, p, (size_t) (b->file_last - b->file_pos),
+                  b->file_pos);
 
         if (n != b->file_last - b->file_pos) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return NGX_ERROR;
+            w->failed.level = NGX_LOG_CRIT;
+            w->failed.what = "pread()";
+            w->failed.on = b->file->name.data;
+            w->failed.err = (n == -1) ? ngx_errno : 0;
+            return;
         }
 
         p += n;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "photo body: %z bytes read back from \"%s\"", n,
+                       b->file->name.data);
+    }
+}
+
+
+void
+ngx_photo_write_task(ngx_photo_write_t *w, ngx_photo_write_task_pt task,
+    ngx_photo_write_pt done)
+{
+    ngx_http_request_t         *r;
+#if (NGX_THREADS)
+    ngx_thread_task_t          *t;
+    ngx_http_photo_loc_conf_t  *plcf;
+#endif
+
+    r = w->request;
+    w->task = task;
+    w->done = done;
+
+#if (NGX_THREADS)
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
+
+    if (plcf->media_pool) {
+        t = ngx_thread_task_alloc(r->pool, 0);
+        if (t == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        t->ctx = w;
+        t->handler = ngx_photo_write_thread;
+        t->event.data = w;
+        t->event.handler = ngx_photo_write_thread_done;
+
+        if (ngx_thread_task_post(plcf->media_pool, t) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        /*
+         * As nginx's own thread tasks: the request is "blocked" meanwhile,
+         * so that a client that goes away does not free its pool under the
+         * thread, and resumes through its write event handler, which nginx
+         * replaces with its finalizer if the request was ended.
+         */
+        r->main->blocked++;
+        r->aio = 1;
+        r->write_event_handler = ngx_photo_write_resume;
+
+        return;
+    }
+#endif
+
+    task(w, r->connection->log);
+    ngx_photo_write_task_done(w);
+}
+
+
+static void
+ngx_photo_write_task_done(ngx_photo_write_t *w)
+{
+    ngx_http_request_t  *r;
+
+    r = w->request;
+
+    if (w->failed.what == NULL) {
+        w->done(w);
+        return;
     }
 
-    w->body.len = p - w->body.data;
+    if (w->failed.on) {
+        ngx_log_error(w->failed.level, r->connection->log, w->failed.err,
+                      "%s \"%s\" failed", w->failed.what, w->failed.on);
 
-    return NGX_OK;
+    } else {
+        ngx_log_error(w->failed.level, r->connection->log, w->failed.err,
+                      "%s failed", w->failed.what);
+    }
+
+    ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
 }
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_photo_write_thread(void *data, ngx_log_t *log)
+{
+    ngx_photo_write_t  *w = data;
+
+    w->task(w, log);
+}
+
+
+static void
+ngx_photo_write_thread_done(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_photo_write_t   *w;
+    ngx_http_request_t  *r;
+
+    w = ev->data;
+    r = w->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_photo_write_resume(ngx_http_request_t *r)
+{
+    if (r->aio) {
+        return;                 /* a write event while the thread works */
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_photo_write_task_done(ngx_http_get_module_ctx(r,
+                                                      ngx_http_photo_module));
+}
+
+#endif
 
 
 static void

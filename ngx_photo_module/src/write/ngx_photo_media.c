@@ -7,10 +7,10 @@
  * rename), and remembered in Redis for the uploader only until it is
  * posted (PHOTO_REDIS_MEDIA, with an expiry).
  *
- * With photo_media_thread_pool, the file is written by a thread of that
- * pool (directory, temp file, write, rename), so the worker goes on serving
- * meanwhile; without it, by the worker itself, as nginx writes request
- * bodies to its temp files.
+ * With photo_media_thread_pool, the bytes are hashed and the file written
+ * by a thread of that pool (directory, temp file, write, rename), so the
+ * worker goes on serving meanwhile; without it, by the worker itself, as
+ * nginx writes request bodies to its temp files.
  */
 
 #include "ngx_photo_write.h"
@@ -29,33 +29,26 @@
 typedef struct {
     ngx_photo_write_t          *write;
     ngx_photo_image_t           img;
+    ngx_msec_t                  started;    /* for the temp file's name */
     ngx_str_t                   path;       /* aa/<hmac><ext> */
     ngx_str_t                   url;
     u_char                     *dir;        /* these three NUL-terminated */
     u_char                     *name;
     u_char                     *tmp;
     ngx_str_t                   answer;
-
-    /* the file's outcome, logged from the event loop (a thread does not) */
-    const char                 *failed;     /* the call, or NULL */
-    u_char                     *failed_on;
-    ngx_err_t                   err;
 } ngx_photo_media_t;
 
 
 static void ngx_photo_media_body(ngx_photo_write_t *w);
 static ngx_int_t ngx_photo_media_names(ngx_photo_media_t *m);
+static void ngx_photo_media_store(ngx_photo_write_t *w, ngx_log_t *log);
+static ngx_int_t ngx_photo_media_hash(ngx_photo_media_t *m, ngx_log_t *log);
 static void ngx_photo_media_file(ngx_photo_media_t *m);
-static void ngx_photo_media_stored(ngx_photo_media_t *m);
+static void ngx_photo_media_failed(ngx_photo_media_t *m, const char *what,
+    u_char *on, ngx_err_t err);
+static void ngx_photo_media_stored(ngx_photo_write_t *w);
 static void ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m);
 static void ngx_photo_media_remembered(void *data, ngx_photo_result_t *res);
-#if (NGX_THREADS)
-static ngx_int_t ngx_photo_media_post(ngx_photo_media_t *m,
-    ngx_thread_pool_t *tp);
-static void ngx_photo_media_thread(void *data, ngx_log_t *log);
-static void ngx_photo_media_thread_done(ngx_event_t *ev);
-static void ngx_photo_media_resume(ngx_http_request_t *r);
-#endif
 
 
 ngx_int_t
@@ -84,12 +77,9 @@ ngx_photo_media_handler(ngx_http_request_t *r)
 static void
 ngx_photo_media_body(ngx_photo_write_t *w)
 {
-    ngx_photo_media_t          *m;
-    ngx_photo_image_t           img;
-    ngx_http_request_t         *r;
-#if (NGX_THREADS)
-    ngx_http_photo_loc_conf_t  *plcf;
-#endif
+    ngx_photo_media_t   *m;
+    ngx_photo_image_t    img;
+    ngx_http_request_t  *r;
 
     r = w->request;
 
@@ -130,48 +120,41 @@ ngx_photo_media_body(ngx_photo_write_t *w)
         return;
     }
 
-#if (NGX_THREADS)
-    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
-
-    if (plcf->media_pool) {
-        if (ngx_photo_media_post(m, plcf->media_pool) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        return;
-    }
-#endif
-
-    ngx_photo_media_file(m);
-    ngx_photo_media_stored(m);
+    ngx_photo_write_task(w, ngx_photo_media_store, ngx_photo_media_stored);
 }
 
 
-/* the file is there (or failed): remember it in Redis, then answer */
+/* the file is there: remember it in Redis, then answer */
 static void
-ngx_photo_media_stored(ngx_photo_media_t *m)
+ngx_photo_media_stored(ngx_photo_write_t *w)
 {
-    u_char                *p;
-    size_t                 len, argvlen[5];
-    int64_t                id;
-    yajl_gen               g;
-    ngx_int_t              rc;
-    ngx_str_t              media_key;
-    const char            *argv[5];
-    ngx_photo_write_t     *w;
-    ngx_http_request_t    *r;
-    const unsigned char   *buf;
-    u_char                 ttl[NGX_INT_T_LEN];
+    u_char                      *p;
+    size_t                       len, argvlen[5];
+    int64_t                      id;
+    yajl_gen                     g;
+    ngx_int_t                    rc;
+    ngx_str_t                    media_key;
+    const char                  *argv[5];
+    ngx_photo_media_t           *m;
+    ngx_http_request_t          *r;
+    const unsigned char         *buf;
+    ngx_http_photo_loc_conf_t   *plcf;
+    u_char                       ttl[NGX_INT_T_LEN];
 
-    w = m->write;
+    m = w->data;
     r = w->request;
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
 
-    if (m->failed) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, m->err,
-                      "%s \"%s\" failed", m->failed, m->failed_on);
+    m->url.data = ngx_pnalloc(r->pool,
+                              plcf->media_url.len + 1 + m->path.len);
+    if (m->url.data == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    m->url.len = ngx_sprintf(m->url.data, "%V/%V", &plcf->media_url,
+                             &m->path)
+                 - m->url.data;
 
     id = ngx_photo_next_id(r);
     if (id == 0) {
@@ -278,17 +261,58 @@ ngx_photo_media_remembered(void *data, ngx_photo_result_t *res)
  * hash would let anyone holding an image ask whether it was uploaded; so
  * the same bytes are one file per user, and two users' are two files.
  * Written to a temp file in the same directory, then renamed, so a reader
- * never sees half a file.
+ * never sees half a file.  The names' room, here; the names themselves
+ * once the bytes are hashed (ngx_photo_media_hash).
  */
 
 static ngx_int_t
 ngx_photo_media_names(ngx_photo_media_t *m)
 {
-    u_char                      *p;
     size_t                       len;
+    ngx_http_request_t          *r;
+    ngx_http_photo_loc_conf_t   *plcf;
+
+    r = m->write->request;
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
+
+    len = 3 + 2 * NGX_PHOTO_MEDIA_HASH + ngx_strlen(m->img.ext);
+
+    m->path.data = ngx_pnalloc(r->pool, len + 1);
+    m->dir = ngx_pnalloc(r->pool, plcf->media_root.len + 4);
+    m->name = ngx_pnalloc(r->pool, plcf->media_root.len + 1 + len + 1);
+    m->tmp = ngx_pnalloc(r->pool, plcf->media_root.len + 1 + len
+                                  + sizeof(".tmp.") + 2 * NGX_INT64_LEN);
+    if (m->path.data == NULL || m->dir == NULL || m->name == NULL
+        || m->tmp == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    m->started = ngx_current_msec;
+
+    return NGX_OK;
+}
+
+
+/* A task (see ngx_photo_write_task): the bytes hashed, then the file. */
+
+static void
+ngx_photo_media_store(ngx_photo_write_t *w, ngx_log_t *log)
+{
+    ngx_photo_media_t  *m = w->data;
+
+    if (ngx_photo_media_hash(m, log) == NGX_OK) {
+        ngx_photo_media_file(m);
+    }
+}
+
+
+static ngx_int_t
+ngx_photo_media_hash(ngx_photo_media_t *m, ngx_log_t *log)
+{
+    u_char                      *p;
     unsigned int                 n;
     ngx_photo_write_t           *w;
-    ngx_http_request_t          *r;
     ngx_http_photo_loc_conf_t   *plcf;
     u_char                       user[NGX_INT64_LEN];
     u_char                       key[EVP_MAX_MD_SIZE];
@@ -296,8 +320,7 @@ ngx_photo_media_names(ngx_photo_media_t *m)
     u_char                       hex[2 * NGX_PHOTO_MEDIA_HASH];
 
     w = m->write;
-    r = w->request;
-    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
+    plcf = ngx_http_get_module_loc_conf(w->request, ngx_http_photo_module);
 
     p = ngx_sprintf(user, "%L", w->user_id);
 
@@ -309,61 +332,40 @@ ngx_photo_media_names(ngx_photo_media_t *m)
            == NULL
         || n != NGX_PHOTO_MEDIA_HASH)
     {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "HMAC-SHA256 of an upload failed");
+        w->failed.level = NGX_LOG_ALERT;
+        w->failed.what = "HMAC-SHA256 of an upload";
         return NGX_ERROR;
     }
 
     ngx_explicit_memzero(key, sizeof(key));
     ngx_hex_dump(hex, digest, NGX_PHOTO_MEDIA_HASH);
 
-    /* the relative path: aa/<hex><ext> */
-    len = 3 + sizeof(hex) + ngx_strlen(m->img.ext);
-    m->path.data = ngx_pnalloc(r->pool, len + 1);
-    if (m->path.data == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "photo media: %uz bytes hashed", w->body.len);
 
+    /* the relative path: aa/<hex><ext> */
     m->path.len = ngx_sprintf(m->path.data, "%*s/%*s%s", (size_t) 2, hex,
                               sizeof(hex), hex, m->img.ext)
                   - m->path.data;
-
-    m->url.data = ngx_pnalloc(r->pool,
-                              plcf->media_url.len + 1 + m->path.len);
-    if (m->url.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    m->url.len = ngx_sprintf(m->url.data, "%V/%V", &plcf->media_url,
-                             &m->path)
-                 - m->url.data;
-
-    m->dir = ngx_pnalloc(r->pool, plcf->media_root.len + 4);
-    m->name = ngx_pnalloc(r->pool, plcf->media_root.len + 1 + m->path.len
-                                    + 1);
-    m->tmp = ngx_pnalloc(r->pool, plcf->media_root.len + 1 + m->path.len
-                                  + sizeof(".tmp.") + 2 * NGX_INT64_LEN);
-    if (m->dir == NULL || m->name == NULL || m->tmp == NULL) {
-        return NGX_ERROR;
-    }
 
     p = ngx_sprintf(m->dir, "%V/%*s", &plcf->media_root, (size_t) 2, hex);
     *p = '\0';
 
     *ngx_sprintf(m->name, "%V/%V", &plcf->media_root, &m->path) = '\0';
-    *ngx_sprintf(m->tmp, "%s.tmp.%P.%M", m->name, ngx_pid, ngx_current_msec)
+    *ngx_sprintf(m->tmp, "%s.tmp.%P.%M", m->name, ngx_pid, m->started)
         = '\0';
 
     return NGX_OK;
 }
 
 
-/* the file itself: system calls only, so that a thread may run it */
+/* the file itself: system calls only */
 static void
 ngx_photo_media_file(ngx_photo_media_t *m)
 {
     ssize_t             n;
     ngx_fd_t            fd;
+    ngx_err_t           err;
     ngx_photo_write_t  *w;
 
     w = m->write;
@@ -371,118 +373,43 @@ ngx_photo_media_file(ngx_photo_media_t *m)
     if (ngx_create_dir(m->dir, 0755) == NGX_FILE_ERROR
         && ngx_errno != NGX_EEXIST)
     {
-        m->err = ngx_errno;
-        m->failed = ngx_create_dir_n;
-        m->failed_on = m->dir;
+        ngx_photo_media_failed(m, ngx_create_dir_n, m->dir, ngx_errno);
         return;
     }
 
     fd = ngx_open_file(m->tmp, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN
                        | NGX_FILE_TRUNCATE, 0644);
     if (fd == NGX_INVALID_FILE) {
-        m->err = ngx_errno;
-        m->failed = ngx_open_file_n;
-        m->failed_on = m->tmp;
+        ngx_photo_media_failed(m, ngx_open_file_n, m->tmp, ngx_errno);
         return;
     }
 
     n = ngx_write_fd(fd, w->body.data, w->body.len);
-    m->err = ngx_errno;
+    err = ngx_errno;
 
     if (ngx_close_file(fd) == NGX_FILE_ERROR || n != (ssize_t) w->body.len) {
-        m->failed = "writing";
-        m->failed_on = m->tmp;
+        ngx_photo_media_failed(m, "writing", m->tmp, err);
         (void) ngx_delete_file(m->tmp);
         return;
     }
 
     if (ngx_rename_file(m->tmp, m->name) == NGX_FILE_ERROR) {
-        m->err = ngx_errno;
-        m->failed = ngx_rename_file_n;
-        m->failed_on = m->tmp;
+        ngx_photo_media_failed(m, ngx_rename_file_n, m->tmp, ngx_errno);
         (void) ngx_delete_file(m->tmp);
     }
 }
 
 
-#if (NGX_THREADS)
-
-/*
- * The file to a thread.  As nginx's own thread tasks: the request is
- * "blocked" meanwhile, so that a client that goes away does not free its
- * pool under the thread, and resumes through its write event handler,
- * which nginx replaces with its finalizer if the request was ended.
- */
-
-static ngx_int_t
-ngx_photo_media_post(ngx_photo_media_t *m, ngx_thread_pool_t *tp)
-{
-    ngx_thread_task_t   *task;
-    ngx_http_request_t  *r;
-
-    r = m->write->request;
-
-    task = ngx_thread_task_alloc(r->pool, 0);
-    if (task == NULL) {
-        return NGX_ERROR;
-    }
-
-    task->ctx = m;
-    task->handler = ngx_photo_media_thread;
-    task->event.data = r;
-    task->event.handler = ngx_photo_media_thread_done;
-
-    if (ngx_thread_task_post(tp, task) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    r->main->blocked++;
-    r->aio = 1;
-    r->write_event_handler = ngx_photo_media_resume;
-
-    return NGX_OK;
-}
-
-
 static void
-ngx_photo_media_thread(void *data, ngx_log_t *log)
+ngx_photo_media_failed(ngx_photo_media_t *m, const char *what, u_char *on,
+    ngx_err_t err)
 {
-    ngx_photo_media_file(data);
+    ngx_photo_failed_t  *f;
+
+    f = &m->write->failed;
+
+    f->level = NGX_LOG_CRIT;
+    f->what = what;
+    f->on = on;
+    f->err = err;
 }
-
-
-static void
-ngx_photo_media_thread_done(ngx_event_t *ev)
-{
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ev->data;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    r->main->blocked--;
-    r->aio = 0;
-
-    r->write_event_handler(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_photo_media_resume(ngx_http_request_t *r)
-{
-    ngx_photo_write_t  *w;
-
-    if (r->aio) {
-        return;                 /* a write event while the thread works */
-    }
-
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    w = ngx_http_get_module_ctx(r, ngx_http_photo_module);
-    ngx_photo_media_stored(w->data);
-}
-
-#endif

@@ -40,6 +40,16 @@ typedef enum {
 } ngx_photo_body_e;
 
 typedef void (*ngx_photo_write_pt)(ngx_photo_write_t *w);
+typedef void (*ngx_photo_write_task_pt)(ngx_photo_write_t *w, ngx_log_t *log);
+
+
+/* what failed in a write's task, logged once it is back in the event loop */
+typedef struct {
+    ngx_uint_t                  level;
+    const char                 *what;       /* the call, or NULL */
+    u_char                     *on;         /* its file, or NULL */
+    ngx_err_t                   err;
+} ngx_photo_failed_t;
 
 
 struct ngx_photo_write_s {
@@ -56,6 +66,10 @@ struct ngx_photo_write_s {
     ngx_str_t                   body;       /* the body as received */
     void                       *data;       /* the handler's own */
     ngx_photo_idem_t           *idem;       /* its Idempotency-Key, or NULL */
+
+    ngx_photo_write_task_pt     task;       /* ngx_photo_write_task() */
+    ngx_photo_write_pt          done;
+    ngx_photo_failed_t          failed;
 };
 
 
@@ -105,6 +119,17 @@ void ngx_photo_idem_keep(ngx_photo_write_t *w, ngx_str_t *function,
     int64_t id, ngx_str_t *payload, void (*kept)(void *data), void *data);
 ngx_int_t ngx_photo_idem_answer(ngx_http_request_t *r, ngx_uint_t status,
     ngx_chain_t *out, off_t length);
+
+/*
+ * ngx_photo_body.c: task(w, log), then done(w).  The task runs in a thread
+ * of photo_media_thread_pool when there is one (the request waits for it as
+ * for nginx's own thread tasks), else here; so it only does I/O and
+ * computes: no allocation from the request's pool, no logging but debug to
+ * log.  What it left in w->failed is logged, and the request ends with a
+ * 500, instead of done(w).
+ */
+void ngx_photo_write_task(ngx_photo_write_t *w, ngx_photo_write_task_pt task,
+    ngx_photo_write_pt done);
 
 /* Ends the request with a JSON error. */
 void ngx_photo_write_fail(ngx_photo_write_t *w, ngx_uint_t status,

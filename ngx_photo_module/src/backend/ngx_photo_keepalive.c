@@ -20,6 +20,7 @@ typedef struct {
 
 static void ngx_photo_keepalive_close_handler(ngx_event_t *ev);
 static void ngx_photo_keepalive_dummy_handler(ngx_event_t *ev);
+static ngx_int_t ngx_photo_keepalive_peek(ngx_connection_t *c);
 
 
 ngx_int_t
@@ -56,109 +57,45 @@ ngx_photo_keepalive_init(ngx_photo_keepalive_t *ka, ngx_cycle_t *cycle,
 
 
 ngx_int_t
-ngx_photo_keepalive_connect(ngx_photo_keepalive_t *ka,
-    ngx_peer_connection_t *pc, ngx_log_t *log, ngx_uint_t reuse)
+ngx_photo_keepalive_get(ngx_photo_keepalive_t *ka, ngx_peer_connection_t *pc,
+    ngx_log_t *log)
 {
-    ngx_int_t                    rc;
     ngx_queue_t                 *q;
     ngx_connection_t            *c;
     ngx_photo_keepalive_idle_t  *idle;
 
-    if (reuse && !ngx_queue_empty(&ka->cache)) {
-        q = ngx_queue_head(&ka->cache);
-        ngx_queue_remove(q);
-        ngx_queue_insert_head(&ka->free, q);
-
-        idle = ngx_queue_data(q, ngx_photo_keepalive_idle_t, queue);
-        c = idle->connection;
-        idle->connection = NULL;
-
-        if (c->read->timer_set) {
-            ngx_del_timer(c->read);
-        }
-
-        c->idle = 0;
-        c->log = log;
-        c->read->log = log;
-        c->write->log = log;
-
-        /* it may have been closed by the server: retried, not an error */
-        c->log_error = NGX_ERROR_INFO;
-
-        pc->connection = c;
-        pc->cached = 1;
-
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "photo %s %V: reusing connection %p",
-                       ka->backend, &ka->server->name, c);
-
-        return NGX_OK;
+    if (ngx_queue_empty(&ka->cache)) {
+        return NGX_DECLINED;
     }
 
-    pc->sockaddr = ka->server->addr->sockaddr;
-    pc->socklen = ka->server->addr->socklen;
-    pc->name = &ka->server->addr->name;
-    pc->get = ngx_event_get_peer;
-    pc->log = log;
-    pc->log_error = NGX_ERROR_ERR;
-    pc->cached = 0;
+    q = ngx_queue_head(&ka->cache);
+    ngx_queue_remove(q);
+    ngx_queue_insert_head(&ka->free, q);
 
-    rc = ngx_event_connect_peer(pc);
+    idle = ngx_queue_data(q, ngx_photo_keepalive_idle_t, queue);
+    c = idle->connection;
+    idle->connection = NULL;
 
-    if (rc == NGX_OK || rc == NGX_AGAIN) {
-        return rc;
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
     }
 
-    pc->connection = NULL;
+    c->idle = 0;
+    c->log = log;
+    c->read->log = log;
+    c->write->log = log;
 
-    return NGX_ERROR;
-}
+    /* it may have been closed by the server: retried, not an error */
+    c->log_error = NGX_ERROR_INFO;
 
+    pc->connection = c;
+    pc->cached = 1;
 
-ngx_int_t
-ngx_photo_keepalive_send(ngx_connection_t *c, ngx_str_t *cmd, size_t *sent)
-{
-    ssize_t  n;
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "photo %s %V: reusing connection %p",
+                   ka->backend, &ka->server->name, c);
 
-    while (*sent < cmd->len) {
-        n = c->send(c, cmd->data + *sent, cmd->len - *sent);
-
-        if (n == NGX_AGAIN) {
-            return ngx_handle_write_event(c->write, 0) == NGX_OK ? NGX_AGAIN
-                                                                 : NGX_ERROR;
-        }
-
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        *sent += n;
-    }
-
-    /* all sent: stop watching writability (matters for level events) */
-    return ngx_handle_write_event(c->write, 0) == NGX_OK ? NGX_OK : NGX_ERROR;
-}
-
-
-ssize_t
-ngx_photo_keepalive_recv(ngx_connection_t *c, ngx_buf_t *b)
-{
-    ssize_t  n;
-
-    n = c->recv(c, b->last, b->end - b->last);
-
-    if (n == NGX_AGAIN) {
-        return ngx_handle_read_event(c->read, 0) == NGX_OK ? NGX_AGAIN
-                                                           : NGX_ERROR;
-    }
-
-    if (n > 0) {
-        /* the server answers: a reused connection's errors are errors now */
-        c->log_error = NGX_ERROR_ERR;
-        b->last += n;
-    }
-
-    return n;
+    return NGX_OK;
 }
 
 
@@ -261,33 +198,25 @@ ngx_photo_keepalive_close_all(ngx_photo_keepalive_t *ka)
 }
 
 
-ngx_int_t
-ngx_photo_keepalive_peek(ngx_connection_t *c, ngx_err_t *err)
+/* NGX_AGAIN: nothing to read, as it should be; else data, a close or an
+   error: the connection is of no more use */
+
+static ngx_int_t
+ngx_photo_keepalive_peek(ngx_connection_t *c)
 {
     char     buf[1];
     ssize_t  n;
 
     n = recv(c->fd, buf, 1, MSG_PEEK);
 
-    if (n > 0) {
-        return NGX_OK;
+    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
+        c->read->ready = 0;
+
+        return ngx_handle_read_event(c->read, 0) == NGX_OK ? NGX_AGAIN
+                                                           : NGX_ERROR;
     }
 
-    if (n == 0) {
-        return NGX_DONE;
-    }
-
-    *err = ngx_socket_errno;
-
-    if (*err != NGX_EAGAIN) {
-        return NGX_ERROR;
-    }
-
-    *err = 0;
-    c->read->ready = 0;
-
-    return ngx_handle_read_event(c->read, 0) == NGX_OK ? NGX_AGAIN
-                                                       : NGX_ERROR;
+    return NGX_ERROR;
 }
 
 
@@ -300,7 +229,6 @@ ngx_photo_keepalive_peek(ngx_connection_t *c, ngx_err_t *err)
 static void
 ngx_photo_keepalive_close_handler(ngx_event_t *ev)
 {
-    ngx_err_t                    err;
     ngx_connection_t            *c;
     ngx_photo_keepalive_t       *ka;
     ngx_photo_keepalive_idle_t  *idle;
@@ -309,7 +237,7 @@ ngx_photo_keepalive_close_handler(ngx_event_t *ev)
 
     if (!c->close
         && !ev->timedout
-        && ngx_photo_keepalive_peek(c, &err) == NGX_AGAIN)
+        && ngx_photo_keepalive_peek(c) == NGX_AGAIN)
     {
         return;
     }

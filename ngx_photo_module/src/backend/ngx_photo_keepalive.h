@@ -2,8 +2,8 @@
 /*
  * A cache of idle nginx peer connections to one backend server, kept per
  * worker process as nginx's upstream keepalive module keeps them: the
- * memcached and Gearman clients take their connections from here and give
- * them back when an exchange has ended cleanly.
+ * connection engine (ngx_photo_conn.c) takes connections from here and
+ * gives them back when an exchange has ended cleanly.
  */
 
 #ifndef _NGX_PHOTO_KEEPALIVE_H_INCLUDED_
@@ -15,7 +15,7 @@
 #include <ngx_event.h>
 #include <ngx_event_connect.h>
 
-#include "ngx_http_photo_module.h"
+#include "ngx_photo_backend.h"
 
 
 typedef struct {
@@ -34,14 +34,12 @@ ngx_int_t ngx_photo_keepalive_init(ngx_photo_keepalive_t *ka,
     ngx_uint_t max);
 
 /*
- * A connection to the server: the most recently used idle one if reuse is
- * set and there is one (pc->cached: it may turn out closed by the server,
- * its errors are logged at info, and the caller retries on a new one),
- * else a new one.  NGX_OK: connected; NGX_AGAIN: connecting; NGX_ERROR:
- * failed, and nginx has logged why.
+ * The most recently used idle connection into pc (pc->cached: it may turn
+ * out closed by the server, its errors are logged at info, and the caller
+ * retries on a new one): NGX_OK, or NGX_DECLINED when there is none.
  */
-ngx_int_t ngx_photo_keepalive_connect(ngx_photo_keepalive_t *ka,
-    ngx_peer_connection_t *pc, ngx_log_t *log, ngx_uint_t reuse);
+ngx_int_t ngx_photo_keepalive_get(ngx_photo_keepalive_t *ka,
+    ngx_peer_connection_t *pc, ngx_log_t *log);
 
 /*
  * Done with pc's connection: kept if keep is set and it is still good
@@ -50,28 +48,9 @@ ngx_int_t ngx_photo_keepalive_connect(ngx_photo_keepalive_t *ka,
 void ngx_photo_keepalive_free(ngx_photo_keepalive_t *ka,
     ngx_peer_connection_t *pc, ngx_uint_t keep);
 
-/*
- * Sends cmd from *sent on, as far as the socket takes it.  NGX_OK: all
- * sent; NGX_AGAIN: the rest when writable; NGX_ERROR: failed.
- */
-ngx_int_t ngx_photo_keepalive_send(ngx_connection_t *c, ngx_str_t *cmd,
-    size_t *sent);
-
-/*
- * Reads into b after b->last, as c->recv() does: the bytes read (b->last
- * moved on), 0 when the server has closed the connection, NGX_AGAIN (read
- * events watched) or NGX_ERROR.
- */
-ssize_t ngx_photo_keepalive_recv(ngx_connection_t *c, ngx_buf_t *b);
-
 /* Closes the idle connections, for exit_process. */
 void ngx_photo_keepalive_close_all(ngx_photo_keepalive_t *ka);
 
-/*
- * Looks at a connection that should have nothing to read.  NGX_AGAIN:
- * nothing; NGX_OK: data; NGX_DONE: closed; NGX_ERROR: failed, with *err.
- */
-ngx_int_t ngx_photo_keepalive_peek(ngx_connection_t *c, ngx_err_t *err);
 
 
 #endif /* _NGX_PHOTO_KEEPALIVE_H_INCLUDED_ */

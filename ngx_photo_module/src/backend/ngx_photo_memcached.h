@@ -1,9 +1,10 @@
 
 /*
  * The module's memcached client: multi-key gets (one "get" per server, all
- * servers at once) and fire-and-forget sets, non-blocking, over nginx peer
- * connections kept alive per server in each worker.  Keys go to servers by
- * libmemcached's ketama, exactly as the workers place them.
+ * servers at once) and fire-and-forget sets, non-blocking, on the
+ * connection engine (nginx peer connections kept alive per server in each
+ * worker).  Keys go to servers by libmemcached's ketama, exactly as the
+ * workers place them.
  */
 
 #ifndef _NGX_PHOTO_MEMCACHED_H_INCLUDED_
@@ -14,14 +15,14 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_photo_module.h"
+#include "ngx_photo_backend.h"
 
 
 /* memcached's own default item size limit: a larger value is refused */
 #define NGX_PHOTO_MC_VALUE_MAX  (1024 * 1024)
 
 
-typedef struct {
+typedef struct ngx_photo_mc_item_s {
     ngx_str_t                   key;        /* in: e.g. "photo:123" */
     ngx_str_t                   value;      /* out: in the request's pool */
     uint32_t                    flags;      /* out */
@@ -33,39 +34,35 @@ typedef struct {
 } ngx_photo_mc_item_t;
 
 
-typedef void (*ngx_photo_mc_handler_pt)(void *data);
+/*
+ * photo_memcached, photo_memcached_timeout, photo_memcached_keepalive,
+ * photo_memcached_ttl; ngx_photo_backend_conf_t first
+ */
+extern ngx_module_t  ngx_http_photo_memcached_module;
 
-
-/* From init_process: makes pmcf->memcached_state (keepalive caches). */
-ngx_int_t ngx_photo_mc_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
 
 /*
  * Fetches all items: one multi-key "get" per server, all servers at once,
  * each exchange bounded by photo_memcached_timeout.  Items of a server
  * that fails get error = 1, unless already found (values parsed before the
- * failure are complete and kept).
- *
- *   NGX_AGAIN  handler(data) is called once, later, from an event handler;
- *   NGX_OK     finished already (n == 0, or every server failed at once or
- *              was skipped): handler is not called;
- *   NGX_ERROR  out of memory.
- *
- * If r->pool is destroyed first, the connections are closed (never kept)
- * and handler is not called.
+ * failure are complete and kept).  As every client's start call
+ * (ngx_photo_backend.h): NGX_AGAIN, the handler's result has the items
+ * (reply.memcached) and NGX_PHOTO_DONE when every server answered, else
+ * the failure of one that did not; NGX_DECLINED, no server could be asked
+ * (each failed lately, or at once), and the items say so; NGX_ERROR.  If
+ * r->pool is destroyed first, the connections are closed (never kept).
  */
 ngx_int_t ngx_photo_mc_get(ngx_http_request_t *r, ngx_photo_mc_item_t *items,
-    ngx_uint_t n, ngx_photo_mc_handler_pt handler, void *data);
+    ngx_uint_t n, ngx_photo_result_pt handler, void *data);
 
 /*
  * Fire and forget: "set|add <key> <flags> <exptime> <bytes> noreply" ("add"
- * stores only where the key is absent).  Key and value are copied (the
- * caller may be gone before it is sent); log is used only during the call.
- * Failures are logged at NGX_LOG_WARN.
+ * stores only where the key is absent), exptime photo_memcached_ttl.  Key
+ * and value are copied (the caller may be gone before it is sent); log is
+ * used only during the call.  Failures are logged at NGX_LOG_WARN.
  */
-void ngx_photo_mc_set(ngx_http_photo_main_conf_t *pmcf, ngx_log_t *log,
-    ngx_flag_t add, ngx_str_t *key, ngx_str_t *value, uint32_t flags,
-    time_t exptime);
+void ngx_photo_mc_set(ngx_log_t *log, ngx_flag_t add, ngx_str_t *key,
+    ngx_str_t *value, uint32_t flags);
 
 
 #endif /* _NGX_PHOTO_MEMCACHED_H_INCLUDED_ */

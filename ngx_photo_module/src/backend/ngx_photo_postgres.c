@@ -27,6 +27,9 @@
 #include "ngx_photo_postgres.h"
 
 
+#define NGX_PHOTO_PG_PORT             5432
+#define NGX_PHOTO_PG_SOCKET_DIR       "/var/run/postgresql"   /* Debian's */
+#define NGX_PHOTO_PG_POOL_DEFAULT     4     /* connections per worker */
 #define NGX_PHOTO_PG_BACKOFF          1000  /* ms without connecting */
 #define NGX_PHOTO_PG_DRAIN_SLACK      250   /* ms, for the server's answer */
 #define NGX_PHOTO_PG_WAITING_PER_CONN 64    /* queue bound, per connection */
@@ -44,6 +47,24 @@ typedef enum {
 
 
 typedef struct ngx_photo_pg_conn_s  ngx_photo_pg_conn_t;
+typedef struct ngx_photo_pg_pool_s  ngx_photo_pg_pool_t;
+
+
+typedef struct {
+    ngx_photo_backend_conf_t    backend;    /* first */
+    ngx_uint_t                  pool;       /* connections per worker */
+
+    ngx_str_t                   conninfo;   /* as written, NUL-terminated */
+    char                       *options;    /* its "options", or "" */
+    char                       *hostaddr;   /* the address nginx resolved,
+                                               or NULL */
+
+    /* PQconnectStartParams()'s, made once the timeout is known */
+    const char                 *keywords[NGX_PHOTO_PG_PARAMS];
+    const char                 *values[NGX_PHOTO_PG_PARAMS];
+
+    ngx_photo_pg_pool_t        *state;      /* per worker process */
+} ngx_photo_pg_conf_t;
 
 
 typedef struct {
@@ -55,14 +76,16 @@ typedef struct {
     char                      **values;
     int                         nparams;
 
-    ngx_photo_pg_handler_pt     handler;
+    ngx_photo_result_pt         handler;
     void                       *data;
+    ngx_photo_status_e          status;    /* of a failure, while posted */
 
     ngx_event_t                 ev;         /* waiting timer; failures */
     ngx_queue_t                 queue;      /* in pool->waiting */
     ngx_msec_t                  deadline;
 
     unsigned                    waiting:1;
+    unsigned                    starting:1; /* inside ngx_photo_pg_query */
     unsigned                    done:1;
 } ngx_photo_pg_req_t;
 
@@ -100,16 +123,20 @@ struct ngx_photo_pg_pool_s {
     ngx_msec_t                  retry;      /* no connect before then */
     unsigned                    backoff:1;
 
-    const char                 *keywords[NGX_PHOTO_PG_PARAMS];
-    const char                 *values[NGX_PHOTO_PG_PARAMS];
+    const char                **keywords;
+    const char                **values;
 
     ngx_str_t                   error;      /* why the last connect failed */
     u_char                      error_buf[NGX_PHOTO_PG_ERRSTR];
 };
 
 
-static ngx_int_t ngx_photo_pg_params(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf, ngx_photo_pg_pool_t *pool);
+static void *ngx_http_photo_postgres_create_conf(ngx_conf_t *cf);
+static char *ngx_http_photo_postgres_init_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_photo_postgres_init_process(ngx_cycle_t *cycle);
+static void ngx_http_photo_postgres_exit_process(ngx_cycle_t *cycle);
 
 static void ngx_photo_pg_dispatch(ngx_photo_pg_pool_t *pool);
 static ngx_int_t ngx_photo_pg_connect(ngx_photo_pg_conn_t *pc);
@@ -134,8 +161,10 @@ static void ngx_photo_pg_drain(ngx_photo_pg_conn_t *pc);
 static void ngx_photo_pg_timeout(ngx_photo_pg_conn_t *pc);
 
 static void ngx_photo_pg_req_handler(ngx_event_t *ev);
-static void ngx_photo_pg_fail(ngx_photo_pg_req_t *req);
-static void ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res);
+static void ngx_photo_pg_fail(ngx_photo_pg_req_t *req,
+    ngx_photo_status_e status);
+static void ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res,
+    ngx_photo_status_e status);
 static void ngx_photo_pg_cleanup(void *data);
 
 static void ngx_photo_pg_notice(void *arg, const PGresult *res);
@@ -144,141 +173,226 @@ static u_char *ngx_photo_pg_log_error(ngx_log_t *log, u_char *buf,
 static void ngx_photo_pg_fold(ngx_str_t *text, const char *msg, u_char *buf);
 
 
-ngx_int_t
-ngx_photo_pg_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf)
+static ngx_conf_num_bounds_t  ngx_http_photo_postgres_pool_bounds = {
+    ngx_conf_check_num_bounds, 1, 256
+};
+
+
+static ngx_command_t  ngx_http_photo_postgres_commands[] = {
+
+    { ngx_string("photo_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_photo_postgres,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("photo_postgres_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_photo_pg_conf_t, backend.timeout),
+      NULL },
+
+    { ngx_string("photo_postgres_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_photo_pg_conf_t, pool),
+      &ngx_http_photo_postgres_pool_bounds },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_photo_postgres_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_photo_postgres_create_conf,   /* create main configuration */
+    ngx_http_photo_postgres_init_conf,     /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_photo_postgres_module = {
+    NGX_MODULE_V1,
+    &ngx_http_photo_postgres_module_ctx,   /* module context */
+    ngx_http_photo_postgres_commands,      /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_photo_postgres_init_process,  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_photo_postgres_exit_process,  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_photo_postgres_create_conf(ngx_conf_t *cf)
 {
-    ngx_uint_t            i, n;
-    ngx_photo_pg_conn_t  *pc;
-    ngx_photo_pg_pool_t  *pool;
+    ngx_photo_pg_conf_t  *pgcf;
 
-    if (pmcf->postgres == NULL) {
-        return NGX_OK;
+    pgcf = ngx_pcalloc(cf->pool, sizeof(ngx_photo_pg_conf_t));
+    if (pgcf == NULL) {
+        return NULL;
     }
 
-    n = pmcf->postgres_pool;
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     pgcf->backend.servers = NULL;
+     *     pgcf->backend.used = 0;
+     *     pgcf->conninfo = { 0, NULL };
+     *     pgcf->hostaddr = NULL;
+     *     pgcf->state = NULL;
+     */
 
-    /* a worker that dies here is only respawned to die again */
-    if (n == 0 || n == NGX_CONF_UNSET_UINT) {
-        n = NGX_PHOTO_PG_POOL_DEFAULT;
-    }
+    pgcf->backend.name = "postgres";
+    pgcf->backend.directive = "photo_postgres";
+    pgcf->backend.timeout = NGX_CONF_UNSET_MSEC;
 
-    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_photo_pg_pool_t));
-    pc = ngx_pcalloc(cycle->pool, n * sizeof(ngx_photo_pg_conn_t));
+    /*
+     * PostgreSQL answers an SSLRequest with one byte, 'N' or 'S', before
+     * any authentication, and does not log a client that then hangs up.
+     */
+    ngx_str_set(&pgcf->backend.ping, "\x00\x00\x00\x08\x04\xd2\x16\x2f");
+    ngx_str_set(&pgcf->backend.pong, "N");
+    ngx_str_set(&pgcf->backend.pong_alt, "S");
 
-    if (pool == NULL || pc == NULL) {
-        return NGX_ERROR;
-    }
+    pgcf->pool = NGX_CONF_UNSET_UINT;
 
-    pool->server = pmcf->postgres;
-    pool->timeout = pmcf->postgres_timeout;
-    pool->conns = pc;
-    pool->nconns = n;
-    pool->max_waiting = n * NGX_PHOTO_PG_WAITING_PER_CONN;
-
-    ngx_queue_init(&pool->idle);
-    ngx_queue_init(&pool->waiting);
-
-    if (ngx_photo_pg_params(cycle, pmcf, pool) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        pc[i].pool = pool;
-        pc[i].log = *cycle->log;
-        pc[i].log.handler = ngx_photo_pg_log_error;
-        pc[i].log.data = &pc[i];
-    }
-
-    pmcf->postgres_state = pool;
-
-    return NGX_OK;
+    return pgcf;
 }
 
 
 /*
- * Our own settings go after the conninfo ("dbname", expanded), so that they
- * win: libpq keeps the last value of a keyword.
+ * The conninfo is parsed by libpq itself (no I/O), once: so that nginx -t
+ * rejects what libpq would, and the server's address is known (for the
+ * probe, and for libpq, which would resolve a host name itself, blocking,
+ * on every connect).
  */
 
-static ngx_int_t
-ngx_photo_pg_params(ngx_cycle_t *cycle, ngx_http_photo_main_conf_t *pmcf,
-    ngx_photo_pg_pool_t *pool)
+static char *
+ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char              *err;
-    u_char            *p;
-    size_t             len;
-    ngx_uint_t         n;
-    const char        *options, *host, *hostaddr;
-    struct sockaddr   *sa;
-    PQconninfoOption  *opts, *o;
-    u_char             text[NGX_SOCKADDR_STRLEN];
+    ngx_photo_pg_conf_t *pgcf = conf;
+
+    char                *err;
+    size_t               n;
+    u_char              *p;
+    ngx_str_t           *value, addr;
+    struct sockaddr     *sa;
+    const char          *host, *hostaddr, *port, *options;
+    PQconninfoOption    *opts, *o;
+    ngx_photo_server_t  *server;
+    u_char               text[NGX_SOCKADDR_STRLEN];
+
+    if (pgcf->backend.servers != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = ngx_pnalloc(cf->pool, value[1].len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(p, value[1].data, value[1].len + 1);
 
     err = NULL;
-    opts = PQconninfoParse((char *) pmcf->postgres_conninfo.data, &err);
+    opts = PQconninfoParse((char *) p, &err);
 
     if (opts == NULL) {
-        /* nginx -t has parsed it: only out of memory fails here */
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "photo: PQconninfoParse() failed: %s",
-                      err ? err : "out of memory");
+        n = err ? ngx_strlen(err) : 0;
+
+        /* libpq ends its messages with a newline; a log line must not */
+        while (n && (err[n - 1] == '\n' || err[n - 1] == ' ')) {
+            n--;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid conninfo \"%V\": %*s", &value[1],
+                           n, err ? err : "");
         if (err) {
             PQfreemem(err);
         }
 
-        return NGX_ERROR;
+        return NGX_CONF_ERROR;
     }
 
-    options = "";
+    pgcf->conninfo.data = p;
+    pgcf->conninfo.len = value[1].len;
+
     host = NULL;
     hostaddr = NULL;
+    port = "5432";
+    options = "";
 
     for (o = opts; o->keyword; o++) {
         if (o->val == NULL || o->val[0] == '\0') {
             continue;
         }
 
-        if (ngx_strcmp(o->keyword, "options") == 0) {
-            options = o->val;
-
-        } else if (ngx_strcmp(o->keyword, "host") == 0) {
+        if (ngx_strcmp(o->keyword, "host") == 0) {
             host = o->val;
 
         } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
             hostaddr = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "port") == 0) {
+            port = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "options") == 0) {
+            options = o->val;
         }
     }
 
-    n = 0;
+    /* libpq's order: hostaddr, then host, then its Unix socket directory */
+    p = (u_char *) (hostaddr ? hostaddr : host ? host
+                                                : NGX_PHOTO_PG_SOCKET_DIR);
 
-    pool->keywords[n] = "dbname";
-    pool->values[n++] = (char *) pmcf->postgres_conninfo.data;
+    n = ngx_strlen(options) + 1;
+    pgcf->options = ngx_pnalloc(cf->pool, n);
 
-    pool->keywords[n] = "fallback_application_name";
-    pool->values[n++] = "ngx_photo";
+    addr.len = sizeof("unix:/.s.PGSQL.") + ngx_strlen(p) + ngx_strlen(port);
+    addr.data = ngx_pnalloc(cf->pool, addr.len);
 
-    /* the server gives up on a query when we do (see the top) */
-    len = ngx_strlen(options) + sizeof(" -c statement_timeout=")
-          + NGX_INT_T_LEN;
-
-    p = ngx_pnalloc(cycle->pool, len);
-    if (p == NULL) {
-        goto failed;
+    if (pgcf->options == NULL || addr.data == NULL) {
+        PQconninfoFree(opts);
+        return NGX_CONF_ERROR;
     }
 
-    ngx_sprintf(p, "%s%s-c statement_timeout=%M%Z",
-                options, options[0] ? " " : "", pool->timeout);
+    ngx_memcpy(pgcf->options, options, n);
 
-    pool->keywords[n] = "options";
-    pool->values[n++] = (char *) p;
+    addr.len = ngx_sprintf(addr.data, p[0] == '/' ? "unix:%s/.s.PGSQL.%s"
+                                                  : "%s:%s",
+                           p, port)
+               - addr.data;
+
+    server = ngx_photo_backend_add_server(cf, &pgcf->backend, &addr,
+                                          NGX_PHOTO_PG_PORT);
+    if (server == NULL) {
+        PQconninfoFree(opts);
+        return NGX_CONF_ERROR;
+    }
 
     /*
      * libpq resolves a host name with a blocking getaddrinfo() on every
-     * connect: give it the address nginx resolved at start instead, as
-     * for any upstream.  Not for lists of hosts or Unix sockets.
+     * connect: give it the address nginx resolved now instead, as for any
+     * upstream.  Not for lists of hosts or Unix sockets.
      */
 
-    sa = pool->server->addr->sockaddr;
+    sa = server->addr->sockaddr;
 
     if (host != NULL && hostaddr == NULL
         && host[0] != '/' && host[0] != '@' && ngx_strchr(host, ',') == NULL
@@ -288,47 +402,141 @@ ngx_photo_pg_params(ngx_cycle_t *cycle, ngx_http_photo_main_conf_t *pmcf,
 #endif
            ))
     {
-        len = ngx_sock_ntop(sa, pool->server->addr->socklen, text,
-                            NGX_SOCKADDR_STRLEN, 0);
+        n = ngx_sock_ntop(sa, server->addr->socklen, text,
+                          NGX_SOCKADDR_STRLEN, 0);
 
-        p = ngx_pnalloc(cycle->pool, len + 1);
-        if (p == NULL) {
-            goto failed;
+        pgcf->hostaddr = ngx_pnalloc(cf->pool, n + 1);
+        if (pgcf->hostaddr == NULL) {
+            PQconninfoFree(opts);
+            return NGX_CONF_ERROR;
         }
 
-        (void) ngx_cpystrn(p, text, len + 1);
-
-        pool->keywords[n] = "hostaddr";
-        pool->values[n++] = (char *) p;
+        (void) ngx_cpystrn((u_char *) pgcf->hostaddr, text, n + 1);
     }
 
-    pool->keywords[n] = NULL;
-    pool->values[n] = NULL;
-
     PQconninfoFree(opts);
 
-    return NGX_OK;
-
-failed:
-
-    PQconninfoFree(opts);
-
-    return NGX_ERROR;
+    return NGX_CONF_OK;
 }
 
 
-void
-ngx_photo_pg_exit_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf)
+/*
+ * Our own settings go after the conninfo ("dbname", expanded), so that they
+ * win: libpq keeps the last value of a keyword.
+ */
+
+static char *
+ngx_http_photo_postgres_init_conf(ngx_conf_t *cf, void *conf)
 {
-    ngx_uint_t            i;
+    ngx_photo_pg_conf_t *pgcf = conf;
+
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   n;
+
+    ngx_conf_init_msec_value(pgcf->backend.timeout, 2000);
+    ngx_conf_init_uint_value(pgcf->pool, NGX_PHOTO_PG_POOL_DEFAULT);
+
+    if (pgcf->backend.servers == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    n = 0;
+
+    pgcf->keywords[n] = "dbname";
+    pgcf->values[n++] = (char *) pgcf->conninfo.data;
+
+    pgcf->keywords[n] = "fallback_application_name";
+    pgcf->values[n++] = "ngx_photo";
+
+    /* the server gives up on a query when we do (see the top) */
+    len = ngx_strlen(pgcf->options) + sizeof(" -c statement_timeout=")
+          + NGX_INT_T_LEN;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(p, "%s%s-c statement_timeout=%M%Z", pgcf->options,
+                pgcf->options[0] ? " " : "", pgcf->backend.timeout);
+
+    pgcf->keywords[n] = "options";
+    pgcf->values[n++] = (char *) p;
+
+    if (pgcf->hostaddr) {
+        pgcf->keywords[n] = "hostaddr";
+        pgcf->values[n++] = pgcf->hostaddr;
+    }
+
+    pgcf->keywords[n] = NULL;
+    pgcf->values[n] = NULL;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_photo_postgres_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t            i, n;
+    ngx_photo_pg_conf_t  *pgcf;
+    ngx_photo_pg_conn_t  *pc;
     ngx_photo_pg_pool_t  *pool;
 
-    pool = pmcf->postgres_state;
+    pgcf = ngx_photo_backend_used(cycle, &ngx_http_photo_postgres_module);
 
-    if (pool == NULL) {
+    if (pgcf == NULL) {
+        return NGX_OK;
+    }
+
+    n = pgcf->pool;
+
+    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_photo_pg_pool_t));
+    pc = ngx_pcalloc(cycle->pool, n * sizeof(ngx_photo_pg_conn_t));
+
+    if (pool == NULL || pc == NULL) {
+        return NGX_ERROR;
+    }
+
+    pool->server = pgcf->backend.servers->elts;
+    pool->timeout = pgcf->backend.timeout;
+    pool->conns = pc;
+    pool->nconns = n;
+    pool->max_waiting = n * NGX_PHOTO_PG_WAITING_PER_CONN;
+    pool->keywords = pgcf->keywords;
+    pool->values = pgcf->values;
+
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->waiting);
+
+    for (i = 0; i < n; i++) {
+        pc[i].pool = pool;
+        pc[i].log = *cycle->log;
+        pc[i].log.handler = ngx_photo_pg_log_error;
+        pc[i].log.data = &pc[i];
+    }
+
+    pgcf->state = pool;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_photo_postgres_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t            i;
+    ngx_photo_pg_conf_t  *pgcf;
+    ngx_photo_pg_pool_t  *pool;
+
+    pgcf = ngx_photo_backend_used(cycle, &ngx_http_photo_postgres_module);
+
+    if (pgcf == NULL || pgcf->state == NULL) {
         return;
     }
+
+    pool = pgcf->state;
 
     /* nginx counts sockets still open at exit as leaks: close them first */
 
@@ -336,23 +544,23 @@ ngx_photo_pg_exit_process(ngx_cycle_t *cycle,
         ngx_photo_pg_close(&pool->conns[i]);
     }
 
-    pmcf->postgres_state = NULL;
+    pgcf->state = NULL;
 }
 
 
 ngx_int_t
 ngx_photo_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
-    const char *const *values, ngx_photo_pg_handler_pt handler, void *data)
+    const char *const *values, ngx_photo_result_pt handler, void *data)
 {
-    int                          i;
-    size_t                       len;
-    ngx_pool_cleanup_t          *cln;
-    ngx_photo_pg_req_t          *req;
-    ngx_photo_pg_pool_t         *pool;
-    ngx_http_photo_main_conf_t  *pmcf;
+    int                   i;
+    size_t                len;
+    ngx_pool_cleanup_t   *cln;
+    ngx_photo_pg_req_t   *req;
+    ngx_photo_pg_conf_t  *pgcf;
+    ngx_photo_pg_pool_t  *pool;
 
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
-    pool = pmcf->postgres_state;
+    pgcf = ngx_http_get_module_main_conf(r, ngx_http_photo_postgres_module);
+    pool = pgcf->state;
 
     if (pool == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -420,8 +628,8 @@ ngx_photo_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
                       "photo: postgres at %V: %ui queries already wait "
                       "for a connection", &pool->server->name,
                       pool->nwaiting);
-        ngx_photo_pg_fail(req);
-        return NGX_AGAIN;
+        req->done = 1;
+        return NGX_DECLINED;
     }
 
     ngx_queue_insert_tail(&pool->waiting, &req->queue);
@@ -434,7 +642,17 @@ ngx_photo_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
                    "photo postgres query: \"%s\", waiting: %ui",
                    req->sql, pool->nwaiting);
 
+    /* a query that fails in here (Postgres known down, or the send) is
+       said by the return value, not by the handler */
+    req->starting = 1;
+
     ngx_photo_pg_dispatch(pool);
+
+    if (req->done) {
+        return NGX_DECLINED;
+    }
+
+    req->starting = 0;
 
     return NGX_AGAIN;
 }
@@ -531,7 +749,7 @@ ngx_photo_pg_dispatch(ngx_photo_pg_pool_t *pool)
                       "photo: postgres at %V is unavailable: %V",
                       &pool->server->name, &pool->error);
 
-        ngx_photo_pg_fail(req);
+        ngx_photo_pg_fail(req, NGX_PHOTO_AWAY);
     }
 }
 
@@ -898,7 +1116,7 @@ ngx_photo_pg_send(ngx_photo_pg_conn_t *pc, ngx_photo_pg_req_t *req)
                   &pc->pool->server->name, &text);
 
     ngx_photo_pg_close(pc);
-    ngx_photo_pg_fail(req);
+    ngx_photo_pg_fail(req, NGX_PHOTO_AWAY);
 }
 
 
@@ -1098,12 +1316,12 @@ ngx_photo_pg_done(ngx_photo_pg_conn_t *pc)
                       "photo: postgres at %V: query failed: %V",
                       &pool->server->name, &text);
 
-        ngx_photo_pg_finish(req, NULL);
+        ngx_photo_pg_finish(req, NULL, NGX_PHOTO_BAD_REPLY);
         PQclear(res);
         return;
     }
 
-    ngx_photo_pg_finish(req, res);
+    ngx_photo_pg_finish(req, res, NGX_PHOTO_DONE);
     PQclear(res);
 }
 
@@ -1148,7 +1366,7 @@ ngx_photo_pg_broken(ngx_photo_pg_conn_t *pc)
     ngx_photo_pg_dispatch(pool);
 
     if (req) {
-        ngx_photo_pg_finish(req, NULL);
+        ngx_photo_pg_finish(req, NULL, NGX_PHOTO_AWAY);
     }
 }
 
@@ -1175,7 +1393,7 @@ ngx_photo_pg_timeout(ngx_photo_pg_conn_t *pc)
                       &pool->server->name);
 
         ngx_photo_pg_drain(pc);
-        ngx_photo_pg_finish(req, NULL);
+        ngx_photo_pg_finish(req, NULL, NGX_PHOTO_TIMEDOUT);
         return;
 
     default: /* NGX_PHOTO_PG_DRAINING */
@@ -1227,6 +1445,7 @@ ngx_photo_pg_req_handler(ngx_event_t *ev)
 
     if (ev->timedout && req->waiting) {
         ev->timedout = 0;
+        req->status = NGX_PHOTO_TIMEDOUT;
 
         ngx_queue_remove(&req->queue);
         pool->nwaiting--;
@@ -1256,17 +1475,28 @@ ngx_photo_pg_req_handler(ngx_event_t *ev)
         }
     }
 
-    ngx_photo_pg_finish(req, NULL);
+    ngx_photo_pg_finish(req, NULL, req->status);
 }
 
 
-/* The handler must not run from inside ngx_photo_pg_query(): post it. */
+/*
+ * The handler must not run from inside ngx_photo_pg_query(), which says
+ * so itself; from elsewhere it is posted, as the caller is in the midst of
+ * the pool's changes.
+ */
 
 static void
-ngx_photo_pg_fail(ngx_photo_pg_req_t *req)
+ngx_photo_pg_fail(ngx_photo_pg_req_t *req, ngx_photo_status_e status)
 {
     if (req->ev.timer_set) {
         ngx_del_timer(&req->ev);
+    }
+
+    req->status = status;
+
+    if (req->starting) {
+        req->done = 1;
+        return;
     }
 
     ngx_post_event(&req->ev, &ngx_posted_events);
@@ -1274,9 +1504,11 @@ ngx_photo_pg_fail(ngx_photo_pg_req_t *req)
 
 
 static void
-ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res)
+ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res,
+    ngx_photo_status_e status)
 {
-    ngx_connection_t  *c;
+    ngx_connection_t    *c;
+    ngx_photo_result_t   result;
 
     if (req->ev.timer_set) {
         ngx_del_timer(&req->ev);
@@ -1291,11 +1523,16 @@ ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res)
     c = req->request->connection;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "photo postgres finish: %s", res ? "ok" : "failed");
+                   "photo postgres finish: %d", status);
+
+    result.status = status;
+    result.backend = "postgres";
+    result.index = 0;
+    result.reply.postgres = res;
 
     /* req and r may be freed by the handler */
 
-    req->handler(req->data, res);
+    req->handler(req->data, &result);
 
     ngx_http_run_posted_requests(c);
 }

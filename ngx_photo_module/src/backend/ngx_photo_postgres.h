@@ -15,38 +15,28 @@
 #include <ngx_http.h>
 #include <libpq-fe.h>
 
-#include "ngx_http_photo_module.h"
-
-
-/* For "photo_postgres_pool" when it is not set: connections per worker. */
-#define NGX_PHOTO_PG_POOL_DEFAULT  4
+#include "ngx_photo_backend.h"
 
 
 /*
- * res: the query's result (PGRES_TUPLES_OK or PGRES_COMMAND_OK), or NULL
- * when the query failed; the failure has then been logged already.  res is
- * freed by the client after the handler returns.
+ * photo_postgres, photo_postgres_timeout, photo_postgres_pool;
+ * ngx_photo_backend_conf_t first.  Each worker's pool is made in
+ * init_process, connected when first used, closed in exit_process.
  */
-typedef void (*ngx_photo_pg_handler_pt)(void *data, PGresult *res);
-
-
-/* From init_process: the worker's pool, connected lazily on first use. */
-ngx_int_t ngx_photo_pg_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
-
-/* From exit_process: closes every connection of the worker's pool. */
-void ngx_photo_pg_exit_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf);
+extern ngx_module_t  ngx_http_photo_postgres_module;
 
 /*
  * Runs one query on a pooled connection; sql and values are copied.
- * NGX_AGAIN: the handler will be called exactly once, from an event handler,
- * followed by ngx_http_run_posted_requests(); NGX_ERROR: out of memory, the
- * handler will not be called.  If r->pool is destroyed first, the handler is
- * never called.
+ * Returns as every client's start call (ngx_photo_backend.h): NGX_DECLINED
+ * when Postgres is known to be down, or too many queries wait.  The
+ * handler gets the query's result in reply.postgres (PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK), freed by the client after the handler returns; or a
+ * failure, logged: NGX_PHOTO_AWAY, NGX_PHOTO_TIMEDOUT, NGX_PHOTO_BAD_REPLY
+ * (the query failed).  The handler is followed by
+ * ngx_http_run_posted_requests().
  */
 ngx_int_t ngx_photo_pg_query(ngx_http_request_t *r, const char *sql,
-    int nparams, const char *const *values, ngx_photo_pg_handler_pt handler,
+    int nparams, const char *const *values, ngx_photo_result_pt handler,
     void *data);
 
 

@@ -1,8 +1,8 @@
 
 /*
- * A reachability probe: connect to a backend over an nginx peer connection,
- * send one protocol-level ping, and check the first bytes of the answer.
- * Non-blocking, bounded by one timer.
+ * A reachability probe, for /health: a new connection to one backend
+ * server (never a kept one), one protocol-level ping, the first bytes of
+ * the answer checked, on the connection engine, bounded by one timer.
  */
 
 #ifndef _NGX_PHOTO_PROBE_H_INCLUDED_
@@ -11,48 +11,34 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_event.h>
-#include <ngx_event_connect.h>
 
-#include "ngx_http_photo_module.h"
-
-
-#define NGX_PHOTO_PROBE_REPLY_MAX  16
+#include "ngx_photo_backend.h"
+#include "ngx_photo_conn.h"
 
 
-typedef struct ngx_photo_probe_s  ngx_photo_probe_t;
-
-typedef void (*ngx_photo_probe_done_pt)(ngx_photo_probe_t *p);
-
-
-struct ngx_photo_probe_s {
-    ngx_peer_connection_t       peer;
-    ngx_photo_server_t         *server;
-    const char                 *backend;    /* "redis", "postgres", ... */
-
-    ngx_str_t                   ping;       /* bytes sent */
-    ngx_str_t                   pong;       /* expected start of the reply */
-    ngx_str_t                   pong_alt;   /* another good one, same size */
-    ngx_msec_t                  timeout;
-
-    size_t                      sent;
-    size_t                      received;
-    u_char                      reply[NGX_PHOTO_PROBE_REPLY_MAX];
-
-    ngx_msec_t                  start;
-    ngx_msec_t                  elapsed;
-    ngx_int_t                   rc;         /* NGX_AGAIN while running,
-                                               then NGX_OK or NGX_ERROR */
-    const char                 *error;      /* why it failed */
-
-    ngx_photo_probe_done_pt     done;       /* called once, if it ran */
+typedef struct {
+    ngx_photo_conn_t            conn;
+    ngx_str_t                   pong;
+    ngx_str_t                   pong_alt;
+    const char                 *error;      /* why not, once it failed */
+    ngx_photo_result_t          result;     /* the status alone */
+    ngx_photo_result_pt         handler;
     void                       *data;
-    ngx_log_t                  *log;
-};
+} ngx_photo_probe_t;
 
 
-/* NGX_AGAIN: running, done() will be called; otherwise already finished. */
-ngx_int_t ngx_photo_probe_start(ngx_photo_probe_t *p);
+/*
+ * Probes server as its backend's conf says (ping, answer, timeout); log is
+ * copied, its action naming the backend and the server.  Returns as every
+ * client's start call (ngx_photo_backend.h); on NGX_DECLINED, p->error
+ * says why.
+ */
+ngx_int_t ngx_photo_probe_start(ngx_photo_probe_t *p,
+    ngx_photo_backend_conf_t *bcf, ngx_photo_server_t *server,
+    ngx_log_t *log, ngx_pool_t *pool, ngx_photo_result_pt handler,
+    void *data);
+
+/* Its caller is gone: closed, the handler not called. */
 void ngx_photo_probe_abort(ngx_photo_probe_t *p);
 
 

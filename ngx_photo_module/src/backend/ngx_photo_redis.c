@@ -5,8 +5,9 @@
 
 #include "ngx_photo_redis.h"
 #include "ngx_photo_redis_adapter.h"
-#include "ngx_photo_read.h"
 
+
+#define NGX_PHOTO_REDIS_PORT         6379
 
 #define NGX_PHOTO_REDIS_BACKOFF_MIN  100
 #define NGX_PHOTO_REDIS_BACKOFF_MAX  5000
@@ -40,6 +41,15 @@ typedef struct {
 } ngx_photo_redis_arena_t;
 
 
+typedef struct ngx_photo_redis_s  ngx_photo_redis_t;
+
+
+typedef struct {
+    ngx_photo_backend_conf_t        backend;    /* first */
+    ngx_photo_redis_t              *state;      /* per worker process */
+} ngx_photo_redis_conf_t;
+
+
 struct ngx_photo_redis_s {
     redisAsyncContext              *ac;
     ngx_event_t                     reconnect;
@@ -62,8 +72,7 @@ struct ngx_photo_redis_s {
  */
 typedef struct {
     ngx_photo_redis_t              *redis;
-    ngx_photo_redis_handler_pt      handler;    /* one command */
-    ngx_photo_redis_each_pt         each;       /* several */
+    ngx_photo_result_pt             handler;    /* for each reply, or NULL */
     void                           *data;
     ngx_pool_cleanup_t             *cln;        /* in the request's pool */
     ngx_event_t                     timer;
@@ -74,6 +83,10 @@ typedef struct {
 } ngx_photo_redis_call_t;
 
 
+static void *ngx_http_photo_redis_create_conf(ngx_conf_t *cf);
+static char *ngx_http_photo_redis_init_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_photo_redis_init_process(ngx_cycle_t *cycle);
+static void ngx_http_photo_redis_exit_process(ngx_cycle_t *cycle);
 static void ngx_photo_redis_connect(ngx_photo_redis_t *redis);
 static void *ngx_photo_redis_alloc(const redisReadTask *task, size_t size);
 static redisReply *ngx_photo_redis_object(const redisReadTask *task,
@@ -85,15 +98,6 @@ static void *ngx_photo_redis_integer(const redisReadTask *task,
     long long value);
 static void *ngx_photo_redis_nil(const redisReadTask *task);
 static void ngx_photo_redis_free_reply(void *reply);
-
-
-static redisReplyObjectFunctions  ngx_photo_redis_reply_functions = {
-    ngx_photo_redis_string,
-    ngx_photo_redis_array,
-    ngx_photo_redis_integer,
-    ngx_photo_redis_nil,
-    ngx_photo_redis_free_reply
-};
 static void ngx_photo_redis_schedule(ngx_photo_redis_t *redis);
 static void ngx_photo_redis_reconnect(ngx_event_t *ev);
 static void ngx_photo_redis_on_connect(const redisAsyncContext *ac,
@@ -103,22 +107,126 @@ static void ngx_photo_redis_on_disconnect(const redisAsyncContext *ac,
 static void ngx_photo_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_photo_redis_deliver(ngx_photo_redis_call_t *call,
-    redisReply *reply);
-static ngx_int_t ngx_photo_redis_request_send(ngx_http_request_t *r,
-    ngx_photo_redis_call_t *proto, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
+    redisReply *reply, ngx_photo_status_e status);
 static ngx_int_t ngx_photo_redis_send(ngx_photo_redis_t *redis,
-    ngx_log_t *log, ngx_pool_t *pool, ngx_photo_redis_call_t *proto,
-    ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
+    ngx_log_t *log, ngx_pool_t *pool, ngx_photo_result_pt handler,
+    void *data, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
 static void ngx_photo_redis_timeout(ngx_event_t *ev);
 static void ngx_photo_redis_request_gone(void *data);
 
 
-ngx_int_t
-ngx_photo_redis_init_process(ngx_cycle_t *cycle,
-    ngx_http_photo_main_conf_t *pmcf)
+static redisReplyObjectFunctions  ngx_photo_redis_reply_functions = {
+    ngx_photo_redis_string,
+    ngx_photo_redis_array,
+    ngx_photo_redis_integer,
+    ngx_photo_redis_nil,
+    ngx_photo_redis_free_reply
+};
+
+
+static ngx_command_t  ngx_http_photo_redis_commands[] = {
+
+    { ngx_string("photo_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_photo_backend_servers,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      (void *) NGX_PHOTO_REDIS_PORT },
+
+    { ngx_string("photo_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_photo_redis_conf_t, backend.timeout),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_photo_redis_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_photo_redis_create_conf,      /* create main configuration */
+    ngx_http_photo_redis_init_conf,        /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_photo_redis_module = {
+    NGX_MODULE_V1,
+    &ngx_http_photo_redis_module_ctx,      /* module context */
+    ngx_http_photo_redis_commands,         /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_photo_redis_init_process,     /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_photo_redis_exit_process,     /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_photo_redis_create_conf(ngx_conf_t *cf)
 {
-    size_t              len;
-    ngx_photo_redis_t  *redis;
+    ngx_photo_redis_conf_t  *rcf;
+
+    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_photo_redis_conf_t));
+    if (rcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rcf->backend.servers = NULL;
+     *     rcf->backend.pong_alt = { 0, NULL };
+     *     rcf->backend.used = 0;
+     *     rcf->state = NULL;
+     */
+
+    rcf->backend.name = "redis";
+    rcf->backend.directive = "photo_redis";
+    rcf->backend.timeout = NGX_CONF_UNSET_MSEC;
+    ngx_str_set(&rcf->backend.ping, "PING\r\n");
+    ngx_str_set(&rcf->backend.pong, "+PONG");
+
+    return rcf;
+}
+
+
+static char *
+ngx_http_photo_redis_init_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_photo_redis_conf_t *rcf = conf;
+
+    ngx_conf_init_msec_value(rcf->backend.timeout, 1000);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_photo_redis_init_process(ngx_cycle_t *cycle)
+{
+    size_t                   len;
+    ngx_photo_redis_t       *redis;
+    ngx_photo_redis_conf_t  *rcf;
+
+    rcf = ngx_photo_backend_used(cycle, &ngx_http_photo_redis_module);
+
+    if (rcf == NULL) {
+        return NGX_OK;
+    }
 
     redis = ngx_pcalloc(cycle->pool, sizeof(ngx_photo_redis_t));
     if (redis == NULL) {
@@ -127,8 +235,8 @@ ngx_photo_redis_init_process(ngx_cycle_t *cycle,
 
     redis->log = cycle->log;
     redis->arena.log = cycle->log;
-    redis->server = pmcf->redis;
-    redis->timeout = pmcf->redis_timeout;
+    redis->server = rcf->backend.servers->elts;
+    redis->timeout = rcf->backend.timeout;
     redis->backoff = NGX_PHOTO_REDIS_BACKOFF_MIN;
 
     /* hiredis resolves names itself, blocking: give it the address */
@@ -143,7 +251,7 @@ ngx_photo_redis_init_process(ngx_cycle_t *cycle,
     redis->reconnect.log = cycle->log;
     redis->reconnect.cancelable = 1;
 
-    pmcf->redis_state = redis;
+    rcf->state = redis;
 
     ngx_photo_redis_connect(redis);
 
@@ -151,14 +259,19 @@ ngx_photo_redis_init_process(ngx_cycle_t *cycle,
 }
 
 
-void
-ngx_photo_redis_exit_process(ngx_http_photo_main_conf_t *pmcf)
+static void
+ngx_http_photo_redis_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_photo_redis_t  *redis = pmcf->redis_state;
+    ngx_photo_redis_t       *redis;
+    ngx_photo_redis_conf_t  *rcf;
 
-    if (redis == NULL) {
+    rcf = ngx_photo_backend_used(cycle, &ngx_http_photo_redis_module);
+
+    if (rcf == NULL || rcf->state == NULL) {
         return;
     }
+
+    redis = rcf->state;
 
     redis->exiting = 1;
 
@@ -284,92 +397,59 @@ ngx_photo_redis_on_disconnect(const redisAsyncContext *ac, int status)
 
 
 ngx_int_t
-ngx_photo_redis_command(ngx_http_request_t *r,
-    ngx_photo_redis_handler_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_photo_redis_command(ngx_http_request_t *r, ngx_photo_result_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_photo_redis_cmd_t   cmd;
-    ngx_photo_redis_call_t  proto;
-
-    ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
-    proto.handler = handler;
-    proto.data = data;
+    ngx_photo_redis_cmd_t  cmd;
 
     cmd.argc = argc;
     cmd.argv = argv;
     cmd.argvlen = argvlen;
 
-    return ngx_photo_redis_request_send(r, &proto, 1, &cmd);
-}
-
-
-ngx_int_t
-ngx_photo_redis_commands(ngx_http_request_t *r,
-    ngx_photo_redis_each_pt handler, void *data, ngx_uint_t n,
-    ngx_photo_redis_cmd_t *cmds)
-{
-    ngx_photo_redis_call_t  proto;
-
-    ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
-    proto.each = handler;
-    proto.data = data;
-
-    return ngx_photo_redis_request_send(r, &proto, n, cmds);
+    return ngx_photo_redis_commands(r, handler, data, 1, &cmd);
 }
 
 
 /* for a request: its log, its pool's end makes the replies unwanted */
-static ngx_int_t
-ngx_photo_redis_request_send(ngx_http_request_t *r,
-    ngx_photo_redis_call_t *proto, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds)
+ngx_int_t
+ngx_photo_redis_commands(ngx_http_request_t *r, ngx_photo_result_pt handler,
+    void *data, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds)
 {
-    ngx_http_photo_main_conf_t  *pmcf;
+    ngx_photo_redis_conf_t  *rcf;
 
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+    rcf = ngx_http_get_module_main_conf(r, ngx_http_photo_redis_module);
 
-    return ngx_photo_redis_send(pmcf->redis_state, r->connection->log,
-                                r->pool, proto, n, cmds);
+    return ngx_photo_redis_send(rcf->state, r->connection->log, r->pool,
+                                handler, data, n, cmds);
 }
 
 
 ngx_int_t
-ngx_photo_redis_worker_command(ngx_http_photo_main_conf_t *pmcf,
-    ngx_photo_redis_handler_pt handler, void *data, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_photo_redis_worker_command(ngx_photo_result_pt handler, void *data,
+    int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_photo_redis_t       *redis = pmcf->redis_state;
-
+    ngx_photo_redis_t       *redis;
     ngx_photo_redis_cmd_t    cmd;
-    ngx_photo_redis_call_t   proto;
+    ngx_photo_redis_conf_t  *rcf;
 
-    ngx_memzero(&proto, sizeof(ngx_photo_redis_call_t));
-    proto.handler = handler;
-    proto.data = data;
+    rcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                              ngx_http_photo_redis_module);
+    redis = rcf->state;
 
     cmd.argc = argc;
     cmd.argv = argv;
     cmd.argvlen = argvlen;
 
-    return ngx_photo_redis_send(redis, redis->log, NULL, &proto, 1, &cmd);
+    return ngx_photo_redis_send(redis, redis->log, NULL, handler, data, 1,
+                                &cmd);
 }
 
 
-ngx_int_t
-ngx_photo_redis_unsent(ngx_http_request_t *r, ngx_int_t rc)
-{
-    return rc == NGX_DECLINED ? ngx_photo_unavailable(r, "redis")
-                              : NGX_HTTP_INTERNAL_SERVER_ERROR;
-}
-
-
-/*
- * pool: the request's, whose end makes the replies unwanted; NULL: none.
- * proto: the handler and its data.
- */
+/* pool: the request's, whose end makes the replies unwanted; NULL: none */
 
 static ngx_int_t
 ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
-    ngx_pool_t *pool, ngx_photo_redis_call_t *proto, ngx_uint_t n,
+    ngx_pool_t *pool, ngx_photo_result_pt handler, void *data, ngx_uint_t n,
     ngx_photo_redis_cmd_t *cmds)
 {
     ngx_uint_t               i;
@@ -387,7 +467,10 @@ ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    *call = *proto;
+    ngx_memzero(call, sizeof(ngx_photo_redis_call_t));
+
+    call->handler = handler;
+    call->data = data;
 
     if (pool) {
         call->cln = ngx_pool_cleanup_add(pool, 0);
@@ -398,7 +481,6 @@ ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
     }
 
     call->redis = redis;
-    call->n = 0;
 
     for (i = 0; i < n; i++) {
         if (redisAsyncCommandArgv(redis->ac, ngx_photo_redis_reply, call,
@@ -452,7 +534,8 @@ ngx_photo_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
                           &call->redis->server->name);
         }
 
-        ngx_photo_redis_deliver(call, reply);
+        ngx_photo_redis_deliver(call, reply, reply ? NGX_PHOTO_DONE
+                                                   : NGX_PHOTO_AWAY);
     }
 
     if (--call->pending == 0) {
@@ -462,17 +545,19 @@ ngx_photo_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 
 /*
- * The next reply to the handler; the last one (or a failure: NULL) ends
- * the call's timer and its tie to the request first, as the handler may
- * end the request.
+ * The next reply to the handler; the last one (or a failure) ends the
+ * call's timer and its tie to the request first, as the handler may end
+ * the request.
  */
 static void
-ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply)
+ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
+    ngx_photo_status_e status)
 {
-    ngx_uint_t  i, last;
+    ngx_uint_t          i, last;
+    ngx_photo_result_t  res;
 
     i = call->n - call->pending;
-    last = reply == NULL || (i == call->n - 1 && !call->unsent);
+    last = status != NGX_PHOTO_DONE || (i == call->n - 1 && !call->unsent);
 
     if (last || i == call->n - 1) {
         call->done = 1;
@@ -487,20 +572,24 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply)
         }
     }
 
-    if (call->redis->exiting) {
+    if (call->redis->exiting || call->handler == NULL) {
         return;
     }
 
-    if (call->each) {
-        call->each(call->data, i, reply);
+    res.status = status;
+    res.backend = "redis";
+    res.index = i;
+    res.reply.redis = reply;
 
-        /* some were never sent: the handler hears it after the last sent */
-        if (!last && i == call->n - 1) {
-            call->each(call->data, i + 1, NULL);
-        }
+    call->handler(call->data, &res);
 
-    } else if (call->handler) {
-        call->handler(call->data, reply);
+    /* some were never sent: the handler hears it after the last sent */
+    if (!last && i == call->n - 1) {
+        res.status = NGX_PHOTO_AWAY;
+        res.index = i + 1;
+        res.reply.redis = NULL;
+
+        call->handler(call->data, &res);
     }
 }
 
@@ -522,7 +611,7 @@ ngx_photo_redis_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, ev->log, NGX_ETIMEDOUT,
                   "photo: redis %V timed out", &redis->server->name);
 
-    ngx_photo_redis_deliver(call, NULL);
+    ngx_photo_redis_deliver(call, NULL, NGX_PHOTO_TIMEDOUT);
 
     /* frees call too, through ngx_photo_redis_reply() */
     if (redis->ac) {
@@ -539,7 +628,6 @@ ngx_photo_redis_request_gone(void *data)
 
     /* the last reply, when it comes, frees the call */
     call->handler = NULL;
-    call->each = NULL;
     call->done = 1;
     call->cln = NULL;
 

@@ -4,24 +4,17 @@
  */
 
 #include "ngx_http_photo_module.h"
+#include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
-#include "ngx_photo_memcached.h"
 #include "ngx_photo_object_cache.h"
-#include "ngx_photo_postgres.h"
 #include "ngx_photo_read.h"
-#include "ngx_photo_redis.h"
-#include "ngx_photo_gearman.h"
+#include "ngx_photo_session.h"
 #include "ngx_photo_write.h"
-#include "photo_ketama.h"
+#include "ngx_photo_gearman.h"
+#include "ngx_photo_memcached.h"
+#include "ngx_photo_postgres.h"
+#include "ngx_photo_redis.h"
 
-#include <libpq-fe.h>
-
-
-#define NGX_PHOTO_REDIS_PORT      6379
-#define NGX_PHOTO_MEMCACHED_PORT  11211
-#define NGX_PHOTO_POSTGRES_PORT   5432
-#define NGX_PHOTO_POSTGRES_SOCKET_DIR  "/var/run/postgresql"   /* Debian's */
-#define NGX_PHOTO_GEARMAN_PORT    4730
 
 #define NGX_PHOTO_MEDIA_KEY_MIN   32        /* bytes: SHA-256's own size */
 #define NGX_PHOTO_MEDIA_KEY_MAX   1024
@@ -39,9 +32,6 @@ static char *ngx_http_photo_media_pool(ngx_conf_t *cf, ngx_command_t *cmd,
 #endif
 static ngx_int_t ngx_http_photo_init_process(ngx_cycle_t *cycle);
 static void ngx_http_photo_exit_process(ngx_cycle_t *cycle);
-static ngx_int_t ngx_http_photo_memcached_hash(ngx_conf_t *cf,
-    ngx_http_photo_main_conf_t *pmcf);
-static void ngx_http_photo_memcached_free(void *data);
 
 static void *ngx_http_photo_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -52,24 +42,25 @@ static char *ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent,
 
 static char *ngx_http_photo_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_photo_server(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_photo_memcached(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_photo_trusted(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_photo_allowed_origin(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_photo_obsolete(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_photo_server_t *ngx_http_photo_parse_server(ngx_conf_t *cf,
-    ngx_str_t *value, in_port_t default_port);
 
 
-static ngx_conf_num_bounds_t  ngx_http_photo_pool_bounds = {
-    ngx_conf_check_num_bounds, 1, 256
+/*
+ * The backends a photo_api location needs, each an nginx module of its own
+ * (its directives, its configuration, its connections), in the order
+ * nginx -t names the first one missing.
+ */
+ngx_module_t  *ngx_http_photo_backends[] = {
+    &ngx_http_photo_redis_module,
+    &ngx_http_photo_memcached_module,
+    &ngx_http_photo_postgres_module,
+    &ngx_http_photo_gearman_module,
+    NULL
 };
 
 static ngx_conf_num_bounds_t  ngx_http_photo_cap_bounds = {
@@ -90,75 +81,12 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       0,
       NULL },
 
-    { ngx_string("photo_redis"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_photo_server,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, redis),
-      (void *) NGX_PHOTO_REDIS_PORT },
-
-    { ngx_string("photo_redis_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, redis_timeout),
-      NULL },
-
-    { ngx_string("photo_memcached"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_photo_memcached,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("photo_memcached_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, memcached_timeout),
-      NULL },
-
-    { ngx_string("photo_memcached_keepalive"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, memcached_keepalive),
-      NULL },
-
-    { ngx_string("photo_memcached_ttl"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_sec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, memcached_ttl),
-      NULL },
-
     { ngx_string("photo_object_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_photo_object_cache,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
-
-    { ngx_string("photo_postgres"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_photo_postgres,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("photo_postgres_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, postgres_timeout),
-      NULL },
-
-    { ngx_string("photo_postgres_pool"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, postgres_pool),
-      &ngx_http_photo_pool_bounds },
 
     { ngx_string("photo_feed_cap"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -254,20 +182,6 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_photo_loc_conf_t, max_count),
       &ngx_http_photo_count_bounds },
-
-    { ngx_string("photo_gearman"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_photo_server,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, gearman),
-      (void *) NGX_PHOTO_GEARMAN_PORT },
-
-    { ngx_string("photo_gearman_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_photo_main_conf_t, gearman_timeout),
-      NULL },
 
       ngx_null_command
 };
@@ -499,12 +413,10 @@ ngx_http_photo_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* each backend module connects in its own init_process */
+
     if (ngx_photo_shard_init_process(cycle, pmcf) != NGX_OK
-        || ngx_photo_redis_init_process(cycle, pmcf) != NGX_OK
-        || ngx_photo_mc_init_process(cycle, pmcf) != NGX_OK
-        || ngx_photo_ocache_init_process(cycle, pmcf) != NGX_OK
-        || ngx_photo_pg_init_process(cycle, pmcf) != NGX_OK
-        || ngx_photo_gm_init_process(cycle, pmcf) != NGX_OK)
+        || ngx_photo_ocache_init_process(cycle, pmcf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -524,10 +436,7 @@ ngx_http_photo_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    ngx_photo_redis_exit_process(pmcf);
     ngx_photo_ocache_exit_process(pmcf);
-    ngx_photo_pg_exit_process(cycle, pmcf);
-    ngx_photo_gm_exit_process(cycle, pmcf);
 }
 
 
@@ -544,22 +453,14 @@ ngx_http_photo_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     conf->redis = NULL;
-     *     conf->memcached = NULL;
-     *     conf->postgres_conninfo = { 0, NULL };
-     *     conf->postgres = NULL;
-     *     conf->gearman = NULL;
+     *     conf->object_cache = NULL;
+     *     conf->shard = NULL;
+     *     conf->feed_script_sha = { 0, NULL };
+     *     conf->used = 0;
      */
 
-    conf->redis_timeout = NGX_CONF_UNSET_MSEC;
-    conf->memcached_timeout = NGX_CONF_UNSET_MSEC;
-    conf->postgres_timeout = NGX_CONF_UNSET_MSEC;
-    conf->gearman_timeout = NGX_CONF_UNSET_MSEC;
-    conf->memcached_keepalive = NGX_CONF_UNSET_UINT;
-    conf->memcached_ttl = NGX_CONF_UNSET;
     conf->object_cache_max = NGX_CONF_UNSET_UINT;
     conf->object_cache_ttl = NGX_CONF_UNSET_MSEC;
-    conf->postgres_pool = NGX_CONF_UNSET_UINT;
     conf->feed_cap = NGX_CONF_UNSET_UINT;
     conf->auth_timeout = NGX_CONF_UNSET_MSEC;
 
@@ -572,25 +473,12 @@ ngx_http_photo_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_photo_main_conf_t *pmcf = conf;
 
-    ngx_conf_init_msec_value(pmcf->redis_timeout, 1000);
-    ngx_conf_init_msec_value(pmcf->memcached_timeout, 500);
-    ngx_conf_init_msec_value(pmcf->postgres_timeout, 2000);
-    ngx_conf_init_msec_value(pmcf->gearman_timeout, 1000);
-    ngx_conf_init_uint_value(pmcf->memcached_keepalive, 16);
-    ngx_conf_init_value(pmcf->memcached_ttl, 86400);
     ngx_conf_init_uint_value(pmcf->object_cache_max, 0);
     ngx_conf_init_msec_value(pmcf->object_cache_ttl, 10000);
-    ngx_conf_init_uint_value(pmcf->postgres_pool, NGX_PHOTO_PG_POOL_DEFAULT);
     ngx_conf_init_uint_value(pmcf->feed_cap, PHOTO_FEED_CAP_DEFAULT);
     ngx_conf_init_msec_value(pmcf->auth_timeout, 5000);
 
     if (ngx_photo_feed_init_conf(cf, pmcf) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (pmcf->memcached
-        && ngx_http_photo_memcached_hash(cf, pmcf) != NGX_OK)
-    {
         return NGX_CONF_ERROR;
     }
 
@@ -638,7 +526,9 @@ ngx_http_photo_create_loc_conf(ngx_conf_t *cf)
 /*
  * Checked here, not at parse time, because the backends are set in the
  * http block and locations may come before them.  The error names the
- * "photo_api" line, since the end of the http block would mislead.
+ * "photo_api" line, since the end of the http block would mislead.  Each
+ * backend that a photo_api location needs is told so: its module connects
+ * in init_process only then.
  */
 
 static char *
@@ -647,7 +537,8 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_photo_loc_conf_t *prev = parent;
     ngx_http_photo_loc_conf_t *conf = child;
 
-    const char                  *missing;
+    ngx_module_t               **m;
+    ngx_photo_backend_conf_t    *bcf;
     ngx_http_photo_srv_conf_t   *pscf;
     ngx_http_photo_main_conf_t  *pmcf;
 
@@ -680,17 +571,18 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_photo_module);
 
-    missing = pmcf->redis == NULL ? "photo_redis"
-              : pmcf->memcached == NULL ? "photo_memcached"
-              : pmcf->postgres == NULL ? "photo_postgres"
-              : pmcf->gearman == NULL ? "photo_gearman"
-              : NULL;
+    for (m = ngx_http_photo_backends; *m; m++) {
+        bcf = ngx_http_conf_get_module_main_conf(cf, (**m));
 
-    if (missing) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"photo_api\" in %s:%ui needs \"%s\" in the http "
-                      "block", conf->api_file, conf->api_line, missing);
-        return NGX_CONF_ERROR;
+        if (bcf->servers == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"photo_api\" in %s:%ui needs \"%s\" in the "
+                          "http block", conf->api_file, conf->api_line,
+                          bcf->directive);
+            return NGX_CONF_ERROR;
+        }
+
+        bcf->used = 1;
     }
 
     if (conf->media_root.len && conf->media_key.len == 0) {
@@ -728,111 +620,6 @@ ngx_http_photo_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_photo_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-static ngx_photo_server_t *
-ngx_http_photo_parse_server(ngx_conf_t *cf, ngx_str_t *value,
-    in_port_t default_port)
-{
-    ngx_str_t           *name;
-    ngx_url_t            u;
-    ngx_photo_server_t  *server;
-
-    name = cf->args->elts;
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = *value;
-    u.default_port = default_port;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s in \"%V\" of the \"%V\" directive",
-                           u.err ? u.err : "invalid address", &u.url,
-                           &name[0]);
-        return NULL;
-    }
-
-    if (u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no address for \"%V\" of the \"%V\" directive",
-                           &u.url, &name[0]);
-        return NULL;
-    }
-
-    server = ngx_pcalloc(cf->pool, sizeof(ngx_photo_server_t));
-    if (server == NULL) {
-        return NULL;
-    }
-
-    server->name = *value;
-    server->addr = &u.addrs[0];
-
-    return server;
-}
-
-
-static char *
-ngx_http_photo_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t            *value;
-    ngx_photo_server_t  **field;
-
-    field = (ngx_photo_server_t **) (p + cmd->offset);
-
-    if (*field != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    *field = ngx_http_photo_parse_server(cf, &value[1],
-                                         (in_port_t) (uintptr_t) cmd->post);
-
-    return *field ? NGX_CONF_OK : NGX_CONF_ERROR;
-}
-
-
-static char *
-ngx_http_photo_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_photo_main_conf_t *pmcf = conf;
-
-    ngx_str_t           *value;
-    ngx_uint_t           i;
-    ngx_photo_server_t  *server, *s;
-
-    if (pmcf->memcached != NULL) {
-        return "is duplicate";
-    }
-
-    pmcf->memcached = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                       sizeof(ngx_photo_server_t));
-    if (pmcf->memcached == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        server = ngx_http_photo_parse_server(cf, &value[i],
-                                             NGX_PHOTO_MEMCACHED_PORT);
-        if (server == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        s = ngx_array_push(pmcf->memcached);
-        if (s == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *s = *server;
-    }
 
     return NGX_CONF_OK;
 }
@@ -981,169 +768,6 @@ ngx_http_photo_object_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
-}
-
-
-/*
- * The conninfo is parsed by libpq itself (no I/O), so that nginx -t
- * rejects what libpq would, and the probe knows the host and port.
- */
-
-static char *
-ngx_http_photo_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_photo_main_conf_t *pmcf = conf;
-
-    char                *err;
-    size_t               n;
-    u_char              *p;
-    ngx_str_t           *value, addr;
-    const char          *host, *hostaddr, *port;
-    PQconninfoOption    *opts, *o;
-
-    if (pmcf->postgres != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    p = ngx_pnalloc(cf->pool, value[1].len + 1);
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    (void) ngx_cpystrn(p, value[1].data, value[1].len + 1);
-
-    err = NULL;
-    opts = PQconninfoParse((char *) p, &err);
-
-    if (opts == NULL) {
-        n = err ? ngx_strlen(err) : 0;
-
-        /* libpq ends its messages with a newline; a log line must not */
-        while (n && (err[n - 1] == '\n' || err[n - 1] == ' ')) {
-            n--;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid conninfo \"%V\": %*s", &value[1],
-                           n, err ? err : "");
-        if (err) {
-            PQfreemem(err);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    host = NULL;
-    hostaddr = NULL;
-    port = "5432";
-
-    for (o = opts; o->keyword; o++) {
-        if (o->val == NULL || o->val[0] == '\0') {
-            continue;
-        }
-
-        if (ngx_strcmp(o->keyword, "host") == 0) {
-            host = o->val;
-
-        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
-            hostaddr = o->val;
-
-        } else if (ngx_strcmp(o->keyword, "port") == 0) {
-            port = o->val;
-        }
-    }
-
-    /* libpq's order: hostaddr, then host, then its Unix socket directory */
-    host = hostaddr ? hostaddr : host ? host : NGX_PHOTO_POSTGRES_SOCKET_DIR;
-
-    addr.len = sizeof("unix:/.s.PGSQL.") + ngx_strlen(host) + ngx_strlen(port);
-    addr.data = ngx_pnalloc(cf->pool, addr.len);
-    if (addr.data == NULL) {
-        PQconninfoFree(opts);
-        return NGX_CONF_ERROR;
-    }
-
-    addr.len = ngx_sprintf(addr.data, host[0] == '/' ? "unix:%s/.s.PGSQL.%s"
-                                                     : "%s:%s",
-                           host, port)
-               - addr.data;
-
-    PQconninfoFree(opts);
-
-    pmcf->postgres_conninfo.data = p;
-    pmcf->postgres_conninfo.len = value[1].len;
-
-    pmcf->postgres = ngx_http_photo_parse_server(cf, &addr,
-                                                 NGX_PHOTO_POSTGRES_PORT);
-
-    return pmcf->postgres ? NGX_CONF_OK : NGX_CONF_ERROR;
-}
-
-
-/*
- * The ketama continuum, as libmemcached computes it for the workers: the
- * same servers, in the same order (no I/O: only the hashing is used).
- */
-
-static ngx_int_t
-ngx_http_photo_memcached_hash(ngx_conf_t *cf, ngx_http_photo_main_conf_t *pmcf)
-{
-    size_t               len;
-    u_char               host[NGX_SOCKADDR_STRLEN + 1];
-    ngx_uint_t           i;
-    memcached_st        *mc;
-    ngx_pool_cleanup_t  *cln;
-    ngx_photo_server_t  *server;
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    mc = memcached_create(NULL);
-    if (mc == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_photo_memcached_free;
-    cln->data = mc;
-
-    if (photo_ketama_configure(mc) != MEMCACHED_SUCCESS) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "cannot set up the memcached hash");
-        return NGX_ERROR;
-    }
-
-    server = pmcf->memcached->elts;
-
-    for (i = 0; i < pmcf->memcached->nelts; i++) {
-        len = ngx_sock_ntop(server[i].addr->sockaddr, server[i].addr->socklen,
-                            host, NGX_SOCKADDR_STRLEN, 0);
-        host[len] = '\0';
-
-        if (memcached_server_add(mc, (char *) host,
-                                 ngx_inet_get_port(server[i].addr->sockaddr))
-            != MEMCACHED_SUCCESS)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "cannot add memcached server \"%V\"",
-                               &server[i].name);
-            return NGX_ERROR;
-        }
-    }
-
-    pmcf->memcached_hash = mc;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_photo_memcached_free(void *data)
-{
-    memcached_free(data);
 }
 
 

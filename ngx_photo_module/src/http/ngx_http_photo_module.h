@@ -1,7 +1,8 @@
 
 /*
- * ngx_http_photo_module: the read path of ngx_photo inside nginx.
- * Configuration shared by the module's files.
+ * ngx_http_photo_module: the API's router, and the configuration of the
+ * read and write paths.  The backends are modules of their own, in the
+ * same .so (backend/ngx_photo_backend.h).
  */
 
 #ifndef _NGX_HTTP_PHOTO_MODULE_H_INCLUDED_
@@ -13,52 +14,20 @@
 #include <ngx_http.h>
 
 
-/* One backend server as configured: what it is called and where it is. */
-typedef struct {
-    ngx_str_t                   name;       /* as written in nginx.conf */
-    ngx_addr_t                 *addr;       /* first resolved address */
-} ngx_photo_server_t;
-
-
-typedef struct ngx_photo_redis_s      ngx_photo_redis_t;
-typedef struct ngx_photo_mc_pool_s    ngx_photo_mc_pool_t;
-typedef struct ngx_photo_pg_pool_s    ngx_photo_pg_pool_t;
 typedef struct ngx_photo_ocache_s     ngx_photo_ocache_t;
 typedef struct ngx_photo_shard_s      ngx_photo_shard_t;
 
 
 /*
- * Backends live in the http block: one set per deployment, shared by all
- * locations.  The runtime state of each client (its connections, kept per
- * worker process) hangs off here too, made in init_process.
+ * What the read and write paths share per deployment, in the http block;
+ * the per-worker parts made in init_process.
  */
 typedef struct {
-    ngx_photo_server_t         *redis;
-    ngx_msec_t                  redis_timeout;
-    ngx_photo_redis_t          *redis_state;
-
-    ngx_array_t                *memcached;  /* of ngx_photo_server_t */
-    ngx_msec_t                  memcached_timeout;
-    ngx_uint_t                  memcached_keepalive;  /* idle per server */
-    time_t                      memcached_ttl;        /* of write-backs */
-    void                       *memcached_hash;       /* memcached_st */
-    ngx_photo_mc_pool_t        *memcached_state;
-
     ngx_uint_t                  object_cache_max;     /* 0: off */
     ngx_msec_t                  object_cache_ttl;
     ngx_photo_ocache_t         *object_cache;         /* per worker */
 
-    ngx_str_t                   postgres_conninfo;
-    ngx_photo_server_t         *postgres;   /* host/port from the conninfo */
-    ngx_msec_t                  postgres_timeout;
-    ngx_uint_t                  postgres_pool;        /* per worker */
-    ngx_photo_pg_pool_t        *postgres_state;
-
-    ngx_photo_server_t         *gearman;
-    ngx_msec_t                  gearman_timeout;
     ngx_msec_t                  auth_timeout;   /* sign-up / sign-in jobs */
-    void                       *gearman_state;
-
     ngx_photo_shard_t          *shard;      /* photo ids, leased shard */
 
     ngx_uint_t                  feed_cap;
@@ -99,6 +68,10 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_photo_module;
+
+/* the backend modules a photo_api location needs, NULL-terminated; their
+   main confs begin with an ngx_photo_backend_conf_t */
+extern ngx_module_t  *ngx_http_photo_backends[];
 
 
 ngx_int_t ngx_photo_health_handler(ngx_http_request_t *r);

@@ -7,6 +7,7 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_args.h"
 #include "photo_id.h"
 
 

@@ -17,65 +17,54 @@
 #include "photo_contract.h"
 
 
-typedef struct {
-    ngx_http_request_t         *request;
-    ngx_photo_probe_t          *probes;
-    ngx_uint_t                  nprobes;
-    ngx_uint_t                  pending;
-} ngx_photo_health_ctx_t;
+#define NGX_PHOTO_HEALTH_QUEUE_ERROR                                         \
+    "gearmand did not store a job (its log says why)"
 
 
+typedef struct ngx_photo_health_ctx_s  ngx_photo_health_ctx_t;
+
+
+/* A line of the answer: a server's probe, or gearmand's queue. */
 typedef struct {
+    ngx_photo_health_ctx_t     *ctx;
     const char                 *backend;
-    ngx_str_t                   ping;
-    ngx_str_t                   pong;
-    ngx_str_t                   pong_alt;
-} ngx_photo_health_ping_t;
+    ngx_photo_server_t         *server;
+    ngx_photo_probe_t           probe;      /* unused by the queue's */
+    ngx_msec_t                  start;
+    ngx_msec_t                  elapsed;
+    const char                 *error;      /* NULL: up */
+} ngx_photo_health_row_t;
 
 
-static void ngx_photo_health_add(ngx_photo_health_ctx_t *ctx,
-    ngx_photo_health_ping_t *ping, ngx_photo_server_t *server,
-    ngx_msec_t timeout);
+struct ngx_photo_health_ctx_s {
+    ngx_http_request_t         *request;
+    ngx_photo_health_row_t     *rows;
+    ngx_uint_t                  nrows;
+    ngx_uint_t                  pending;
+};
+
+
+static ngx_photo_health_row_t *ngx_photo_health_row(
+    ngx_photo_health_ctx_t *ctx, const char *backend,
+    ngx_photo_server_t *server);
 static void ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx,
     ngx_photo_server_t *server);
-static void ngx_photo_health_queued(void *data, ngx_int_t rc,
-    ngx_str_t *result);
-static void ngx_photo_health_probe_done(ngx_photo_probe_t *p);
+static void ngx_photo_health_done(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx);
 static void ngx_photo_health_cleanup(void *data);
-
-
-/* One protocol-level ping per backend: cheap, and logs nothing there. */
-static ngx_photo_health_ping_t  ngx_photo_ping_redis =
-    { "redis", ngx_string("PING\r\n"), ngx_string("+PONG"), ngx_null_string };
-
-static ngx_photo_health_ping_t  ngx_photo_ping_memcached =
-    { "memcached", ngx_string("version\r\n"), ngx_string("VERSION "),
-      ngx_null_string };
-
-/* gearmand's text admin protocol */
-static ngx_photo_health_ping_t  ngx_photo_ping_gearman =
-    { "gearman", ngx_string("version\n"), ngx_string("OK "),
-      ngx_null_string };
-
-/*
- * PostgreSQL answers an SSLRequest with one byte, 'N' or 'S', before any
- * authentication, and does not log a client that then hangs up.
- */
-static ngx_photo_health_ping_t  ngx_photo_ping_postgres =
-    { "postgres", ngx_string("\x00\x00\x00\x08\x04\xd2\x16\x2f"),
-      ngx_string("N"), ngx_string("S") };
 
 
 ngx_int_t
 ngx_photo_health_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                    rc;
-    ngx_uint_t                   i, n;
-    ngx_pool_cleanup_t          *cln;
-    ngx_photo_server_t          *mc;
-    ngx_photo_health_ctx_t      *ctx;
-    ngx_http_photo_main_conf_t  *pmcf;
+    ngx_int_t                  rc;
+    ngx_uint_t                 i, n;
+    ngx_module_t             **m;
+    ngx_pool_cleanup_t        *cln;
+    ngx_photo_server_t        *server;
+    ngx_photo_health_ctx_t    *ctx;
+    ngx_photo_health_row_t    *row;
+    ngx_photo_backend_conf_t  *bcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return ngx_photo_json_error(r, NGX_HTTP_NOT_ALLOWED,
@@ -88,18 +77,21 @@ ngx_photo_health_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
-
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_photo_health_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = 4 + pmcf->memcached->nelts;
+    /* one probe a server of each backend, one for gearmand's queue */
+    n = 1;
+
+    for (m = ngx_http_photo_backends; *m; m++) {
+        n += ngx_photo_backend_conf(r, (**m))->servers->nelts;
+    }
 
     ctx->request = r;
-    ctx->probes = ngx_pcalloc(r->pool, n * sizeof(ngx_photo_probe_t));
-    if (ctx->probes == NULL) {
+    ctx->rows = ngx_pcalloc(r->pool, n * sizeof(ngx_photo_health_row_t));
+    if (ctx->rows == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -112,20 +104,28 @@ ngx_photo_health_handler(ngx_http_request_t *r)
     cln->handler = ngx_photo_health_cleanup;
     cln->data = ctx;
 
-    ngx_photo_health_add(ctx, &ngx_photo_ping_redis, pmcf->redis,
-                         pmcf->redis_timeout);
+    for (m = ngx_http_photo_backends; *m; m++) {
+        bcf = ngx_photo_backend_conf(r, (**m));
+        server = bcf->servers->elts;
 
-    mc = pmcf->memcached->elts;
-    for (i = 0; i < pmcf->memcached->nelts; i++) {
-        ngx_photo_health_add(ctx, &ngx_photo_ping_memcached, &mc[i],
-                             pmcf->memcached_timeout);
+        for (i = 0; i < bcf->servers->nelts; i++) {
+            row = ngx_photo_health_row(ctx, bcf->name, &server[i]);
+
+            rc = ngx_photo_probe_start(&row->probe, bcf, &server[i],
+                                       r->connection->log, r->pool,
+                                       ngx_photo_health_done, row);
+
+            if (rc == NGX_AGAIN) {
+                ctx->pending++;
+
+            } else {
+                row->error = row->probe.error;
+            }
+        }
     }
 
-    ngx_photo_health_add(ctx, &ngx_photo_ping_postgres, pmcf->postgres,
-                         pmcf->postgres_timeout);
-    ngx_photo_health_add(ctx, &ngx_photo_ping_gearman, pmcf->gearman,
-                         pmcf->gearman_timeout);
-    ngx_photo_health_queue(ctx, pmcf->gearman);
+    bcf = ngx_photo_backend_conf(r, ngx_http_photo_gearman_module);
+    ngx_photo_health_queue(ctx, bcf->servers->elts);
 
     if (ctx->pending == 0) {
         return ngx_photo_health_respond(ctx);
@@ -137,113 +137,84 @@ ngx_photo_health_handler(ngx_http_request_t *r)
 }
 
 
-static void
-ngx_photo_health_add(ngx_photo_health_ctx_t *ctx,
-    ngx_photo_health_ping_t *ping, ngx_photo_server_t *server,
-    ngx_msec_t timeout)
+static ngx_photo_health_row_t *
+ngx_photo_health_row(ngx_photo_health_ctx_t *ctx, const char *backend,
+    ngx_photo_server_t *server)
 {
-    u_char             *action;
-    ngx_photo_probe_t  *p;
+    ngx_photo_health_row_t  *row;
 
-    p = &ctx->probes[ctx->nprobes++];
+    row = &ctx->rows[ctx->nrows++];
 
-    p->backend = ping->backend;
-    p->ping = ping->ping;
-    p->pong = ping->pong;
-    p->pong_alt = ping->pong_alt;
-    p->server = server;
-    p->timeout = timeout;
-    p->done = ngx_photo_health_probe_done;
-    p->data = ctx;
+    row->ctx = ctx;
+    row->backend = backend;
+    row->server = server;
+    row->start = ngx_current_msec;
 
-    /* errors on the probe's connection say which backend they are about */
-    p->log = ngx_palloc(ctx->request->pool, sizeof(ngx_log_t));
-    action = ngx_pnalloc(ctx->request->pool,
-                         sizeof("probing  at ") + ngx_strlen(p->backend)
-                         + server->name.len);
-
-    if (p->log == NULL || action == NULL) {
-        p->rc = NGX_ERROR;
-        p->error = "out of memory";
-        return;
-    }
-
-    *p->log = *ctx->request->connection->log;
-    *ngx_sprintf(action, "probing %s at %V", p->backend, &server->name) = '\0';
-    p->log->action = (char *) action;
-
-    if (ngx_photo_probe_start(p) == NGX_AGAIN) {
-        ctx->pending++;
-    }
+    return row;
 }
 
 
-/* the queue's probe: a slot like the others, filled by gearmand's answer */
+/* the queue's probe: a line like the others, filled by gearmand's answer */
 static void
 ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx, ngx_photo_server_t *server)
 {
-    ngx_str_t           fn, unique, payload;
-    ngx_photo_probe_t  *p;
+    ngx_int_t                rc;
+    ngx_str_t                fn, unique, payload;
+    ngx_photo_health_row_t  *row;
 
-    p = &ctx->probes[ctx->nprobes++];
-
-    p->backend = "gearmand_queue";
-    p->server = server;
-    p->start = ngx_current_msec;
-    p->rc = NGX_AGAIN;
+    row = ngx_photo_health_row(ctx, "gearmand_queue", server);
 
     ngx_str_set(&fn, PHOTO_JOB_HEALTH);
     ngx_str_set(&unique, PHOTO_HEALTH_UNIQUE);
     ngx_str_set(&payload, "{}");
 
-    if (ngx_photo_gm_submit(ctx->request, &fn, &unique, &payload, 1, 0,
-                            ngx_photo_health_queued, p)
-        != NGX_AGAIN)
-    {
-        p->rc = NGX_ERROR;
-        p->error = "cannot submit";
+    rc = ngx_photo_gm_submit(ctx->request, &fn, &unique, &payload, 1, 0,
+                             ngx_photo_health_done, row);
+
+    if (rc == NGX_AGAIN) {
+        ctx->pending++;
         return;
     }
 
-    p->data = ctx;
-    ctx->pending++;
+    row->error = (rc == NGX_DECLINED) ? NGX_PHOTO_HEALTH_QUEUE_ERROR
+                                      : "cannot submit";
 }
 
 
-static void
-ngx_photo_health_queued(void *data, ngx_int_t rc, ngx_str_t *result)
-{
-    ngx_photo_probe_t  *p = data;
-
-    p->rc = rc == NGX_OK ? NGX_OK : NGX_ERROR;
-    p->error = "gearmand did not store a job (its log says why)";
-    p->elapsed = ngx_current_msec - p->start;
-
-    ngx_photo_health_probe_done(p);
-}
-
+/* A probe's or the queue's result: one shape for both. */
 
 static void
-ngx_photo_health_probe_done(ngx_photo_probe_t *p)
+ngx_photo_health_done(void *data, ngx_photo_result_t *res)
 {
-    ngx_photo_health_ctx_t  *ctx = p->data;
+    ngx_photo_health_row_t  *row = data;
+
+    ngx_photo_health_ctx_t  *ctx;
+
+    ctx = row->ctx;
+
+    row->elapsed = ngx_current_msec - row->start;
+
+    /* a probe says why it failed; the queue's line has no probe */
+    if (res->status != NGX_PHOTO_DONE) {
+        row->error = row->probe.error ? row->probe.error
+                                      : NGX_PHOTO_HEALTH_QUEUE_ERROR;
+    }
 
     if (--ctx->pending) {
         return;
     }
 
-    ngx_http_finalize_request(ctx->request,
-                              ngx_photo_health_respond(ctx));
+    ngx_http_finalize_request(ctx->request, ngx_photo_health_respond(ctx));
 }
 
 
 static ngx_int_t
 ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx)
 {
-    ngx_uint_t           i, up;
-    ngx_photo_json_t     j;
-    ngx_photo_probe_t   *p;
-    ngx_http_request_t  *r;
+    ngx_uint_t               i, up;
+    ngx_photo_json_t         j;
+    ngx_http_request_t      *r;
+    ngx_photo_health_row_t  *row;
 
     r = ctx->request;
 
@@ -257,27 +228,27 @@ ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx)
     ngx_photo_json_lit(&j, "backends");
     yajl_gen_array_open(j.gen);
 
-    for (i = 0; i < ctx->nprobes; i++) {
-        p = &ctx->probes[i];
+    for (i = 0; i < ctx->nrows; i++) {
+        row = &ctx->rows[i];
 
         yajl_gen_map_open(j.gen);
         ngx_photo_json_lit(&j, "backend");
-        yajl_gen_string(j.gen, (const u_char *) p->backend,
-                        ngx_strlen(p->backend));
+        yajl_gen_string(j.gen, (const u_char *) row->backend,
+                        ngx_strlen(row->backend));
         ngx_photo_json_lit(&j, "address");
-        ngx_photo_json_str(&j, &p->server->name);
+        ngx_photo_json_str(&j, &row->server->name);
         ngx_photo_json_lit(&j, "up");
-        yajl_gen_bool(j.gen, p->rc == NGX_OK);
+        yajl_gen_bool(j.gen, row->error == NULL);
 
-        if (p->rc == NGX_OK) {
+        if (row->error == NULL) {
             up++;
             ngx_photo_json_lit(&j, "ms");
-            yajl_gen_integer(j.gen, p->elapsed);
+            yajl_gen_integer(j.gen, row->elapsed);
 
         } else {
             ngx_photo_json_lit(&j, "error");
-            yajl_gen_string(j.gen, (const u_char *) p->error,
-                            ngx_strlen(p->error));
+            yajl_gen_string(j.gen, (const u_char *) row->error,
+                            ngx_strlen(row->error));
         }
 
         yajl_gen_map_close(j.gen);
@@ -286,7 +257,7 @@ ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx)
     yajl_gen_array_close(j.gen);
     ngx_photo_json_lit(&j, "status");
 
-    if (up == ctx->nprobes) {
+    if (up == ctx->nrows) {
         ngx_photo_json_lit(&j, "ok");
 
     } else {
@@ -295,7 +266,7 @@ ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx)
 
     yajl_gen_map_close(j.gen);
 
-    return ngx_photo_json_send(r, up == ctx->nprobes
+    return ngx_photo_json_send(r, up == ctx->nrows
                                   ? NGX_HTTP_OK
                                   : NGX_HTTP_SERVICE_UNAVAILABLE, &j);
 }
@@ -308,7 +279,7 @@ ngx_photo_health_cleanup(void *data)
 
     ngx_uint_t  i;
 
-    for (i = 0; i < ctx->nprobes; i++) {
-        ngx_photo_probe_abort(&ctx->probes[i]);
+    for (i = 0; i < ctx->nrows; i++) {
+        ngx_photo_probe_abort(&ctx->rows[i].probe);
     }
 }

@@ -7,9 +7,12 @@
  * scheme, its Host) or one of photo_allowed_origin.
  */
 
-#include "ngx_photo_read.h"
-#include "ngx_photo_json.h"
+#include "ngx_http_photo_module.h"
+#include "ngx_photo_session.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_args.h"
 #include "ngx_photo_redis.h"
+#include "photo_contract.h"
 #include "photo_base64url.h"
 
 
@@ -20,7 +23,7 @@ typedef struct {
 } ngx_photo_session_call_t;
 
 
-static void ngx_photo_session_reply(void *data, redisReply *reply);
+static void ngx_photo_session_reply(void *data, ngx_photo_result_t *res);
 static ngx_table_elt_t *ngx_photo_session_header(ngx_http_request_t *r,
     ngx_str_t *name);
 static struct sockaddr *ngx_photo_session_peer(ngx_http_request_t *r);
@@ -100,29 +103,11 @@ ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token)
 
 
 ngx_int_t
-ngx_photo_unauthorized(ngx_http_request_t *r)
-{
-    r->headers_out.www_authenticate = ngx_list_push(&r->headers_out.headers);
-    if (r->headers_out.www_authenticate == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.www_authenticate->hash = 1;
-    ngx_str_set(&r->headers_out.www_authenticate->key, "WWW-Authenticate");
-    ngx_str_set(&r->headers_out.www_authenticate->value, "Bearer");
-
-    return ngx_photo_json_error(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
-                                "sign in first: no valid session");
-}
-
-
-ngx_int_t
 ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
     ngx_photo_session_pt handler, void *data)
 {
     u_char                    *p;
     size_t                     argvlen[2];
-    ngx_int_t                  rc;
     const char                *argv[2];
     ngx_photo_session_call_t  *call;
 
@@ -143,25 +128,25 @@ ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
     p = ngx_cpymem(p, token->data, token->len);
     argvlen[1] = p - (u_char *) argv[1];
 
-    rc = ngx_photo_redis_command(r, ngx_photo_session_reply, call, 2, argv,
-                                 argvlen);
-
-    return rc;
+    return ngx_photo_redis_command(r, ngx_photo_session_reply, call, 2, argv,
+                                   argvlen);
 }
 
 
 static void
-ngx_photo_session_reply(void *data, redisReply *reply)
+ngx_photo_session_reply(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_session_call_t  *call = data;
 
     int64_t              user_id;
+    redisReply          *reply;
     ngx_http_request_t  *r;
 
     r = call->request;
+    reply = res->reply.redis;
 
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+    if (res->status != NGX_PHOTO_DONE || reply->type == REDIS_REPLY_ERROR) {
+        ngx_photo_backend_failed(r, res);
         return;
     }
 

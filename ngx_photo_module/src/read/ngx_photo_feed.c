@@ -17,7 +17,10 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_session.h"
 #include "ngx_photo_postgres.h"
 #include "ngx_photo_redis.h"
 
@@ -83,16 +86,15 @@ typedef struct {
 } ngx_photo_feed_t;
 
 
-/* NGX_AGAIN while the command is out, else the answer's status */
+/* as ngx_photo_redis_command() */
 static ngx_int_t ngx_photo_feed_send(ngx_photo_feed_t *feed);
-static void ngx_photo_feed_reply(void *data, redisReply *reply);
+static void ngx_photo_feed_reply(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_feed_send_native(ngx_photo_feed_t *feed);
-static void ngx_photo_feed_native_reply(void *data, ngx_uint_t i,
-    redisReply *reply);
+static void ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res);
 static void ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids);
 static int64_t ngx_photo_feed_token_user(ngx_str_t *token);
 static void ngx_photo_feed_rebuild(ngx_photo_feed_t *feed);
-static void ngx_photo_feed_rebuilt(void *data, PGresult *res);
+static void ngx_photo_feed_rebuilt(void *data, ngx_photo_result_t *result);
 static void ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res,
     int col);
 
@@ -209,23 +211,14 @@ ngx_photo_feed_handler(ngx_http_request_t *r, ngx_photo_read_kind_e kind,
 
     rc = feed->list_owner ? ngx_photo_feed_send_native(feed)
                           : ngx_photo_feed_send(feed);
-    if (rc != NGX_AGAIN) {
-        return rc;
-    }
 
-    /* a client that leaves ends the request, and with it what it waits on */
-    r->read_event_handler = ngx_http_test_reading;
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_photo_wait(r, rc, "redis");
 }
 
 
 static ngx_int_t
 ngx_photo_feed_send(ngx_photo_feed_t *feed)
 {
-    ngx_int_t  rc;
-
     if (feed->evaled) {
         feed->argv[0] = "EVAL";
         feed->argvlen[0] = 4;
@@ -237,49 +230,36 @@ ngx_photo_feed_send(ngx_photo_feed_t *feed)
         feed->argvlen[0] = 7;
     }
 
-    rc = ngx_photo_redis_command(feed->read.request, ngx_photo_feed_reply,
-                                 feed, 9, feed->argv, feed->argvlen);
-
-    if (rc == NGX_AGAIN) {
-        return NGX_AGAIN;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_photo_unavailable(feed->read.request, "redis");
-    }
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return ngx_photo_redis_command(feed->read.request, ngx_photo_feed_reply,
+                                   feed, 9, feed->argv, feed->argvlen);
 }
 
 
 static void
-ngx_photo_feed_reply(void *data, redisReply *reply)
+ngx_photo_feed_reply(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_feed_t  *feed = data;
 
-    ngx_int_t            rc;
+    redisReply          *reply;
     ngx_photo_read_t    *rd;
     ngx_http_request_t  *r;
 
     rd = &feed->read;
     r = rd->request;
 
-    if (reply == NULL) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+    if (res->status != NGX_PHOTO_DONE) {
+        ngx_photo_backend_failed(r, res);
         return;
     }
+
+    reply = res->reply.redis;
 
     if (reply->type == REDIS_REPLY_ERROR) {
 
         /* a Redis that restarted has forgotten the script: send it whole */
         if (!feed->evaled && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
             feed->evaled = 1;
-
-            rc = ngx_photo_feed_send(feed);
-            if (rc != NGX_AGAIN) {
-                ngx_http_finalize_request(r, rc);
-            }
-
+            ngx_photo_wait_again(r, ngx_photo_feed_send(feed), "redis");
             return;
         }
 
@@ -392,7 +372,6 @@ static ngx_int_t
 ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
 {
     u_char                 *key;
-    ngx_int_t               rc;
     ngx_str_t              *prefix;
     ngx_photo_redis_cmd_t   cmds[3];
 
@@ -400,7 +379,7 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
 
     key = ngx_pnalloc(feed->read.request->pool, prefix->len + NGX_INT64_LEN);
     if (key == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     feed->get[0] = "GET";
@@ -443,33 +422,30 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     cmds[2].argv = feed->zrange;
     cmds[2].argvlen = feed->zrangelen;
 
-    rc = ngx_photo_redis_commands(feed->read.request,
-                                  ngx_photo_feed_native_reply, feed, 3, cmds);
-
-    if (rc == NGX_AGAIN) {
-        return NGX_AGAIN;
-    }
-
-    return ngx_photo_redis_unsent(feed->read.request, rc);
+    return ngx_photo_redis_commands(feed->read.request,
+                                    ngx_photo_feed_native_reply, feed, 3,
+                                    cmds);
 }
 
 
 static void
-ngx_photo_feed_native_reply(void *data, ngx_uint_t i, redisReply *reply)
+ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_feed_t  *feed = data;
 
-    ngx_int_t            rc;
+    redisReply          *reply;
     ngx_photo_read_t    *rd;
     ngx_http_request_t  *r;
 
     rd = &feed->read;
     r = rd->request;
 
-    if (reply == NULL) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+    if (res->status != NGX_PHOTO_DONE) {
+        ngx_photo_backend_failed(r, res);
         return;
     }
+
+    reply = res->reply.redis;
 
     if (reply->type == REDIS_REPLY_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -477,7 +453,7 @@ ngx_photo_feed_native_reply(void *data, ngx_uint_t i, redisReply *reply)
         feed->failed = 1;
     }
 
-    switch (i) {
+    switch (res->index) {
 
     case 0:         /* GET session:<token> */
         if (reply->type == REDIS_REPLY_NIL) {
@@ -516,11 +492,7 @@ ngx_photo_feed_native_reply(void *data, ngx_uint_t i, redisReply *reply)
 
         if (rd->user_id != feed->list_owner) {
             /* not a token this module's auth worker made: the script */
-            rc = ngx_photo_feed_send(feed);
-            if (rc != NGX_AGAIN) {
-                ngx_http_finalize_request(r, rc);
-            }
-
+            ngx_photo_wait_again(r, ngx_photo_feed_send(feed), "redis");
             return;
         }
 
@@ -571,29 +543,30 @@ ngx_photo_feed_rebuild(ngx_photo_feed_t *feed)
     rc = ngx_photo_pg_query(r, ngx_photo_feed_rebuild_sql[rd->kind], 2,
                             params, ngx_photo_feed_rebuilt, feed);
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
+    ngx_photo_wait_again(r, rc, "postgres");
 }
 
 
 static void
-ngx_photo_feed_rebuilt(void *data, PGresult *res)
+ngx_photo_feed_rebuilt(void *data, ngx_photo_result_t *result)
 {
     ngx_photo_feed_t  *feed = data;
 
     int                  rows, col, i;
     int64_t              id;
+    PGresult            *res;
     ngx_photo_read_t    *rd;
     ngx_http_request_t  *r;
 
     rd = &feed->read;
     r = rd->request;
 
-    if (res == NULL) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "postgres"));
+    if (result->status != NGX_PHOTO_DONE) {
+        ngx_photo_backend_failed(r, result);
         return;
     }
+
+    res = result->reply.postgres;
 
     rows = PQntuples(res);
 

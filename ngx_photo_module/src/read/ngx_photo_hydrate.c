@@ -16,6 +16,7 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_memcached.h"
 #include "ngx_photo_object_cache.h"
@@ -23,8 +24,8 @@
 #include "photo_object.h"
 
 
-static void ngx_photo_hydrate_cached(void *data);
-static void ngx_photo_hydrate_stored(void *data, PGresult *res);
+static void ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res);
+static void ngx_photo_hydrate_stored(void *data, ngx_photo_result_t *result);
 static ngx_int_t ngx_photo_hydrate_object(ngx_photo_read_t *rd,
     PGresult *res, int row);
 static ngx_int_t ngx_photo_hydrate_respond(ngx_photo_read_t *rd);
@@ -134,16 +135,21 @@ ngx_photo_hydrate(ngx_photo_read_t *rd)
         return;
     }
 
-    if (rc == NGX_OK) {
-        ngx_photo_hydrate_cached(rd);
+    /* no memcached server could be asked: each item is an error, read
+       from Postgres */
+    if (rc == NGX_DECLINED) {
+        ngx_photo_hydrate_cached(rd, NULL);
     }
 
     /* NGX_AGAIN: memcached calls back */
 }
 
 
+/* rd->items as memcached left them, whatever the result: each says
+   found, missing, or not known (its server failed) */
+
 static void
-ngx_photo_hydrate_cached(void *data)
+ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_read_t  *rd = data;
 
@@ -221,26 +227,27 @@ ngx_photo_hydrate_cached(void *data)
     rc = ngx_photo_pg_query(r, ngx_photo_hydrate_sql, 1, params,
                             ngx_photo_hydrate_stored, rd);
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
+    ngx_photo_wait_again(r, rc, "postgres");
 }
 
 
 static void
-ngx_photo_hydrate_stored(void *data, PGresult *res)
+ngx_photo_hydrate_stored(void *data, ngx_photo_result_t *result)
 {
     ngx_photo_read_t  *rd = data;
 
     int                  row, rows;
+    PGresult            *res;
     ngx_http_request_t  *r;
 
     r = rd->request;
 
-    if (res == NULL) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "postgres"));
+    if (result->status != NGX_PHOTO_DONE) {
+        ngx_photo_backend_failed(r, result);
         return;
     }
+
+    res = result->reply.postgres;
 
     rows = PQntuples(res);
 
@@ -333,9 +340,8 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
     /* "add" where memcached had nothing: a tombstone written meanwhile
        (the photo deleted after we read it) stays; "set" over an object
        that was there but wrong */
-    ngx_photo_mc_set(pmcf, r->connection->log, !rd->items[k].found,
-                     &rd->items[k].key, &value, PHOTO_MC_FLAGS,
-                     pmcf->memcached_ttl);
+    ngx_photo_mc_set(r->connection->log, !rd->items[k].found,
+                     &rd->items[k].key, &value, PHOTO_MC_FLAGS);
     ngx_photo_ocache_put(pmcf, r->connection->log, o.id, &value);
 
     return NGX_OK;
@@ -471,11 +477,3 @@ ngx_photo_hydrate_add(ngx_http_request_t *r, ngx_chain_t ***ll, ngx_str_t *s,
     return NGX_OK;
 }
 
-
-ngx_int_t
-ngx_photo_unavailable(ngx_http_request_t *r, const char *what)
-{
-    return ngx_photo_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                "unavailable", "%s is unavailable, try again "
-                                "shortly", what);
-}

@@ -10,7 +10,10 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_session.h"
 
 #include <yajl/yajl_tree.h>
 
@@ -157,18 +160,7 @@ ngx_photo_nearby_handler(ngx_http_request_t *r)
     rc = ngx_photo_session_lookup(r, &nb->read.token,
                                   ngx_photo_nearby_session, nb);
 
-    if (rc == NGX_DECLINED) {
-        return ngx_photo_unavailable(r, "redis");
-    }
-
-    if (rc != NGX_AGAIN) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->read_event_handler = ngx_http_test_reading;
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_photo_wait(r, rc, "redis");
 }
 
 

@@ -5,6 +5,8 @@
  */
 
 #include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_session.h"
 
 
 static void ngx_photo_photo_session(void *data, int64_t user_id);
@@ -32,19 +34,7 @@ ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id)
     rc = ngx_photo_session_lookup(r, &rd->token, ngx_photo_photo_session,
                                   rd);
 
-    if (rc == NGX_DECLINED) {
-        return ngx_photo_unavailable(r, "redis");
-    }
-
-    if (rc != NGX_AGAIN) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* a client that leaves ends the request, and with it what it waits on */
-    r->read_event_handler = ngx_http_test_reading;
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_photo_wait(r, rc, "redis");
 }
 
 

@@ -2,8 +2,7 @@
 /*
  * The read path: what the feed, a user's photos and one photo share.
  *
- *   ngx_photo_session.c   who is signed in (token from header or cookie)
- *   ngx_photo_args.c      count / max_id / ids in paths
+ *   ngx_photo_args.c      count / max_id (http/)
  *   ngx_photo_feed.c      a list of ids from Redis (rebuilt from Postgres)
  *   ngx_photo_photo.c     one photo
  *   ngx_photo_nearby.c    ids near a place, from Solr
@@ -65,41 +64,12 @@ ngx_int_t ngx_photo_feed_handler(ngx_http_request_t *r,
 ngx_int_t ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id);
 ngx_int_t ngx_photo_nearby_handler(ngx_http_request_t *r);
 
-/* ngx_photo_session.c: NGX_OK and rd->token set, or NGX_DECLINED */
-ngx_int_t ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token);
-ngx_int_t ngx_photo_unauthorized(ngx_http_request_t *r);
-
-/* over TLS, to nginx or to a photo_trusted_proxy (X-Forwarded-Proto) */
-ngx_flag_t ngx_photo_request_https(ngx_http_request_t *r);
-
-/* A write signed in by the cookie comes from an allowed Origin: NULL, or
- * why not (answer 403 forbidden_origin) */
-const char *ngx_photo_session_origin(ngx_http_request_t *r);
-
-/* "http[s]://host[:port]": NGX_OK and its parts, or NGX_ERROR */
-ngx_int_t ngx_photo_origin_parse(ngx_str_t *origin, ngx_flag_t *https,
-    ngx_str_t *host);
-
-/*
- * The user of a session, from Redis: handler(data, user id) when there is
- * one; otherwise the request is answered here (401, or 503 when Redis
- * failed).  Returns NGX_AGAIN, or NGX_DECLINED when Redis is away (answer
- * 503 at once), or NGX_ERROR.
- */
-typedef void (*ngx_photo_session_pt)(void *data, int64_t user_id);
-
-ngx_int_t ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
-    ngx_photo_session_pt handler, void *data);
-
-/* ngx_photo_args.c */
-ngx_int_t ngx_photo_parse_id(u_char *p, size_t len, int64_t *id);
+/* ngx_photo_args.c: ?count=N&max_id=ID into rd, or NGX_ERROR and why */
 ngx_int_t ngx_photo_parse_page(ngx_http_request_t *r, ngx_photo_read_t *rd,
     ngx_str_t *err);
-ngx_int_t ngx_photo_format_list_id(u_char *buf, int64_t id);
 
 /* ngx_photo_hydrate.c: fetch rd->ids and answer; finalizes the request */
 void ngx_photo_hydrate(ngx_photo_read_t *rd);
-ngx_int_t ngx_photo_unavailable(ngx_http_request_t *r, const char *what);
 
 
 #endif /* _NGX_PHOTO_READ_H_INCLUDED_ */

@@ -10,8 +10,9 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
-#include "ngx_photo_read.h"
+#include "ngx_photo_session.h"
 #include "ngx_photo_gearman.h"
 #include "ngx_photo_redis.h"
 
@@ -24,11 +25,10 @@
 static void ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup);
 static void ngx_photo_signup_body(ngx_photo_write_t *w);
 static void ngx_photo_signin_body(ngx_photo_write_t *w);
-static void ngx_photo_account_done(void *data, ngx_int_t rc,
-    ngx_str_t *result);
+static void ngx_photo_account_done(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_account_refused(ngx_http_request_t *r,
     yajl_val v, const char *error);
-static void ngx_photo_signout_done(void *data, redisReply *reply);
+static void ngx_photo_signout_done(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_account_cookie(ngx_http_request_t *r,
     ngx_str_t *token, ngx_uint_t max_age);
 
@@ -148,12 +148,12 @@ ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup)
                              &unique, &payload, 0, pmcf->auth_timeout,
                              ngx_photo_account_done, acct);
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+    /* a client that leaves ends the request, and with it what it waits on */
+    if (rc == NGX_AGAIN) {
+        r->read_event_handler = ngx_http_test_reading;
     }
 
-    r->read_event_handler = ngx_http_test_reading;
+    ngx_photo_wait_again(r, rc, "sign-in");
 }
 
 
@@ -161,23 +161,27 @@ ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup)
  * {"error":"taken"|"invalid"|"too_many_attempts"[,"retry_after"]}. */
 
 static void
-ngx_photo_account_done(void *data, ngx_int_t rc, ngx_str_t *result)
+ngx_photo_account_done(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_account_t  *acct = data;
 
     u_char              *p;
     yajl_val             v, e, a, b;
     yajl_gen             g;
-    ngx_str_t            json, token;
+    ngx_int_t            rc;
+    ngx_str_t            json, token, *result;
     ngx_http_request_t  *r;
     const char          *path[2];
 
     r = acct->write->request;
 
-    if (rc != NGX_OK || result == NULL) {
+    /* the worker failed the job (WORK_FAIL, WORK_EXCEPTION): no answer */
+    if (res->status != NGX_PHOTO_DONE || res->reply.gearman->failed) {
         ngx_http_finalize_request(r, ngx_photo_unavailable(r, "sign-in"));
         return;
     }
+
+    result = &res->reply.gearman->data;
 
     p = ngx_pnalloc(r->pool, result->len + 1);
     if (p == NULL) {
@@ -346,30 +350,21 @@ ngx_photo_signout_handler(ngx_http_request_t *r)
     rc = ngx_photo_redis_command(r, ngx_photo_signout_done, r, 2, argv,
                                  argvlen);
 
-    if (rc == NGX_DECLINED) {
-        return ngx_photo_unavailable(r, "redis");
-    }
-
-    if (rc != NGX_AGAIN) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->read_event_handler = ngx_http_test_reading;
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_photo_wait(r, rc, "redis");
 }
 
 
 static void
-ngx_photo_signout_done(void *data, redisReply *reply)
+ngx_photo_signout_done(void *data, ngx_photo_result_t *res)
 {
     ngx_http_request_t  *r = data;
 
     ngx_str_t  empty = ngx_null_string;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
+    if (res->status != NGX_PHOTO_DONE
+        || res->reply.redis->type != REDIS_REPLY_INTEGER)
+    {
+        ngx_photo_backend_failed(r, res);
         return;
     }
 

@@ -9,9 +9,10 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_json_strict.h"
-#include "ngx_photo_read.h"
+#include "ngx_photo_session.h"
 
 
 #define NGX_PHOTO_JSON_MAX  16384
@@ -311,17 +312,12 @@ ngx_photo_write_session(ngx_photo_write_t *w)
 
     rc = ngx_photo_session_lookup(r, &w->token, ngx_photo_body_session, w);
 
-    if (rc == NGX_DECLINED) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
-        return;
+    /* a client that leaves ends the request, and with it what it waits on */
+    if (rc == NGX_AGAIN) {
+        r->read_event_handler = ngx_http_test_reading;
     }
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    r->read_event_handler = ngx_http_test_reading;
+    ngx_photo_wait_again(r, rc, "redis");
 }
 
 

@@ -7,13 +7,13 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_postgres.h"
-#include "ngx_photo_read.h"
 
 
 static void ngx_photo_delete_body(ngx_photo_write_t *w);
-static void ngx_photo_delete_owner(void *data, PGresult *res);
+static void ngx_photo_delete_owner(void *data, ngx_photo_result_t *res);
 
 
 ngx_int_t
@@ -46,28 +46,29 @@ ngx_photo_delete_body(ngx_photo_write_t *w)
     rc = ngx_photo_pg_query(r, "select user_id from photos where id = $1",
                             1, values, ngx_photo_delete_owner, w);
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
+    ngx_photo_wait_again(r, rc, "postgres");
 }
 
 
 static void
-ngx_photo_delete_owner(void *data, PGresult *res)
+ngx_photo_delete_owner(void *data, ngx_photo_result_t *result)
 {
     ngx_photo_write_t  *w = data;
 
     int64_t              owner;
     yajl_gen             g;
+    PGresult            *res;
     ngx_str_t            payload;
     ngx_http_request_t  *r;
 
     r = w->request;
 
-    if (res == NULL) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "postgres"));
+    if (result->status != NGX_PHOTO_DONE) {
+        ngx_photo_backend_failed(r, result);
         return;
     }
+
+    res = result->reply.postgres;
 
     if (PQntuples(res) != 1) {
         ngx_photo_write_fail(w, NGX_HTTP_NOT_FOUND, "not_found",

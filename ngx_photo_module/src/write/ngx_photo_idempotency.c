@@ -29,8 +29,11 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
-#include "ngx_photo_read.h"
+#include "ngx_photo_gearman.h"
+#include "ngx_photo_postgres.h"
 #include "ngx_photo_redis.h"
 
 #include <ngx_sha1.h>
@@ -75,13 +78,13 @@ struct ngx_photo_idem_s {
 
 static ngx_int_t ngx_photo_idem_eval(ngx_photo_idem_t *idem,
     ngx_str_t *script, ngx_str_t *args, ngx_uint_t nargs,
-    ngx_photo_redis_handler_pt handler);
-static void ngx_photo_idem_begun(void *data, redisReply *reply);
+    ngx_photo_result_pt handler);
+static void ngx_photo_idem_begun(void *data, ngx_photo_result_t *res);
 static void ngx_photo_idem_resubmit(ngx_photo_idem_t *idem,
     redisReply *reply);
 static void ngx_photo_idem_replay(ngx_photo_idem_t *idem, redisReply *reply);
-static void ngx_photo_idem_kept(void *data, redisReply *reply);
-static void ngx_photo_idem_stored(void *data, redisReply *reply);
+static void ngx_photo_idem_kept(void *data, ngx_photo_result_t *res);
+static void ngx_photo_idem_stored(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_idem_record(ngx_photo_idem_t *idem,
     ngx_str_t *key);
 static ngx_int_t ngx_photo_idem_fingerprint(ngx_photo_write_t *w,
@@ -232,9 +235,7 @@ ngx_photo_idem_begin(ngx_photo_write_t *w, ngx_photo_write_pt next)
     rc = ngx_photo_idem_eval(idem, &ngx_photo_idem_begin_script, args, 4,
                              ngx_photo_idem_begun);
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, ngx_photo_redis_unsent(r, rc));
-    }
+    ngx_photo_wait_again(r, rc, "redis");
 }
 
 
@@ -242,7 +243,7 @@ ngx_photo_idem_begin(ngx_photo_write_t *w, ngx_photo_write_pt next)
 
 static ngx_int_t
 ngx_photo_idem_eval(ngx_photo_idem_t *idem, ngx_str_t *script,
-    ngx_str_t *args, ngx_uint_t nargs, ngx_photo_redis_handler_pt handler)
+    ngx_str_t *args, ngx_uint_t nargs, ngx_photo_result_pt handler)
 {
     ngx_uint_t   i;
     size_t       argvlen[4 + NGX_PHOTO_IDEM_ARGS];
@@ -268,13 +269,16 @@ ngx_photo_idem_eval(ngx_photo_idem_t *idem, ngx_str_t *script,
 
 
 static void
-ngx_photo_idem_begun(void *data, redisReply *reply)
+ngx_photo_idem_begun(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_idem_t  *idem = data;
 
-    redisReply          *what;
+    redisReply          *what, *reply;
     ngx_photo_write_t   *w;
     ngx_http_request_t  *r;
+
+    /* NULL: Redis failed (said in the log) */
+    reply = res->reply.redis;
 
     w = idem->write;
     r = w->request;
@@ -517,18 +521,20 @@ ngx_photo_idem_keep(ngx_photo_write_t *w, ngx_str_t *function, int64_t id,
     rc = ngx_photo_idem_eval(idem, &ngx_photo_idem_keep_script, args, 4,
                              ngx_photo_idem_kept);
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, ngx_photo_redis_unsent(r, rc));
-    }
+    ngx_photo_wait_again(r, rc, "redis");
 }
 
 
 static void
-ngx_photo_idem_kept(void *data, redisReply *reply)
+ngx_photo_idem_kept(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_idem_t  *idem = data;
 
     ngx_http_request_t  *r;
+    redisReply          *reply;
+
+    /* NULL: Redis failed (said in the log) */
+    reply = res->reply.redis;
 
     r = idem->write->request;
 
@@ -634,11 +640,15 @@ ngx_photo_idem_answer(ngx_http_request_t *r, ngx_uint_t status,
 
 
 static void
-ngx_photo_idem_stored(void *data, redisReply *reply)
+ngx_photo_idem_stored(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_idem_t  *idem = data;
 
     ngx_http_request_t  *r;
+    redisReply          *reply;
+
+    /* NULL: Redis failed (said in the log) */
+    reply = res->reply.redis;
 
     r = idem->write->request;
 
@@ -812,8 +822,10 @@ ngx_photo_idem_hold(ngx_http_request_t *r)
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
 
-    return 3 * pmcf->redis_timeout + pmcf->postgres_timeout
-           + pmcf->gearman_timeout + pmcf->auth_timeout;
+    return 3 * ngx_photo_backend_conf(r, ngx_http_photo_redis_module)->timeout
+           + ngx_photo_backend_conf(r, ngx_http_photo_postgres_module)->timeout
+           + ngx_photo_backend_conf(r, ngx_http_photo_gearman_module)->timeout
+           + pmcf->auth_timeout;
 }
 
 

@@ -9,8 +9,8 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
-#include "ngx_photo_read.h"
 #include "ngx_photo_gearman.h"
 
 
@@ -25,8 +25,7 @@ typedef struct {
 
 static void ngx_photo_write_lease(ngx_photo_write_t *w);
 static void ngx_photo_job_send(void *data);
-static void ngx_photo_job_created(void *data, ngx_int_t rc,
-    ngx_str_t *result);
+static void ngx_photo_job_created(void *data, ngx_photo_result_t *res);
 
 
 /*
@@ -93,14 +92,12 @@ ngx_photo_job_send(void *data)
     rc = ngx_photo_gm_submit(r, &job->function, &job->unique, &job->payload,
                              1, 0, ngx_photo_job_created, job);
 
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
+    ngx_photo_wait_again(r, rc, "gearmand");
 }
 
 
 static void
-ngx_photo_job_created(void *data, ngx_int_t rc, ngx_str_t *result)
+ngx_photo_job_created(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_job_t  *job = data;
 
@@ -110,8 +107,8 @@ ngx_photo_job_created(void *data, ngx_int_t rc, ngx_str_t *result)
 
     r = job->write->request;
 
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "gearmand"));
+    if (res->status != NGX_PHOTO_DONE) {
+        ngx_photo_backend_failed(r, res);
         return;
     }
 

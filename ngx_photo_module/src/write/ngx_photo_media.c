@@ -14,8 +14,8 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
-#include "ngx_photo_read.h"
 #include "ngx_photo_image.h"
 #include "ngx_photo_redis.h"
 
@@ -48,7 +48,7 @@ static void ngx_photo_media_failed(ngx_photo_media_t *m, const char *what,
     u_char *on, ngx_err_t err);
 static void ngx_photo_media_stored(ngx_photo_write_t *w);
 static void ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m);
-static void ngx_photo_media_remembered(void *data, redisReply *reply);
+static void ngx_photo_media_remembered(void *data, ngx_photo_result_t *res);
 
 
 ngx_int_t
@@ -214,14 +214,7 @@ ngx_photo_media_stored(ngx_photo_write_t *w)
     rc = ngx_photo_redis_command(r, ngx_photo_media_remembered, m, 5, argv,
                                  argvlen);
 
-    if (rc == NGX_DECLINED) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
-        return;
-    }
-
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
+    ngx_photo_wait_again(r, rc, "redis");
 }
 
 
@@ -240,11 +233,15 @@ ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m)
 
 
 static void
-ngx_photo_media_remembered(void *data, redisReply *reply)
+ngx_photo_media_remembered(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_media_t  *m = data;
 
     ngx_http_request_t  *r;
+    redisReply          *reply;
+
+    /* NULL: Redis failed (said in the log) */
+    reply = res->reply.redis;
 
     r = m->write->request;
 

@@ -7,8 +7,9 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
+#include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
-#include "ngx_photo_read.h"
 #include "ngx_photo_redis.h"
 
 
@@ -25,7 +26,7 @@ typedef struct {
 
 
 static void ngx_photo_post_body(ngx_photo_write_t *w);
-static void ngx_photo_post_media(void *data, redisReply *reply);
+static void ngx_photo_post_media(void *data, ngx_photo_result_t *res);
 
 
 ngx_int_t
@@ -109,19 +110,12 @@ ngx_photo_post_body(ngx_photo_write_t *w)
     rc = ngx_photo_redis_command(r, ngx_photo_post_media, post, 2, argv,
                                  argvlen);
 
-    if (rc == NGX_DECLINED) {
-        ngx_http_finalize_request(r, ngx_photo_unavailable(r, "redis"));
-        return;
-    }
-
-    if (rc != NGX_AGAIN) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-    }
+    ngx_photo_wait_again(r, rc, "redis");
 }
 
 
 static void
-ngx_photo_post_media(void *data, redisReply *reply)
+ngx_photo_post_media(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_post_t  *post = data;
 
@@ -133,6 +127,10 @@ ngx_photo_post_media(void *data, redisReply *reply)
     ngx_photo_write_t   *w;
     ngx_http_request_t  *r;
     const char          *key[2];
+    redisReply          *reply;
+
+    /* NULL: Redis failed (said in the log) */
+    reply = res->reply.redis;
 
     w = post->write;
     r = w->request;

@@ -15,7 +15,7 @@
  */
 
 #include "ngx_photo_write.h"
-#include "ngx_photo_read.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_redis.h"
 #include "ngx_photo_id.h"
 
@@ -49,14 +49,13 @@ struct ngx_photo_shard_s {
     ngx_msec_t                  asked;      /* when the one out was asked */
     ngx_flag_t                  asking;
     ngx_queue_t                 waiting;    /* of ngx_photo_shard_waiter_t */
-    ngx_http_photo_main_conf_t *pmcf;
     ngx_log_t                  *log;
     ngx_str_t                   holder;     /* "<host>:<pid>", in Redis */
 };
 
 
 static ngx_int_t ngx_photo_shard_ask(ngx_photo_shard_t *s);
-static void ngx_photo_shard_leased(void *data, redisReply *reply);
+static void ngx_photo_shard_leased(void *data, ngx_photo_result_t *res);
 static void ngx_photo_shard_gone(void *data);
 
 
@@ -97,7 +96,6 @@ ngx_photo_shard_init_process(ngx_cycle_t *cycle,
                     - s->holder.data;
 
     ngx_queue_init(&s->waiting);
-    s->pmcf = pmcf;
     s->log = cycle->log;
 
     pmcf->shard = s;
@@ -157,7 +155,7 @@ ngx_photo_shard_wait(ngx_photo_write_t *w, ngx_photo_write_pt next)
     ngx_queue_remove(&waiter->queue);
     waiter->queued = 0;
 
-    ngx_http_finalize_request(r, ngx_photo_redis_unsent(r, rc));
+    ngx_photo_wait_again(r, rc, "redis");
 }
 
 
@@ -198,7 +196,7 @@ ngx_photo_shard_ask(ngx_photo_shard_t *s)
     /* the lease is counted from before it is asked for */
     s->asked = ngx_current_msec;
 
-    rc = ngx_photo_redis_worker_command(s->pmcf, ngx_photo_shard_leased, s,
+    rc = ngx_photo_redis_worker_command(ngx_photo_shard_leased, s,
                                         NGX_PHOTO_SHARD_ARGS, argv, argvlen);
 
     if (rc == NGX_AGAIN) {
@@ -210,7 +208,7 @@ ngx_photo_shard_ask(ngx_photo_shard_t *s)
 
 
 static void
-ngx_photo_shard_leased(void *data, redisReply *reply)
+ngx_photo_shard_leased(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_shard_t  *s = data;
 
@@ -218,6 +216,10 @@ ngx_photo_shard_leased(void *data, redisReply *reply)
     ngx_queue_t               *q;
     ngx_http_request_t        *r;
     ngx_photo_shard_waiter_t  *waiter;
+    redisReply                *reply;
+
+    /* NULL: Redis failed (said in the log) */
+    reply = res->reply.redis;
 
     s->asking = 0;
 

@@ -5,8 +5,8 @@
  */
 
 #include "ngx_photo_write.h"
+#include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
-#include "ngx_photo_read.h"
 
 
 static void ngx_photo_follow_body(ngx_photo_write_t *w);

@@ -47,6 +47,8 @@ typedef struct {
     ngx_str_t                   pong_alt;   /* or so (as long) */
     ngx_flag_t                  used;       /* by a photo_api location: its
                                                init_process connects */
+    ngx_uint_t                  metrics;    /* its first server's block in
+                                               the metrics zone */
 } ngx_photo_backend_conf_t;
 
 
@@ -96,6 +98,12 @@ typedef struct {
 
 
 typedef void (*ngx_photo_result_pt)(void *data, ngx_photo_result_t *res);
+
+
+/* the backend modules (ngx_http_photo_module.c lists them), NULL-terminated:
+   a photo_api location needs each; their main confs begin with an
+   ngx_photo_backend_conf_t */
+extern ngx_module_t  *ngx_http_photo_backends[];
 
 
 /*

@@ -6,6 +6,7 @@
 #include "ngx_http_photo_module.h"
 #include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
+#include "ngx_photo_metrics.h"
 #include "ngx_photo_object_cache.h"
 #include "ngx_photo_read.h"
 #include "ngx_photo_session.h"
@@ -243,6 +244,9 @@ ngx_http_photo_handler(ngx_http_request_t *r)
     ngx_str_t    key;
     const char  *what;
 
+    /* its time counts from here; the endpoint is told when known */
+    ngx_photo_metrics_request(r, NGX_PHOTO_EP_OTHER);
+
     p = r->uri.data;
     end = p + r->uri.len;
 
@@ -254,6 +258,7 @@ ngx_http_photo_handler(ngx_http_request_t *r)
      && ngx_strncmp(p, s, sizeof(s) - 1) == 0)
 
     if (ngx_photo_path_is("/health")) {
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_HEALTH);
         return ngx_photo_health_handler(r);
     }
 
@@ -275,27 +280,33 @@ ngx_http_photo_handler(ngx_http_request_t *r)
 
     if (r->method == NGX_HTTP_POST) {
         if (ngx_photo_path_is("/v1/users")) {
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_SIGNUP);
             return ngx_photo_signup_handler(r);
         }
 
         if (ngx_photo_path_is("/v1/sessions")) {
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_SIGNIN);
             return ngx_photo_signin_handler(r);
         }
 
         if (ngx_photo_path_is("/v1/media")) {
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_MEDIA);
             return ngx_photo_media_handler(r);
         }
 
         if (ngx_photo_path_is("/v1/photos")) {
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_POST);
             return ngx_photo_post_handler(r);
         }
 
         if (ngx_photo_path_is("/v1/devices")) {
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_DEVICE);
             return ngx_photo_device_handler(r);
         }
     }
 
     if (r->method == NGX_HTTP_DELETE && ngx_photo_path_is("/v1/sessions")) {
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_SIGNOUT);
         return ngx_photo_signout_handler(r);
     }
 
@@ -308,6 +319,7 @@ ngx_http_photo_handler(ngx_http_request_t *r)
             goto invalid_id;
         }
 
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_DELETE);
         return ngx_photo_delete_handler(r, id);
     }
 
@@ -326,6 +338,7 @@ ngx_http_photo_handler(ngx_http_request_t *r)
                 goto invalid_id;
             }
 
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_FOLLOW);
             return ngx_photo_follow_handler(r, id);
         }
 
@@ -347,10 +360,12 @@ ngx_http_photo_handler(ngx_http_request_t *r)
     }
 
     if (ngx_photo_path_is("/v1/feed")) {
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_FEED);
         return ngx_photo_feed_handler(r, NGX_PHOTO_READ_FEED, 0);
     }
 
     if (ngx_photo_path_is("/v1/photos/nearby")) {
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_NEARBY);
         return ngx_photo_nearby_handler(r);
     }
 
@@ -362,6 +377,7 @@ ngx_http_photo_handler(ngx_http_request_t *r)
             goto invalid_id;
         }
 
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_PHOTO);
         return ngx_photo_photo_handler(r, id);
     }
 
@@ -382,6 +398,7 @@ ngx_http_photo_handler(ngx_http_request_t *r)
             goto invalid_id;
         }
 
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_USER_PHOTOS);
         return ngx_photo_feed_handler(r, NGX_PHOTO_READ_USER_PHOTOS, id);
     }
 

@@ -69,10 +69,6 @@ typedef struct {
 
 extern ngx_module_t  ngx_http_photo_module;
 
-/* the backend modules a photo_api location needs, NULL-terminated; their
-   main confs begin with an ngx_photo_backend_conf_t */
-extern ngx_module_t  *ngx_http_photo_backends[];
-
 
 ngx_int_t ngx_photo_health_handler(ngx_http_request_t *r);
 

@@ -87,7 +87,7 @@ ngx_photo_error_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (ngx_photo_json_error_body(&j, r->pool, ngx_photo_error_code(status),
+    if (ngx_photo_json_error_body(&j, r, ngx_photo_error_code(status),
                                   &message)
         != NGX_OK)
     {

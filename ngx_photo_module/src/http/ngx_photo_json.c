@@ -4,6 +4,7 @@
  */
 
 #include "ngx_photo_json.h"
+#include "ngx_photo_metrics.h"
 #include "ngx_photo_write.h"
 
 
@@ -255,7 +256,7 @@ ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
         r->keepalive = 0;
     }
 
-    if (ngx_photo_json_error_body(&j, r->pool, code, &message) != NGX_OK) {
+    if (ngx_photo_json_error_body(&j, r, code, &message) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -285,10 +286,12 @@ ngx_photo_retry_after(ngx_http_request_t *r, ngx_uint_t seconds)
 
 
 ngx_int_t
-ngx_photo_json_error_body(ngx_photo_json_t *j, ngx_pool_t *pool,
+ngx_photo_json_error_body(ngx_photo_json_t *j, ngx_http_request_t *r,
     const char *code, ngx_str_t *message)
 {
-    if (ngx_photo_json_init(j, pool, 256) != NGX_OK) {
+    ngx_str_t  id;
+
+    if (ngx_photo_json_init(j, r->pool, 256) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -302,6 +305,11 @@ ngx_photo_json_error_body(ngx_photo_json_t *j, ngx_pool_t *pool,
         != yajl_gen_status_ok)
     {
         ngx_photo_json_lit(j, "request refused");
+    }
+    /* the id the log's lines of this request carry too */
+    if (ngx_photo_metrics_request_id(r, &id) == NGX_OK) {
+        ngx_photo_json_lit(j, "request_id");
+        yajl_gen_string(j->gen, id.data, id.len);
     }
     yajl_gen_map_close(j->gen);
     yajl_gen_map_close(j->gen);

@@ -55,7 +55,8 @@ void ngx_photo_json_id_pair(yajl_gen g, const char *name, int64_t id);
 /* What a ngx_photo_json_gen_alloc() generator made: NGX_OK or NGX_ERROR. */
 ngx_int_t ngx_photo_json_take(yajl_gen g, ngx_str_t *out);
 
-/* {"error":{"code":CODE,"message":MESSAGE}} with the given status. */
+/* {"error":{"code":CODE,"message":MESSAGE,"request_id":$request_id}} with
+   the given status. */
 ngx_int_t ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...);
 
@@ -63,8 +64,8 @@ ngx_int_t ngx_photo_json_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_photo_retry_after(ngx_http_request_t *r, ngx_uint_t seconds);
 
 /* That body alone, into j's chain (j->out, j->length): NGX_OK or NGX_ERROR. */
-ngx_int_t ngx_photo_json_error_body(ngx_photo_json_t *j, ngx_pool_t *pool,
-    const char *code, ngx_str_t *message);
+ngx_int_t ngx_photo_json_error_body(ngx_photo_json_t *j,
+    ngx_http_request_t *r, const char *code, ngx_str_t *message);
 
 /* ngx_photo_error.c: nginx's own error pages as that JSON, where photo_api
    answers (postconfiguration) */

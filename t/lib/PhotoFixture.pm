@@ -45,10 +45,20 @@ sub backends {
 # What a block of ours has unless it says otherwise: the module loaded, the
 # backends, and the given config / more_headers.  Uses the runner's own
 # add_block_preprocessor (real Test::Nginx or t/fallback alike).
+#
+# Every error's JSON carries its request's random $request_id: the blocks
+# compare bodies without it (response_body_filters), t/012 checks it.
+sub without_request_id {
+    my $body = shift;
+    $body =~ s/,"request_id":"[0-9a-f]{32}"//g;
+    return $body;
+}
+
 sub photo_block_defaults {
     my (%d) = @_;
     $d{main_config} //= 'load_module $TEST_NGINX_PHOTO_MODULE;';
     $d{http_config} //= $Backends;
+    $d{response_body_filters} //= \&without_request_id;
     main::add_block_preprocessor(sub {
         my $block = shift;
         for my $section (sort keys %d) {

@@ -2,12 +2,13 @@
 """The metrics pipe end to end, through the stack (scripts/stack with
 PHOTO_PROMETHEUS=1): Prometheus is ready, with the alert rules of
 conf/prometheus/ loaded and healthy; every worker and exporter it scrapes
-is up, and every worker's endpoint passes `promtool check metrics`; a photo
-posted through nginx makes the persist workers'
-photo_worker_jobs_total{job="photo_persist",outcome="done"} rise on their
-endpoints, and then in Prometheus, asked with /api/v1/query, after its next
-scrape; gearmand's queue is there too, and the exporters' redis_up and
-pg_up.
+is up, nginx's /metrics (the module's) and every worker's endpoint pass
+`promtool check metrics`; a photo posted through nginx makes the persist
+workers' photo_worker_jobs_total{job="photo_persist",outcome="done"} rise on
+their endpoints, and then in Prometheus, asked with /api/v1/query, after its
+next scrape, and nginx's photo_http_requests_total{endpoint="post",
+code="2xx"} with it; gearmand's queue is there too, and the exporters'
+redis_up and pg_up.
 
 Fresh users each run. Prints 'N passed, N failed'; skipped (exit 77) when
 the stack runs no Prometheus."""
@@ -83,8 +84,7 @@ def main():
           {"photo_backends", "photo_requests", "photo_jobs"} <= names, names)
     check("and none fails to evaluate", not bad, bad)
 
-    # every target scraped at least once, and up (nginx's /metrics comes
-    # with the module's own metrics: until then it may be down)
+    # every target scraped at least once, and up
     def scraped():
         ts = targets()
         return ts and all(t["health"] != "unknown" for t in ts)
@@ -93,17 +93,16 @@ def main():
     ts = targets()
     workers = [t for t in ts if t["labels"]["job"] == "photo_workers"]
     down = [(t["labels"].get("worker") or t["labels"]["job"], t["lastError"])
-            for t in ts if t["health"] != "up" and t["labels"]["job"] != "photo_nginx"]
-    check("every worker and exporter is scraped and up (%d workers)" % len(workers),
+            for t in ts if t["health"] != "up"]
+    check("nginx, every worker and exporter is scraped and up (%d workers)" % len(workers),
           workers and not down, down)
     nginx = [t for t in ts if t["labels"]["job"] == "photo_nginx"]
-    print("# nginx's /metrics: %s" % (nginx[0]["health"] + " " + nginx[0]["lastError"]
-                                       if nginx else "no target"))
+    check("nginx's /metrics is a target", len(nginx) == 1, nginx)
     check("each worker kind of PHOTO_WORKERS is a target",
           {w.split(":")[0] for w in os.environ["PHOTO_WORKERS"].split()}
           <= {t["labels"]["kind"] for t in workers})
 
-    for t in workers:
+    for t in workers + nginx:
         try:
             text = get(t["scrapeUrl"])
             r = subprocess.run(["promtool", "check", "metrics"], input=text,
@@ -111,7 +110,8 @@ def main():
             ok, why = r.returncode == 0, r.stdout + r.stderr
         except OSError as e:
             ok, why = False, str(e)
-        check("%s's metrics pass promtool check metrics" % t["labels"]["worker"], ok, why)
+        check("%s's metrics pass promtool check metrics"
+              % (t["labels"].get("worker") or "nginx"), ok, why)
 
     persist = [t["scrapeUrl"] for t in workers if t["labels"]["kind"] == "persist"]
 
@@ -126,6 +126,11 @@ def main():
     # once Prometheus has scraped what they count now, it holds no more
     wait(lambda: query(expr) == before, 3 * step + 10)
     seen_before = query(expr)
+
+    posts = 'sum(photo_http_requests_total{endpoint="post",code="2xx"})'
+    posts_before = query(posts)
+    check("Prometheus holds nginx's count of answered posts (%s)" % posts_before,
+          posts_before is not None)
 
     tag = uuid.uuid4().hex[:8]
     token, media = poster("metrics_" + tag, "metrics password")
@@ -143,6 +148,10 @@ def main():
           "%.1f s later" % (expr, seen_before, query(expr), time.time() - t0),
           seen_before is not None and seen_before < after and seen,
           (seen_before, after))
+
+    check("and nginx's count of posts answered 2xx rose in Prometheus too (%s -> %s)"
+          % (posts_before, query(posts)),
+          wait(lambda: (query(posts) or 0) >= (posts_before or 0) + 1, 3 * step + 10))
 
     check("gearmand's queue is scraped: photo_gearman_workers{function=\"photo_persist\"} >= 1",
           (query('photo_gearman_workers{function="photo_persist"}') or 0) >= 1,

@@ -11,6 +11,7 @@
 #include "ngx_photo_session.h"
 #include "ngx_photo_answer.h"
 #include "ngx_photo_args.h"
+#include "ngx_photo_metrics.h"
 #include "ngx_photo_redis.h"
 #include "photo_contract.h"
 #include "photo_base64url.h"
@@ -157,6 +158,8 @@ ngx_photo_session_reply(void *data, ngx_photo_result_t *res)
         ngx_http_finalize_request(r, ngx_photo_unauthorized(r));
         return;
     }
+
+    ngx_photo_metrics_user(r, user_id);
 
     call->handler(call->data, user_id);
 }

@@ -372,6 +372,17 @@ ngx_photo_metrics_add(ngx_http_request_t *r, ngx_photo_counter_e c,
 
 
 void
+ngx_photo_metrics_job(ngx_http_request_t *r, ngx_photo_status_e status)
+{
+    ngx_photo_metrics_add(r, status == NGX_PHOTO_DONE
+                             ? NGX_PHOTO_M_JOBS_SUBMITTED
+                             : status == NGX_PHOTO_TIMEDOUT
+                             ? NGX_PHOTO_M_JOBS_TIMEDOUT
+                             : NGX_PHOTO_M_JOBS_REFUSED, 1);
+}
+
+
+void
 ngx_photo_metrics_backend(ngx_http_request_t *r,
     ngx_photo_backend_conf_t *bcf, ngx_uint_t server,
     ngx_photo_status_e status, ngx_photo_usec_t start)

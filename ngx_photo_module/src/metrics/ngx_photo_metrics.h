@@ -98,6 +98,10 @@ void ngx_photo_metrics_user(ngx_http_request_t *r, int64_t user_id);
 void ngx_photo_metrics_add(ngx_http_request_t *r, ngx_photo_counter_e c,
     ngx_uint_t n);
 
+/* A write's job handed to gearmand: submitted (NGX_PHOTO_DONE), timed out,
+   or refused (any other, NGX_PHOTO_AWAY for one refused at once). */
+void ngx_photo_metrics_job(ngx_http_request_t *r, ngx_photo_status_e status);
+
 /*
  * A backend call ended (status as its callback got it, or AWAY for one
  * refused at once): counted for server (an index into bcf->servers), its

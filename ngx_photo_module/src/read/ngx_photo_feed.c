@@ -18,6 +18,7 @@
 
 #include "ngx_photo_read.h"
 #include "ngx_photo_answer.h"
+#include "ngx_photo_metrics.h"
 #include "ngx_photo_args.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_session.h"
@@ -539,6 +540,8 @@ ngx_photo_feed_rebuild(ngx_photo_feed_t *feed)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "photo: list of %L is not complete, rebuilding",
                    rd->owner_id);
+
+    ngx_photo_metrics_add(r, NGX_PHOTO_M_LIST_REBUILDS, 1);
 
     rc = ngx_photo_pg_query(r, ngx_photo_feed_rebuild_sql[rd->kind], 2,
                             params, ngx_photo_feed_rebuilt, feed);

@@ -17,6 +17,7 @@
 
 #include "ngx_photo_read.h"
 #include "ngx_photo_answer.h"
+#include "ngx_photo_metrics.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_memcached.h"
 #include "ngx_photo_object_cache.h"
@@ -58,6 +59,8 @@ ngx_photo_hydrate(ngx_photo_read_t *rd)
 
     r = rd->request;
 
+    ngx_photo_metrics_user(r, rd->user_id);
+
     if (rd->nids == 0) {
         ngx_http_finalize_request(r, ngx_photo_hydrate_respond(rd));
         return;
@@ -80,6 +83,10 @@ ngx_photo_hydrate(ngx_photo_read_t *rd)
             rd->nitems++;
         }
     }
+
+    ngx_photo_metrics_add(r, NGX_PHOTO_M_OBJECTS_REQUESTED, rd->nids);
+    ngx_photo_metrics_add(r, NGX_PHOTO_M_OBJECTS_OCACHE,
+                          rd->nids - rd->nitems);
 
     if (rd->nitems == 0) {
         /* the answer is copied out of them at once */
@@ -155,7 +162,7 @@ ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
 
     u_char                      *p, *list;
     ngx_int_t                    rc;
-    ngx_uint_t                   i, k;
+    ngx_uint_t                   i, k, served;
     ngx_http_request_t          *r;
     ngx_photo_mc_item_t         *it;
     ngx_http_photo_main_conf_t  *pmcf;
@@ -164,6 +171,7 @@ ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
     r = rd->request;
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
     rd->missing = 0;
+    served = 0;
 
     for (k = 0; k < rd->nitems; k++) {
         it = &rd->items[k];
@@ -176,6 +184,7 @@ ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
             rd->objects[i] = it->value;
             ngx_photo_ocache_put(pmcf, r->connection->log, rd->ids[i],
                                  &it->value);
+            served++;
             continue;
         }
 
@@ -192,6 +201,8 @@ ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
 
         rd->missing++;
     }
+
+    ngx_photo_metrics_add(r, NGX_PHOTO_M_OBJECTS_MEMCACHED, served);
 
     if (rd->missing == 0) {
         ngx_http_finalize_request(r, ngx_photo_hydrate_respond(rd));
@@ -342,6 +353,8 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
        that was there but wrong */
     ngx_photo_mc_set(r->connection->log, !rd->items[k].found,
                      &rd->items[k].key, &value, PHOTO_MC_FLAGS);
+    ngx_photo_metrics_add(r, NGX_PHOTO_M_OBJECTS_POSTGRES, 1);
+    ngx_photo_metrics_add(r, NGX_PHOTO_M_OBJECTS_WRITTEN_BACK, 1);
     ngx_photo_ocache_put(pmcf, r->connection->log, o.id, &value);
 
     return NGX_OK;

@@ -14,6 +14,7 @@
 #include "ngx_photo_json.h"
 #include "ngx_photo_session.h"
 #include "ngx_photo_gearman.h"
+#include "ngx_photo_metrics.h"
 #include "ngx_photo_redis.h"
 
 
@@ -151,6 +152,9 @@ ngx_photo_account_body(ngx_photo_write_t *w, ngx_flag_t signup)
     /* a client that leaves ends the request, and with it what it waits on */
     if (rc == NGX_AGAIN) {
         r->read_event_handler = ngx_http_test_reading;
+
+    } else if (rc == NGX_DECLINED) {
+        ngx_photo_metrics_job(r, NGX_PHOTO_AWAY);
     }
 
     ngx_photo_wait_again(r, rc, "sign-in");
@@ -174,6 +178,8 @@ ngx_photo_account_done(void *data, ngx_photo_result_t *res)
     const char          *path[2];
 
     r = acct->write->request;
+
+    ngx_photo_metrics_job(r, res->status);
 
     /* the worker failed the job (WORK_FAIL, WORK_EXCEPTION): no answer */
     if (res->status != NGX_PHOTO_DONE || res->reply.gearman->failed) {

@@ -12,6 +12,7 @@
 #include "ngx_photo_answer.h"
 #include "ngx_photo_json.h"
 #include "ngx_photo_gearman.h"
+#include "ngx_photo_metrics.h"
 
 
 typedef struct {
@@ -92,6 +93,10 @@ ngx_photo_job_send(void *data)
     rc = ngx_photo_gm_submit(r, &job->function, &job->unique, &job->payload,
                              1, 0, ngx_photo_job_created, job);
 
+    if (rc == NGX_DECLINED) {
+        ngx_photo_metrics_job(r, NGX_PHOTO_AWAY);
+    }
+
     ngx_photo_wait_again(r, rc, "gearmand");
 }
 
@@ -106,6 +111,8 @@ ngx_photo_job_created(void *data, ngx_photo_result_t *res)
     ngx_http_request_t  *r;
 
     r = job->write->request;
+
+    ngx_photo_metrics_job(r, res->status);
 
     if (res->status != NGX_PHOTO_DONE) {
         ngx_photo_backend_failed(r, res);

@@ -105,6 +105,7 @@ our %KnownSections = map { $_ => 1 } qw(
     response_headers response_headers_like
     raw_response_headers_like raw_response_headers_unlike
     response_body response_body_like response_body_unlike ignore_response
+    response_body_filters
     error_log no_error_log log_level must_die user_files
     no_check_leak suppress_stderr
     ONLY SKIP LAST
@@ -696,6 +697,7 @@ sub check_response ($$$$$$) {
     }
 
     my $content = $res ? $res->content : undef;
+    $content = filter_body($block, $content) if defined $content;
     if (defined $block->response_body) {
         my $want = indexed($name, $block->response_body, $idx, $multi);
         if (defined $want && !ref $want) {
@@ -723,6 +725,21 @@ sub check_response ($$$$$$) {
         ($type eq 'like' ? \&like : \&unlike)->($content, qr/$re/s,
             "$name - response_body_$type - response is expected ($summary)");
     }
+}
+
+# response_body_filters: a code ref, or an array of them, each given the
+# body and returning what the checks see (as the real runner does; its
+# named filters and per-request arrays are not supported here)
+sub filter_body ($$) {
+    my ($block, $content) = @_;
+    my $f = $block->response_body_filters;
+    return $content unless defined $f;
+    for my $sub (ref $f eq 'ARRAY' ? @$f : ($f)) {
+        bail_out($block->name . " - response_body_filters: only code refs")
+            unless ref $sub eq 'CODE';
+        $content = $sub->($content);
+    }
+    return $content;
 }
 
 sub read_error_log () {

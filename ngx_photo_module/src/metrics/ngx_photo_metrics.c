@@ -133,6 +133,8 @@ ngx_photo_metrics_postconfiguration(ngx_conf_t *cf)
     size_t                          size;
     uint32_t                        crc;
     ngx_uint_t                      i;
+    ngx_array_t                     peers;
+    ngx_photo_metrics_peer_t       *peer;
     ngx_module_t                  **m;
     ngx_photo_server_t             *server;
     ngx_http_handler_pt            *h;
@@ -154,11 +156,17 @@ ngx_photo_metrics_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_array_init(&peers, cf->pool, 8, sizeof(ngx_photo_metrics_peer_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ngx_crc32_init(crc);
 
     for (m = ngx_http_photo_backends; *m; m++) {
         bcf = ngx_http_conf_get_module_main_conf(cf, (**m));
-        bcf->metrics = mmcf->nservers;
+        bcf->metrics = peers.nelts;
 
         if (bcf->servers == NULL) {
             continue;
@@ -167,17 +175,25 @@ ngx_photo_metrics_postconfiguration(ngx_conf_t *cf)
         server = bcf->servers->elts;
 
         for (i = 0; i < bcf->servers->nelts; i++) {
+            peer = ngx_array_push(&peers);
+            if (peer == NULL) {
+                return NGX_ERROR;
+            }
+
+            peer->backend = bcf->name;
+            peer->name = &server[i].name;
+
             ngx_crc32_update(&crc, (u_char *) bcf->name,
                              ngx_strlen(bcf->name) + 1);
             ngx_crc32_update(&crc, server[i].name.data,
                              server[i].name.len + 1);
         }
-
-        mmcf->nservers += bcf->servers->nelts;
     }
 
     ngx_crc32_final(crc);
     mmcf->layout = crc;
+    mmcf->peers = peers.elts;
+    mmcf->nservers = peers.nelts;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -594,15 +610,12 @@ ngx_photo_metrics_slow(ngx_http_request_t *r,
     ngx_photo_metrics_main_conf_t *mmcf, ngx_photo_metrics_ctx_t *ctx,
     ngx_uint_t status, ngx_photo_usec_t elapsed)
 {
-    u_char                    *p, *last;
-    ngx_int_t                  queued;
-    ngx_uint_t                 i, n;
-    ngx_time_t                *tp;
-    ngx_module_t             **m;
-    ngx_photo_usec_t           waited;
-    ngx_photo_server_t        *server;
-    ngx_photo_backend_conf_t  *bcf;
-    u_char                     line[NGX_PHOTO_SLOW_LINE_MAX];
+    u_char            *p, *last;
+    ngx_int_t          queued;
+    ngx_uint_t         n;
+    ngx_time_t        *tp;
+    ngx_photo_usec_t   waited;
+    u_char             line[NGX_PHOTO_SLOW_LINE_MAX];
 
     static const char  *failed[] = { "", " (away)", " (bad reply)",
                                      " (timed out)" };
@@ -621,30 +634,18 @@ ngx_photo_metrics_slow(ngx_http_request_t *r,
     last = line + sizeof(line);
     waited = 0;
 
-    for (m = ngx_http_photo_backends; *m; m++) {
-        bcf = ngx_http_get_module_main_conf(r, (**m));
-
-        if (bcf->servers == NULL) {
+    for (n = 0; ctx->waited && n < mmcf->nservers; n++) {
+        if (ctx->calls[n] == 0) {
             continue;
         }
 
-        server = bcf->servers->elts;
+        waited += ctx->waited[n];
 
-        for (i = 0; i < bcf->servers->nelts; i++) {
-            n = bcf->metrics + i;
-
-            if (ctx->waited == NULL || ctx->calls[n] == 0) {
-                continue;
-            }
-
-            waited += ctx->waited[n];
-
-            p = ngx_slprintf(p, last, ", %s %V %uD call%s %uL.%03uL ms%s",
-                             bcf->name, &server[i].name, ctx->calls[n],
-                             ctx->calls[n] == 1 ? "" : "s",
-                             ctx->waited[n] / 1000, ctx->waited[n] % 1000,
-                             failed[ctx->failed[n] & 3]);
-        }
+        p = ngx_slprintf(p, last, ", %s %V %uD call%s %uL.%03uL ms%s",
+                         mmcf->peers[n].backend, mmcf->peers[n].name,
+                         ctx->calls[n], ctx->calls[n] == 1 ? "" : "s",
+                         ctx->waited[n] / 1000, ctx->waited[n] % 1000,
+                         failed[ctx->failed[n] & 3]);
     }
 
     if (waited == 0) {

@@ -53,12 +53,15 @@ static const char  *ngx_photo_expo_help[NGX_PHOTO_M_N] = {
 
 /* the per-server series but the histogram; one pass each, as a metric's
    lines must stand together */
-static const struct {
-    const char  *name;
-    const char  *type;
-    const char  *help;
-    size_t       offset;
-} ngx_photo_expo_servers[] = {
+typedef struct {
+    const char                 *name;
+    const char                 *type;
+    const char                 *help;
+    size_t                      offset;
+} ngx_photo_expo_series_t;
+
+
+static const ngx_photo_expo_series_t  ngx_photo_expo_servers[] = {
     { "photo_backend_requests_total", "counter",
       "Calls to a backend server, failed ones included.",
       offsetof(ngx_photo_metrics_server_t, calls) },
@@ -95,13 +98,11 @@ ngx_photo_metrics_handler(ngx_http_request_t *r)
     ngx_str_t                       ep, label;
     ngx_uint_t                      i, k, n;
     ngx_chain_t                     out;
-    ngx_module_t                  **m;
     ngx_photo_expo_t                e;
-    ngx_atomic_int_t                gauge;
-    ngx_photo_server_t             *server;
     ngx_photo_metrics_shm_t        *shm;
-    ngx_photo_backend_conf_t       *bcf;
+    ngx_photo_metrics_peer_t       *peer;
     ngx_photo_metrics_main_conf_t  *mmcf;
+    const ngx_photo_expo_series_t  *sv;
     u_char                          labels[NGX_PHOTO_METRICS_LINE];
 
     static const char  *classes[] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
@@ -122,19 +123,9 @@ ngx_photo_metrics_handler(ngx_http_request_t *r)
     size = (NGX_PHOTO_EP_N * (5 + 1 + NGX_PHOTO_METRICS_BUCKETS + 3) + 40)
            * NGX_PHOTO_METRICS_LINE;
 
-    for (m = ngx_http_photo_backends; *m; m++) {
-        bcf = ngx_http_get_module_main_conf(r, (**m));
-
-        if (bcf->servers == NULL) {
-            continue;
-        }
-
-        server = bcf->servers->elts;
-
-        for (i = 0; i < bcf->servers->nelts; i++) {
-            size += (6 + NGX_PHOTO_METRICS_BUCKETS + 3)
-                    * (NGX_PHOTO_METRICS_LINE + server[i].name.len);
-        }
+    for (n = 0; n < mmcf->nservers; n++) {
+        size += (6 + NGX_PHOTO_METRICS_BUCKETS + 3)
+                * (NGX_PHOTO_METRICS_LINE + mmcf->peers[n].name->len);
     }
 
     b = ngx_create_temp_buf(r->pool, size);
@@ -208,51 +199,33 @@ ngx_photo_metrics_handler(ngx_http_request_t *r)
     /* the backends' servers */
 
     for (k = 0; ngx_photo_expo_servers[k].name; k++) {
+        sv = &ngx_photo_expo_servers[k];
+
         ngx_photo_expo(&e, "# HELP %s %s\n# TYPE %s %s\n",
-                       ngx_photo_expo_servers[k].name, ngx_photo_expo_servers[k].help,
-                       ngx_photo_expo_servers[k].name, ngx_photo_expo_servers[k].type);
+                       sv->name, sv->help, sv->name, sv->type);
 
-        for (m = ngx_http_photo_backends; *m; m++) {
-            bcf = ngx_http_get_module_main_conf(r, (**m));
+        for (n = 0; n < mmcf->nservers; n++) {
+            peer = &mmcf->peers[n];
+            off = ngx_photo_expo_off(server[n]);
 
-            if (bcf->servers == NULL) {
+            if (sv->offset != offsetof(ngx_photo_metrics_server_t, open)) {
+                ngx_photo_expo(&e, "%s{backend=\"%s\",server=\"%V\"} %uA\n",
+                               sv->name, peer->backend, peer->name,
+                               ngx_photo_expo_sum(shm, off + sv->offset));
                 continue;
             }
 
-            server = bcf->servers->elts;
+            /* gauges: the sums of +1 and -1, signed */
 
-            for (i = 0; i < bcf->servers->nelts; i++) {
-                n = bcf->metrics + i;
-                off = ngx_photo_expo_off(server[0])
-                      + n * sizeof(ngx_photo_metrics_server_t);
-
-                if (ngx_photo_expo_servers[k].offset
-                    != offsetof(ngx_photo_metrics_server_t, open))
-                {
-                    ngx_photo_expo(&e, "%s{backend=\"%s\",server=\"%V\"} "
-                                   "%uA\n", ngx_photo_expo_servers[k].name, bcf->name,
-                                   &server[i].name,
-                                   ngx_photo_expo_sum(shm,
-                                                off + ngx_photo_expo_servers[k].offset));
-                    continue;
-                }
-
-                /* gauges: the sums of +1 and -1, signed */
-
-                gauge = (ngx_atomic_int_t) ngx_photo_expo_sum(shm,
-                            off + offsetof(ngx_photo_metrics_server_t, open));
-
-                ngx_photo_expo(&e, "%s{backend=\"%s\",server=\"%V\","
-                               "state=\"open\"} %A\n", ngx_photo_expo_servers[k].name,
-                               bcf->name, &server[i].name, gauge);
-
-                gauge = (ngx_atomic_int_t) ngx_photo_expo_sum(shm,
-                            off + offsetof(ngx_photo_metrics_server_t, idle));
-
-                ngx_photo_expo(&e, "%s{backend=\"%s\",server=\"%V\","
-                               "state=\"idle\"} %A\n", ngx_photo_expo_servers[k].name,
-                               bcf->name, &server[i].name, gauge);
-            }
+            ngx_photo_expo(&e,
+                "%s{backend=\"%s\",server=\"%V\",state=\"open\"} %A\n"
+                "%s{backend=\"%s\",server=\"%V\",state=\"idle\"} %A\n",
+                sv->name, peer->backend, peer->name,
+                (ngx_atomic_int_t) ngx_photo_expo_sum(shm, off
+                    + offsetof(ngx_photo_metrics_server_t, open)),
+                sv->name, peer->backend, peer->name,
+                (ngx_atomic_int_t) ngx_photo_expo_sum(shm, off
+                    + offsetof(ngx_photo_metrics_server_t, idle)));
         }
     }
 
@@ -261,32 +234,19 @@ ngx_photo_metrics_handler(ngx_http_request_t *r)
         "its answer (or failure), by backend server.\n"
         "# TYPE photo_backend_request_duration_seconds histogram\n");
 
-    for (m = ngx_http_photo_backends; *m; m++) {
-        bcf = ngx_http_get_module_main_conf(r, (**m));
+    for (n = 0; n < mmcf->nservers; n++) {
+        peer = &mmcf->peers[n];
 
-        if (bcf->servers == NULL) {
-            continue;
-        }
+        /* backend="redis",server="..." as the histogram's labels */
+        label.data = labels;
+        label.len = ngx_snprintf(labels, sizeof(labels), "%s\",server=\"%V",
+                                 peer->backend, peer->name)
+                    - labels;
 
-        server = bcf->servers->elts;
-
-        for (i = 0; i < bcf->servers->nelts; i++) {
-            n = bcf->metrics + i;
-            off = ngx_photo_expo_off(server[0])
-                  + n * sizeof(ngx_photo_metrics_server_t)
-                  + offsetof(ngx_photo_metrics_server_t, duration);
-
-            /* backend="redis",server="..." as the histogram's labels */
-            label.data = labels;
-            label.len = ngx_snprintf(labels, sizeof(labels),
-                                     "%s\",server=\"%V", bcf->name,
-                                     &server[i].name)
-                        - labels;
-
-            ngx_photo_expo_histogram(&e, shm, off,
-                                     "photo_backend_request_duration_seconds",
-                                     "backend", &label);
-        }
+        ngx_photo_expo_histogram(&e, shm,
+                                 ngx_photo_expo_off(server[n].duration),
+                                 "photo_backend_request_duration_seconds",
+                                 "backend", &label);
     }
 
     b->last = e.pos;

@@ -70,6 +70,13 @@ typedef struct {
 } ngx_photo_metrics_shm_t;
 
 
+/* A backend server by its place in the zone: what its labels say. */
+typedef struct {
+    const char                 *backend;    /* "memcached" */
+    ngx_str_t                  *name;       /* as written */
+} ngx_photo_metrics_peer_t;
+
+
 typedef struct {
     ngx_flag_t                  enabled;    /* a photo_metrics location */
     ngx_msec_t                  slow;       /* photo_slow_request, 0: off */
@@ -77,6 +84,8 @@ typedef struct {
 
     ngx_shm_zone_t             *zone;
     ngx_uint_t                  nservers;   /* of every backend */
+    ngx_photo_metrics_peer_t   *peers;      /* nservers of them, by zone
+                                               place (bcf->metrics + i) */
     uint32_t                    layout;
 
     ngx_photo_metrics_slot_t   *slot;       /* this worker's */

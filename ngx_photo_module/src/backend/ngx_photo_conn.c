@@ -18,15 +18,17 @@ static ngx_int_t ngx_photo_conn_read(ngx_photo_conn_t *conn,
 static ngx_int_t ngx_photo_conn_room(ngx_photo_conn_t *conn);
 static ngx_int_t ngx_photo_conn_finish(ngx_photo_conn_t *conn,
     ngx_photo_status_e status);
+static void ngx_photo_conn_count(ngx_photo_conn_t *conn,
+    ngx_photo_conn_event_e ev);
 
 
 ngx_int_t
 ngx_photo_peer_init(ngx_photo_peer_t *peer, ngx_cycle_t *cycle,
-    ngx_photo_server_t *server, const char *backend, ngx_uint_t keepalive)
+    ngx_photo_backend_conf_t *bcf, ngx_uint_t index, ngx_uint_t keepalive)
 {
     peer->failed = 0;
 
-    return ngx_photo_keepalive_init(&peer->keepalive, cycle, server, backend,
+    return ngx_photo_keepalive_init(&peer->keepalive, cycle, bcf, index,
                                     keepalive);
 }
 
@@ -55,6 +57,10 @@ ngx_photo_conn_start(ngx_photo_conn_t *conn)
     conn->start = ngx_current_msec;
     conn->starting = 1;
 
+    if (conn->peer) {
+        conn->call_start = ngx_photo_metrics_now();
+    }
+
     rc = ngx_photo_conn_connect(conn);
 
     /* NGX_DONE: finalized, and conn may be gone */
@@ -79,6 +85,7 @@ void
 ngx_photo_conn_close(ngx_photo_conn_t *conn)
 {
     if (conn->pc.connection) {
+        ngx_photo_conn_count(conn, NGX_PHOTO_CONN_CLOSED);
         ngx_close_connection(conn->pc.connection);
         conn->pc.connection = NULL;
     }
@@ -119,6 +126,8 @@ ngx_photo_conn_connect(ngx_photo_conn_t *conn)
             conn->pc.connection = NULL;
             return ngx_photo_conn_finish(conn, NGX_PHOTO_AWAY);
         }
+
+        ngx_photo_conn_count(conn, NGX_PHOTO_CONN_OPENED);
     }
 
     c = conn->pc.connection;
@@ -221,6 +230,9 @@ ngx_photo_conn_run(ngx_photo_conn_t *conn, ngx_event_t *ev)
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, &conn->log, 0,
                        "photo %s %V: stale keepalive connection",
                        conn->backend, &conn->server->name);
+
+        ngx_photo_conn_count(conn, NGX_PHOTO_CONN_CLOSED);
+        ngx_photo_conn_count(conn, NGX_PHOTO_CONN_RECONNECT);
 
         ngx_close_connection(c);
         conn->pc.connection = NULL;
@@ -385,8 +397,9 @@ ngx_photo_conn_room(ngx_photo_conn_t *conn)
 /*
  * The exchange has ended: the server's own failures start its skip
  * window and its answers end it; the connection is kept when the reply
- * ended cleanly with nothing after it, else closed; then the protocol's
- * finalize, last (conn may be freed in it).
+ * ended cleanly with nothing after it, else closed; the call is counted
+ * while its request is sure to be there; then the protocol's finalize,
+ * last (conn may be freed in it).
  */
 
 static ngx_int_t
@@ -416,6 +429,10 @@ ngx_photo_conn_finish(ngx_photo_conn_t *conn, ngx_photo_status_e status)
 
         ngx_photo_keepalive_free(&peer->keepalive, &conn->pc, keep);
 
+        ngx_photo_metrics_backend(conn->caller, peer->keepalive.bcf,
+                                  peer->keepalive.index, status,
+                                  conn->call_start);
+
     } else {
         ngx_photo_conn_close(conn);
     }
@@ -423,4 +440,16 @@ ngx_photo_conn_finish(ngx_photo_conn_t *conn, ngx_photo_status_e status)
     conn->finalize(conn, status);
 
     return NGX_DONE;
+}
+
+
+/* The peer's connections for the metrics (a probe's are not counted). */
+
+static void
+ngx_photo_conn_count(ngx_photo_conn_t *conn, ngx_photo_conn_event_e ev)
+{
+    if (conn->peer) {
+        ngx_photo_metrics_conn(conn->peer->keepalive.bcf,
+                               conn->peer->keepalive.index, ev);
+    }
 }

@@ -8,7 +8,8 @@
  * turns out closed, bounds it all with one timer, keeps the connection
  * when the reply ended cleanly, and remembers a server that failed.  A
  * protocol plugs in its callbacks (reinit, process, finalize) and is left
- * with its request and its parser.
+ * with its request and its parser.  An exchange with a peer is one call of
+ * the metrics, and the peer's connections are counted there.
  */
 
 #ifndef _NGX_PHOTO_CONN_H_INCLUDED_
@@ -22,6 +23,7 @@
 
 #include "ngx_photo_backend.h"
 #include "ngx_photo_keepalive.h"
+#include "ngx_photo_metrics.h"
 
 
 /*
@@ -37,7 +39,7 @@ typedef struct ngx_photo_conn_s  ngx_photo_conn_t;
 
 /* One server as a worker process sees it: idle connections, failures. */
 typedef struct {
-    ngx_photo_keepalive_t       keepalive;
+    ngx_photo_keepalive_t       keepalive;  /* names it to the metrics */
     ngx_msec_t                  failed_at;
     unsigned                    failed:1;
     unsigned                    timeout_fails:1;  /* a timeout is a failure
@@ -65,7 +67,11 @@ typedef void (*ngx_photo_conn_finalize_pt)(ngx_photo_conn_t *conn,
 
 struct ngx_photo_conn_s {
     ngx_photo_peer_t           *peer;       /* NULL: a new connection, never
-                                               kept, failures not counted */
+                                               kept, failures not counted,
+                                               nor the metrics (a probe) */
+    ngx_http_request_t         *caller;     /* the request it is for, whose
+                                               stages get its time; NULL:
+                                               the worker's own */
     ngx_photo_server_t         *server;
     const char                 *backend;    /* "memcached", for the log */
     ngx_log_t                   log;        /* its action names the server */
@@ -83,6 +89,7 @@ struct ngx_photo_conn_s {
     ngx_msec_t                  start;
     ngx_msec_t                  timeout;    /* connect, send and reply, a
                                                retry included */
+    ngx_photo_usec_t            call_start; /* for the metrics */
 
     ngx_photo_conn_reinit_pt    reinit;     /* or NULL */
     ngx_photo_conn_process_pt   process;
@@ -101,9 +108,10 @@ struct ngx_photo_conn_s {
 };
 
 
-/* From init_process: room for keepalive idle connections to server. */
+/* From init_process: room for keepalive idle connections to bcf's server
+   index. */
 ngx_int_t ngx_photo_peer_init(ngx_photo_peer_t *peer, ngx_cycle_t *cycle,
-    ngx_photo_server_t *server, const char *backend, ngx_uint_t keepalive);
+    ngx_photo_backend_conf_t *bcf, ngx_uint_t index, ngx_uint_t keepalive);
 
 /* It failed less than NGX_PHOTO_PEER_RETRY_AFTER ago: do not ask it. */
 ngx_uint_t ngx_photo_peer_skip(ngx_photo_peer_t *peer);

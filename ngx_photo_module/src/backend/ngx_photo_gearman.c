@@ -219,7 +219,7 @@ ngx_http_photo_gearman_init_process(ngx_cycle_t *cycle)
      * busy second into a second of refusals.
      */
 
-    if (ngx_photo_peer_init(&gm->peer, cycle, server, "gearman",
+    if (ngx_photo_peer_init(&gm->peer, cycle, &gmcf->backend, 0,
                             NGX_PHOTO_GM_KEEPALIVE)
         != NGX_OK)
     {
@@ -284,6 +284,10 @@ ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "gearman %V failed lately: \"%V\" not submitted",
                       &gm->server->name, function);
+
+        /* refused at once: a call that failed, for the metrics */
+        ngx_photo_metrics_backend(r, &gmcf->backend, 0, NGX_PHOTO_AWAY,
+                                  ngx_photo_metrics_now());
         return NGX_DECLINED;
     }
 
@@ -321,6 +325,7 @@ ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
     cln->data = job;
 
     job->conn.peer = &gm->peer;
+    job->conn.caller = r;
     job->conn.server = gm->server;
     job->conn.backend = "gearman";
     job->conn.log = *r->connection->log;

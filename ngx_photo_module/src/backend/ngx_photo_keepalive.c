@@ -5,6 +5,7 @@
  */
 
 #include "ngx_photo_keepalive.h"
+#include "ngx_photo_metrics.h"
 
 
 #define NGX_PHOTO_KEEPALIVE_TIMEOUT  60000   /* ms an idle connection stays */
@@ -21,17 +22,21 @@ typedef struct {
 static void ngx_photo_keepalive_close_handler(ngx_event_t *ev);
 static void ngx_photo_keepalive_dummy_handler(ngx_event_t *ev);
 static ngx_int_t ngx_photo_keepalive_peek(ngx_connection_t *c);
+static void ngx_photo_keepalive_close(ngx_photo_keepalive_t *ka,
+    ngx_connection_t *c);
 
 
 ngx_int_t
 ngx_photo_keepalive_init(ngx_photo_keepalive_t *ka, ngx_cycle_t *cycle,
-    ngx_photo_server_t *server, const char *backend, ngx_uint_t max)
+    ngx_photo_backend_conf_t *bcf, ngx_uint_t index, ngx_uint_t max)
 {
     ngx_uint_t                   i;
     ngx_photo_keepalive_idle_t  *idle;
 
-    ka->server = server;
-    ka->backend = backend;
+    ka->bcf = bcf;
+    ka->index = index;
+    ka->server = (ngx_photo_server_t *) bcf->servers->elts + index;
+    ka->backend = bcf->name;
     ka->max = max;
     ka->log = cycle->log;
 
@@ -79,6 +84,8 @@ ngx_photo_keepalive_get(ngx_photo_keepalive_t *ka, ngx_peer_connection_t *pc,
     if (c->read->timer_set) {
         ngx_del_timer(c->read);
     }
+
+    ngx_photo_metrics_conn(ka->bcf, ka->index, NGX_PHOTO_CONN_TAKEN);
 
     c->idle = 0;
     c->log = log;
@@ -140,7 +147,7 @@ ngx_photo_keepalive_free(ngx_photo_keepalive_t *ka, ngx_peer_connection_t *pc,
         ngx_queue_remove(q);
 
         idle = ngx_queue_data(q, ngx_photo_keepalive_idle_t, queue);
-        ngx_close_connection(idle->connection);
+        ngx_photo_keepalive_close(ka, idle->connection);
 
     } else {
         q = ngx_queue_head(&ka->free);
@@ -151,6 +158,9 @@ ngx_photo_keepalive_free(ngx_photo_keepalive_t *ka, ngx_peer_connection_t *pc,
 
     ngx_queue_insert_head(&ka->cache, q);
     idle->connection = c;
+
+    /* before the check below, which may close it at once */
+    ngx_photo_metrics_conn(ka->bcf, ka->index, NGX_PHOTO_CONN_KEPT);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "photo %s %V: keeping connection %p",
@@ -176,6 +186,7 @@ ngx_photo_keepalive_free(ngx_photo_keepalive_t *ka, ngx_peer_connection_t *pc,
 
 close:
 
+    ngx_photo_metrics_conn(ka->bcf, ka->index, NGX_PHOTO_CONN_CLOSED);
     ngx_close_connection(c);
 }
 
@@ -192,7 +203,7 @@ ngx_photo_keepalive_close_all(ngx_photo_keepalive_t *ka)
         ngx_queue_insert_head(&ka->free, q);
 
         idle = ngx_queue_data(q, ngx_photo_keepalive_idle_t, queue);
-        ngx_close_connection(idle->connection);
+        ngx_photo_keepalive_close(ka, idle->connection);
         idle->connection = NULL;
     }
 }
@@ -252,6 +263,18 @@ ngx_photo_keepalive_close_handler(ngx_event_t *ev)
     ngx_queue_remove(&idle->queue);
     ngx_queue_insert_head(&ka->free, &idle->queue);
     idle->connection = NULL;
+
+    ngx_photo_keepalive_close(ka, c);
+}
+
+
+/* An idle connection leaves the cache closed: both gauges go down. */
+
+static void
+ngx_photo_keepalive_close(ngx_photo_keepalive_t *ka, ngx_connection_t *c)
+{
+    ngx_photo_metrics_conn(ka->bcf, ka->index, NGX_PHOTO_CONN_TAKEN);
+    ngx_photo_metrics_conn(ka->bcf, ka->index, NGX_PHOTO_CONN_CLOSED);
 
     ngx_close_connection(c);
 }

@@ -19,6 +19,8 @@
 
 
 typedef struct {
+    ngx_photo_backend_conf_t   *bcf;        /* the metrics count by */
+    ngx_uint_t                  index;      /* bcf->servers[index] */
     ngx_photo_server_t         *server;
     const char                 *backend;    /* "memcached", for the log */
     ngx_uint_t                  max;        /* idle connections, 0: none */
@@ -28,9 +30,13 @@ typedef struct {
 } ngx_photo_keepalive_t;
 
 
-/* From init_process: room for max idle connections to server. */
+/*
+ * From init_process: room for max idle connections to bcf's server index.
+ * The cache counts its connections into the metrics as they are kept,
+ * taken and closed here; the caller counts the ones it opens and closes.
+ */
 ngx_int_t ngx_photo_keepalive_init(ngx_photo_keepalive_t *ka,
-    ngx_cycle_t *cycle, ngx_photo_server_t *server, const char *backend,
+    ngx_cycle_t *cycle, ngx_photo_backend_conf_t *bcf, ngx_uint_t index,
     ngx_uint_t max);
 
 /*

@@ -54,6 +54,7 @@ typedef struct {
     ngx_uint_t                  nitems;
     ngx_uint_t                  next;        /* where to look for a key */
     ngx_photo_mc_parser_t       parser;
+    unsigned                    skipped:1;   /* its server failed lately */
 } ngx_photo_mc_exchange_t;
 
 
@@ -306,7 +307,7 @@ ngx_http_photo_memcached_init_process(ngx_cycle_t *cycle)
         ngx_sprintf((u_char *) s->set_action, "storing to memcached %V%Z",
                     &conf[i].name);
 
-        if (ngx_photo_peer_init(&s->peer, cycle, &conf[i], "memcached",
+        if (ngx_photo_peer_init(&s->peer, cycle, &mcf->backend, i,
                                 mcf->keepalive)
             != NGX_OK)
         {
@@ -423,6 +424,7 @@ ngx_photo_mc_get(ngx_http_request_t *r, ngx_photo_mc_item_t *items,
         ex->get = get;
 
         ex->conn.peer = &mc->servers[i].peer;
+        ex->conn.caller = r;
         ex->conn.server = mc->servers[i].conf;
         ex->conn.backend = "memcached";
         ex->conn.log = *r->connection->log;
@@ -476,6 +478,7 @@ ngx_photo_mc_plan(ngx_photo_mc_pool_t *mc, ngx_photo_mc_get_t *get,
 
         if (ngx_photo_peer_skip(&mc->servers[k].peer)) {
             items[i].error = 1;
+            get->exchanges[k].skipped = 1;
             continue;
         }
 
@@ -495,6 +498,14 @@ ngx_photo_mc_plan(ngx_photo_mc_pool_t *mc, ngx_photo_mc_get_t *get,
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, get->request->connection->log,
                            0, "photo memcached %V: nothing to get",
                            &mc->servers[k].conf->name);
+
+            /* refused at once: a call that failed, for the metrics */
+            if (ex->skipped) {
+                ngx_photo_metrics_backend(get->request, &mc->conf->backend,
+                                          k, NGX_PHOTO_AWAY,
+                                          ngx_photo_metrics_now());
+            }
+
             continue;
         }
 
@@ -730,6 +741,9 @@ ngx_photo_mc_set(ngx_log_t *log, ngx_flag_t add, ngx_str_t *key,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                        "photo memcached %V: failed lately, set skipped",
                        &s->conf->name);
+
+        ngx_photo_metrics_backend(NULL, &mcf->backend, s - mc->servers,
+                                  NGX_PHOTO_AWAY, ngx_photo_metrics_now());
         return;
     }
 

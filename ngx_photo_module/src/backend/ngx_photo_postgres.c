@@ -25,6 +25,7 @@
  */
 
 #include "ngx_photo_postgres.h"
+#include "ngx_photo_metrics.h"
 
 
 #define NGX_PHOTO_PG_PORT             5432
@@ -83,6 +84,7 @@ typedef struct {
     ngx_event_t                 ev;         /* waiting timer; failures */
     ngx_queue_t                 queue;      /* in pool->waiting */
     ngx_msec_t                  deadline;
+    ngx_photo_usec_t            start;      /* for the metrics */
 
     unsigned                    waiting:1;
     unsigned                    starting:1; /* inside ngx_photo_pg_query */
@@ -105,10 +107,13 @@ struct ngx_photo_pg_conn_s {
     ngx_log_t                   log;
 
     unsigned                    flushing:1;
+    unsigned                    lost:1;     /* its last connection broke:
+                                               the next is a reconnect */
 };
 
 
 struct ngx_photo_pg_pool_s {
+    ngx_photo_backend_conf_t   *bcf;        /* its one server, 0 */
     ngx_photo_server_t         *server;
     ngx_msec_t                  timeout;
 
@@ -499,6 +504,7 @@ ngx_http_photo_postgres_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    pool->bcf = &pgcf->backend;
     pool->server = pgcf->backend.servers->elts;
     pool->timeout = pgcf->backend.timeout;
     pool->conns = pc;
@@ -618,6 +624,7 @@ ngx_photo_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
     req->handler = handler;
     req->data = data;
     req->deadline = ngx_current_msec + pool->timeout;
+    req->start = ngx_photo_metrics_now();
 
     req->ev.handler = ngx_photo_pg_req_handler;
     req->ev.data = req;
@@ -629,6 +636,8 @@ ngx_photo_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
                       "for a connection", &pool->server->name,
                       pool->nwaiting);
         req->done = 1;
+        ngx_photo_metrics_backend(r, pool->bcf, 0, NGX_PHOTO_AWAY,
+                                  req->start);
         return NGX_DECLINED;
     }
 
@@ -649,6 +658,7 @@ ngx_photo_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
     ngx_photo_pg_dispatch(pool);
 
     if (req->done) {
+        ngx_photo_metrics_backend(r, pool->bcf, 0, req->status, req->start);
         return NGX_DECLINED;
     }
 
@@ -686,6 +696,8 @@ ngx_photo_pg_dispatch(ngx_photo_pg_pool_t *pool)
         ngx_queue_remove(q);
 
         pc = ngx_queue_data(q, ngx_photo_pg_conn_t, queue);
+
+        ngx_photo_metrics_conn(pool->bcf, 0, NGX_PHOTO_CONN_TAKEN);
 
         ngx_photo_pg_send(pc, req);
     }
@@ -754,7 +766,11 @@ ngx_photo_pg_dispatch(ngx_photo_pg_pool_t *pool)
 }
 
 
-/* NGX_ERROR: failed at once, logged, and the pool backs off. */
+/*
+ * NGX_ERROR: failed at once, logged, and the pool backs off.  For the
+ * metrics a connection is open from here until ngx_photo_pg_close(), and
+ * idle while in pool->idle.
+ */
 
 static ngx_int_t
 ngx_photo_pg_connect(ngx_photo_pg_conn_t *pc)
@@ -762,6 +778,8 @@ ngx_photo_pg_connect(ngx_photo_pg_conn_t *pc)
     ngx_photo_pg_pool_t  *pool;
 
     pool = pc->pool;
+
+    ngx_photo_metrics_conn(pool->bcf, 0, NGX_PHOTO_CONN_OPENED);
 
     pc->state = NGX_PHOTO_PG_CONNECTING;
     pc->log.action = "connecting to postgres";
@@ -845,9 +863,15 @@ ngx_photo_pg_connect_poll(ngx_photo_pg_conn_t *pc)
 
     pc->pool->backoff = 0;
 
+    if (pc->lost) {
+        pc->lost = 0;
+        ngx_photo_metrics_conn(pc->pool->bcf, 0, NGX_PHOTO_CONN_RECONNECT);
+    }
+
     pc->state = NGX_PHOTO_PG_IDLE;
     pc->log.action = "keeping a connection to postgres";
     ngx_queue_insert_tail(&pc->pool->idle, &pc->queue);
+    ngx_photo_metrics_conn(pc->pool->bcf, 0, NGX_PHOTO_CONN_KEPT);
 
     ngx_photo_pg_dispatch(pc->pool);
 
@@ -1053,7 +1077,15 @@ ngx_photo_pg_close(ngx_photo_pg_conn_t *pc)
 
     if (pc->state == NGX_PHOTO_PG_IDLE) {
         ngx_queue_remove(&pc->queue);
+        ngx_photo_metrics_conn(pc->pool->bcf, 0, NGX_PHOTO_CONN_TAKEN);
     }
+
+    /* one that was up is closed only when it broke (or at exit) */
+    if (pc->state != NGX_PHOTO_PG_CONNECTING) {
+        pc->lost = 1;
+    }
+
+    ngx_photo_metrics_conn(pc->pool->bcf, 0, NGX_PHOTO_CONN_CLOSED);
 
     if (pc->req) {
         pc->req->conn = NULL;
@@ -1286,6 +1318,7 @@ ngx_photo_pg_done(ngx_photo_pg_conn_t *pc)
         pc->state = NGX_PHOTO_PG_IDLE;
         pc->log.action = "keeping a connection to postgres";
         ngx_queue_insert_tail(&pool->idle, &pc->queue);
+        ngx_photo_metrics_conn(pool->bcf, 0, NGX_PHOTO_CONN_KEPT);
 
     } else {
         ngx_photo_pg_close(pc);
@@ -1524,6 +1557,9 @@ ngx_photo_pg_finish(ngx_photo_pg_req_t *req, PGresult *res,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "photo postgres finish: %d", status);
+
+    ngx_photo_metrics_backend(req->request, req->pool->bcf, 0, status,
+                              req->start);
 
     result.status = status;
     result.backend = "postgres";

@@ -5,6 +5,7 @@
 
 #include "ngx_photo_redis.h"
 #include "ngx_photo_redis_adapter.h"
+#include "ngx_photo_metrics.h"
 
 
 #define NGX_PHOTO_REDIS_PORT         6379
@@ -55,9 +56,12 @@ struct ngx_photo_redis_s {
     ngx_event_t                     reconnect;
     ngx_msec_t                      backoff;
     ngx_log_t                      *log;
+    ngx_photo_backend_conf_t       *bcf;        /* its one server, 0 */
     ngx_photo_server_t             *server;
     ngx_msec_t                      timeout;
     ngx_flag_t                      exiting;
+    ngx_flag_t                      connected;  /* once: the next is a
+                                                   reconnect */
     int                             port;
     u_char                          host[NGX_SOCKADDR_STRLEN + 1];
     ngx_photo_redis_arena_t         arena;
@@ -74,12 +78,16 @@ typedef struct {
     ngx_photo_redis_t              *redis;
     ngx_photo_result_pt             handler;    /* for each reply, or NULL */
     void                           *data;
+    ngx_http_request_t             *request;    /* NULL: the worker's, or
+                                                   gone */
     ngx_pool_cleanup_t             *cln;        /* in the request's pool */
     ngx_event_t                     timer;
+    ngx_photo_usec_t                start;      /* for the metrics */
     ngx_uint_t                      n;          /* commands sent */
     ngx_uint_t                      pending;    /* replies still to come */
     unsigned                        done:1;     /* no more calls wanted */
     unsigned                        unsent:1;   /* not all could be sent */
+    unsigned                        counted:1;  /* by the metrics */
 } ngx_photo_redis_call_t;
 
 
@@ -98,6 +106,7 @@ static void *ngx_photo_redis_integer(const redisReadTask *task,
     long long value);
 static void *ngx_photo_redis_nil(const redisReadTask *task);
 static void ngx_photo_redis_free_reply(void *reply);
+static void ngx_photo_redis_closed(void *privdata);
 static void ngx_photo_redis_schedule(ngx_photo_redis_t *redis);
 static void ngx_photo_redis_reconnect(ngx_event_t *ev);
 static void ngx_photo_redis_on_connect(const redisAsyncContext *ac,
@@ -109,8 +118,10 @@ static void ngx_photo_redis_reply(redisAsyncContext *ac, void *reply,
 static void ngx_photo_redis_deliver(ngx_photo_redis_call_t *call,
     redisReply *reply, ngx_photo_status_e status);
 static ngx_int_t ngx_photo_redis_send(ngx_photo_redis_t *redis,
-    ngx_log_t *log, ngx_pool_t *pool, ngx_photo_result_pt handler,
+    ngx_log_t *log, ngx_http_request_t *r, ngx_photo_result_pt handler,
     void *data, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
+static void ngx_photo_redis_count(ngx_photo_redis_call_t *call,
+    ngx_photo_status_e status);
 static void ngx_photo_redis_timeout(ngx_event_t *ev);
 static void ngx_photo_redis_request_gone(void *data);
 
@@ -235,6 +246,7 @@ ngx_http_photo_redis_init_process(ngx_cycle_t *cycle)
 
     redis->log = cycle->log;
     redis->arena.log = cycle->log;
+    redis->bcf = &rcf->backend;
     redis->server = rcf->backend.servers->elts;
     redis->timeout = rcf->backend.timeout;
     redis->backoff = NGX_PHOTO_REDIS_BACKOFF_MIN;
@@ -317,6 +329,14 @@ ngx_photo_redis_connect(ngx_photo_redis_t *redis)
         return;
     }
 
+    /*
+     * hiredis runs the cleanup once whenever it frees the context, and the
+     * disconnect callback only for one that had connected: the cleanup is
+     * where the metrics see the socket closed
+     */
+    ac->ev.cleanup = ngx_photo_redis_closed;
+    ngx_photo_metrics_conn(redis->bcf, 0, NGX_PHOTO_CONN_OPENED);
+
     /* replies from the arena (no free needed: hiredis calls back) */
     ac->c.reader->fn = &ngx_photo_redis_reply_functions;
     ac->c.reader->privdata = &redis->arena;
@@ -327,6 +347,23 @@ ngx_photo_redis_connect(ngx_photo_redis_t *redis)
 
     /* commands may be queued now: hiredis writes them once connected */
     redis->ac = ac;
+}
+
+
+static void
+ngx_photo_redis_closed(void *privdata)
+{
+    ngx_connection_t  *c = privdata;
+
+    redisAsyncContext  *ac;
+    ngx_photo_redis_t  *redis;
+
+    ac = c->data;
+    redis = ac->data;
+
+    ngx_photo_metrics_conn(redis->bcf, 0, NGX_PHOTO_CONN_CLOSED);
+
+    ngx_photo_redis_cleanup(privdata);
 }
 
 
@@ -373,6 +410,11 @@ ngx_photo_redis_on_connect(const redisAsyncContext *ac, int status)
     ngx_log_error(NGX_LOG_INFO, redis->log, 0,
                   "photo: redis %V: connected", &redis->server->name);
 
+    if (redis->connected) {
+        ngx_photo_metrics_conn(redis->bcf, 0, NGX_PHOTO_CONN_RECONNECT);
+    }
+
+    redis->connected = 1;
     redis->backoff = NGX_PHOTO_REDIS_BACKOFF_MIN;
 }
 
@@ -419,8 +461,8 @@ ngx_photo_redis_commands(ngx_http_request_t *r, ngx_photo_result_pt handler,
 
     rcf = ngx_http_get_module_main_conf(r, ngx_http_photo_redis_module);
 
-    return ngx_photo_redis_send(rcf->state, r->connection->log, r->pool,
-                                handler, data, n, cmds);
+    return ngx_photo_redis_send(rcf->state, r->connection->log, r, handler,
+                                data, n, cmds);
 }
 
 
@@ -445,20 +487,27 @@ ngx_photo_redis_worker_command(ngx_photo_result_pt handler, void *data,
 }
 
 
-/* pool: the request's, whose end makes the replies unwanted; NULL: none */
+/*
+ * r: the request, whose pool's end makes the replies unwanted; NULL: the
+ * worker's.  The commands sent together are one call of the metrics.
+ */
 
 static ngx_int_t
 ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
-    ngx_pool_t *pool, ngx_photo_result_pt handler, void *data, ngx_uint_t n,
-    ngx_photo_redis_cmd_t *cmds)
+    ngx_http_request_t *r, ngx_photo_result_pt handler, void *data,
+    ngx_uint_t n, ngx_photo_redis_cmd_t *cmds)
 {
     ngx_uint_t               i;
+    ngx_photo_usec_t         start;
     ngx_photo_redis_call_t  *call;
+
+    start = ngx_photo_metrics_now();
 
     if (redis->ac == NULL) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "photo: redis %V is unreachable, reconnecting",
                       &redis->server->name);
+        ngx_photo_metrics_backend(r, redis->bcf, 0, NGX_PHOTO_AWAY, start);
         return NGX_DECLINED;
     }
 
@@ -471,9 +520,11 @@ ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
 
     call->handler = handler;
     call->data = data;
+    call->request = r;
+    call->start = start;
 
-    if (pool) {
-        call->cln = ngx_pool_cleanup_add(pool, 0);
+    if (r) {
+        call->cln = ngx_pool_cleanup_add(r->pool, 0);
         if (call->cln == NULL) {
             ngx_free(call);
             return NGX_ERROR;
@@ -493,6 +544,7 @@ ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
                           &redis->server->name, redis->ac->errstr);
 
             if (i == 0) {
+                ngx_photo_redis_count(call, NGX_PHOTO_AWAY);
                 ngx_free(call);
                 return NGX_DECLINED;
             }
@@ -539,6 +591,13 @@ ngx_photo_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
 
     if (--call->pending == 0) {
+        /* not counted yet: its request went first, and the call ends
+           with Redis's answer */
+        if (!call->redis->exiting) {
+            ngx_photo_redis_count(call, reply ? NGX_PHOTO_DONE
+                                              : NGX_PHOTO_AWAY);
+        }
+
         ngx_free(call);
     }
 }
@@ -569,6 +628,11 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
         if (call->cln) {
             call->cln->handler = NULL;
             call->cln = NULL;
+        }
+
+        /* while its request is sure to be there: the handler may end it */
+        if (!call->redis->exiting) {
+            ngx_photo_redis_count(call, last ? status : NGX_PHOTO_AWAY);
         }
     }
 
@@ -621,13 +685,30 @@ ngx_photo_redis_timeout(ngx_event_t *ev)
 }
 
 
+/* The call's end for the metrics, once: its replies, or its failure. */
+
+static void
+ngx_photo_redis_count(ngx_photo_redis_call_t *call, ngx_photo_status_e status)
+{
+    if (call->counted) {
+        return;
+    }
+
+    call->counted = 1;
+
+    ngx_photo_metrics_backend(call->request, call->redis->bcf, 0, status,
+                              call->start);
+}
+
+
 static void
 ngx_photo_redis_request_gone(void *data)
 {
     ngx_photo_redis_call_t  *call = data;
 
-    /* the last reply, when it comes, frees the call */
+    /* the last reply, when it comes, frees the call (and counts it) */
     call->handler = NULL;
+    call->request = NULL;
     call->done = 1;
     call->cln = NULL;
 

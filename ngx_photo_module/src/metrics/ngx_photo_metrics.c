@@ -92,7 +92,6 @@ ngx_module_t  ngx_http_photo_metrics_module = {
 };
 
 
-static ngx_str_t  ngx_photo_metrics_zone_name = ngx_string("photo_metrics");
 static ngx_str_t  ngx_photo_metrics_request_id_name =
     ngx_string("request_id");
 
@@ -133,6 +132,7 @@ ngx_photo_metrics_postconfiguration(ngx_conf_t *cf)
     size_t                          size;
     uint32_t                        crc;
     ngx_uint_t                      i;
+    ngx_str_t                       name;
     ngx_array_t                     peers;
     ngx_photo_metrics_peer_t       *peer;
     ngx_module_t                  **m;
@@ -208,15 +208,32 @@ ngx_photo_metrics_postconfiguration(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    size = offsetof(ngx_photo_metrics_slot_t, server)
-           + mmcf->nservers * sizeof(ngx_photo_metrics_server_t);
-    size = ngx_align(size, NGX_CPU_CACHE_LINE * 2);
+    mmcf->slot_size = ngx_align(offsetof(ngx_photo_metrics_slot_t, server)
+                                + mmcf->nservers
+                                  * sizeof(ngx_photo_metrics_server_t),
+                                NGX_CPU_CACHE_LINE * 2);
 
-    mmcf->zone = ngx_shared_memory_add(cf, &ngx_photo_metrics_zone_name,
-                     ngx_align(sizeof(ngx_photo_metrics_shm_t)
-                               + NGX_PHOTO_METRICS_SLOTS * size,
-                               ngx_pagesize),
-                     &ngx_http_photo_metrics_module);
+    /* the counters, one slab allocation, and the slab pool's own pages */
+    size = ngx_align(sizeof(ngx_photo_metrics_shm_t)
+                     + NGX_PHOTO_METRICS_SLOTS * mmcf->slot_size,
+                     ngx_pagesize)
+           + 8 * ngx_pagesize;
+
+    /*
+     * named after the servers: a reload that changes them makes a new zone
+     * (the old workers keep counting into theirs until they exit), one
+     * that does not maps the same zone again
+     */
+    name.data = ngx_pnalloc(cf->pool, sizeof("photo_metrics_") - 1 + 8);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    name.len = ngx_sprintf(name.data, "photo_metrics_%08xD", mmcf->layout)
+               - name.data;
+
+    mmcf->zone = ngx_shared_memory_add(cf, &name, size,
+                                       &ngx_http_photo_metrics_module);
     if (mmcf->zone == NULL) {
         return NGX_ERROR;
     }
@@ -229,9 +246,10 @@ ngx_photo_metrics_postconfiguration(ngx_conf_t *cf)
 
 
 /*
- * A reload maps the same zone again (same name, size and module): its
- * counters go on, as Prometheus expects of a counter, unless the backend
- * servers changed (their blocks would be another server's).
+ * The zone begins with nginx's slab pool (whose mutex the master unlocks
+ * when it reaps a worker): the counters are one allocation from it, found
+ * again through shpool->data when a reload maps the same zone again (the
+ * same servers): the counters go on, as Prometheus expects of a counter.
  */
 
 static ngx_int_t
@@ -239,35 +257,33 @@ ngx_photo_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
 {
     ngx_photo_metrics_main_conf_t  *mmcf = zone->data;
 
-    size_t                    slot_size;
+    size_t                    size;
+    ngx_slab_pool_t          *shpool;
     ngx_photo_metrics_shm_t  *shm;
 
-    shm = (ngx_photo_metrics_shm_t *) zone->shm.addr;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    size = sizeof(ngx_photo_metrics_shm_t)
+           + NGX_PHOTO_METRICS_SLOTS * mmcf->slot_size;
 
-    slot_size = (zone->shm.size - sizeof(ngx_photo_metrics_shm_t))
-                / NGX_PHOTO_METRICS_SLOTS;
-    slot_size -= slot_size % (NGX_CPU_CACHE_LINE * 2);
-
-    if (data != NULL && shm->layout == mmcf->layout
-        && shm->nservers == mmcf->nservers && shm->slot_size == slot_size)
-    {
-        zone->data = mmcf;
+    if (data != NULL || zone->shm.exists) {
+        mmcf->shm = shpool->data;
         return NGX_OK;
     }
 
-    if (data != NULL) {
-        ngx_log_error(NGX_LOG_NOTICE, zone->shm.log, 0,
-                      "photo_metrics: the backend servers changed, the "
-                      "counters start again");
+    shm = ngx_slab_alloc(shpool, size);
+    if (shm == NULL) {
+        return NGX_ERROR;
     }
 
-    ngx_memzero(zone->shm.addr, zone->shm.size);
+    shpool->data = shm;
+
+    ngx_memzero(shm, size);
 
     shm->layout = mmcf->layout;
     shm->nservers = mmcf->nservers;
-    shm->slot_size = slot_size;
+    shm->slot_size = mmcf->slot_size;
 
-    zone->data = mmcf;
+    mmcf->shm = shm;
 
     return NGX_OK;
 }
@@ -276,18 +292,16 @@ ngx_photo_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
 static ngx_int_t
 ngx_photo_metrics_init_process(ngx_cycle_t *cycle)
 {
-    ngx_photo_metrics_shm_t        *shm;
     ngx_photo_metrics_main_conf_t  *mmcf;
 
     mmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_photo_metrics_module);
 
-    if (mmcf == NULL || mmcf->zone == NULL) {
+    if (mmcf == NULL || mmcf->shm == NULL) {
         return NGX_OK;
     }
 
-    shm = (ngx_photo_metrics_shm_t *) mmcf->zone->shm.addr;
-    mmcf->slot = ngx_photo_metrics_slot(shm,
+    mmcf->slot = ngx_photo_metrics_slot(mmcf->shm,
                                         ngx_worker % NGX_PHOTO_METRICS_SLOTS);
 
     return NGX_OK;

@@ -117,7 +117,7 @@ ngx_photo_metrics_handler(ngx_http_request_t *r)
     }
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_metrics_module);
-    shm = (ngx_photo_metrics_shm_t *) mmcf->zone->shm.addr;
+    shm = mmcf->shm;
 
     /* every line's room: the endpoints', the counters', the servers' */
     size = (NGX_PHOTO_EP_N * (5 + 1 + NGX_PHOTO_METRICS_BUCKETS + 3) + 40)

@@ -62,9 +62,8 @@ typedef struct {
 
 /* The zone's head; the slots follow it. */
 typedef struct {
-    uint32_t                    layout;     /* crc32 of the servers' names:
-                                               a reload keeps the counters
-                                               when it matches */
+    uint32_t                    layout;     /* crc32 of the servers' names,
+                                               in the zone's name */
     ngx_uint_t                  nservers;
     size_t                      slot_size;
 } ngx_photo_metrics_shm_t;
@@ -83,6 +82,8 @@ typedef struct {
     ngx_int_t                   request_id; /* $request_id's index */
 
     ngx_shm_zone_t             *zone;
+    ngx_photo_metrics_shm_t    *shm;        /* in it */
+    size_t                      slot_size;
     ngx_uint_t                  nservers;   /* of every backend */
     ngx_photo_metrics_peer_t   *peers;      /* nservers of them, by zone
                                                place (bcf->metrics + i) */

@@ -76,6 +76,8 @@ ngx_photo_hydrate(ngx_photo_read_t *rd)
     rd->nitems = 0;
 
     /* found in the cache: pointers into it, good until it is next used */
+    ngx_photo_ocache_prefetch(pmcf, rd->ids, rd->nids);
+
     for (i = 0; i < rd->nids; i++) {
         if (ngx_photo_ocache_get(pmcf, NULL, rd->ids[i], &rd->objects[i])
             == NGX_DECLINED)

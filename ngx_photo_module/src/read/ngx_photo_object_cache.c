@@ -112,6 +112,43 @@ ngx_photo_ocache_exit_process(ngx_http_photo_main_conf_t *pmcf)
 }
 
 
+/*
+ * Two passes: the buckets (independent loads, all in flight at once), then
+ * the first entry of each with the lines its object spans (up to
+ * NGX_PHOTO_OCACHE_PREFETCH_LINES), which the page's copy reads next.
+ */
+
+#define NGX_PHOTO_OCACHE_PREFETCH_LINES  6
+
+void
+ngx_photo_ocache_prefetch(ngx_http_photo_main_conf_t *pmcf, int64_t *ids,
+    ngx_uint_t n)
+{
+#if defined(__GNUC__)
+    ngx_uint_t                i, k;
+    ngx_photo_ocache_t       *oc;
+    ngx_photo_ocache_node_t  *on;
+
+    oc = pmcf->object_cache;
+    if (oc == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        __builtin_prefetch(ngx_photo_ocache_bucket(oc, ids[i]));
+    }
+
+    for (i = 0; i < n; i++) {
+        on = *ngx_photo_ocache_bucket(oc, ids[i]);
+
+        for (k = 0; on && k < NGX_PHOTO_OCACHE_PREFETCH_LINES; k++) {
+            __builtin_prefetch((u_char *) on + k * NGX_CPU_CACHE_LINE);
+        }
+    }
+#endif
+}
+
+
 ngx_int_t
 ngx_photo_ocache_get(ngx_http_photo_main_conf_t *pmcf, ngx_pool_t *pool,
     int64_t id, ngx_str_t *object)

@@ -362,8 +362,7 @@ main(void)
     pid_t    w;
     size_t   n;
 
-    h_init(&h, "metrics_http");
-    h_gearmand_start(&h);
+    h_init(&h, "metrics_http");     /* its gearmand started */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     forget(&h);
     h_users(&h, BASE, USERS);

@@ -97,7 +97,7 @@ main::half_cached();
 
 
 
-=== TEST 2: redis and memcached calls are counted per server, with their time
+=== TEST 2: redis and memcached calls are counted per server, with their time; the connections: Redis's one, memcached's all idle again after the page
 --- init
 main::half_cached();
 --- request eval
@@ -108,7 +108,7 @@ main::half_cached();
 [200, 200]
 --- response_body_like eval
 [qr/^\Q$::Page\E$/,
- qr/\nphoto_backend_requests_total\{backend="redis",server="[^"]+"\} [1-9]\d*\n(?s:.*)\nphoto_backend_request_duration_seconds_count\{backend="memcached",server="[^"]+"\} [1-9]\d*\n/]
+ qr/\nphoto_backend_requests_total\{backend="redis",server="[^"]+"\} [1-9]\d*\n(?s:.*)\nphoto_backend_connections\{backend="redis",server="[^"]+",state="open"\} 1\nphoto_backend_connections\{backend="redis",server="[^"]+",state="idle"\} 0\nphoto_backend_connections\{backend="memcached",server="([^"]+)",state="open"\} ([1-9]\d*)\nphoto_backend_connections\{backend="memcached",server="\1",state="idle"\} \2\n(?s:.*)\nphoto_backend_request_duration_seconds_count\{backend="memcached",server="[^"]+"\} [1-9]\d*\n/]
 
 
 

@@ -1,6 +1,7 @@
 /* The photo object (see photo_object.h). */
 
 #include "photo_object.h"
+#include "photo_id.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -104,14 +105,30 @@ int
 photo_object_check(const unsigned char *json, size_t len, int64_t id,
     yajl_alloc_funcs *afs)
 {
-    int          ok;
-    char         head[48];
-    size_t       n;
-    yajl_handle  h;
+    int                   ok;
+    size_t                n;
+    int64_t               got;
+    yajl_handle           h;
+    const unsigned char  *q;
 
-    n = (size_t) snprintf(head, sizeof(head), "{\"id\":\"%" PRId64 "\"", id);
+    /* {"id":"<id>" first, as photo_object_gen() writes it: the id read
+       (one rule, photo_id_parse()) rather than printed, a page asks 20 */
+    n = sizeof("{\"id\":\"") - 1;
 
-    if (len <= n || memcmp(json, head, n) != 0 || json[len - 1] != '}') {
+    if (len <= n + 2 || memcmp(json, "{\"id\":\"", n) != 0
+        || json[len - 1] != '}')
+    {
+        return 0;
+    }
+
+    q = memchr(json + n, '"', len - n);
+
+    /* as written: no leading zero (the list's padded form has them) */
+    if (q == NULL || json[n] == '0'
+        || photo_id_parse((const char *) json + n, (size_t) (q - json) - n,
+                          &got) != 0
+        || got != id)
+    {
         return 0;
     }
 

@@ -89,16 +89,23 @@ ngx_photo_json_init(ngx_photo_json_t *j, ngx_pool_t *pool, size_t chunk)
 }
 
 
+void
+ngx_photo_json_alloc_funcs(ngx_pool_t *pool, yajl_alloc_funcs *afs)
+{
+    afs->malloc = ngx_photo_json_malloc;
+    afs->realloc = ngx_photo_json_realloc;
+    afs->free = ngx_photo_json_free;
+    afs->ctx = pool;
+}
+
+
 yajl_gen
 ngx_photo_json_gen_alloc(ngx_pool_t *pool)
 {
     yajl_gen          g;
     yajl_alloc_funcs  afs;
 
-    afs.malloc = ngx_photo_json_malloc;
-    afs.realloc = ngx_photo_json_realloc;
-    afs.free = ngx_photo_json_free;
-    afs.ctx = pool;
+    ngx_photo_json_alloc_funcs(pool, &afs);
 
     g = yajl_gen_alloc(&afs);
     if (g == NULL) {

@@ -40,6 +40,10 @@ ngx_int_t ngx_photo_json_init(ngx_photo_json_t *j, ngx_pool_t *pool,
 
 /* A generator with its own contiguous buffer (yajl_gen_get_buf), in pool. */
 yajl_gen ngx_photo_json_gen_alloc(ngx_pool_t *pool);
+
+/* yajl's allocations from pool, freed with it (a parser's: no malloc and
+   free for each of a page's objects) */
+void ngx_photo_json_alloc_funcs(ngx_pool_t *pool, yajl_alloc_funcs *afs);
 ngx_int_t ngx_photo_json_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_photo_json_t *j);
 

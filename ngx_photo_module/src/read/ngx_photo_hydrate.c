@@ -166,6 +166,7 @@ ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
     ngx_int_t                    rc;
     ngx_uint_t                   i, k, served;
     ngx_http_request_t          *r;
+    yajl_alloc_funcs             afs;
     ngx_photo_mc_item_t         *it;
     ngx_http_photo_main_conf_t  *pmcf;
     const char                  *params[1];
@@ -175,13 +176,17 @@ ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
     rd->missing = 0;
     served = 0;
 
+    /* each object's check allocates from the request's pool: a page's
+       checks were four malloc() and free() each (perf: ~6 % of a worker) */
+    ngx_photo_json_alloc_funcs(r->pool, &afs);
+
     for (k = 0; k < rd->nitems; k++) {
         it = &rd->items[k];
         i = rd->item_ids[k];
 
         if (it->found && it->flags == PHOTO_MC_FLAGS
             && photo_object_check(it->value.data, it->value.len, rd->ids[i],
-                                  NULL))
+                                  &afs))
         {
             rd->objects[i] = it->value;
             ngx_photo_ocache_put(pmcf, r->connection->log, rd->ids[i],

@@ -21,21 +21,16 @@ my @ids = @$ids;
 our %P = %$p;
 
 # a complete feed list holding the six photos and one that was deleted
-redis('DEL', "feed:$READER");
-redis('ZADD', "feed:$READER", 0, '0' x 19, map { (0, list_id($_)) } @ids, $Gone);
-redis('SET', "session:$Token", $READER, 'EX', 3600);
+complete_feed($READER, $Token, @ids, $Gone);
 mc_delete("photo:$_") for @ids, $Gone;
 # a cached object that is not JSON: must be logged and read from Postgres
 mc_set("photo:" . ($base + 6), '{"id":"' . ($base + 6) . '", garbage', 1);
 
 # the page without photo 1, whose key will hold a deletion's tombstone
-our $PageGone1 = '{"photos":[' . join(',', map { photo_json(%{ $P{$_} }) }
-                                      reverse @ids[1 .. $#ids])
-                 . '],"next_max_id":null}';
+our $PageGone1 = page_of(\%P, reverse @ids[1 .. $#ids]);
 our $Gone1 = $ids[0];
 
-our $Page = '{"photos":[' . join(',', map { photo_json(%{ $P{$_} }) } reverse @ids)
-            . '],"next_max_id":null}';
+our $Page = page_of(\%P, reverse @ids);
 
 $ENV{TEST_NGINX_CLOSED_PORT} = free_port();
 (our $Silent, $ENV{TEST_NGINX_SILENT_PORT}) = silent_port();

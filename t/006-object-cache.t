@@ -14,12 +14,9 @@ my ($ids, $p) = reader_and_poster(reader => $READER, poster => $POSTER,
                                   at => 1790002000);
 my @ids = @$ids;
 our %P = %$p;
-redis('DEL', "feed:$READER");
-redis('ZADD', "feed:$READER", 0, '0' x 19, map { (0, list_id($_)) } @ids);
-redis('SET', "session:$Token", $READER, 'EX', 3600);
+complete_feed($READER, $Token, @ids);
 
-our $Page = '{"photos":[' . join(',', map { photo_json(%{ $P{$_} }) } reverse @ids)
-            . '],"next_max_id":null}';
+our $Page = page_of(\%P, reverse @ids);
 our @Gets;
 
 sub fresh {

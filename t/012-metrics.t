@@ -16,12 +16,9 @@ my ($ids, $p) = reader_and_poster(reader => $READER, poster => $POSTER,
                                   at => 1790012000);
 our @Ids = @$ids;
 our %P = %$p;
-redis('DEL', "feed:$READER");
-redis('ZADD', "feed:$READER", 0, '0' x 19, map { (0, list_id($_)) } @Ids);
-redis('SET', "session:$Token", $READER, 'EX', 3600);
+complete_feed($READER, $Token, @Ids);
 
-our $Page = '{"photos":[' . join(',', map { photo_json(%{ $P{$_} }) } reverse @Ids)
-            . '],"next_max_id":null}';
+our $Page = page_of(\%P, reverse @Ids);
 
 # three of the six in memcached, three to read through Postgres
 sub half_cached {

@@ -15,6 +15,7 @@ use IO::Socket::INET;
 use POSIX ();
 
 our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat list_id photo_json
+                 complete_feed page_of
                  reader_and_poster png http http_burst backends
                  free_port silent_port solr_start solr_update
                  $Backends photo_block_defaults
@@ -213,6 +214,23 @@ sub mc_stat {
 }
 
 sub list_id { sprintf '%019d', $_[0] }
+
+# complete_feed(reader, token, ids): reader's feed list holding ids, marked
+# complete, and a session token for reader, for an hour
+sub complete_feed {
+    my ($reader, $token, @ids) = @_;
+    redis('DEL', "feed:$reader");
+    redis('ZADD', "feed:$reader", 0, '0' x 19, map { (0, list_id($_)) } @ids);
+    redis('SET', "session:$token", $reader, 'EX', 3600);
+}
+
+# page_of(\%photos, ids): the feed page of those photos (newest first as
+# given), the last page
+sub page_of {
+    my ($p, @ids) = @_;
+    return '{"photos":[' . join(',', map { photo_json(%{ $p->{$_} }) } @ids)
+           . '],"next_max_id":null}';
+}
 
 sub json_str {
     my ($s) = @_;

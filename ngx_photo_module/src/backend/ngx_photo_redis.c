@@ -10,8 +10,14 @@
 
 #define NGX_PHOTO_REDIS_PORT         6379
 
+/*
+ * Reconnecting while Redis is away: 100 ms, doubling, then once a second
+ * (a connect a second per worker costs nothing; at 5 s, a Redis back after
+ * a restart waited up to 5 s more for the workers to see it, and every
+ * read and write failed meanwhile)
+ */
 #define NGX_PHOTO_REDIS_BACKOFF_MIN  100
-#define NGX_PHOTO_REDIS_BACKOFF_MAX  5000
+#define NGX_PHOTO_REDIS_BACKOFF_MAX  1000
 
 /* the reply arena's block: a page of 100 ids needs about 6 KB */
 #define NGX_PHOTO_REDIS_ARENA        16384

@@ -20,6 +20,8 @@ static ngx_int_t ngx_photo_conn_finish(ngx_photo_conn_t *conn,
     ngx_photo_status_e status);
 static void ngx_photo_conn_count(ngx_photo_conn_t *conn,
     ngx_photo_conn_event_e ev);
+static u_char *ngx_photo_conn_log_error(ngx_log_t *log, u_char *buf,
+    size_t len);
 
 
 ngx_int_t
@@ -56,6 +58,12 @@ ngx_photo_conn_start(ngx_photo_conn_t *conn)
 
     conn->start = ngx_current_msec;
     conn->starting = 1;
+
+    /* a worker's own exchange (no request's log): its action still names
+       the server, as a request's log would */
+    if (conn->log.handler == NULL) {
+        conn->log.handler = ngx_photo_conn_log_error;
+    }
 
     if (conn->peer) {
         conn->call_start = ngx_photo_metrics_now();
@@ -452,4 +460,15 @@ ngx_photo_conn_count(ngx_photo_conn_t *conn, ngx_photo_conn_event_e ev)
         ngx_photo_metrics_conn(conn->peer->keepalive.bcf,
                                conn->peer->keepalive.index, ev);
     }
+}
+
+
+static u_char *
+ngx_photo_conn_log_error(ngx_log_t *log, u_char *buf, size_t len)
+{
+    if (log->action == NULL) {
+        return buf;
+    }
+
+    return ngx_snprintf(buf, len, " while %s", log->action);
 }

@@ -1,72 +1,18 @@
 
 /*
- * The memcached client: multi-key gets parsed in place and fire-and-forget
- * sets, on the connection engine (ngx_photo_conn.c), which keeps idle
- * connections per server in each worker.  This file is memcached's part:
- * its directives, the ketama pool, the commands, the reply's values.
+ * The memcached client's directives, its ketama pool, each worker's
+ * servers, and the fire-and-forget sets; the gets, batched, are in
+ * ngx_photo_memcached_get.c.  All on the connection engine
+ * (ngx_photo_conn.c), which keeps idle connections per server in each
+ * worker.
  */
 
-#include "ngx_photo_memcached.h"
+#include "ngx_photo_memcached_pool.h"
 #include "ngx_photo_memcached_parser.h"
-#include "ngx_photo_conn.h"
 #include "photo_ketama.h"
 
 
 #define NGX_PHOTO_MC_PORT          11211
-#define NGX_PHOTO_MC_BUFFER_SIZE   8192    /* a get's receive buffer */
-#define NGX_PHOTO_MC_NONE          ((ngx_uint_t) -1)
-
-
-typedef struct ngx_photo_mc_get_s     ngx_photo_mc_get_t;
-typedef struct ngx_photo_mc_pool_s    ngx_photo_mc_pool_t;
-
-
-typedef struct {
-    ngx_photo_backend_conf_t    backend;     /* first */
-    ngx_uint_t                  keepalive;   /* idle connections a server */
-    time_t                      ttl;         /* of write-backs */
-    memcached_st               *hash;        /* ketama, no I/O */
-    ngx_photo_mc_pool_t        *state;       /* per worker process */
-} ngx_photo_mc_conf_t;
-
-
-typedef struct {
-    ngx_photo_server_t         *conf;
-    char                       *get_action;  /* "querying memcached ..." */
-    char                       *set_action;
-    ngx_photo_peer_t            peer;
-} ngx_photo_mc_server_t;
-
-
-struct ngx_photo_mc_pool_s {
-    ngx_photo_mc_server_t      *servers;
-    ngx_uint_t                  nservers;
-    ngx_photo_mc_conf_t        *conf;
-    ngx_log_t                  *log;         /* of sets */
-};
-
-
-/* One server's part of a get: one connection, one command, one reply. */
-typedef struct {
-    ngx_photo_conn_t            conn;
-    ngx_photo_mc_get_t         *get;
-    ngx_photo_mc_item_t       **items;       /* in the command's order */
-    ngx_uint_t                  nitems;
-    ngx_uint_t                  next;        /* where to look for a key */
-    ngx_photo_mc_parser_t       parser;
-    unsigned                    skipped:1;   /* its server failed lately */
-} ngx_photo_mc_exchange_t;
-
-
-struct ngx_photo_mc_get_s {
-    ngx_http_request_t         *request;
-    ngx_photo_mc_pool_t        *mc;
-    ngx_photo_mc_exchange_t    *exchanges;   /* one per server */
-    ngx_uint_t                  pending;
-    ngx_photo_result_t          result;
-    ngx_photo_result_pt         handler;
-    void                       *data;
-};
 
 
 static void *ngx_http_photo_memcached_create_conf(ngx_conf_t *cf);
@@ -75,22 +21,8 @@ static ngx_int_t ngx_http_photo_memcached_init_process(ngx_cycle_t *cycle);
 static void ngx_http_photo_memcached_exit_process(ngx_cycle_t *cycle);
 static void ngx_photo_mc_hash_free(void *data);
 
-static ngx_uint_t ngx_photo_mc_plan(ngx_photo_mc_pool_t *mc,
-    ngx_photo_mc_get_t *get, ngx_photo_mc_item_t *items, ngx_uint_t n,
-    ngx_uint_t *where);
-static ngx_int_t ngx_photo_mc_get_reinit(ngx_photo_conn_t *conn);
-static ngx_int_t ngx_photo_mc_get_process(ngx_photo_conn_t *conn);
-static ngx_photo_mc_item_t *ngx_photo_mc_get_item(ngx_photo_mc_exchange_t *ex,
-    u_char *key, size_t len);
-static void ngx_photo_mc_get_finalize(ngx_photo_conn_t *conn,
-    ngx_photo_status_e status);
-static void ngx_photo_mc_get_cleanup(void *data);
 static void ngx_photo_mc_set_finalize(ngx_photo_conn_t *conn,
     ngx_photo_status_e status);
-
-static ngx_uint_t ngx_photo_mc_server(ngx_photo_mc_pool_t *mc,
-    ngx_str_t *key);
-static ngx_uint_t ngx_photo_mc_valid_key(ngx_str_t *key);
 
 
 static ngx_command_t  ngx_http_photo_memcached_commands[] = {
@@ -293,6 +225,7 @@ ngx_http_photo_memcached_init_process(ngx_cycle_t *cycle)
     for (i = 0; i < n; i++) {
         s = &mc->servers[i];
         s->conf = &conf[i];
+        s->index = i;
 
         len = sizeof("storing to memcached ") + conf[i].name.len;
 
@@ -345,366 +278,6 @@ ngx_http_photo_memcached_exit_process(ngx_cycle_t *cycle)
     }
 
     mcf->state = NULL;
-}
-
-
-ngx_int_t
-ngx_photo_mc_get(ngx_http_request_t *r, ngx_photo_mc_item_t *items,
-    ngx_uint_t n, ngx_photo_result_pt handler, void *data)
-{
-    ngx_uint_t                i, *where;
-    ngx_pool_cleanup_t       *cln;
-    ngx_photo_mc_get_t       *get;
-    ngx_photo_mc_pool_t      *mc;
-    ngx_photo_mc_conf_t      *mcf;
-    ngx_photo_mc_exchange_t  *ex;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_http_photo_memcached_module);
-    mc = mcf->state;
-
-    for (i = 0; i < n; i++) {
-        ngx_str_null(&items[i].value);
-        items[i].flags = 0;
-        items[i].found = 0;
-        items[i].error = (mc == NULL);
-    }
-
-    if (n == 0 || mc == NULL) {
-        return NGX_DECLINED;
-    }
-
-    get = ngx_pcalloc(r->pool, sizeof(ngx_photo_mc_get_t));
-    if (get == NULL) {
-        return NGX_ERROR;
-    }
-
-    get->exchanges = ngx_pcalloc(r->pool,
-                                 mc->nservers
-                                 * sizeof(ngx_photo_mc_exchange_t));
-    where = ngx_palloc(r->pool, n * sizeof(ngx_uint_t));
-
-    if (get->exchanges == NULL || where == NULL) {
-        return NGX_ERROR;
-    }
-
-    get->request = r;
-    get->mc = mc;
-    get->handler = handler;
-    get->data = data;
-    get->result.status = NGX_PHOTO_DONE;
-    get->result.backend = "memcached";
-    get->result.reply.memcached = items;
-
-    get->pending = ngx_photo_mc_plan(mc, get, items, n, where);
-
-    if (get->pending == NGX_PHOTO_MC_NONE) {
-        return NGX_ERROR;
-    }
-
-    if (get->pending == 0) {
-        return NGX_DECLINED;
-    }
-
-    /* a request that goes away first takes its connections with it */
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_photo_mc_get_cleanup;
-    cln->data = get;
-
-    for (i = 0; i < mc->nservers; i++) {
-        ex = &get->exchanges[i];
-
-        if (ex->nitems == 0) {
-            continue;
-        }
-
-        ex->get = get;
-
-        ex->conn.peer = &mc->servers[i].peer;
-        ex->conn.caller = r;
-        ex->conn.server = mc->servers[i].conf;
-        ex->conn.backend = "memcached";
-        ex->conn.log = *r->connection->log;
-        ex->conn.log.action = mc->servers[i].get_action;
-        ex->conn.pool = r->pool;
-        ex->conn.buffer_size = NGX_PHOTO_MC_BUFFER_SIZE;
-        ex->conn.timeout = mc->conf->backend.timeout;
-        ex->conn.reinit = ngx_photo_mc_get_reinit;
-        ex->conn.process = ngx_photo_mc_get_process;
-        ex->conn.finalize = ngx_photo_mc_get_finalize;
-        ex->conn.data = ex;
-
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "photo memcached %V: get of %ui keys, %uz bytes",
-                       &ex->conn.server->name, ex->nitems,
-                       ex->conn.request.len);
-
-        (void) ngx_photo_conn_start(&ex->conn);
-    }
-
-    /* every exchange ended at once: memcached is away now */
-    return get->pending ? NGX_AGAIN : NGX_DECLINED;
-}
-
-
-/*
- * Sorts the items to their servers and writes one "get k1 k2 ...\r\n" per
- * server.  Returns the number of exchanges, or NGX_PHOTO_MC_NONE when out
- * of memory.
- */
-
-static ngx_uint_t
-ngx_photo_mc_plan(ngx_photo_mc_pool_t *mc, ngx_photo_mc_get_t *get,
-    ngx_photo_mc_item_t *items, ngx_uint_t n, ngx_uint_t *where)
-{
-    u_char                   *p;
-    ngx_uint_t                i, k, nexchanges;
-    ngx_photo_mc_exchange_t  *ex;
-
-    for (i = 0; i < n; i++) {
-        where[i] = NGX_PHOTO_MC_NONE;
-
-        if (!ngx_photo_mc_valid_key(&items[i].key)) {
-            ngx_log_error(NGX_LOG_ERR, get->request->connection->log, 0,
-                          "memcached: invalid key \"%V\"", &items[i].key);
-            items[i].error = 1;
-            continue;
-        }
-
-        k = ngx_photo_mc_server(mc, &items[i].key);
-
-        if (ngx_photo_peer_skip(&mc->servers[k].peer)) {
-            items[i].error = 1;
-            get->exchanges[k].skipped = 1;
-            continue;
-        }
-
-        where[i] = k;
-
-        ex = &get->exchanges[k];
-        ex->nitems++;
-        ex->conn.request.len += 1 + items[i].key.len;
-    }
-
-    nexchanges = 0;
-
-    for (k = 0; k < mc->nservers; k++) {
-        ex = &get->exchanges[k];
-
-        if (ex->nitems == 0) {
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, get->request->connection->log,
-                           0, "photo memcached %V: nothing to get",
-                           &mc->servers[k].conf->name);
-
-            /* refused at once: a call that failed, for the metrics */
-            if (ex->skipped) {
-                ngx_photo_metrics_backend(get->request, &mc->conf->backend,
-                                          k, NGX_PHOTO_AWAY,
-                                          ngx_photo_metrics_now());
-            }
-
-            continue;
-        }
-
-        ex->conn.request.len += sizeof("get" CRLF) - 1;
-
-        ex->items = ngx_palloc(get->request->pool,
-                               ex->nitems * sizeof(ngx_photo_mc_item_t *));
-        ex->conn.request.data = ngx_pnalloc(get->request->pool,
-                                            ex->conn.request.len);
-
-        if (ex->items == NULL || ex->conn.request.data == NULL) {
-            return NGX_PHOTO_MC_NONE;
-        }
-
-        /* few servers: a pass over the items for each is cheap */
-
-        p = ngx_cpymem(ex->conn.request.data, "get", 3);
-        ex->nitems = 0;
-
-        for (i = 0; i < n; i++) {
-            if (where[i] != k) {
-                continue;
-            }
-
-            ex->items[ex->nitems++] = &items[i];
-
-            *p++ = ' ';
-            p = ngx_cpymem(p, items[i].key.data, items[i].key.len);
-        }
-
-        *p++ = CR; *p++ = LF;
-
-        nexchanges++;
-    }
-
-    return nexchanges;
-}
-
-
-static ngx_int_t
-ngx_photo_mc_get_reinit(ngx_photo_conn_t *conn)
-{
-    ngx_photo_mc_exchange_t *ex = conn->data;
-
-    ngx_photo_mc_parser_init(&ex->parser, NGX_PHOTO_MC_VALUE_MAX);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_photo_mc_get_process(ngx_photo_conn_t *conn)
-{
-    ngx_photo_mc_exchange_t *ex = conn->data;
-
-    ngx_buf_t              *b;
-    ngx_photo_mc_item_t    *item;
-    ngx_photo_mc_parser_t  *p;
-
-    b = conn->buffer;
-    p = &ex->parser;
-
-    for ( ;; ) {
-
-        switch (ngx_photo_mc_parse(p, b->pos, b->last - b->pos)) {
-
-        case NGX_PHOTO_MC_PARSE_AGAIN:
-            conn->need = p->need;
-            return NGX_AGAIN;
-
-        case NGX_PHOTO_MC_PARSE_VALUE:
-            item = ngx_photo_mc_get_item(ex, b->pos + p->key, p->key_len);
-
-            if (item == NULL) {
-                conn->log.action = NULL;
-                ngx_log_error(NGX_LOG_ERR, &conn->log, 0,
-                              "memcached %V sent \"%*s\", not asked for",
-                              &conn->server->name, p->key_len,
-                              b->pos + p->key);
-                return NGX_ERROR;
-            }
-
-            /* zero-copy: the value stays where it was read */
-            item->value.data = b->pos + p->value;
-            item->value.len = p->value_len;
-            item->flags = p->flags;
-            item->found = 1;
-
-            conn->pinned = 1;
-            b->pos += p->consumed;
-            break;
-
-        case NGX_PHOTO_MC_PARSE_END:
-            b->pos += p->consumed;
-
-            if (b->pos != b->last || conn->sent < conn->request.len) {
-                conn->log.action = NULL;
-                ngx_log_error(NGX_LOG_ERR, &conn->log, 0,
-                              "memcached %V sent more than its reply",
-                              &conn->server->name);
-                return NGX_ERROR;
-            }
-
-            return NGX_OK;
-
-        default: /* NGX_PHOTO_MC_PARSE_ERROR */
-            conn->log.action = NULL;
-
-            if (p->line_len) {
-                ngx_log_error(NGX_LOG_ERR, &conn->log, 0,
-                              "memcached %V answered \"%*s\"",
-                              &conn->server->name, p->line_len, b->pos);
-
-            } else {
-                ngx_log_error(NGX_LOG_ERR, &conn->log, 0,
-                              "memcached %V sent an invalid reply: %s",
-                              &conn->server->name, p->error);
-            }
-
-            return NGX_ERROR;
-        }
-    }
-}
-
-
-/* memcached answers in the order asked, so the next item is usually it */
-
-static ngx_photo_mc_item_t *
-ngx_photo_mc_get_item(ngx_photo_mc_exchange_t *ex, u_char *key, size_t len)
-{
-    ngx_uint_t            i, j;
-    ngx_photo_mc_item_t  *item;
-
-    for (j = 0; j < ex->nitems; j++) {
-        i = (ex->next + j) % ex->nitems;
-        item = ex->items[i];
-
-        if (!item->found
-            && item->key.len == len
-            && ngx_memcmp(item->key.data, key, len) == 0)
-        {
-            ex->next = i + 1;
-            return item;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* Items its server did not give are errors, not misses (values parsed
-   before a failure are complete and kept). */
-
-static void
-ngx_photo_mc_get_finalize(ngx_photo_conn_t *conn, ngx_photo_status_e status)
-{
-    ngx_photo_mc_exchange_t *ex = conn->data;
-
-    ngx_uint_t           i;
-    ngx_photo_mc_get_t  *get;
-
-    get = ex->get;
-
-    if (status != NGX_PHOTO_DONE) {
-        get->result.status = status;
-
-        for (i = 0; i < ex->nitems; i++) {
-            if (!ex->items[i]->found) {
-                ex->items[i]->error = 1;
-            }
-        }
-    }
-
-    if (--get->pending == 0 && !conn->starting) {
-        /* the request may be gone after this: nothing may follow */
-        get->handler(get->data, &get->result);
-    }
-}
-
-
-static void
-ngx_photo_mc_get_cleanup(void *data)
-{
-    ngx_photo_mc_get_t *get = data;
-
-    ngx_uint_t  i;
-
-    if (get->pending == 0) {
-        return;
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, get->request->connection->log, 0,
-                   "photo memcached: request gone, %ui exchanges closed",
-                   get->pending);
-
-    /* a reply not read to its end cannot be reused */
-    for (i = 0; i < get->mc->nservers; i++) {
-        ngx_photo_conn_close(&get->exchanges[i].conn);
-    }
 }
 
 
@@ -791,9 +364,7 @@ ngx_photo_mc_set_finalize(ngx_photo_conn_t *conn, ngx_photo_status_e status)
 }
 
 
-/* The index of the key's server: ketama, as libmemcached computes it. */
-
-static ngx_uint_t
+ngx_uint_t
 ngx_photo_mc_server(ngx_photo_mc_pool_t *mc, ngx_str_t *key)
 {
     uint32_t  k;
@@ -809,9 +380,7 @@ ngx_photo_mc_server(ngx_photo_mc_pool_t *mc, ngx_str_t *key)
 }
 
 
-/* What the text protocol can carry: 1-250 bytes, no spaces or controls. */
-
-static ngx_uint_t
+ngx_uint_t
 ngx_photo_mc_valid_key(ngx_str_t *key)
 {
     size_t  i;

@@ -1,10 +1,11 @@
 
 /*
  * The module's memcached client: multi-key gets (one "get" per server, all
- * servers at once) and fire-and-forget sets, non-blocking, on the
- * connection engine (nginx peer connections kept alive per server in each
- * worker).  Keys go to servers by libmemcached's ketama, exactly as the
- * workers place them.
+ * servers at once, batched with the other requests of the same turn of the
+ * event loop) and fire-and-forget sets, non-blocking, on the connection
+ * engine (nginx peer connections kept alive per server in each worker).
+ * Keys go to servers by libmemcached's ketama, exactly as the workers
+ * place them.
  */
 
 #ifndef _NGX_PHOTO_MEMCACHED_H_INCLUDED_
@@ -24,7 +25,8 @@
 
 typedef struct ngx_photo_mc_item_s {
     ngx_str_t                   key;        /* in: e.g. "photo:123" */
-    ngx_str_t                   value;      /* out: in the request's pool */
+    ngx_str_t                   value;      /* out: valid until the request
+                                               ends */
     uint32_t                    flags;      /* out */
     unsigned                    found:1;    /* out */
     unsigned                    error:1;    /* out: its server failed, timed
@@ -42,15 +44,18 @@ extern ngx_module_t  ngx_http_photo_memcached_module;
 
 
 /*
- * Fetches all items: one multi-key "get" per server, all servers at once,
- * each exchange bounded by photo_memcached_timeout.  Items of a server
- * that fails get error = 1, unless already found (values parsed before the
- * failure are complete and kept).  As every client's start call
- * (ngx_photo_backend.h): NGX_AGAIN, the handler's result has the items
- * (reply.memcached) and NGX_PHOTO_DONE when every server answered, else
- * the failure of one that did not; NGX_DECLINED, no server could be asked
- * (each failed lately, or at once), and the items say so; NGX_ERROR.  If
- * r->pool is destroyed first, the connections are closed (never kept).
+ * Fetches all items: the keys of each server join the batch that server's
+ * gets of this turn of the event loop share, sent as one multi-key "get"
+ * once the turn's events are handled, each batch bounded by
+ * photo_memcached_timeout.  Items of a server that fails get error = 1,
+ * unless already found (values parsed before the failure are complete and
+ * kept).  As every client's start call (ngx_photo_backend.h): NGX_AGAIN,
+ * the handler's result has the items (reply.memcached) and NGX_PHOTO_DONE
+ * when every server answered, else the failure of one that did not;
+ * NGX_DECLINED, no server could be asked (each failed lately), and the
+ * items say so; NGX_ERROR.  The handler is never called from inside this
+ * call.  If r->pool is destroyed first, the request leaves its batches,
+ * which go on for the other requests.
  */
 ngx_int_t ngx_photo_mc_get(ngx_http_request_t *r, ngx_photo_mc_item_t *items,
     ngx_uint_t n, ngx_photo_result_pt handler, void *data);

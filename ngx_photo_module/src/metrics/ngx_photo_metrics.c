@@ -419,7 +419,6 @@ ngx_photo_metrics_backend(ngx_http_request_t *r,
 {
     ngx_uint_t                      n;
     ngx_photo_usec_t                usec;
-    ngx_photo_metrics_ctx_t        *ctx;
     ngx_photo_metrics_server_t     *ms;
     ngx_photo_metrics_main_conf_t  *mmcf;
 
@@ -444,7 +443,26 @@ ngx_photo_metrics_backend(ngx_http_request_t *r,
         ngx_photo_metrics_observe(&ms->duration, usec);
     }
 
-    if (r == NULL || n >= mmcf->nservers) {
+    if (r) {
+        ngx_photo_metrics_wait(r, bcf, server, status, start);
+    }
+}
+
+
+void
+ngx_photo_metrics_wait(ngx_http_request_t *r, ngx_photo_backend_conf_t *bcf,
+    ngx_uint_t server, ngx_photo_status_e status, ngx_photo_usec_t start)
+{
+    ngx_uint_t                      n;
+    ngx_photo_metrics_ctx_t        *ctx;
+    ngx_photo_metrics_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_photo_metrics_module);
+
+    n = bcf->metrics + server;
+
+    if (n >= mmcf->nservers) {
         return;
     }
 
@@ -465,7 +483,7 @@ ngx_photo_metrics_backend(ngx_http_request_t *r,
         ctx->failed = (u_char *) (ctx->calls + mmcf->nservers);
     }
 
-    ctx->waited[n] += usec;
+    ctx->waited[n] += ngx_photo_metrics_now() - start;
     ctx->calls[n]++;
 
     if (status > ctx->failed[n]) {

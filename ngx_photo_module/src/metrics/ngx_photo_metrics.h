@@ -112,6 +112,15 @@ void ngx_photo_metrics_backend(ngx_http_request_t *r,
     ngx_photo_backend_conf_t *bcf, ngx_uint_t server,
     ngx_photo_status_e status, ngx_photo_usec_t start);
 
+/*
+ * The request's part only: r waited on server from start, with status.
+ * For a call that several requests share (a memcached batch), counted
+ * once by the call and waited on by each of them.
+ */
+void ngx_photo_metrics_wait(ngx_http_request_t *r,
+    ngx_photo_backend_conf_t *bcf, ngx_uint_t server,
+    ngx_photo_status_e status, ngx_photo_usec_t start);
+
 /* Connections of server: open, idle in the keepalive cache, reconnects. */
 void ngx_photo_metrics_conn(ngx_photo_backend_conf_t *bcf, ngx_uint_t server,
     ngx_photo_conn_event_e ev);

@@ -135,7 +135,7 @@ main(int argc, char **argv)
         yajl_gen_get_buf(g, &buf, &len);
         snprintf(key, sizeof(key), PHOTO_MC_PHOTO "%" PRId64, o.id);
         memcached_set(mc, key, strlen(key), (const char *) buf, len, 0,
-                      PHOTO_MC_FLAGS);
+                      photo_object_flags(buf, len));
         yajl_gen_free(g);
     }
 

@@ -168,8 +168,17 @@
  * copied into responses as it is.
  */
 #define PHOTO_MC_PHOTO           "photo:"          /* + photo id */
-#define PHOTO_MC_FLAGS           1                 /* format version: other
-                                                      flags are a miss, but: */
+#define PHOTO_MC_FLAGS           1                 /* format version, in the
+                                                      flags' low byte: other
+                                                      kinds are a miss, but: */
+#define PHOTO_MC_KIND_MASK       0xff
+/*
+ * Above the kind, an object's flags carry the top 24 bits of its bytes'
+ * CRC-32 (photo_object_flags(), contract/photo_object.h): a reader whose
+ * value matches them serves it without parsing it.  A value whose flags
+ * are PHOTO_MC_FLAGS alone is checked by a JSON parse instead (as before
+ * the checksum: such values age out of the cache in a day).
+ */
 /*
  * A deleted photo's key holds a tombstone for a while: the value
  * PHOTO_MC_TOMBSTONE with these flags (libmemcached reads an empty value
@@ -177,7 +186,7 @@
  * reader that read the photo from Postgres just before it was deleted
  * cannot put it back: write-backs are "add", which a tombstone refuses.
  */
-#define PHOTO_MC_DELETED         2
+#define PHOTO_MC_DELETED         2                 /* the whole flags */
 #define PHOTO_MC_TOMBSTONE       "deleted"
 #define PHOTO_MC_TOMBSTONE_TTL   3600              /* seconds */
 #define PHOTO_MC_MAX_VALUE       16384

@@ -1,12 +1,14 @@
 /* The photo object (see photo_object.h). */
 
 #include "photo_object.h"
+#include "photo_contract.h"
 #include "photo_id.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 
 #define photo_gen_lit(g, s)                                                  \
@@ -62,6 +64,11 @@ photo_object_gen(yajl_gen g, const photo_object_t *p)
 
     n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
+    /* valid UTF-8 by construction: readers trust the checksum, not a parse */
+    if (!yajl_gen_config(g, yajl_gen_validate_utf8, 1)) {
+        return yajl_gen_invalid_string;
+    }
+
     photo_gen_try(yajl_gen_map_open(g));
 
     photo_gen_try(photo_gen_lit(g, "id"));
@@ -101,15 +108,30 @@ photo_object_gen(yajl_gen g, const photo_object_t *p)
 }
 
 
+uint32_t
+photo_object_flags(const unsigned char *json, size_t len)
+{
+    uint32_t  crc;
+
+    crc = (uint32_t) crc32(0L, json, (uInt) len);
+
+    return (crc & ~(uint32_t) PHOTO_MC_KIND_MASK) | PHOTO_MC_FLAGS;
+}
+
+
 int
 photo_object_check(const unsigned char *json, size_t len, int64_t id,
-    yajl_alloc_funcs *afs)
+    uint32_t flags, yajl_alloc_funcs *afs)
 {
     int                   ok;
     size_t                n;
     int64_t               got;
     yajl_handle           h;
     const unsigned char  *q;
+
+    if ((flags & PHOTO_MC_KIND_MASK) != PHOTO_MC_FLAGS) {
+        return 0;
+    }
 
     /* {"id":"<id>" first, as photo_object_gen() writes it: the id read
        (one rule, photo_id_parse()) rather than printed, a page asks 20 */
@@ -132,7 +154,12 @@ photo_object_check(const unsigned char *json, size_t len, int64_t id,
         return 0;
     }
 
-    /* no callbacks: yajl only validates (syntax and UTF-8) */
+    if (flags != PHOTO_MC_FLAGS) {
+        /* the checksum: the bytes photo_object_gen() wrote, or not */
+        return photo_object_flags(json, len) == flags;
+    }
+
+    /* no checksum: no callbacks, yajl only validates (syntax and UTF-8) */
     h = yajl_alloc(NULL, afs, NULL);
     if (h == NULL) {
         return 0;

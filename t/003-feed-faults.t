@@ -25,6 +25,14 @@ complete_feed($READER, $Token, @ids, $Gone);
 mc_delete("photo:$_") for @ids, $Gone;
 # a cached object that is not JSON: must be logged and read from Postgres
 mc_set("photo:" . ($base + 6), '{"id":"' . ($base + 6) . '", garbage', 1);
+# an object changed after its writer's checksum (valid JSON, its own id,
+# but not the bytes written): logged and read from Postgres too
+{
+    my %t = %{ $P{$ids[4]} };
+    my $flags = object_flags(photo_json(%t));
+    $t{caption} = 'not what was written';
+    mc_set("photo:$ids[4]", photo_json(%t), $flags);
+}
 
 # the page without photo 1, whose key will hold a deletion's tombstone
 our $PageGone1 = page_of(\%P, reverse @ids[1 .. $#ids]);
@@ -64,14 +72,15 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: a cached object that does not parse is logged and read from Postgres; a deleted photo is left out
+=== TEST 1: a cached object that does not parse, and one whose bytes do not match their checksum, are logged and read from Postgres; a deleted photo is left out
 --- request
 GET /v1/feed
 --- error_code: 200
 --- response_body eval
 $::Page
 --- error_log eval
-qr/\[error\] .*cached photo:9100006 is not a valid photo object/
+[qr/\[error\] .*cached photo:9100006 is not a valid photo object \(flags 1,/,
+ qr/\[error\] .*cached photo:9100005 is not a valid photo object \(flags \d{4,}, /]
 
 
 

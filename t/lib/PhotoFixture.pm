@@ -14,7 +14,7 @@ use File::Temp ();
 use IO::Socket::INET;
 use POSIX ();
 
-our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat list_id photo_json
+our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat object_flags list_id photo_json
                  complete_feed page_of
                  reader_and_poster png http http_burst backends
                  free_port silent_port solr_start solr_update
@@ -159,6 +159,13 @@ sub mc_set {
         mc_cmd($p, "set $k " . ($flags // 1) . " 0 " . length($v) . "\r\n$v\r\n",
                qr/^(STORED|ERROR|CLIENT_ERROR|SERVER_ERROR)/);
     }
+}
+
+# the memcached flags a writer stores an object's bytes with (the contract's
+# photo_object_flags()): the kind 1, and the top 24 bits of their CRC-32
+sub object_flags {
+    my ($v) = @_;
+    return (Compress::Zlib::crc32($v) & 0xffffff00) | 1;
 }
 
 sub mc_delete {

@@ -157,8 +157,13 @@ check_applied(h_t *h)
     CHECK(value != NULL, "the photo object is in memcached");
 
     if (value) {
-        CHECK(flags == PHOTO_MC_FLAGS, "with flags %d", PHOTO_MC_FLAGS);
-        CHECK(photo_object_check((unsigned char *) value, len, PHOTO1, NULL),
+        CHECK((flags & PHOTO_MC_KIND_MASK) == PHOTO_MC_FLAGS
+              && flags == photo_object_flags((unsigned char *) value, len)
+              && flags != PHOTO_MC_FLAGS,
+              "with flags %d and its checksum (flags 0x%08x)", PHOTO_MC_FLAGS,
+              (unsigned) flags);
+        CHECK(photo_object_check((unsigned char *) value, len, PHOTO1, flags,
+                                 NULL),
               "photo_object_check accepts it");
 
         memset(&p, 0, sizeof(p));

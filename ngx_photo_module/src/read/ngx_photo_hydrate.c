@@ -184,9 +184,9 @@ ngx_photo_hydrate_cached(void *data, ngx_photo_result_t *res)
         it = &rd->items[k];
         i = rd->item_ids[k];
 
-        if (it->found && it->flags == PHOTO_MC_FLAGS
+        if (it->found
             && photo_object_check(it->value.data, it->value.len, rd->ids[i],
-                                  &afs))
+                                  it->flags, &afs))
         {
             rd->objects[i] = it->value;
             ngx_photo_ocache_put(pmcf, r->connection->log, rd->ids[i],
@@ -359,7 +359,8 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
        (the photo deleted after we read it) stays; "set" over an object
        that was there but wrong */
     ngx_photo_mc_set(r->connection->log, !rd->items[k].found,
-                     &rd->items[k].key, &value, PHOTO_MC_FLAGS);
+                     &rd->items[k].key, &value,
+                     photo_object_flags(value.data, value.len));
     ngx_photo_metrics_add(r, NGX_PHOTO_M_OBJECTS_POSTGRES, 1);
     ngx_photo_metrics_add(r, NGX_PHOTO_M_OBJECTS_WRITTEN_BACK, 1);
     ngx_photo_ocache_put(pmcf, r->connection->log, o.id, &value);

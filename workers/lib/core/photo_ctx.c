@@ -5,6 +5,7 @@
 #include "photo_gearman.h"
 #include "photo_log.h"
 #include "photo_memcached.h"
+#include "photo_object.h"
 #include "photo_pg.h"
 #include "photo_redis.h"
 
@@ -166,7 +167,7 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
      */
     photo_metrics_call_begin(&start);
     mrc = memcached_set(ctx->mc, key, strlen(key), (const char *) value, len,
-                        0, PHOTO_MC_FLAGS);
+                        0, photo_object_flags(value, len));
     photo_metrics_call_end(PHOTO_BACKEND_MEMCACHED, &start);
 
     if (mrc != MEMCACHED_SUCCESS) {

@@ -3,9 +3,12 @@
  * of the bench users as its cached object in memcached (the contract's
  * generator, the workers' ketama pool), a complete feed list of FEED_LEN
  * random photo ids for each bench user, and a session per user whose token
- * is printed, one per line, for the load generator.
+ * is printed, one per line, for the load generator.  With LAST_PHOTO, only
+ * the photos of ids up to it (the bench's own seeded ones: the posts of
+ * earlier write benches, made by a bench user too, would otherwise grow
+ * the feeds' working set from run to run).
  *
- *   photo_bench_seed FIRST_USER USERS FEED_LEN > tokens
+ *   photo_bench_seed FIRST_USER USERS FEED_LEN [LAST_PHOTO] > tokens
  */
 
 #include "photo_config.h"
@@ -36,7 +39,7 @@ main(int argc, char **argv)
     int                  i, j, rows, reply_n;
     char                 err[256], key[64], token[64], **av, *members;
     size_t              *avlen, len;
-    int64_t              first, users, feed_len, *ids, *feed;
+    int64_t              first, users, feed_len, last, *ids, *feed;
     PGconn              *pg;
     PGresult            *res;
     yajl_gen             g;
@@ -48,14 +51,16 @@ main(int argc, char **argv)
     const unsigned char *buf;
     char                 sql[512];
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s FIRST_USER USERS FEED_LEN\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: %s FIRST_USER USERS FEED_LEN [LAST_PHOTO]\n",
+                argv[0]);
         return 2;
     }
 
     first = atoll(argv[1]);
     users = atoll(argv[2]);
     feed_len = atoll(argv[3]);
+    last = argc == 5 ? atoll(argv[4]) : INT64_MAX;
 
     photo_config_defaults(&cf);
     if (photo_config_load_env(&cf, err, sizeof(err)) != 0) {
@@ -79,8 +84,9 @@ main(int argc, char **argv)
              " p.width, p.height, p.lat, p.lng,"
              " extract(epoch from p.created_at)::bigint"
              " from photos p join users u on u.id = p.user_id"
-             " where p.user_id between %" PRId64 " and %" PRId64,
-             first, first + users - 1);
+             " where p.user_id between %" PRId64 " and %" PRId64
+             " and p.id <= %" PRId64,
+             first, first + users - 1, last);
 
     res = PQexec(pg, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -549,6 +549,7 @@ ngx_photo_mc_batch_finalize(ngx_photo_conn_t *conn, ngx_photo_status_e status)
     ngx_photo_mc_batch_t *batch = conn->data;
 
     ngx_uint_t              i, j, index;
+    ngx_connection_t       *c;
     ngx_photo_mc_get_t     *get;
     ngx_photo_mc_entry_t   *e;
     ngx_photo_mc_waiter_t  *w;
@@ -585,8 +586,14 @@ ngx_photo_mc_batch_finalize(ngx_photo_conn_t *conn, ngx_photo_status_e status)
                                index, status, w[i].joined);
 
         if (--get->pending == 0) {
+            c = get->request->connection;
+
             /* the request may be gone after this */
             get->handler(get->data, &get->result);
+
+            /* from an event, not from a request's handler: what its
+               finalize posted runs now (ngx_photo_redis.c says why) */
+            ngx_http_run_posted_requests(c);
         }
     }
 

@@ -619,6 +619,7 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
     ngx_photo_status_e status)
 {
     ngx_uint_t          i, last;
+    ngx_connection_t   *c;
     ngx_photo_result_t  res;
 
     i = call->n - call->pending;
@@ -651,6 +652,8 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
     res.index = i;
     res.reply.redis = reply;
 
+    c = call->request ? call->request->connection : NULL;
+
     call->handler(call->data, &res);
 
     /* some were never sent: the handler hears it after the last sent */
@@ -660,6 +663,17 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
         res.reply.redis = NULL;
 
         call->handler(call->data, &res);
+    }
+
+    /*
+     * From Redis's event or the call's timer, never from inside a request's
+     * own handler: what the handler's finalize posted runs now, as after
+     * each of nginx's upstream events (a response that could not be
+     * written to a client that had gone posts its request's end, and left
+     * to itself the connection was never closed)
+     */
+    if (c) {
+        ngx_http_run_posted_requests(c);
     }
 }
 

@@ -188,6 +188,7 @@ ngx_photo_health_done(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_health_row_t  *row = data;
 
+    ngx_connection_t        *c;
     ngx_photo_health_ctx_t  *ctx;
 
     ctx = row->ctx;
@@ -204,7 +205,13 @@ ngx_photo_health_done(void *data, ngx_photo_result_t *res)
         return;
     }
 
+    c = ctx->request->connection;
+
     ngx_http_finalize_request(ctx->request, ngx_photo_health_respond(ctx));
+
+    /* from a probe's event: what the finalize posted runs now (a response
+       that could not be written posts its request's end) */
+    ngx_http_run_posted_requests(c);
 }
 
 

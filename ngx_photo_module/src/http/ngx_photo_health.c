@@ -131,6 +131,8 @@ ngx_photo_health_handler(ngx_http_request_t *r)
         return ngx_photo_health_respond(ctx);
     }
 
+    /* a client that leaves ends it, its probes closed (the cleanup) */
+    r->read_event_handler = ngx_http_test_reading;
     r->main->count++;
 
     return NGX_DONE;

@@ -30,6 +30,8 @@
 #define NGX_PHOTO_MC_BUFFER_MAX       131072
 #define NGX_PHOTO_MC_VALUE_GUESS      320
 
+#define NGX_PHOTO_MC_NONE             ((ngx_uint_t) -1)   /* no server */
+
 
 typedef struct ngx_photo_mc_get_s  ngx_photo_mc_get_t;
 
@@ -157,7 +159,7 @@ ngx_photo_mc_get(ngx_http_request_t *r, ngx_photo_mc_item_t *items,
     cln->data = get;
 
     for (i = 0; i < n; i++) {
-        where[i] = NGX_ERROR;
+        where[i] = NGX_PHOTO_MC_NONE;
 
         if (!ngx_photo_mc_valid_key(&items[i].key)) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -304,8 +304,7 @@ ngx_photo_mc_batch(ngx_photo_mc_pool_t *mc, ngx_photo_mc_server_t *s,
     batch = s->open;
 
     if (batch
-        && (batch->entries.nelts + nkeys <= NGX_PHOTO_MC_BATCH_KEYS
-            || batch->entries.nelts == 0)
+        && batch->entries.nelts + nkeys <= NGX_PHOTO_MC_BATCH_KEYS
         && batch->key_bytes + key_bytes <= NGX_PHOTO_MC_BATCH_KEY_BYTES)
     {
         return batch;
@@ -370,13 +369,20 @@ ngx_photo_mc_batch_flush(ngx_event_t *ev)
     }
 
     conn = &batch->conn;
+    conn->server = s->conf;
+    conn->data = batch;             /* finalize's, from here on */
+
+    if (batch->entries.nelts == 0) {
+        /* every join failed (out of memory): nothing to ask */
+        ngx_photo_mc_batch_finalize(conn, NGX_PHOTO_DONE);
+        return;
+    }
 
     conn->request.len = sizeof("get" CRLF) - 1 + batch->key_bytes;
     conn->request.data = ngx_pnalloc(batch->pool, conn->request.len);
 
     if (conn->request.data == NULL) {
         /* its waiters learn it as a failure of the server's */
-        conn->server = s->conf;
         ngx_photo_mc_batch_finalize(conn, NGX_PHOTO_AWAY);
         return;
     }
@@ -397,7 +403,6 @@ ngx_photo_mc_batch_flush(ngx_event_t *ev)
 
     conn->peer = &s->peer;
     conn->caller = NULL;                /* many: each is told its wait */
-    conn->server = s->conf;
     conn->backend = "memcached";
     conn->log = *batch->mc->log;
     conn->log.action = s->get_action;
@@ -407,7 +412,6 @@ ngx_photo_mc_batch_flush(ngx_event_t *ev)
     conn->reinit = ngx_photo_mc_batch_reinit;
     conn->process = ngx_photo_mc_batch_process;
     conn->finalize = ngx_photo_mc_batch_finalize;
-    conn->data = batch;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, batch->mc->log, 0,
                    "photo memcached %V: get of %ui keys for %ui requests, "

@@ -32,6 +32,9 @@ static ngx_int_t ngx_photo_metrics_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_photo_metrics_log_phase(ngx_http_request_t *r);
 static void ngx_photo_metrics_observe(ngx_photo_histogram_t *h,
     ngx_photo_usec_t usec);
+static void ngx_photo_metrics_waited(ngx_http_request_t *r,
+    ngx_photo_metrics_main_conf_t *mmcf, ngx_uint_t n,
+    ngx_photo_status_e status, ngx_photo_usec_t usec);
 static void ngx_photo_metrics_slow(ngx_http_request_t *r,
     ngx_photo_metrics_main_conf_t *mmcf, ngx_photo_metrics_ctx_t *ctx,
     ngx_uint_t status, ngx_photo_usec_t elapsed);
@@ -428,7 +431,11 @@ ngx_photo_metrics_backend(ngx_http_request_t *r,
     n = bcf->metrics + server;
     usec = ngx_photo_metrics_now() - start;
 
-    if (mmcf->slot && n < mmcf->nservers) {
+    if (n >= mmcf->nservers) {
+        return;
+    }
+
+    if (mmcf->slot) {
         ms = &mmcf->slot->server[n];
 
         (void) ngx_atomic_fetch_add(&ms->calls, 1);
@@ -444,7 +451,7 @@ ngx_photo_metrics_backend(ngx_http_request_t *r,
     }
 
     if (r) {
-        ngx_photo_metrics_wait(r, bcf, server, status, start);
+        ngx_photo_metrics_waited(r, mmcf, n, status, usec);
     }
 }
 
@@ -454,7 +461,6 @@ ngx_photo_metrics_wait(ngx_http_request_t *r, ngx_photo_backend_conf_t *bcf,
     ngx_uint_t server, ngx_photo_status_e status, ngx_photo_usec_t start)
 {
     ngx_uint_t                      n;
-    ngx_photo_metrics_ctx_t        *ctx;
     ngx_photo_metrics_main_conf_t  *mmcf;
 
     mmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
@@ -462,9 +468,21 @@ ngx_photo_metrics_wait(ngx_http_request_t *r, ngx_photo_backend_conf_t *bcf,
 
     n = bcf->metrics + server;
 
-    if (n >= mmcf->nservers) {
-        return;
+    if (n < mmcf->nservers) {
+        ngx_photo_metrics_waited(r, mmcf, n, status,
+                                 ngx_photo_metrics_now() - start);
     }
+}
+
+
+/* Into the request's stages: usec on server n (an index of the zone's). */
+
+static void
+ngx_photo_metrics_waited(ngx_http_request_t *r,
+    ngx_photo_metrics_main_conf_t *mmcf, ngx_uint_t n,
+    ngx_photo_status_e status, ngx_photo_usec_t usec)
+{
+    ngx_photo_metrics_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_photo_metrics_module);
     if (ctx == NULL) {
@@ -483,7 +501,7 @@ ngx_photo_metrics_wait(ngx_http_request_t *r, ngx_photo_backend_conf_t *bcf,
         ctx->failed = (u_char *) (ctx->calls + mmcf->nservers);
     }
 
-    ctx->waited[n] += ngx_photo_metrics_now() - start;
+    ctx->waited[n] += usec;
     ctx->calls[n]++;
 
     if (status > ctx->failed[n]) {

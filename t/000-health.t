@@ -18,46 +18,8 @@ my $closed = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
 $ENV{TEST_NGINX_CLOSED_PORT} = $closed->sockport;
 close $closed;
 
-# A gearmand whose persistent queue fails, as one whose Redis restarted:
-# it answers "version" on its admin protocol, and refuses every
-# SUBMIT_JOB_BG with gearmand's own ERROR packet (QUEUE_ERROR).
-my $broken = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
-                                   LocalPort => 0, ReuseAddr => 1)
-    or die "listen: $!";
-$ENV{TEST_NGINX_BROKEN_QUEUE_PORT} = $broken->sockport;
-my $broken_pid = fork() // die "fork: $!";
-if ($broken_pid == 0) {
-    alarm 300;                      # never outlives the test file
-    $SIG{CHLD} = 'IGNORE';
-    while (my $c = $broken->accept) {
-        if (fork() // 0) {          # one process a connection
-            close $c;
-            next;
-        }
-        while (1) {
-            my $head;
-            last unless (read($c, $head, 4) // 0) == 4;
-            if ($head ne "\0REQ") {                        # admin text
-                my $rest = <$c>;
-                print $c "OK 1.1.20\n";
-                $c->flush;
-                next;
-            }
-            last unless (read($c, my $more, 8) // 0) == 8;
-            $head .= $more;
-            my (undef, $type, $len) = unpack('a4 N N', $head);
-            read($c, my $body, $len);
-            my $err = "QUEUE_ERROR\0QUEUE_ERROR";
-            print $c pack('a4 N N', "\0RES", 19, length $err) . $err;
-            $c->flush;
-        }
-        # not exit: a child must not run the runner's END, which stops the
-        # nginx in the pid file, the one serving the block at hand
-        POSIX::_exit(0);
-    }
-    POSIX::_exit(0);
-}
-END { kill 'TERM', $broken_pid if $broken_pid; }
+# A gearmand whose persistent queue fails (PhotoFixture::broken_gearmand).
+$ENV{TEST_NGINX_BROKEN_QUEUE_PORT} = broken_gearmand();
 
 photo_block_defaults();
 

@@ -25,6 +25,14 @@ wait_for() {
 
 # pid_running PID: a live process, not a zombie (the stack's daemons are
 # reparented to PID 1, which may reap them only a while after they exit).
+# "host:port ..." of a port list $1 on PHOTO_HOST: nginx.conf's photo_memcached
+# and photo_gearman, and the workers' PHOTO_*_SERVERS, in that order
+servers_of() {
+    local p out=
+    for p in $1; do out+="${out:+ }$PHOTO_HOST:$p"; done
+    printf '%s\n' "$out"
+}
+
 pid_running() {
     local stat
     kill -0 "$1" 2>/dev/null || return 1

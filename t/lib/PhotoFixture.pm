@@ -17,7 +17,7 @@ use POSIX ();
 our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat object_flags list_id photo_json
                  complete_feed page_of
                  reader_and_poster png http http_burst backends
-                 free_port silent_port solr_start solr_update
+                 free_port silent_port broken_gearmand solr_start solr_update
                  $Backends photo_block_defaults
                  $MediaKey media_key_file);
 
@@ -331,6 +331,56 @@ sub silent_port {
         or die "listen: $!";
     return ($s, $s->sockport);
 }
+
+# A gearmand whose persistent queue fails, as one whose Redis restarted,
+# for as long as the test file runs: it answers "version" on its admin
+# protocol, and refuses every request with gearmand's own ERROR packet
+# (QUEUE_ERROR).  Its port.
+my @broken_pids;
+
+sub broken_gearmand {
+    my $l = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "listen: $!";
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        alarm 300;                      # never outlives the test file
+        $SIG{CHLD} = 'IGNORE';
+        while (my $c = $l->accept) {
+            if (fork() // 0) {          # one process a connection
+                close $c;
+                next;
+            }
+            while (1) {
+                my $head;
+                last unless (read($c, $head, 4) // 0) == 4;
+                if ($head ne "\0REQ") {                        # admin text
+                    my $rest = <$c>;
+                    print $c "OK 1.1.20\n";
+                    $c->flush;
+                    next;
+                }
+                last unless (read($c, my $more, 8) // 0) == 8;
+                $head .= $more;
+                my (undef, $type, $len) = unpack('a4 N N', $head);
+                read($c, my $body, $len);
+                my $err = "QUEUE_ERROR\0QUEUE_ERROR";
+                print $c pack('a4 N N', "\0RES", 19, length $err) . $err;
+                $c->flush;
+            }
+            # not exit: a child must not run the runner's END, which stops
+            # the nginx in the pid file, the one serving the block at hand
+            POSIX::_exit(0);
+        }
+        POSIX::_exit(0);
+    }
+    push @broken_pids, $pid;
+    my $port = $l->sockport;
+    close $l;
+    return $port;
+}
+
+END { kill 'TERM', @broken_pids if @broken_pids; }
 
 # The Solr stand-in (t/solr/solr_standin.py) on a free port, for as long as
 # the test file runs; its port.

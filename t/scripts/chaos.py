@@ -23,7 +23,7 @@ lost 0, duplicated 0, and the stack answers /health at the end."""
 import http.client, json, os, re, signal, subprocess, sys, threading, time, uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import API, HOST, RUN, ROOT, call, png, sql  # noqa: E402
+from e2e_lib import API, GEARMAN_PORTS, HOST, RUN, ROOT, call, gearmand_pid_file, png, sql  # noqa: E402
 
 PORT = int(os.environ["PHOTO_NGINX_PORT"])
 STACK = os.path.join(ROOT, "scripts", "stack")
@@ -87,8 +87,8 @@ def kill_and_start(path):
 
 
 def kill_gearmand():
-    # the supervisor starts it again (scripts/lib/gearmand-supervisor)
-    kill(os.path.join(RUN, "gearmand", "gearmand.pid.gearmand"))
+    # the first; its supervisor starts it again (scripts/lib/gearmand-supervisor)
+    kill(gearmand_pid_file(GEARMAN_PORTS[0]))
 
 
 def restart_postgres():

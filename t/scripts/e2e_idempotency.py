@@ -13,11 +13,7 @@ import os, signal, sys, threading, time, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import RUN, call, check, done, poster, sql, waited
-
-# gearmand's own pid (scripts/stack runs it under a supervisor, whose pid
-# is in gearmand.pid)
-GEARMAND_PID = os.path.join(RUN, "gearmand", "gearmand.pid.gearmand")
+from e2e_lib import GEARMAN_PORTS, call, check, done, gearmand_pid_file, poster, sql, waited
 
 tag = uuid.uuid4().hex[:8]
 token, media = poster("idem_" + tag, "idem password")
@@ -47,8 +43,11 @@ time.sleep(0.5)
 check("one photo, under that id", rows(caption) == [b1.get("id")], rows(caption))
 
 # -- gearmand frozen during the submission ------------------------------------------
-with open(GEARMAND_PID) as f:
-    gearmand = int(f.read().split()[0])
+# every gearmand: the post goes to the one its id routes to
+gearmands = []
+for port in GEARMAN_PORTS:
+    with open(gearmand_pid_file(port)) as f:
+        gearmands.append(int(f.read().split()[0]))
 key, caption = str(uuid.uuid4()), "idem-%s-frozen" % tag
 first = {}
 
@@ -59,7 +58,8 @@ def first_attempt():
     first["took"] = time.time() - t0
 
 
-os.kill(gearmand, signal.SIGSTOP)
+for pid in gearmands:
+    os.kill(pid, signal.SIGSTOP)
 try:
     t = threading.Thread(target=first_attempt)
     t.start()
@@ -72,7 +72,8 @@ try:
     check("gearmand frozen: 503 after photo_gearman_timeout (%.2f s)" % first["took"],
           s == 503 and b["error"]["code"] == "unavailable" and 0.9 < first["took"] < 3, (s, b))
 finally:
-    os.kill(gearmand, signal.SIGCONT)
+    for pid in gearmands:
+        os.kill(pid, signal.SIGCONT)
 
 # gearmand, running again, reads the submission nginx left in its socket and
 # stores the job: the post is made although the client heard 503

@@ -2,7 +2,7 @@
 conf/stack.env), TAP-style checks, HTTP calls to its nginx, SQL through psql,
 and polling with a deadline."""
 
-import json, os, struct, subprocess, sys, time, urllib.error, urllib.request, zlib
+import json, os, socket, struct, subprocess, sys, time, urllib.error, urllib.request, zlib
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 
@@ -10,6 +10,35 @@ HOST = os.environ.get("PHOTO_HOST", "127.0.0.1")
 API = "http://%s:%s" % (HOST, os.environ["PHOTO_NGINX_PORT"])
 RUN = os.environ["PHOTO_RUN_DIR"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the stack's gearmand, in nginx.conf's photo_gearman order
+GEARMAN_PORTS = [int(p) for p in os.environ["PHOTO_GEARMAN_PORTS"].split()]
+
+
+def gearmand_pid_file(port):
+    """gearmand's own pid (scripts/stack runs each under a supervisor,
+    whose pid is in gearmand.PORT.pid)"""
+    return os.path.join(RUN, "gearmand", "gearmand.%d.pid.gearmand" % port)
+
+
+def gearman_status():
+    """{function: (queued or running, workers)} summed over every gearmand,
+    from its admin protocol's status"""
+    out = {}
+    for port in GEARMAN_PORTS:
+        with socket.create_connection((HOST, port), timeout=5) as s:
+            s.sendall(b"status\n")
+            buf = b""
+            while not buf.endswith(b".\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        for line in buf.decode().splitlines():
+            f = line.split("\t")
+            if len(f) == 4:
+                jobs, workers = out.get(f[0], (0, 0))
+                out[f[0]] = (jobs + int(f[1]), workers + int(f[3]))
+    return out
 
 
 def reachable_dir(name):

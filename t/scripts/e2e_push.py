@@ -17,31 +17,13 @@ import json, os, signal, socket, subprocess, sys, time, urllib.request, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import HOST, RUN, ROOT, call, check, done, sql, wait
+from e2e_lib import HOST, RUN, ROOT, call, check, done, gearman_status, sql, wait
 
 PUSH = os.path.join(RUN, "push")
 RULES = os.environ.get("PHOTO_PUSH_RULES", os.path.join(PUSH, "rules.json"))
 RECORDS = {"ios": os.environ.get("PHOTO_APNS_RECORDS", os.path.join(PUSH, "apns-records.txt")),
            "android": os.environ.get("PHOTO_FCM_RECORDS", os.path.join(PUSH, "fcm-records.txt"))}
 LOGS = {"ios": os.path.join(PUSH, "apns.log"), "android": os.path.join(PUSH, "fcm.log")}
-
-
-def gearman_status():
-    """{function: (queued or running, workers)} from gearmand's admin protocol"""
-    with socket.create_connection((HOST, int(os.environ["PHOTO_GEARMAN_PORT"])), timeout=5) as s:
-        s.sendall(b"status\n")
-        buf = b""
-        while not buf.endswith(b".\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    out = {}
-    for line in buf.decode().splitlines():
-        f = line.split("\t")
-        if len(f) == 4:
-            out[f[0]] = (int(f[1]), int(f[3]))
-    return out
 
 
 def drained():

@@ -142,7 +142,7 @@ check_gearman(photo_config_t *cf)
 {
     gearman_client_st  *c;
 
-    c = photo_gearman_client(cf);
+    c = photo_gearman_client(cf, 0);
     CHECK(c != NULL, "gearman client created");
     if (c == NULL) {
         return;

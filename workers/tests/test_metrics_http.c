@@ -208,7 +208,8 @@ static void
 endpoint(h_t *h, int port, pid_t w)
 {
     int      rc;
-    char    *text, type[128], cmd[256], file[192];
+    char    *text, type[128], cmd[256], file[192], server[64], up[128];
+    char     workers[192], queued[192];
     FILE    *f;
     double   t0, t1;
 
@@ -229,11 +230,15 @@ endpoint(h_t *h, int port, pid_t w)
           && strstr(text, "\nphoto_worker_backend_errors_total{backend="
                           "\"postgres\"} 0\n"),
           "durations, inserts, backend errors, the process");
-    CHECK(strstr(text, "\nphoto_gearman_up 1\n") != NULL
-          && strstr(text, "\nphoto_gearman_workers{function=\""
-                          PHOTO_JOB_PERSIST "\"} 2\n") != NULL
-          && strstr(text, "\nphoto_gearman_jobs_queued{function=\""
-                          PHOTO_JOB_PERSIST "\"} 0\n") != NULL,
+    snprintf(server, sizeof(server), "{server=\"127.0.0.1:%d\"",
+             h->gearman_port);
+    snprintf(up, sizeof(up), "\nphoto_gearman_up%s} 1\n", server);
+    snprintf(workers, sizeof(workers), "\nphoto_gearman_workers%s,function="
+             "\"" PHOTO_JOB_PERSIST "\"} 2\n", server);
+    snprintf(queued, sizeof(queued), "\nphoto_gearman_jobs_queued%s,"
+             "function=\"" PHOTO_JOB_PERSIST "\"} 0\n", server);
+    CHECK(strstr(text, up) != NULL && strstr(text, workers) != NULL
+          && strstr(text, queued) != NULL,
           "gearmand's queue, asked at the scrape (PHOTO_METRICS_GEARMAN=1): "
           "the worker's 2 connections");
 

@@ -1,8 +1,16 @@
 
 /*
  * The Gearman client: one job per connection at a time, on the connection
- * engine (ngx_photo_conn.c), which keeps idle connections to gearmand in
- * each worker; replies parsed in place by ngx_photo_gearman_parser.c.
+ * engine (ngx_photo_conn.c), which keeps idle connections to each gearmand
+ * in each worker; replies parsed in place by ngx_photo_gearman_parser.c.
+ *
+ * With several gearmand, a job goes to the one its unique key hashes to
+ * (photo_route_gearman(), as the workers' own submissions), and to the
+ * next ones in the list when that one is away or refuses it before it is
+ * stored: gearmand then never stored it, or (a crash between storing and
+ * answering) stored it too, which the idempotent workers apply once.  A
+ * timeout is not failed over: the job's fate is unknown, and its time is
+ * spent.
  *
  * A new connection first asks for the "exceptions" option, in the same
  * write as its first job, so that a worker's WORK_EXCEPTION reaches us
@@ -12,6 +20,7 @@
 #include "ngx_photo_gearman.h"
 #include "ngx_photo_gearman_parser.h"
 #include "ngx_photo_conn.h"
+#include "photo_route.h"
 
 
 #define NGX_PHOTO_GM_PORT          4730
@@ -32,11 +41,18 @@ typedef struct {
 } ngx_photo_gm_conf_t;
 
 
-/* The worker's client. */
-struct ngx_photo_gm_s {
+/* One gearmand as the worker process sees it. */
+typedef struct {
     ngx_photo_server_t         *server;
     char                       *action;      /* "submitting a job to ..." */
     ngx_photo_peer_t            peer;
+} ngx_photo_gm_node_t;
+
+
+/* The worker's client: every gearmand of photo_gearman, in its order. */
+struct ngx_photo_gm_s {
+    ngx_photo_gm_node_t        *nodes;
+    ngx_uint_t                  nnodes;
 };
 
 
@@ -47,10 +63,15 @@ typedef enum {
 } ngx_photo_gm_state_e;
 
 
-/* One submission: one connection, one job. */
+/* One submission: one connection at a time, one job. */
 typedef struct {
     ngx_photo_conn_t            conn;        /* OPTION_REQ, SUBMIT_JOB* */
     ngx_http_request_t         *request;
+    ngx_photo_gm_conf_t        *gmcf;
+    ngx_uint_t                  first;       /* the node tried first */
+    ngx_uint_t                  tries;       /* nodes tried so far */
+    ngx_uint_t                  ntries;      /* at most (1: no failover) */
+    ngx_str_t                   encoded;     /* what is sent, each node */
     size_t                      option_len;  /* not sent when kept alive */
     ngx_str_t                   function;    /* in the request, for logs */
 
@@ -77,6 +98,12 @@ static char *ngx_http_photo_gearman_init_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_photo_gearman_init_process(ngx_cycle_t *cycle);
 static void ngx_http_photo_gearman_exit_process(ngx_cycle_t *cycle);
 
+static ngx_int_t ngx_photo_gm_job(ngx_http_request_t *r, ngx_int_t node,
+    ngx_str_t *function, ngx_str_t *unique, ngx_str_t *payload,
+    ngx_uint_t background, ngx_msec_t timeout, ngx_photo_result_pt handler,
+    void *data);
+static ngx_int_t ngx_photo_gm_start(ngx_photo_gm_job_t *job);
+static ngx_uint_t ngx_photo_gm_failover(ngx_photo_gm_job_t *job);
 static ngx_int_t ngx_photo_gm_encode_job(ngx_photo_gm_job_t *job,
     ngx_str_t *function, ngx_str_t *unique, ngx_str_t *payload);
 static ngx_int_t ngx_photo_gm_reinit(ngx_photo_conn_t *conn);
@@ -93,7 +120,7 @@ static void ngx_photo_gm_cleanup(void *data);
 static ngx_command_t  ngx_http_photo_gearman_commands[] = {
 
     { ngx_string("photo_gearman"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_photo_backend_servers,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -187,9 +214,11 @@ static ngx_int_t
 ngx_http_photo_gearman_init_process(ngx_cycle_t *cycle)
 {
     size_t                len;
+    ngx_uint_t            i;
     ngx_photo_gm_t       *gm;
-    ngx_photo_gm_conf_t  *gmcf;
     ngx_photo_server_t   *server;
+    ngx_photo_gm_node_t  *node;
+    ngx_photo_gm_conf_t  *gmcf;
 
     gmcf = ngx_photo_backend_used(cycle, &ngx_http_photo_gearman_module);
 
@@ -204,29 +233,40 @@ ngx_http_photo_gearman_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    len = sizeof("submitting a job to gearman ") + server->name.len;
-    gm->action = ngx_pnalloc(cycle->pool, len);
-    if (gm->action == NULL) {
+    gm->nnodes = gmcf->backend.servers->nelts;
+    gm->nodes = ngx_pcalloc(cycle->pool,
+                            gm->nnodes * sizeof(ngx_photo_gm_node_t));
+    if (gm->nodes == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf((u_char *) gm->action, "submitting a job to gearman %V%Z",
-                &server->name);
+    for (i = 0; i < gm->nnodes; i++) {
+        node = &gm->nodes[i];
 
-    /*
-     * A gearmand that times out is not counted as failed: one slowed down
-     * by its queue's disk is not a dead one, and skipping it would turn a
-     * busy second into a second of refusals.
-     */
+        len = sizeof("submitting a job to gearman ") + server[i].name.len;
+        node->action = ngx_pnalloc(cycle->pool, len);
+        if (node->action == NULL) {
+            return NGX_ERROR;
+        }
 
-    if (ngx_photo_peer_init(&gm->peer, cycle, &gmcf->backend, 0,
-                            NGX_PHOTO_GM_KEEPALIVE)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+        ngx_sprintf((u_char *) node->action,
+                    "submitting a job to gearman %V%Z", &server[i].name);
+
+        /*
+         * A gearmand that times out is not counted as failed: one slowed
+         * down by its queue's disk is not a dead one, and skipping it would
+         * turn a busy second into a second of refusals.
+         */
+
+        if (ngx_photo_peer_init(&node->peer, cycle, &gmcf->backend, i,
+                                NGX_PHOTO_GM_KEEPALIVE)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        node->server = &server[i];
     }
-
-    gm->server = server;
 
     gmcf->state = gm;
 
@@ -237,6 +277,7 @@ ngx_http_photo_gearman_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_photo_gearman_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t            i;
     ngx_photo_gm_conf_t  *gmcf;
 
     gmcf = ngx_photo_backend_used(cycle, &ngx_http_photo_gearman_module);
@@ -245,7 +286,9 @@ ngx_http_photo_gearman_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    ngx_photo_peer_close(&gmcf->state->peer);
+    for (i = 0; i < gmcf->state->nnodes; i++) {
+        ngx_photo_peer_close(&gmcf->state->nodes[i].peer);
+    }
 
     gmcf->state = NULL;
 }
@@ -253,6 +296,28 @@ ngx_http_photo_gearman_exit_process(ngx_cycle_t *cycle)
 
 ngx_int_t
 ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
+    ngx_str_t *unique, ngx_str_t *payload, ngx_uint_t background,
+    ngx_msec_t timeout, ngx_photo_result_pt handler, void *data)
+{
+    return ngx_photo_gm_job(r, -1, function, unique, payload, background,
+                            timeout, handler, data);
+}
+
+
+ngx_int_t
+ngx_photo_gm_submit_to(ngx_http_request_t *r, ngx_uint_t server,
+    ngx_str_t *function, ngx_str_t *unique, ngx_str_t *payload,
+    ngx_photo_result_pt handler, void *data)
+{
+    return ngx_photo_gm_job(r, server, function, unique, payload, 1, 0,
+                            handler, data);
+}
+
+
+/* A job for node (-1: the unique key's, then the others), submitted. */
+
+static ngx_int_t
+ngx_photo_gm_job(ngx_http_request_t *r, ngx_int_t node, ngx_str_t *function,
     ngx_str_t *unique, ngx_str_t *payload, ngx_uint_t background,
     ngx_msec_t timeout, ngx_photo_result_pt handler, void *data)
 {
@@ -264,10 +329,10 @@ ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_gearman_module);
     gm = gmcf->state;
 
-    if (gm == NULL) {
+    if (gm == NULL || (node >= 0 && (ngx_uint_t) node >= gm->nnodes)) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "gearman: \"%V\" not submitted: no \"photo_gearman\"",
-                      function);
+                      "gearman: \"%V\" not submitted: no such "
+                      "\"photo_gearman\"", function);
         return NGX_ERROR;
     }
 
@@ -280,28 +345,28 @@ ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
         return NGX_ERROR;
     }
 
-    if (ngx_photo_peer_skip(&gm->peer)) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "gearman %V failed lately: \"%V\" not submitted",
-                      &gm->server->name, function);
-
-        /* refused at once: a call that failed, for the metrics */
-        ngx_photo_metrics_backend(r, &gmcf->backend, 0, NGX_PHOTO_AWAY,
-                                  ngx_photo_metrics_now());
-        return NGX_DECLINED;
-    }
-
     job = ngx_pcalloc(r->pool, sizeof(ngx_photo_gm_job_t));
     if (job == NULL) {
         return NGX_ERROR;
     }
 
     job->request = r;
+    job->gmcf = gmcf;
     job->background = background ? 1 : 0;
     job->timeout = timeout ? timeout : gmcf->backend.timeout;
     job->handler = handler;
     job->data = data;
     job->result.backend = "gearmand";
+
+    if (node >= 0) {
+        job->first = node;
+        job->ntries = 1;
+
+    } else {
+        job->first = photo_route_gearman(unique->data, unique->len,
+                                         gm->nnodes);
+        job->ntries = gm->nnodes;
+    }
 
     switch (ngx_photo_gm_encode_job(job, function, unique, payload)) {
 
@@ -324,36 +389,113 @@ ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
     cln->handler = ngx_photo_gm_cleanup;
     cln->data = job;
 
-    job->conn.peer = &gm->peer;
-    job->conn.caller = r;
-    job->conn.server = gm->server;
-    job->conn.backend = "gearman";
-    job->conn.log = *r->connection->log;
-    job->conn.log.action = gm->action;
-    job->conn.pool = r->pool;
-    job->conn.buffer_size = NGX_PHOTO_GM_BUFFER_SIZE;
-
-    /* one timer for connect, send and JOB_CREATED, a retry included */
-    job->conn.timeout = gmcf->backend.timeout;
-
-    job->conn.reinit = ngx_photo_gm_reinit;
-    job->conn.process = ngx_photo_gm_process;
-    job->conn.finalize = ngx_photo_gm_finalize;
-    job->conn.data = job;
-
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "photo gearman %V: %s \"%V\", %uz bytes",
-                   &gm->server->name,
+                   "photo gearman: %s \"%V\" \"%V\", %uz bytes",
                    background ? "SUBMIT_JOB_BG" : "SUBMIT_JOB",
-                   function, payload->len);
+                   function, unique, payload->len);
 
-    if (ngx_photo_conn_start(&job->conn) == NGX_DONE) {
-        /* failed at once, and said why */
+    if (ngx_photo_gm_start(job) != NGX_AGAIN) {
         job->done = 1;
         return NGX_DECLINED;
     }
 
     return NGX_AGAIN;
+}
+
+
+/*
+ * The job on the next of its nodes that is not skipped: NGX_AGAIN, on its
+ * way (finalize comes later); NGX_DECLINED, none took it (the last
+ * failure in job->result, all logged).
+ */
+
+static ngx_int_t
+ngx_photo_gm_start(ngx_photo_gm_job_t *job)
+{
+    ngx_http_request_t   *r;
+    ngx_photo_gm_node_t  *node;
+
+    r = job->request;
+
+    while (job->tries < job->ntries) {
+        node = &job->gmcf->state->nodes[(job->first + job->tries++)
+                                        % job->gmcf->state->nnodes];
+
+        if (ngx_photo_peer_skip(&node->peer)) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "photo gearman %V failed lately: \"%V\" not "
+                           "submitted there", &node->server->name,
+                           &job->function);
+
+            /* refused at once: a call that failed, for the metrics */
+            ngx_photo_metrics_backend(r, &job->gmcf->backend,
+                                      node->peer.keepalive.index,
+                                      NGX_PHOTO_AWAY,
+                                      ngx_photo_metrics_now());
+
+            job->result.status = NGX_PHOTO_AWAY;
+            continue;
+        }
+
+        /* a fresh exchange: nothing of the last node's carries over */
+        ngx_memzero(&job->conn, sizeof(ngx_photo_conn_t));
+
+        job->conn.peer = &node->peer;
+        job->conn.caller = r;
+        job->conn.server = node->server;
+        job->conn.backend = "gearman";
+        job->conn.log = *r->connection->log;
+        job->conn.log.action = node->action;
+        job->conn.pool = r->pool;
+        job->conn.buffer_size = NGX_PHOTO_GM_BUFFER_SIZE;
+        job->conn.request = job->encoded;
+
+        /* one timer for connect, send and JOB_CREATED, a retry included */
+        job->conn.timeout = job->gmcf->backend.timeout;
+
+        job->conn.reinit = ngx_photo_gm_reinit;
+        job->conn.process = ngx_photo_gm_process;
+        job->conn.finalize = ngx_photo_gm_finalize;
+        job->conn.data = job;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "photo gearman %V: \"%V\"", &node->server->name,
+                       &job->function);
+
+        if (ngx_photo_conn_start(&job->conn) == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        /* failed at once, and said why (finalize set the status) */
+        if (!ngx_photo_gm_failover(job)) {
+            return NGX_DECLINED;
+        }
+    }
+
+    /* each failure was logged as it came, but a skipped node's */
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "gearman: \"%V\" not submitted: %s failed lately",
+                  &job->function,
+                  job->ntries > 1 ? "every gearmand" : "the gearmand");
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The job failed on its node before gearmand stored it (away, or refused
+ * it: an ERROR, a bad reply) and another node is left to try.  Not after
+ * a timeout (gearmand may be slow, not down: it may still store it) nor
+ * once a foreground job was created (its worker may be at it).
+ */
+
+static ngx_uint_t
+ngx_photo_gm_failover(ngx_photo_gm_job_t *job)
+{
+    return job->tries < job->ntries
+           && job->result.status != NGX_PHOTO_DONE
+           && job->result.status != NGX_PHOTO_TIMEDOUT
+           && job->state != ngx_photo_gm_st_result;
 }
 
 
@@ -387,13 +529,13 @@ ngx_photo_gm_encode_job(ngx_photo_gm_job_t *job, ngx_str_t *function,
 
     job->option_len = ngx_photo_gm_packet_size(&option, 1);
 
-    job->conn.request.data = ngx_pnalloc(job->request->pool,
-                                         job->option_len + size);
-    if (job->conn.request.data == NULL) {
+    job->encoded.data = ngx_pnalloc(job->request->pool,
+                                    job->option_len + size);
+    if (job->encoded.data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_photo_gm_encode(job->conn.request.data, NGX_PHOTO_GM_OPTION_REQ,
+    p = ngx_photo_gm_encode(job->encoded.data, NGX_PHOTO_GM_OPTION_REQ,
                             &option, 1);
 
     job->function.data = p + NGX_PHOTO_GM_HEADER_SIZE;
@@ -403,7 +545,7 @@ ngx_photo_gm_encode_job(ngx_photo_gm_job_t *job, ngx_str_t *function,
                                                : NGX_PHOTO_GM_SUBMIT_JOB,
                             args, 3);
 
-    job->conn.request.len = p - job->conn.request.data;
+    job->encoded.len = p - job->encoded.data;
 
     return NGX_OK;
 }
@@ -711,6 +853,11 @@ ngx_photo_gm_finalize(ngx_photo_conn_t *conn, ngx_photo_status_e status)
                                                            : NULL;
 
     if (conn->starting) {
+        return;
+    }
+
+    /* the next node, if any: this one is away or refused the job */
+    if (ngx_photo_gm_failover(job) && ngx_photo_gm_start(job) == NGX_AGAIN) {
         return;
     }
 

@@ -48,20 +48,31 @@ extern ngx_module_t  ngx_http_photo_gearman_module;
 
 /*
  * SUBMIT_JOB_BG (background = 1) or SUBMIT_JOB (background = 0) of
- * function with the unique key and payload (all copied).  Connecting,
- * sending and gearmand's JOB_CREATED are bounded by photo_gearman_timeout;
- * a foreground job's wait for the worker's answer after that by timeout
- * (0: photo_gearman_timeout too).  Returns as every client's start call
- * (ngx_photo_backend.h): NGX_DECLINED after a failure of gearmand, for a
- * second, without trying to connect, or when it fails at once; NGX_ERROR
- * also for a function name or unique key gearman cannot carry.  The
- * handler is followed by ngx_http_run_posted_requests().  If r->pool is
- * destroyed first, the connection is closed (a job may have been
- * submitted: the unique key makes a retry the same job).
+ * function with the unique key and payload (all copied), to the gearmand
+ * the unique key routes to (photo_route_gearman()), and to the next ones
+ * in photo_gearman's order when that one is away or refuses the job before
+ * storing it.  Connecting, sending and gearmand's JOB_CREATED are bounded
+ * by photo_gearman_timeout, on each gearmand tried; a foreground job's
+ * wait for the worker's answer after that by timeout (0:
+ * photo_gearman_timeout too).  Returns as every client's start call
+ * (ngx_photo_backend.h): NGX_DECLINED when no gearmand took it at once
+ * (each that failed in the last second is skipped without trying to
+ * connect); NGX_ERROR also for a function name or unique key gearman
+ * cannot carry.  The handler is followed by ngx_http_run_posted_requests().
+ * If r->pool is destroyed first, the connection is closed (a job may have
+ * been submitted: the unique key makes a retry the same job).
  */
 ngx_int_t ngx_photo_gm_submit(ngx_http_request_t *r, ngx_str_t *function,
     ngx_str_t *unique, ngx_str_t *payload, ngx_uint_t background,
     ngx_msec_t timeout, ngx_photo_result_pt handler, void *data);
+
+/*
+ * A background job to photo_gearman's server'th gearmand alone, never
+ * another (/health asks each whether its queue stores jobs).
+ */
+ngx_int_t ngx_photo_gm_submit_to(ngx_http_request_t *r, ngx_uint_t server,
+    ngx_str_t *function, ngx_str_t *unique, ngx_str_t *payload,
+    ngx_photo_result_pt handler, void *data);
 
 
 #endif /* _NGX_PHOTO_GEARMAN_H_INCLUDED_ */

@@ -48,7 +48,7 @@ static ngx_photo_health_row_t *ngx_photo_health_row(
     ngx_photo_health_ctx_t *ctx, const char *backend,
     ngx_photo_server_t *server);
 static void ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx,
-    ngx_photo_server_t *server);
+    ngx_photo_server_t *server, ngx_uint_t index);
 static void ngx_photo_health_done(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx);
 static void ngx_photo_health_cleanup(void *data);
@@ -82,8 +82,9 @@ ngx_photo_health_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* one probe a server of each backend, one for gearmand's queue */
-    n = 1;
+    /* one probe a server of each backend, one for each gearmand's queue */
+    n = ngx_photo_backend_conf(r, ngx_http_photo_gearman_module)
+            ->servers->nelts;
 
     for (m = ngx_http_photo_backends; *m; m++) {
         n += ngx_photo_backend_conf(r, (**m))->servers->nelts;
@@ -125,7 +126,11 @@ ngx_photo_health_handler(ngx_http_request_t *r)
     }
 
     bcf = ngx_photo_backend_conf(r, ngx_http_photo_gearman_module);
-    ngx_photo_health_queue(ctx, bcf->servers->elts);
+    server = bcf->servers->elts;
+
+    for (i = 0; i < bcf->servers->nelts; i++) {
+        ngx_photo_health_queue(ctx, &server[i], i);
+    }
 
     if (ctx->pending == 0) {
         return ngx_photo_health_respond(ctx);
@@ -156,9 +161,10 @@ ngx_photo_health_row(ngx_photo_health_ctx_t *ctx, const char *backend,
 }
 
 
-/* the queue's probe: a line like the others, filled by gearmand's answer */
+/* a queue's probe: a line like the others, filled by its gearmand's answer */
 static void
-ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx, ngx_photo_server_t *server)
+ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx, ngx_photo_server_t *server,
+    ngx_uint_t index)
 {
     ngx_int_t                rc;
     ngx_str_t                fn, unique, payload;
@@ -170,8 +176,8 @@ ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx, ngx_photo_server_t *server)
     ngx_str_set(&unique, PHOTO_HEALTH_UNIQUE);
     ngx_str_set(&payload, "{}");
 
-    rc = ngx_photo_gm_submit(ctx->request, &fn, &unique, &payload, 1, 0,
-                             ngx_photo_health_done, row);
+    rc = ngx_photo_gm_submit_to(ctx->request, index, &fn, &unique, &payload,
+                                ngx_photo_health_done, row);
 
     if (rc == NGX_AGAIN) {
         ctx->pending++;

@@ -41,6 +41,8 @@ static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_MEMCACHED_PORTS", photo_cf_field(PHOTO_CF_STR, memcached_ports) },
     { "PHOTO_GEARMAN_HOST", photo_cf_field(PHOTO_CF_STR, gearman_host) },
     { "PHOTO_GEARMAN_PORT", photo_cf_field(PHOTO_CF_PORT, gearman_port) },
+    { "PHOTO_GEARMAN_SERVERS",
+      photo_cf_field(PHOTO_CF_SERVERS, gearman_servers) },
     { "PHOTO_FEED_CAP", photo_cf_field(PHOTO_CF_COUNT, feed_cap) },
     { "PHOTO_SOLR_URL", photo_cf_field(PHOTO_CF_STR, solr_url) },
     { "PHOTO_INDEX_BATCH", photo_cf_field(PHOTO_CF_COUNT, index_batch) },

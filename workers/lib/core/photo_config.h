@@ -38,6 +38,9 @@ typedef struct {
     char               memcached_ports[PHOTO_CONFIG_STR];/* PHOTO_MEMCACHED_PORTS */
     char               gearman_host[PHOTO_CONFIG_STR];   /* PHOTO_GEARMAN_HOST */
     int                gearman_port;                     /* PHOTO_GEARMAN_PORT */
+    /* PHOTO_GEARMAN_SERVERS: "host[:port] ...", as nginx.conf's
+       photo_gearman, in its order; "" = PHOTO_GEARMAN_HOST's one */
+    char               gearman_servers[PHOTO_CONFIG_LIST];
     int                feed_cap;                         /* PHOTO_FEED_CAP */
     char               solr_url[PHOTO_CONFIG_STR];       /* PHOTO_SOLR_URL: the
                                                             core, e.g.

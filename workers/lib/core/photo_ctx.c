@@ -8,6 +8,7 @@
 #include "photo_object.h"
 #include "photo_pg.h"
 #include "photo_redis.h"
+#include "photo_route.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,8 @@ photo_ctx_init(photo_ctx_t *ctx, photo_config_t *cf)
 void
 photo_ctx_free(photo_ctx_t *ctx)
 {
+    int  i;
+
     PQfinish(ctx->pg);
     redisFree(ctx->redis);
 
@@ -48,8 +51,10 @@ photo_ctx_free(photo_ctx_t *ctx)
         memcached_free(ctx->mc);
     }
 
-    if (ctx->gearman) {
-        gearman_client_free(ctx->gearman);
+    for (i = 0; i < PHOTO_GEARMAN_MAX; i++) {
+        if (ctx->gearman[i]) {
+            gearman_client_free(ctx->gearman[i]);
+        }
     }
 
     memset(ctx, 0, sizeof(*ctx));
@@ -230,29 +235,61 @@ photo_job_rc_t
 photo_ctx_submit(photo_ctx_t *ctx, photo_job_t *job, const char *function,
     const char *unique, const unsigned char *payload, size_t len)
 {
-    struct timespec   start;
-    gearman_return_t  grc;
+    int                      attempt;
+    unsigned                 first;
+    struct timespec          start;
+    gearman_return_t         grc;
+    gearman_client_st       *c;
+    photo_gearman_server_t   servers[PHOTO_GEARMAN_MAX];
 
-    if (ctx->gearman == NULL) {
-        ctx->gearman = photo_gearman_client(ctx->cf);
-        if (ctx->gearman == NULL) {
+    if (ctx->ngearman == 0) {
+        ctx->ngearman = photo_gearman_servers(ctx->cf, servers,
+                                              PHOTO_GEARMAN_MAX);
+        if (ctx->ngearman == -1) {
+            ctx->ngearman = 0;
+            return photo_ctx_failed(job, PHOTO_BACKEND_GEARMAN,
+                                    "no servers");
+        }
+    }
+
+    /* where the module would send it: a retried submission stays one job */
+    first = photo_route_gearman((const unsigned char *) unique,
+                                strlen(unique), (unsigned) ctx->ngearman);
+
+    if (ctx->gearman[first] == NULL) {
+        ctx->gearman[first] = photo_gearman_client(ctx->cf, first);
+        if (ctx->gearman[first] == NULL) {
             return photo_ctx_failed(job, PHOTO_BACKEND_GEARMAN,
                                     "the client cannot be set up");
         }
     }
 
-    photo_metrics_call_begin(&start);
-    grc = gearman_client_do_background(ctx->gearman, function, unique,
-                                       payload, len, NULL);
-    photo_metrics_call_end(PHOTO_BACKEND_GEARMAN, &start);
+    c = ctx->gearman[first];
 
-    if (grc != GEARMAN_SUCCESS) {
-        return photo_ctx_failed(job, PHOTO_BACKEND_GEARMAN,
-                                "submitting %s %s: %s", function, unique,
-                                gearman_client_error(ctx->gearman));
+    /*
+     * Twice, but after a timeout: a kept connection to a gearmand that
+     * restarted or died fails the first attempt; the second connects again
+     * (to the next server in order when that one is down).
+     */
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        photo_metrics_call_begin(&start);
+        grc = gearman_client_do_background(c, function, unique, payload, len,
+                                           NULL);
+        photo_metrics_call_end(PHOTO_BACKEND_GEARMAN, &start);
+
+        if (grc == GEARMAN_SUCCESS) {
+            return PHOTO_JOB_DONE;
+        }
+
+        if (grc == GEARMAN_TIMEOUT) {
+            break;
+        }
     }
 
-    return PHOTO_JOB_DONE;
+    return photo_ctx_failed(job, PHOTO_BACKEND_GEARMAN,
+                            "submitting %s %s: %s", function, unique,
+                            gearman_client_error(c));
 }
 
 

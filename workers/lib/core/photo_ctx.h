@@ -17,11 +17,11 @@
 #define PHOTO_CTX_H
 
 #include <hiredis/hiredis.h>
-#include <libgearman/gearman.h>
 #include <libmemcached/memcached.h>
 #include <libpq-fe.h>
 
 #include "photo_config.h"
+#include "photo_gearman.h"
 #include "photo_job.h"
 #include "photo_metrics.h"
 
@@ -34,7 +34,10 @@ typedef struct {
     memcached_st       *mc;
     long long           mc_skip[PHOTO_CTX_MC_SERVERS];  /* ms: a server
                                           that failed, left alone till then */
-    gearman_client_st  *gearman;      /* for follow-up jobs */
+    /* for follow-up jobs: by the gearmand each tries first (the job's
+       unique key's, photo_route_gearman()); made when first needed */
+    gearman_client_st  *gearman[PHOTO_GEARMAN_MAX];
+    int                 ngearman;     /* servers; 0: not yet known */
 } photo_ctx_t;
 
 void photo_ctx_init(photo_ctx_t *ctx, photo_config_t *cf);

@@ -25,13 +25,64 @@ static int photo_gearman_admin_connect(const char *host, int port,
 static void photo_gearman_collect(photo_metrics_out_t *out, void *data);
 
 
-gearman_client_st *
-photo_gearman_client(photo_config_t *cf)
+int
+photo_gearman_servers(const photo_config_t *cf,
+    photo_gearman_server_t *servers, int max)
 {
-    const char         *host;
-    gearman_client_st  *c;
+    int                      n, rc, port;
+    size_t                   len;
+    const char              *p, *host, *from;
+    photo_gearman_server_t  *s;
 
-    host = photo_config_host(cf, gearman_host);
+    if (cf->gearman_servers[0] == '\0') {
+        s = &servers[0];
+        snprintf(s->host, sizeof(s->host), "%s",
+                 photo_config_host(cf, gearman_host));
+        s->port = cf->gearman_port;
+        snprintf(s->name, sizeof(s->name), "%s:%d", s->host, s->port);
+        return 1;
+    }
+
+    from = "PHOTO_GEARMAN_SERVERS";
+    p = cf->gearman_servers;
+    n = 0;
+
+    while ((rc = photo_config_server_next(&p, &host, &len, &port,
+                                          cf->gearman_port))
+           == 1)
+    {
+        if (n == max) {
+            photo_log_error("%s: more than %d servers", from, max);
+            return -1;
+        }
+
+        s = &servers[n++];
+        snprintf(s->host, sizeof(s->host), "%.*s", (int) len, host);
+        s->port = port;
+        snprintf(s->name, sizeof(s->name), "%s:%d", s->host, s->port);
+    }
+
+    /* photo_config_load_*() checked the list already */
+    if (rc == -1 || n == 0) {
+        photo_log_error("%s: no server", from);
+        return -1;
+    }
+
+    return n;
+}
+
+
+gearman_client_st *
+photo_gearman_client(const photo_config_t *cf, unsigned first)
+{
+    int                      i, n;
+    gearman_client_st       *c;
+    photo_gearman_server_t   servers[PHOTO_GEARMAN_MAX], *s;
+
+    n = photo_gearman_servers(cf, servers, PHOTO_GEARMAN_MAX);
+    if (n == -1) {
+        return NULL;
+    }
 
     c = gearman_client_create(NULL);
     if (c == NULL) {
@@ -41,13 +92,17 @@ photo_gearman_client(photo_config_t *cf)
 
     gearman_client_set_timeout(c, PHOTO_GEARMAN_TIMEOUT_MS);
 
-    if (gearman_client_add_server(c, host, (in_port_t) cf->gearman_port)
-        != GEARMAN_SUCCESS)
-    {
-        photo_log_error("gearman %s:%d: %s", host, cf->gearman_port,
-                        gearman_client_error(c));
-        gearman_client_free(c);
-        return NULL;
+    for (i = 0; i < n; i++) {
+        s = &servers[(first + (unsigned) i) % (unsigned) n];
+
+        if (gearman_client_add_server(c, s->host, (in_port_t) s->port)
+            != GEARMAN_SUCCESS)
+        {
+            photo_log_error("gearman %s: %s", s->name,
+                            gearman_client_error(c));
+            gearman_client_free(c);
+            return NULL;
+        }
     }
 
     return c;
@@ -55,12 +110,9 @@ photo_gearman_client(photo_config_t *cf)
 
 
 gearman_worker_st *
-photo_gearman_worker(photo_config_t *cf)
+photo_gearman_worker(const photo_gearman_server_t *server)
 {
-    const char         *host;
     gearman_worker_st  *w;
-
-    host = photo_config_host(cf, gearman_host);
 
     w = gearman_worker_create(NULL);
     if (w == NULL) {
@@ -68,10 +120,10 @@ photo_gearman_worker(photo_config_t *cf)
         return NULL;
     }
 
-    if (gearman_worker_add_server(w, host, (in_port_t) cf->gearman_port)
+    if (gearman_worker_add_server(w, server->host, (in_port_t) server->port)
         != GEARMAN_SUCCESS)
     {
-        photo_log_error("gearman %s:%d: %s", host, cf->gearman_port,
+        photo_log_error("gearman %s: %s", server->name,
                         gearman_worker_error(w));
         gearman_worker_free(w);
         return NULL;
@@ -203,11 +255,11 @@ photo_gearman_collect(photo_metrics_out_t *out, void *data)
 {
     photo_config_t  *cf = data;
 
-    int           i;
-    char         *text, *line, *next, *tab;
-    size_t        len;
-    long          v[3];
-    const char   *host;
+    int                      i, j, n;
+    char                    *text[PHOTO_GEARMAN_MAX], *line, *next, *tab;
+    size_t                   len;
+    long                     v[3];
+    photo_gearman_server_t   servers[PHOTO_GEARMAN_MAX];
 
     static const char  *names[3] = {
         "photo_gearman_jobs_queued", "photo_gearman_jobs_running",
@@ -221,41 +273,59 @@ photo_gearman_collect(photo_metrics_out_t *out, void *data)
         "Workers connected to gearmand that can take the function."
     };
 
-    host = photo_config_host(cf, gearman_host);
-    text = photo_gearman_admin(host, cf->gearman_port, "status\n",
-                               PHOTO_GEARMAN_METRICS_MS);
+    n = photo_gearman_servers(cf, servers, PHOTO_GEARMAN_MAX);
+    if (n == -1) {
+        return;
+    }
 
     photo_metrics_family(out, "photo_gearman_up",
                          "Whether gearmand answered its admin protocol's "
                          "status at this scrape.", "gauge");
-    photo_metrics_sample(out, "photo_gearman_up", "", text != NULL);
 
-    if (text == NULL) {
-        return;
+    for (j = 0; j < n; j++) {
+        text[j] = photo_gearman_admin(servers[j].host, servers[j].port,
+                                      "status\n", PHOTO_GEARMAN_METRICS_MS);
+
+        photo_metrics_printf(out, "photo_gearman_up{server=\"");
+        photo_metrics_label_value(out, servers[j].name,
+                                  strlen(servers[j].name));
+        photo_metrics_printf(out, "\"} %d\n", text[j] != NULL);
     }
 
     for (i = 0; i < 3; i++) {
         photo_metrics_family(out, names[i], help[i], "gauge");
 
-        for (line = text; *line && *line != '.'; line = next) {
-            next = strchr(line, '\n');
-            next = next ? next + 1 : line + strlen(line);
-
-            tab = memchr(line, '\t', (size_t) (next - line));
-            if (tab == NULL
-                || sscanf(tab, "\t%ld\t%ld\t%ld", &v[0], &v[1], &v[2]) != 3)
-            {
+        for (j = 0; j < n; j++) {
+            if (text[j] == NULL) {
                 continue;
             }
 
-            v[0] -= v[1];
-            len = (size_t) (tab - line);
+            for (line = text[j]; *line && *line != '.'; line = next) {
+                next = strchr(line, '\n');
+                next = next ? next + 1 : line + strlen(line);
 
-            photo_metrics_printf(out, "%s{function=\"", names[i]);
-            photo_metrics_label_value(out, line, len);
-            photo_metrics_printf(out, "\"} %ld\n", v[i] > 0 ? v[i] : 0);
+                tab = memchr(line, '\t', (size_t) (next - line));
+                if (tab == NULL
+                    || sscanf(tab, "\t%ld\t%ld\t%ld", &v[0], &v[1], &v[2])
+                       != 3)
+                {
+                    continue;
+                }
+
+                v[0] -= v[1];
+                len = (size_t) (tab - line);
+
+                photo_metrics_printf(out, "%s{server=\"", names[i]);
+                photo_metrics_label_value(out, servers[j].name,
+                                          strlen(servers[j].name));
+                photo_metrics_printf(out, "\",function=\"");
+                photo_metrics_label_value(out, line, len);
+                photo_metrics_printf(out, "\"} %ld\n", v[i] > 0 ? v[i] : 0);
+            }
         }
     }
 
-    free(text);
+    for (j = 0; j < n; j++) {
+        free(text[j]);
+    }
 }

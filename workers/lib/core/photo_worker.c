@@ -341,7 +341,8 @@ photo_worker_register(photo_worker_thread_t *t)
 
     w = t->worker;
 
-    t->gearman = photo_gearman_worker(&w->cf);
+    t->server = &w->gearman[t->n % (unsigned) w->ngearman];
+    t->gearman = photo_gearman_worker(t->server);
     if (t->gearman == NULL) {
         return -1;
     }
@@ -380,10 +381,11 @@ photo_worker_register(photo_worker_thread_t *t)
         n = n < sizeof(names) ? n : sizeof(names) - 1;
     }
 
-    if (t->n == 0) {
-        photo_log_info("taking %s jobs from gearmand %s:%d, %u at a time",
-                       names, photo_config_host(&w->cf, gearman_host),
-                       w->cf.gearman_port, w->threads);
+    if (t->n < (unsigned) w->ngearman) {
+        photo_log_info("taking %s jobs from gearmand %s, %u at a time",
+                       names, t->server->name,
+                       (w->threads - t->n + (unsigned) w->ngearman - 1)
+                       / (unsigned) w->ngearman);
     }
 
     return 0;
@@ -401,6 +403,17 @@ photo_worker_run(photo_worker_t *w)
         photo_log_error("%u threads: 1 to %d", w->threads,
                         PHOTO_WORKER_MAX_THREADS);
         return 1;
+    }
+
+    w->ngearman = photo_gearman_servers(&w->cf, w->gearman,
+                                        PHOTO_GEARMAN_MAX);
+    if (w->ngearman == -1) {
+        return 1;
+    }
+
+    /* every gearmand's jobs need a connection that takes them */
+    if (w->threads < (unsigned) w->ngearman) {
+        w->threads = (unsigned) w->ngearman;
     }
 
     snprintf(w->id, sizeof(w->id), "%s-%d", w->prog, (int) getpid());
@@ -500,9 +513,7 @@ photo_worker_loop(void *data)
         case GEARMAN_NO_JOBS:
         case GEARMAN_TIMEOUT:
             if (t->outage) {
-                photo_log_info("gearmand %s:%d is back",
-                               photo_config_host(&w->cf, gearman_host),
-                               w->cf.gearman_port);
+                photo_log_info("gearmand %s is back", t->server->name);
                 t->outage = 0;
 
                 /* libgearman 1.1.20 does not send it again by itself */
@@ -520,9 +531,8 @@ photo_worker_loop(void *data)
             photo_metrics_backend_error(PHOTO_BACKEND_GEARMAN);
 
             if (t->outage++ == 0) {
-                photo_log_warn("gearmand %s:%d: %s; reconnecting",
-                               photo_config_host(&w->cf, gearman_host),
-                               w->cf.gearman_port,
+                photo_log_warn("gearmand %s: %s; reconnecting",
+                               t->server->name,
                                gearman_worker_error(t->gearman));
             }
 

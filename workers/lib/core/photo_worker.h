@@ -49,7 +49,7 @@
 #ifndef PHOTO_WORKER_H
 #define PHOTO_WORKER_H
 
-#include <libgearman/gearman.h>
+#include "photo_gearman.h"
 #include <pthread.h>
 #include <time.h>
 
@@ -101,6 +101,7 @@ typedef struct {
 /* one Gearman connection and the thread that takes jobs from it */
 typedef struct {
     photo_worker_t          *worker;
+    photo_gearman_server_t  *server;    /* its gearmand */
     gearman_worker_st       *gearman;
     pthread_t                tid;
     unsigned                 n;
@@ -118,7 +119,11 @@ struct photo_worker_s {
     int                       nfunctions;
     int                       exit_code;      /* when init returns -1 */
     unsigned                  threads;        /* set before photo_worker_run:
-                                                 jobs held at once (1) */
+                                                 jobs held at once (1); at
+                                                 least one per gearmand */
+    photo_gearman_server_t    gearman[PHOTO_GEARMAN_MAX];
+    int                       ngearman;       /* thread n takes from
+                                                 gearman[n % ngearman] */
     photo_worker_thread_t    *thread;
 };
 

@@ -23,8 +23,6 @@ wait_for() {
     done
 }
 
-# pid_running PID: a live process, not a zombie (the stack's daemons are
-# reparented to PID 1, which may reap them only a while after they exit).
 # "host:port ..." of a port list $1 on PHOTO_HOST: nginx.conf's photo_memcached
 # and photo_gearman, and the workers' PHOTO_*_SERVERS, in that order
 servers_of() {
@@ -33,6 +31,8 @@ servers_of() {
     printf '%s\n' "$out"
 }
 
+# pid_running PID: a live process, not a zombie (the stack's daemons are
+# reparented to PID 1, which may reap them only a while after they exit).
 pid_running() {
     local stat
     kill -0 "$1" 2>/dev/null || return 1

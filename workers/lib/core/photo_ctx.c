@@ -51,6 +51,12 @@ photo_ctx_free(photo_ctx_t *ctx)
         memcached_free(ctx->mc);
     }
 
+    for (i = 0; i < PHOTO_CTX_MC_SERVERS; i++) {
+        if (ctx->mc_one[i]) {
+            memcached_free(ctx->mc_one[i]);
+        }
+    }
+
     for (i = 0; i < PHOTO_GEARMAN_MAX; i++) {
         if (ctx->gearman[i]) {
             gearman_client_free(ctx->gearman[i]);
@@ -191,7 +197,9 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
 photo_job_rc_t
 photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job, const char *key)
 {
-    struct timespec     start;
+    uint32_t            server, i, n;
+    long long           now;
+    struct timespec     ts, start;
     memcached_return_t  mrc;
 
     if (photo_ctx_mc(ctx, job) != PHOTO_JOB_DONE) {
@@ -210,6 +218,50 @@ photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job, const char *key)
         return photo_ctx_failed(job, PHOTO_BACKEND_MEMCACHED,
                                 "tombstone %s: %s", key,
                                 memcached_last_error_message(ctx->mc));
+    }
+
+    /*
+     * And on every other server: when the pool grows or shrinks, a key
+     * maps to another server, and a copy of the object left on the one it
+     * mapped to before (or will map to again) would be served after the
+     * change.  Objects never change otherwise, so a deletion is all that
+     * can make such a copy stale.  Best effort: the key's own server, the
+     * one readers ask now, has it.
+     */
+
+    n = memcached_server_count(ctx->mc);
+    server = memcached_generate_hash(ctx->mc, key, strlen(key));
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    for (i = 0; i < n && i < PHOTO_CTX_MC_SERVERS; i++) {
+        if (i == server || now < ctx->mc_skip[i]) {
+            continue;
+        }
+
+        if (ctx->mc_one[i] == NULL) {
+            ctx->mc_one[i] = photo_memcached_server(ctx->cf, i);
+            if (ctx->mc_one[i] == NULL) {
+                continue;
+            }
+        }
+
+        photo_metrics_call_begin(&start);
+        mrc = memcached_set(ctx->mc_one[i], key, strlen(key),
+                            PHOTO_MC_TOMBSTONE,
+                            sizeof(PHOTO_MC_TOMBSTONE) - 1,
+                            PHOTO_MC_TOMBSTONE_TTL, PHOTO_MC_DELETED);
+        photo_metrics_call_end(PHOTO_BACKEND_MEMCACHED, &start);
+
+        if (mrc != MEMCACHED_SUCCESS) {
+            ctx->mc_skip[i] = now + PHOTO_CTX_MC_SKIP_MS;
+            photo_metrics_backend_error(PHOTO_BACKEND_MEMCACHED);
+            photo_log_warn("memcached: tombstone %s on server %u: %s; server "
+                           "left alone for %d ms", key, i,
+                           memcached_last_error_message(ctx->mc_one[i]),
+                           PHOTO_CTX_MC_SKIP_MS);
+        }
     }
 
     return PHOTO_JOB_DONE;

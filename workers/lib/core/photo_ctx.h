@@ -32,6 +32,8 @@ typedef struct {
     PGconn             *pg;
     redisContext       *redis;
     memcached_st       *mc;
+    memcached_st       *mc_one[PHOTO_CTX_MC_SERVERS];  /* each server
+                                          alone, made when first needed */
     long long           mc_skip[PHOTO_CTX_MC_SERVERS];  /* ms: a server
                                           that failed, left alone till then */
     /* for follow-up jobs: by the gearmand each tries first (the job's
@@ -58,7 +60,8 @@ redisContext *photo_ctx_redis(photo_ctx_t *ctx, photo_job_t *job);
 photo_job_rc_t photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job,
     const char *key, const unsigned char *value, size_t len);
 
-/* a deleted photo's tombstone at key (PHOTO_MC_DELETED, for a while) */
+/* a deleted photo's tombstone at key (PHOTO_MC_DELETED, for a while), on
+   the key's server, and on every other server of the pool best effort */
 photo_job_rc_t photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job,
     const char *key);
 

@@ -21,10 +21,28 @@
 #define PHOTO_MEMCACHED_RETRY_S     1
 
 
+static memcached_st *photo_memcached_make(photo_config_t *cf, int only);
+
+
 memcached_st *
 photo_memcached_pool(photo_config_t *cf)
 {
-    int                  port, rc;
+    return photo_memcached_make(cf, -1);
+}
+
+
+memcached_st *
+photo_memcached_server(photo_config_t *cf, unsigned n)
+{
+    return photo_memcached_make(cf, (int) n);
+}
+
+
+/* every server of the list (only -1), or its server number only */
+static memcached_st *
+photo_memcached_make(photo_config_t *cf, int only)
+{
+    int                  i, port, rc;
     char                 buf[PHOTO_CONFIG_LIST];
     size_t               len;
     const char          *list, *p, *host;
@@ -61,11 +79,16 @@ photo_memcached_pool(photo_config_t *cf)
 
     /* named as the module names them: ketama hashes the names */
     p = list;
+    i = 0;
 
     while ((rc = photo_config_server_next(&p, &host, &len, &port,
                                           MEMCACHED_DEFAULT_PORT))
            == 1)
     {
+        if (only != -1 && i++ != only) {
+            continue;
+        }
+
         mrc = photo_ketama_add_server(mc, host, len, (in_port_t) port);
         if (mrc != MEMCACHED_SUCCESS) {
             goto failed;
@@ -77,6 +100,11 @@ photo_memcached_pool(photo_config_t *cf)
                         (int) strcspn(p, PHOTO_CONFIG_SEP), p,
                         list == buf ? "PHOTO_HOST with PHOTO_MEMCACHED_PORTS"
                                     : "PHOTO_MEMCACHED_SERVERS");
+        memcached_free(mc);
+        return NULL;
+    }
+
+    if (memcached_server_count(mc) == 0) {
         memcached_free(mc);
         return NULL;
     }

@@ -13,4 +13,8 @@
  */
 memcached_st *photo_memcached_pool(photo_config_t *cf);
 
+/* The pool's server number n (in that order) alone, or NULL (logged, or
+   no such server). */
+memcached_st *photo_memcached_server(photo_config_t *cf, unsigned n);
+
 #endif /* PHOTO_MEMCACHED_H */

@@ -16,7 +16,7 @@ the stack runs no Prometheus."""
 import json, os, re, subprocess, sys, time, urllib.parse, urllib.request, uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import HOST, call, check, done, poster, wait  # noqa: E402
+from e2e_lib import GEARMAN_PORTS, HOST, call, check, done, poster, wait  # noqa: E402
 
 PROM = "http://%s:%s" % (HOST, os.environ.get("PHOTO_PROMETHEUS_PORT", "19090"))
 DONE = 'photo_worker_jobs_total{job="photo_persist",outcome="done"}'
@@ -153,9 +153,9 @@ def main():
           % (posts_before, query(posts)),
           wait(lambda: (query(posts) or 0) >= (posts_before or 0) + 1, 3 * step + 10))
 
-    check("gearmand's queue is scraped: photo_gearman_workers{function=\"photo_persist\"} >= 1",
-          (query('photo_gearman_workers{function="photo_persist"}') or 0) >= 1,
-          query('photo_gearman_workers{function="photo_persist"}'))
+    every = 'count(photo_gearman_workers{function="photo_persist"} >= 1)'
+    check("every gearmand's queue is scraped, each with persist workers: %s = %d"
+          % (every, len(GEARMAN_PORTS)), query(every) == len(GEARMAN_PORTS), query(every))
     check("the exporters: redis_up 1, pg_up 1",
           query("redis_up") == 1 and query("pg_up") == 1, (query("redis_up"), query("pg_up")))
 

@@ -24,7 +24,7 @@ lost 0, duplicated 0, and the stack answers /health at the end."""
 import http.client, json, os, re, signal, subprocess, sys, threading, time, uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import API, GEARMAN_PORTS, HOST, RUN, ROOT, call, gearmand_pid_file, png, sql  # noqa: E402
+from e2e_lib import API, GEARMAN_PORTS, HOST, RUN, ROOT, call, gearmand_pid_file, pid_in, png, sql  # noqa: E402
 
 PORT = int(os.environ["PHOTO_NGINX_PORT"])
 STACK = os.path.join(ROOT, "scripts", "stack")
@@ -45,14 +45,6 @@ def pg_dir():
     return os.path.join(RUN, "pg")
 
 
-def pid_of(path):
-    try:
-        with open(path) as f:
-            return int(f.readline())
-    except (OSError, ValueError):
-        return None
-
-
 def stack(*args):
     subprocess.run([STACK, *args], check=True, stdout=subprocess.DEVNULL)
 
@@ -60,7 +52,7 @@ def stack(*args):
 # ------------------------------------------------------------------ faults
 
 def kill(path, sig=signal.SIGKILL):
-    pid = pid_of(path)
+    pid = pid_in(path)
     if pid:
         os.kill(pid, sig)
     return pid
@@ -117,7 +109,7 @@ def upgrade_nginx():
     old = kill(nginx_pidfile(), signal.SIGUSR2)
     deadline = time.time() + 10
     while time.time() < deadline:
-        new = pid_of(nginx_pidfile())
+        new = pid_in(nginx_pidfile())
         if new and new != old and os.path.exists(nginx_pidfile() + ".oldbin"):
             break
         time.sleep(0.05)
@@ -284,11 +276,11 @@ def stack_pids(monitoring=False):
             continue
         for f in fs:
             if f.endswith(".pid") or f.endswith(".gearmand") or f == "postmaster.pid":
-                p = pid_of(os.path.join(d, f))
+                p = pid_in(os.path.join(d, f))
                 if p:
                     pids.add(p)
     if not monitoring:
-        p = pid_of(os.path.join(pg_dir(), "data", "postmaster.pid"))
+        p = pid_in(os.path.join(pg_dir(), "data", "postmaster.pid"))
         if p:
             pids.add(p)
     # their children: nginx's workers, Postgres's backends and helpers

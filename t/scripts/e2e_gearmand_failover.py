@@ -17,7 +17,7 @@ import glob, os, signal, subprocess, sys, time, uuid, zlib
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_lib import (GEARMAN_PORTS, RUN, ROOT, call, check, done,  # noqa: E402
-                     gearmand_pid_file, poster, sql, waited)
+                     gearmand_pid_file, pid_in, poster, sql, waited)
 
 if len(GEARMAN_PORTS) < 2:
     print("skipped: the stack runs one gearmand (PHOTO_GEARMAN_PORTS)")
@@ -45,15 +45,7 @@ def stored(prefix):
     return dict(l.split("|", 1) for l in out.splitlines() if l)
 
 
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-persist = [p for p in (read_pid(f) for f in glob.glob(os.path.join(RUN, "workers", "photo_persist.*.pid")))
+persist = [p for p in (pid_in(f) for f in glob.glob(os.path.join(RUN, "workers", "photo_persist.*.pid")))
            if p]
 check("the stack runs persist workers", len(persist) >= 1, persist)
 dead = GEARMAN_PORTS[1]
@@ -74,8 +66,8 @@ try:
           0 < len(on_dead) < N, len(on_dead))
 
     # -- the second killed, its supervisor first: it stays down ---------------
-    os.kill(read_pid(gearmand_pid_file(dead).rsplit(".", 1)[0]), signal.SIGKILL)
-    os.kill(read_pid(gearmand_pid_file(dead)), signal.SIGKILL)
+    os.kill(pid_in(gearmand_pid_file(dead, supervisor=True)), signal.SIGKILL)
+    os.kill(pid_in(gearmand_pid_file(dead)), signal.SIGKILL)
     check("the second gearmand is down", waited(
         lambda: subprocess.run(["ss", "-Hltn", "sport = :%d" % dead], capture_output=True,
                                text=True).stdout.strip() == "", 5) is not None)

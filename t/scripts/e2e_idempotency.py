@@ -13,7 +13,7 @@ import os, signal, sys, threading, time, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import GEARMAN_PORTS, call, check, done, gearmand_pid_file, poster, sql, waited
+from e2e_lib import GEARMAN_PORTS, call, check, done, gearmand_pid_file, pid_in, poster, sql, waited
 
 tag = uuid.uuid4().hex[:8]
 token, media = poster("idem_" + tag, "idem password")
@@ -44,10 +44,7 @@ check("one photo, under that id", rows(caption) == [b1.get("id")], rows(caption)
 
 # -- gearmand frozen during the submission ------------------------------------------
 # every gearmand: the post goes to the one its id routes to
-gearmands = []
-for port in GEARMAN_PORTS:
-    with open(gearmand_pid_file(port)) as f:
-        gearmands.append(int(f.read().split()[0]))
+gearmands = [pid_in(gearmand_pid_file(port)) for port in GEARMAN_PORTS]
 key, caption = str(uuid.uuid4()), "idem-%s-frozen" % tag
 first = {}
 

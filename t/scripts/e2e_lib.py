@@ -14,10 +14,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 GEARMAN_PORTS = [int(p) for p in os.environ["PHOTO_GEARMAN_PORTS"].split()]
 
 
-def gearmand_pid_file(port):
-    """gearmand's own pid (scripts/stack runs each under a supervisor,
-    whose pid is in gearmand.PORT.pid)"""
-    return os.path.join(RUN, "gearmand", "gearmand.%d.pid.gearmand" % port)
+def gearmand_pid_file(port, supervisor=False):
+    """the file with gearmand's own pid, or with its supervisor's (scripts/stack
+    runs each gearmand under one)"""
+    return os.path.join(RUN, "gearmand", "gearmand.%d.pid%s" % (port, "" if supervisor else ".gearmand"))
+
+
+def pid_in(path):
+    """the pid a PID file begins with, or None"""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def gearman_status():

@@ -13,7 +13,7 @@ Apple and Google do):
 Fresh users and tokens each run. Prints 'N passed, N failed'; skipped
 (exit 77) when the stack runs no push stand-ins."""
 
-import json, os, signal, socket, subprocess, sys, time, urllib.request, uuid
+import json, os, signal, subprocess, sys, time, urllib.request, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

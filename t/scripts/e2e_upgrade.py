@@ -15,20 +15,12 @@ import os, signal, subprocess, sys, threading, time, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import RUN, call, check, done, poster, sql, waited
+from e2e_lib import RUN, call, check, done, pid_in, poster, sql, waited
 
 THREADS = 6
 NGINX = os.environ.get("PHOTO_NGINX_BINARY", "/usr/sbin/nginx")
 PIDFILE = os.path.join(RUN, "nginx", "logs", "nginx.pid")
 SHARD_BITS, SEQ_BITS = 13, 10      # contract/photo_contract.h
-
-
-def pid_in(path):
-    try:
-        with open(path) as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def alive(pid):

@@ -416,6 +416,7 @@ ngx_photo_gm_start(ngx_photo_gm_job_t *job)
     ngx_photo_gm_node_t  *node;
 
     r = job->request;
+    node = NULL;
 
     while (job->tries < job->ntries) {
         node = &job->gmcf->state->nodes[(job->first + job->tries++)
@@ -472,11 +473,11 @@ ngx_photo_gm_start(ngx_photo_gm_job_t *job)
         }
     }
 
-    /* each failure was logged as it came, but a skipped node's */
+    /* the last one was skipped: each failure before was logged already */
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "gearman: \"%V\" not submitted: %s failed lately",
-                  &job->function,
-                  job->ntries > 1 ? "every gearmand" : "the gearmand");
+                  "gearman %V failed lately, the last of %ui tried: \"%V\" "
+                  "not submitted", &node->server->name, job->ntries,
+                  &job->function);
 
     return NGX_DECLINED;
 }

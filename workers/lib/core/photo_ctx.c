@@ -27,6 +27,7 @@
 
 
 static photo_job_rc_t photo_ctx_mc(photo_ctx_t *ctx, photo_job_t *job);
+static long long photo_ctx_now_ms(void);
 static photo_job_rc_t photo_ctx_pg_failed(photo_ctx_t *ctx, photo_job_t *job,
     PGresult *res);
 
@@ -152,15 +153,14 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
 {
     uint32_t            server;
     long long           now;
-    struct timespec     ts, start;
+    struct timespec     start;
     memcached_return_t  mrc;
 
     if (photo_ctx_mc(ctx, job) != PHOTO_JOB_DONE) {
         return PHOTO_JOB_RETRY;
     }
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    now = photo_ctx_now_ms();
 
     server = memcached_generate_hash(ctx->mc, key, strlen(key))
              % PHOTO_CTX_MC_SERVERS;
@@ -194,12 +194,24 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
 }
 
 
+/* the monotonic clock in ms, for the servers' skip windows (mc_skip) */
+static long long
+photo_ctx_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
 photo_job_rc_t
 photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job, const char *key)
 {
     uint32_t            server, i, n;
     long long           now;
-    struct timespec     ts, start;
+    struct timespec     start;
     memcached_return_t  mrc;
 
     if (photo_ctx_mc(ctx, job) != PHOTO_JOB_DONE) {
@@ -232,8 +244,7 @@ photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job, const char *key)
     n = memcached_server_count(ctx->mc);
     server = memcached_generate_hash(ctx->mc, key, strlen(key));
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    now = photo_ctx_now_ms();
 
     for (i = 0; i < n && i < PHOTO_CTX_MC_SERVERS; i++) {
         if (i == server || now < ctx->mc_skip[i]) {

@@ -122,7 +122,7 @@ main(int argc, char **argv)
         return 1;
     }
 
-    b->me = w.id;                       /* filled in when registering */
+    b->me = w.id;                       /* photo_index-<pid> */
     snprintf(b->pending, sizeof(b->pending), "%s%s",
              PHOTO_REDIS_INDEX_PENDING, w.cf.solr_url);
     snprintf(b->lock, sizeof(b->lock), "%s%s", PHOTO_REDIS_INDEX_FLUSH,

@@ -93,6 +93,10 @@ photo_worker_init(photo_worker_t *w, int argc, char **argv,
 
     memset(w, 0, sizeof(*w));
     w->prog = prog;
+
+    /* before any thread of the worker's own may use it (the index
+       worker's sender takes its flush lock under this name) */
+    snprintf(w->id, sizeof(w->id), "%s-%d", prog, (int) getpid());
     w->about = about;
     w->exit_code = 2;
     w->threads = 1;
@@ -415,8 +419,6 @@ photo_worker_run(photo_worker_t *w)
     if (w->threads < (unsigned) w->ngearman) {
         w->threads = (unsigned) w->ngearman;
     }
-
-    snprintf(w->id, sizeof(w->id), "%s-%d", w->prog, (int) getpid());
 
     if (w->cf.metrics_port
         && photo_metrics_http_start(w->cf.metrics_host, w->cf.metrics_port)

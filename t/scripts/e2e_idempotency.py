@@ -6,14 +6,18 @@ makes no second photo; a post whose submission met a frozen gearmand
 runs again) answers 503, and its retry with the same key, once gearmand
 runs again, answers 202 with the id the job was stored under: one photo,
 not two. A retry while the first is still waiting for gearmand is 409,
-the same key with another body 422.
+the same key with another body 422. A post whose answer Redis could not
+keep (Redis stopped while the post waited for gearmand) is, retried once
+Redis is back, not told 409 for the rest of its hold: nginx keeps the
+answer when Redis returns, and the retry is the same post.
 Prints 'N passed, N failed'."""
 
-import os, signal, sys, threading, time, uuid
+import os, signal, subprocess, sys, threading, time, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import GEARMAN_PORTS, call, check, done, gearmand_pid_file, pid_in, poster, sql, waited
+from e2e_lib import (GEARMAN_PORTS, HOST, ROOT, RUN, call, check, done, gearmand_pid_file, pid_in,
+                     poster, sql, waited)
 
 tag = uuid.uuid4().hex[:8]
 token, media = poster("idem_" + tag, "idem password")
@@ -84,6 +88,44 @@ time.sleep(1)
 check("one photo, under the id the retry was answered", rows(caption) == [b.get("id")], (rows(caption), b))
 s2, b2, _ = post(key, caption)
 check("and a retry after that: the stored 202", (s2, b2) == (s, b), (s2, b2))
+
+# -- Redis gone while the post ran ---------------------------------------------------
+# the hold taken, then Redis stopped (its AOF keeps the hold) while the post
+# waits for a frozen gearmand: nginx cannot keep the 503 in the record
+key, caption = str(uuid.uuid4()), "idem-%s-redis-gone" % tag
+gearmands = [pid_in(gearmand_pid_file(port)) for port in GEARMAN_PORTS]
+redis_pid = pid_in(os.path.join(RUN, "redis", "redis.pid"))
+for pid in gearmands:
+    os.kill(pid, signal.SIGSTOP)
+try:
+    t = threading.Thread(target=first_attempt)
+    t.start()
+    time.sleep(0.2)
+    os.kill(redis_pid, signal.SIGTERM)
+    t.join()
+finally:
+    for pid in gearmands:
+        os.kill(pid, signal.SIGCONT)
+s, b, _ = first["answer"]
+check("Redis stopped while the post waited: 503", s == 503, (s, b))
+waited(lambda: not os.path.exists("/proc/%d" % redis_pid), 10)
+subprocess.run([os.path.join(ROOT, "scripts", "stack"), "start"], check=True,
+               stdout=subprocess.DEVNULL)
+back = time.time()
+time.sleep(0.5)
+answers = []
+while time.time() < back + 15:
+    s, b, _ = post(key, caption)
+    answers.append(s)
+    if s not in (409, 503):
+        break
+    time.sleep(0.2)
+check("its retry once Redis is back (%.1f s later): 202 at once, not 409 until the hold lapses"
+      % (time.time() - back), answers[:1] == [202] and b.get("id", "").isdigit(), answers)
+made = waited(lambda: rows(caption), 10)
+time.sleep(0.5)
+check("one photo, under the id the retry was answered", rows(caption) == [b.get("id")],
+      (rows(caption), b))
 
 # -- without a key, nothing is remembered -------------------------------------------
 caption = "idem-%s-nokey" % tag

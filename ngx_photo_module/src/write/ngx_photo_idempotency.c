@@ -26,6 +26,10 @@
  * So a post answered 503 because gearmand did not confirm in time (it may
  * have stored the job all the same) is, retried with its key, the same job:
  * the same gearman unique key and photo id, which the workers apply once.
+ *
+ * A finish Redis did not take (it went away while the write ran) is tried
+ * again by the worker until Redis takes it or the hold has lapsed anyway:
+ * a retry once Redis is back is not told 409 for the rest of the hold.
  */
 
 #include "ngx_photo_write.h"
@@ -42,6 +46,7 @@
 #define NGX_PHOTO_IDEM_HEADER      "Idempotency-Key"
 #define NGX_PHOTO_HTTP_UNPROCESSABLE  422
 #define NGX_PHOTO_IDEM_ARGS        6           /* ARGV of a script, at most */
+#define NGX_PHOTO_IDEM_LATE_RETRY  250         /* ms between a late finish's tries */
 
 
 typedef enum {
@@ -73,12 +78,32 @@ struct ngx_photo_idem_s {
     ngx_uint_t                  status;     /* the answer, while stored */
     ngx_chain_t                *out;
     off_t                       length;
+    ngx_str_t                  *finish;     /* finish's ARGV, while stored */
 };
+
+
+/*
+ * A finish tried again by the worker, not the request: its own copy of the
+ * record and ARGV in one heap block, freed once Redis took it or its hold
+ * has lapsed (the process's exit ends it too: the timer is cancelable).
+ */
+typedef struct {
+    ngx_event_t                 ev;
+    ngx_msec_t                  until;      /* the hold lapses by then */
+    ngx_str_t                   record;
+    ngx_str_t                   args[NGX_PHOTO_IDEM_ARGS];
+} ngx_photo_idem_late_t;
 
 
 static ngx_int_t ngx_photo_idem_eval(ngx_photo_idem_t *idem,
     ngx_str_t *script, ngx_str_t *args, ngx_uint_t nargs,
     ngx_photo_result_pt handler);
+static int ngx_photo_idem_argv(ngx_str_t *script, ngx_str_t *record,
+    ngx_str_t *args, ngx_uint_t nargs, const char **argv, size_t *argvlen);
+static void ngx_photo_idem_late(ngx_http_request_t *r, ngx_str_t *record,
+    ngx_str_t *args);
+static void ngx_photo_idem_late_try(ngx_event_t *ev);
+static void ngx_photo_idem_late_done(void *data, ngx_photo_result_t *res);
 static void ngx_photo_idem_begun(void *data, ngx_photo_result_t *res);
 static void ngx_photo_idem_resubmit(ngx_photo_idem_t *idem,
     redisReply *reply);
@@ -239,15 +264,29 @@ ngx_photo_idem_begin(ngx_photo_write_t *w, ngx_photo_write_pt next)
 }
 
 
-/* EVAL script 1 record args... */
-
 static ngx_int_t
 ngx_photo_idem_eval(ngx_photo_idem_t *idem, ngx_str_t *script,
     ngx_str_t *args, ngx_uint_t nargs, ngx_photo_result_pt handler)
 {
-    ngx_uint_t   i;
+    int          argc;
     size_t       argvlen[4 + NGX_PHOTO_IDEM_ARGS];
     const char  *argv[4 + NGX_PHOTO_IDEM_ARGS];
+
+    argc = ngx_photo_idem_argv(script, &idem->record, args, nargs, argv,
+                               argvlen);
+
+    return ngx_photo_redis_command(idem->write->request, handler, idem, argc,
+                                   argv, argvlen);
+}
+
+
+/* EVAL script 1 record args... */
+
+static int
+ngx_photo_idem_argv(ngx_str_t *script, ngx_str_t *record, ngx_str_t *args,
+    ngx_uint_t nargs, const char **argv, size_t *argvlen)
+{
+    ngx_uint_t  i;
 
     argv[0] = "EVAL";
     argvlen[0] = 4;
@@ -255,16 +294,15 @@ ngx_photo_idem_eval(ngx_photo_idem_t *idem, ngx_str_t *script,
     argvlen[1] = script->len;
     argv[2] = "1";
     argvlen[2] = 1;
-    argv[3] = (char *) idem->record.data;
-    argvlen[3] = idem->record.len;
+    argv[3] = (char *) record->data;
+    argvlen[3] = record->len;
 
     for (i = 0; i < nargs; i++) {
         argv[4 + i] = (char *) args[i].data;
         argvlen[4 + i] = args[i].len;
     }
 
-    return ngx_photo_redis_command(idem->write->request, handler, idem,
-                                   (int) (4 + nargs), argv, argvlen);
+    return (int) (4 + nargs);
 }
 
 
@@ -565,7 +603,7 @@ ngx_photo_idem_answer(ngx_http_request_t *r, ngx_uint_t status,
 {
     u_char             *p;
     ngx_int_t           rc;
-    ngx_str_t           args[NGX_PHOTO_IDEM_ARGS];
+    ngx_str_t          *args;
     ngx_chain_t        *cl;
     ngx_photo_idem_t   *idem;
     ngx_photo_write_t  *w;
@@ -586,7 +624,11 @@ ngx_photo_idem_answer(ngx_http_request_t *r, ngx_uint_t status,
     idem = w->idem;
 
     p = ngx_pnalloc(r->pool, length + 2 * NGX_INT_T_LEN);
-    if (p == NULL || ngx_photo_idem_cookies(r, &args[4]) != NGX_OK) {
+    args = ngx_palloc(r->pool, NGX_PHOTO_IDEM_ARGS * sizeof(ngx_str_t));
+
+    if (p == NULL || args == NULL
+        || ngx_photo_idem_cookies(r, &args[4]) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -622,14 +664,16 @@ ngx_photo_idem_answer(ngx_http_request_t *r, ngx_uint_t status,
     idem->status = status;
     idem->out = out;
     idem->length = length;
+    idem->finish = args;
     idem->state = NGX_PHOTO_IDEM_STORING;
 
     rc = ngx_photo_idem_eval(idem, &ngx_photo_idem_finish_script, args,
                              NGX_PHOTO_IDEM_ARGS, ngx_photo_idem_stored);
 
     if (rc != NGX_AGAIN) {
-        /* the answer all the same; the hold lapses by itself */
+        /* the answer all the same; the finish goes on without it */
         idem->state = NGX_PHOTO_IDEM_DONE;
+        ngx_photo_idem_late(r, &idem->record, args);
         return NGX_DECLINED;
     }
 
@@ -656,12 +700,115 @@ ngx_photo_idem_stored(void *data, ngx_photo_result_t *res)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "photo: idempotency: the answer was not kept: %*s",
                       reply->len, reply->str);
+
+    } else if (reply == NULL) {
+        /* lost or timed out: it may have run; the script's owner check
+           makes a second run harmless */
+        ngx_photo_idem_late(r, &idem->record, idem->finish);
     }
 
     idem->state = NGX_PHOTO_IDEM_DONE;
 
     ngx_http_finalize_request(r, ngx_photo_send(r, idem->status, idem->out,
                                                 idem->length));
+}
+
+
+static void
+ngx_photo_idem_late(ngx_http_request_t *r, ngx_str_t *record,
+    ngx_str_t *args)
+{
+    u_char                 *p;
+    size_t                  size;
+    ngx_uint_t              i;
+    ngx_photo_idem_late_t  *late;
+
+    size = sizeof(ngx_photo_idem_late_t) + record->len;
+
+    for (i = 0; i < NGX_PHOTO_IDEM_ARGS; i++) {
+        size += args[i].len;
+    }
+
+    late = ngx_alloc(size, ngx_cycle->log);
+    if (late == NULL) {
+        return;                 /* the hold lapses by itself */
+    }
+
+    ngx_memzero(late, sizeof(ngx_photo_idem_late_t));
+
+    p = (u_char *) late + sizeof(ngx_photo_idem_late_t);
+
+    late->record.data = p;
+    late->record.len = record->len;
+    p = ngx_cpymem(p, record->data, record->len);
+
+    for (i = 0; i < NGX_PHOTO_IDEM_ARGS; i++) {
+        late->args[i].data = p;
+        late->args[i].len = args[i].len;
+        p = ngx_cpymem(p, args[i].data, args[i].len);
+    }
+
+    late->until = ngx_current_msec + ngx_photo_idem_hold(r);
+
+    late->ev.handler = ngx_photo_idem_late_try;
+    late->ev.data = late;
+    late->ev.log = ngx_cycle->log;
+    late->ev.cancelable = 1;
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "photo: idempotency: redis did not take the answer of "
+                  "\"%V\", trying again", record);
+
+    ngx_add_timer(&late->ev, NGX_PHOTO_IDEM_LATE_RETRY);
+}
+
+
+static void
+ngx_photo_idem_late_try(ngx_event_t *ev)
+{
+    ngx_photo_idem_late_t  *late = ev->data;
+
+    int          argc;
+    ngx_int_t    rc;
+    size_t       argvlen[4 + NGX_PHOTO_IDEM_ARGS];
+    const char  *argv[4 + NGX_PHOTO_IDEM_ARGS];
+
+    if ((ngx_msec_int_t) (ngx_current_msec - late->until) >= 0) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "photo: idempotency: the answer of \"%V\" was not "
+                      "kept; its hold has lapsed", &late->record);
+        ngx_free(late);
+        return;
+    }
+
+    argc = ngx_photo_idem_argv(&ngx_photo_idem_finish_script, &late->record,
+                               late->args, NGX_PHOTO_IDEM_ARGS, argv,
+                               argvlen);
+
+    rc = ngx_photo_redis_worker_command(ngx_photo_idem_late_done, late, argc,
+                                        argv, argvlen);
+
+    if (rc != NGX_AGAIN) {
+        ngx_add_timer(ev, NGX_PHOTO_IDEM_LATE_RETRY);
+    }
+}
+
+
+static void
+ngx_photo_idem_late_done(void *data, ngx_photo_result_t *res)
+{
+    ngx_photo_idem_late_t  *late = data;
+
+    if (res->reply.redis == NULL) {
+        ngx_add_timer(&late->ev, NGX_PHOTO_IDEM_LATE_RETRY);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, late->ev.log, 0,
+                  "photo: idempotency: the answer of \"%V\" kept late",
+                  &late->record);
+
+    ngx_free(late);
 }
 
 

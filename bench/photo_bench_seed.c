@@ -13,6 +13,7 @@
 
 #include "photo_config.h"
 #include "photo_contract.h"
+#include "photo_keys.h"
 #include "photo_memcached.h"
 #include "photo_object.h"
 #include "photo_pg.h"
@@ -159,7 +160,7 @@ main(int argc, char **argv)
 
         qsort(feed, feed_len, sizeof(int64_t), cmp_desc);
 
-        snprintf(key, sizeof(key), PHOTO_REDIS_FEED "%" PRId64, first + i);
+        (void) photo_key_list(key, sizeof(key), PHOTO_REDIS_FEED, first + i);
         av[0] = "ZADD";
         avlen[0] = 4;
         av[1] = key;
@@ -183,8 +184,9 @@ main(int argc, char **argv)
         /* tokens as the auth worker makes them: the user id first */
         snprintf(token, sizeof(token), "%" PRId64 "%cbench_token_%08" PRId64,
                  first + i, PHOTO_SESSION_TOKEN_SEP, first + i);
-        redisAppendCommand(redis, "SET " PHOTO_REDIS_SESSION "%s %" PRId64
-                           " EX 86400", token, first + i);
+        (void) photo_key_session(key, sizeof(key), token, strlen(token));
+        redisAppendCommand(redis, "SET %s %" PRId64 " EX 86400", key,
+                           first + i);
         reply_n += 3;
 
         printf("%s\n", token);

@@ -37,10 +37,11 @@
  * it asked, then leases another when it next needs one.  The slack covers
  * the generator running up to 1 s ahead of the clock and the skew between
  * machines' clocks: a shard's next holder starts after the last millisecond
- * its previous holder may have used.
+ * its previous holder may have used.  All in one hash slot ({id_shard}):
+ * the script makes the lease keys it tries.
  */
-#define PHOTO_REDIS_ID_SHARD_NEXT  "id_shard:next"   /* STRING, a counter */
-#define PHOTO_REDIS_ID_SHARD       "id_shard:"       /* + shard (decimal):
+#define PHOTO_REDIS_ID_SHARD_NEXT  "{id_shard}:next" /* STRING, a counter */
+#define PHOTO_REDIS_ID_SHARD       "{id_shard}:"     /* + shard (decimal):
                                                         STRING, its holder
                                                         "<host>:<pid>", with
                                                         an expiry */
@@ -57,11 +58,18 @@
  * and would round 64-bit ids.  Adding an id twice is a no-op (idempotent
  * fan-out), concurrent inserts land in id order, and "max_id" paging is one
  * ZREVRANGEBYLEX.  Lists are trimmed to a cap by rank.
+ *
+ * Keys read or written together carry one hash tag ("{...}"), so that with
+ * Redis Cluster they are in one slot (photo_route.h): a user's lists and
+ * sessions the user's id, built by photo_keys.h; the others as noted.
  */
-#define PHOTO_REDIS_FEED         "feed:"           /* + user id: ZSET */
-#define PHOTO_REDIS_USER_PHOTOS  "user_photos:"    /* + user id: ZSET */
-#define PHOTO_REDIS_SESSION      "session:"        /* + token: STRING user id,
-                                                      with an expiry */
+#define PHOTO_REDIS_FEED         "feed:"           /* + "{" user id "}": ZSET */
+#define PHOTO_REDIS_USER_PHOTOS  "user_photos:"    /* + "{" user id "}": ZSET */
+#define PHOTO_REDIS_SESSION      "session:"        /* + the token, its user id
+                                                      in braces: "session:
+                                                      {4}-<43 characters>";
+                                                      STRING user id, with an
+                                                      expiry */
 #define PHOTO_REDIS_MEDIA        "media:"          /* + media id: STRING, the
                                                       upload not yet posted:
                                                       {"user_id","media_path",
@@ -106,10 +114,11 @@
  * time sends and trims the list.  Both are per Solr core: what waits for
  * one core is never sent to another.
  */
-#define PHOTO_REDIS_INDEX_PENDING  "index:pending:"   /* + core URL: LIST of
-                                                         payloads */
-#define PHOTO_REDIS_INDEX_FLUSH    "index:flush:"     /* + core URL: STRING,
-                                                         the worker's id */
+#define PHOTO_REDIS_INDEX_PENDING  "index:pending:"   /* + "{" core URL "}":
+                                                         LIST of payloads */
+#define PHOTO_REDIS_INDEX_FLUSH    "index:flush:"     /* + "{" core URL "}":
+                                                         STRING, the
+                                                         worker's id */
 
 /*
  * Sign-in backoff per account (workers/photo_auth.c), keyed by the
@@ -122,11 +131,13 @@
  * the time left, without the password hash.  A success forgets both keys;
  * so does PHOTO_SIGNIN_FAILS_TTL without a counted sign-in.
  */
-#define PHOTO_REDIS_SIGNIN_FAILS  "signin_fails:"    /* + lowercase username:
+#define PHOTO_REDIS_SIGNIN_FAILS  "signin_fails:"    /* + "{" lowercase
+                                                        username "}":
                                                         STRING, the sign-ins
                                                         counted since the
                                                         last success */
-#define PHOTO_REDIS_SIGNIN_WAIT   "signin_wait:"     /* + lowercase username:
+#define PHOTO_REDIS_SIGNIN_WAIT   "signin_wait:"     /* + "{" lowercase
+                                                        username "}":
                                                         STRING, there while
                                                         the account waits,
                                                         expiring when it

@@ -20,5 +20,17 @@
 unsigned photo_route_gearman(const unsigned char *unique, size_t len,
     unsigned n);
 
+/*
+ * A key's Redis Cluster hash slot, as Redis defines it (its cluster
+ * specification, "Keys distribution model"): CRC16 (XMODEM) of the key
+ * modulo 16384, or of its hash tag only, the bytes between the first '{'
+ * and the next '}' when there are some.  Keys with one tag are one slot,
+ * so one node: what one command, script or pipeline touches together is
+ * tagged alike (photo_keys.h).
+ */
+#define PHOTO_REDIS_SLOTS  16384
+
+unsigned photo_route_redis_slot(const char *key, size_t len);
+
 
 #endif /* PHOTO_ROUTE_H */

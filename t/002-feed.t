@@ -35,18 +35,18 @@ for my $n (1 .. 30) {
 }
 binmode STDOUT, ':utf8';
 
-redis('DEL', "feed:$READER", "user_photos:$POSTER", "user_photos:$QUIET",
-      "feed:$QUIET");
-redis('SET', "session:$TOKEN", $READER, 'EX', 3600);
+redis('DEL', "feed:{$READER}", "user_photos:{$POSTER}", "user_photos:{$QUIET}",
+      "feed:{$QUIET}");
+redis('SET', session_key($TOKEN), $READER, 'EX', 3600);
 
 # tokens as the auth worker makes them, the user's id first: the feed is
 # read with native commands; one whose id is not its session's user's
 our $Native = "$READER-tok_native_0123456789abcdef";
 our $Liar   = "$POSTER-tok_liar_0123456789abcdef";
 our $Gone   = "$READER-tok_no_such_session_0123";
-redis('SET', "session:$Native", $READER, 'EX', 3600);
-redis('SET', "session:$Liar", $READER, 'EX', 3600);
-redis('DEL', "session:$Gone");
+redis('SET', session_key($Native), $READER, 'EX', 3600);
+redis('SET', session_key($Liar), $READER, 'EX', 3600);
+redis('DEL', session_key($Gone));
 sql("delete from photos where id = 9000999");
 mc_delete("photo:$_") for @ids, 9000999;
 

@@ -35,7 +35,7 @@ for my $n (1 .. 4) {
         . '"created_at":"%s","location":"%s,%s"}', $id, $USER, $n,
         POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $t), $lat, $lng);
 }
-redis('SET', "session:$Token", $USER, 'EX', 3600);
+redis('SET', session_key($Token), $USER, 'EX', 3600);
 
 $ENV{TEST_NGINX_SOLR_PORT} = solr_start();
 solr_update($ENV{TEST_NGINX_SOLR_PORT}, '[' . join(',', @docs) . ']');

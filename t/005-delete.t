@@ -19,7 +19,7 @@ for ([$Mine, $OWNER], [$Theirs, $OTHER]) {
     sql("insert into photos (id, user_id, media_path, image_url, width, height)
          values ($id, $user, 'd/$id.jpg', '/media/d/$id.jpg', 10, 10)");
 }
-redis('SET', "session:$Token", $OWNER, 'EX', 3600);
+redis('SET', session_key($Token), $OWNER, 'EX', 3600);
 
 $ENV{TEST_NGINX_CLOSED_PORT} = free_port();
 

@@ -17,8 +17,8 @@ our $OtherToken = 'tok_media_other_0123456789';
 sql("delete from users where id in ($USER, $OTHER)");
 sql("insert into users (id, username, password_hash) values
      ($USER, 'uploader7', '!'), ($OTHER, 'uploader7b', '!')");
-redis('SET', "session:$Token", $USER, 'EX', 3600);
-redis('SET', "session:$OtherToken", $OTHER, 'EX', 3600);
+redis('SET', session_key($Token), $USER, 'EX', 3600);
+redis('SET', session_key($OtherToken), $OTHER, 'EX', 3600);
 
 our $Png = png();
 # more than client_body_buffer_size 1k and the header buffer: spooled

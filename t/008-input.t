@@ -15,7 +15,7 @@ our $Token = 'tok_input_0123456789abcdef';
 
 sql("delete from users where id = $USER");
 sql("insert into users (id, username, password_hash) values ($USER, 'input8', '!')");
-redis('SET', "session:$Token", $USER, 'EX', 3600);
+redis('SET', session_key($Token), $USER, 'EX', 3600);
 
 our $Json = "Content-Type: application/json";
 our $Bearer = "Authorization: Bearer $Token\n$Json";

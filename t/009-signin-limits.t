@@ -14,7 +14,7 @@ our $Name = "limit_$$" . time % 100000;
 
 # an account in backoff for ten minutes, under its lowercase name
 our $Waiting = "Waiting_$$";
-redis('SET', 'signin_wait:' . lc $Waiting, '9', 'PX', 600000);
+redis('SET', 'signin_wait:{' . lc($Waiting) . '}', '9', 'PX', 600000);
 
 sub signin {
     my ($name) = @_;

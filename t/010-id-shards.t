@@ -16,7 +16,7 @@ our $Token = 'tok_shards_0123456789abcdef';
 
 sql("delete from users where id = $USER");
 sql("insert into users (id, username, password_hash) values ($USER, 'sharder9', '!')");
-redis('SET', "session:$Token", $USER, 'EX', 3600);
+redis('SET', session_key($Token), $USER, 'EX', 3600);
 
 our $Png = png();
 media_key_file();
@@ -90,8 +90,8 @@ sub master_pid {
 sub leases_of {
     my ($pid) = @_;
     my $holder = lc(Sys::Hostname::hostname()) . ":$pid";
-    return grep { $_ ne 'id_shard:next' && (redis('GET', $_) // '') eq $holder }
-           @{ redis('KEYS', 'id_shard:*') };
+    return grep { $_ ne '{id_shard}:next' && (redis('GET', $_) // '') eq $holder }
+           @{ redis('KEYS', '{id_shard}:*') };
 }
 
 master_on();
@@ -109,8 +109,8 @@ Test::More::is(scalar keys %$by, 2, "16 uploads at once reach both workers");
 my $shard = ::one_shard_each($by);
 for my $pid (sort keys %$shard) {
     my @keys = ::leases_of($pid);
-    Test::More::is("@keys", "id_shard:$shard->{$pid}", "worker $pid: one lease key, its shard's");
-    my $ttl = PhotoFixture::redis('PTTL', "id_shard:$shard->{$pid}");
+    Test::More::is("@keys", "{id_shard}:$shard->{$pid}", "worker $pid: one lease key, its shard's");
+    my $ttl = PhotoFixture::redis('PTTL', "{id_shard}:$shard->{$pid}");
     Test::More::ok($ttl > 3_650_000 && $ttl <= 3_660_000,
                    "worker $pid: the lease key expires in an hour and a minute ($ttl ms)");
 }

@@ -30,7 +30,7 @@ sql("insert into users (id, username, password_hash) values
      ($USER, 'idem10', '!'), ($OTHER, 'idem10b', '!')");
 sql("insert into photos (id, user_id, media_path, image_url, width, height)
      values ($Mine, $USER, 'i/$Mine.png', '/media/i/$Mine.png', 3, 2)");
-redis('SET', "session:$Token", $USER, 'EX', 3600);
+redis('SET', session_key($Token), $USER, 'EX', 3600);
 redis('SET', "media:$Media", qq[{"user_id":"$USER","media_path":"i/$Media.png",]
       . qq["image_url":"/media/i/$Media.png","width":3,"height":2}], 'EX', 3600);
 

@@ -17,7 +17,7 @@ our %Accepted;                             # caption -> ids answered 202
 
 sql("delete from users where id = $USER");
 sql("insert into users (id, username, password_hash) values ($USER, 'gmservers', '!')");
-redis('SET', "session:$Token", $USER, 'EX', 3600);
+redis('SET', session_key($Token), $USER, 'EX', 3600);
 redis('SET', "media:$Media", qq[{"user_id":"$USER","media_path":"g/$Media.png",]
       . qq["image_url":"/media/g/$Media.png","width":3,"height":2}], 'EX', 3600);
 

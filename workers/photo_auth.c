@@ -25,6 +25,7 @@
 #include "photo_worker.h"
 #include "photo_base64url.h"
 #include "photo_id.h"
+#include "photo_keys.h"
 #include "photo_log.h"
 
 #include <argon2.h>
@@ -50,11 +51,11 @@
 #define PHOTO_AUTH_TOKEN_LEN    (PHOTO_ID_MAX_DIGITS + 1                     \
                                  + PHOTO_BASE64URL_LEN(PHOTO_AUTH_TOKEN_BYTES))
 
-#define PHOTO_AUTH_KEY_LEN      (sizeof(PHOTO_REDIS_SIGNIN_FAILS)            \
+#define PHOTO_AUTH_KEY_LEN      (sizeof(PHOTO_REDIS_SIGNIN_FAILS) + 2        \
                                  + PHOTO_AUTH_USERNAME_MAX)
 
 
-/* an account's backoff keys: signin_fails:<name>, signin_wait:<name> */
+/* an account's backoff keys: signin_fails:{<name>}, signin_wait:{<name>} */
 typedef struct {
     char  fails[PHOTO_AUTH_KEY_LEN];
     char  wait[PHOTO_AUTH_KEY_LEN];
@@ -368,7 +369,10 @@ photo_auth_verify(const char *encoded, const char *password, size_t len)
 }
 
 
-/* signin_fails:<name> and signin_wait:<name>, the name in lowercase */
+/*
+ * signin_fails:{<name>} and signin_wait:{<name>}, the name in lowercase:
+ * one hash tag, as the backoff script takes both
+ */
 static void
 photo_auth_backoff_keys(photo_auth_backoff_t *b, const char *username)
 {
@@ -377,16 +381,18 @@ photo_auth_backoff_keys(photo_auth_backoff_t *b, const char *username)
     f = sizeof(PHOTO_REDIS_SIGNIN_FAILS) - 1;
     w = sizeof(PHOTO_REDIS_SIGNIN_WAIT) - 1;
 
-    memcpy(b->fails, PHOTO_REDIS_SIGNIN_FAILS, f);
-    memcpy(b->wait, PHOTO_REDIS_SIGNIN_WAIT, w);
+    memcpy(b->fails, PHOTO_REDIS_SIGNIN_FAILS "{", ++f);
+    memcpy(b->wait, PHOTO_REDIS_SIGNIN_WAIT "{", ++w);
 
     for (i = 0; username[i] && i < PHOTO_AUTH_USERNAME_MAX; i++) {
         b->fails[f + i] = (char) tolower((unsigned char) username[i]);
         b->wait[w + i] = b->fails[f + i];
     }
 
-    b->fails[f + i] = '\0';
-    b->wait[w + i] = '\0';
+    b->fails[f + i] = '}';
+    b->wait[w + i] = '}';
+    b->fails[f + i + 1] = '\0';
+    b->wait[w + i + 1] = '\0';
 }
 
 
@@ -464,11 +470,12 @@ photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1], const char *user_id)
 }
 
 
-/* a new session:<token>, and the account's backoff forgotten */
+/* a new session (photo_key_session), and the account's backoff forgotten */
 static photo_job_rc_t
 photo_auth_session(photo_ctx_t *ctx, photo_job_t *job, const char *token,
     const char *user_id, const photo_auth_backoff_t *b)
 {
+    char             key[PHOTO_KEY_MAX];
     redisReply      *r;
     redisContext    *c;
     photo_job_rc_t   rc;
@@ -485,8 +492,9 @@ photo_auth_session(photo_ctx_t *ctx, photo_job_t *job, const char *token,
 
     if (rc == PHOTO_JOB_DONE) {
         freeReplyObject(r);
-        r = redisCommand(c, "SET %s%s %s EX %d", PHOTO_REDIS_SESSION, token,
-                         user_id, PHOTO_SESSION_TTL);
+        (void) photo_key_session(key, sizeof(key), token, strlen(token));
+        r = redisCommand(c, "SET %s %s EX %d", key, user_id,
+                         PHOTO_SESSION_TTL);
         rc = photo_auth_reply(job, c, r, REDIS_REPLY_STATUS, "SET session");
     }
 

@@ -15,6 +15,7 @@
 
 #include "photo_worker.h"
 #include "photo_id.h"
+#include "photo_keys.h"
 #include "photo_list.h"
 #include "photo_log.h"
 #include "photo_notify_event.h"
@@ -187,7 +188,7 @@ photo_follow_feed(photo_ctx_t *ctx, photo_job_t *job, int action,
 
     PQclear(res);
 
-    snprintf(key, sizeof(key), "%s%" PRId64, PHOTO_REDIS_FEED, follower);
+    (void) photo_key_list(key, sizeof(key), PHOTO_REDIS_FEED, follower);
 
     c = photo_ctx_redis(ctx, job);
 

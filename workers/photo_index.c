@@ -123,9 +123,10 @@ main(int argc, char **argv)
     }
 
     b->me = w.id;                       /* photo_index-<pid> */
-    snprintf(b->pending, sizeof(b->pending), "%s%s",
+    /* one hash tag: the trim script takes both */
+    snprintf(b->pending, sizeof(b->pending), "%s{%s}",
              PHOTO_REDIS_INDEX_PENDING, w.cf.solr_url);
-    snprintf(b->lock, sizeof(b->lock), "%s%s", PHOTO_REDIS_INDEX_FLUSH,
+    snprintf(b->lock, sizeof(b->lock), "%s{%s}", PHOTO_REDIS_INDEX_FLUSH,
              w.cf.solr_url);
     b->batch = w.cf.index_batch;
     b->delay_ms = w.cf.index_delay_ms;

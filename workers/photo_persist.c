@@ -45,6 +45,7 @@
 
 #include "photo_worker.h"
 #include "photo_id.h"
+#include "photo_keys.h"
 #include "photo_list.h"
 #include "photo_log.h"
 #include "photo_notify_event.h"
@@ -854,7 +855,7 @@ photo_persist_index_queue(photo_ctx_t *ctx, photo_persist_item_t *items,
     redisContext         *c;
     const unsigned char  *buf;
 
-    snprintf(key, sizeof(key), "%s%s", PHOTO_REDIS_INDEX_PENDING,
+    snprintf(key, sizeof(key), "%s{%s}", PHOTO_REDIS_INDEX_PENDING,
              ctx->cf->solr_url);
 
     c = NULL;
@@ -1082,8 +1083,7 @@ photo_persist_list(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
         return PHOTO_JOB_RETRY;
     }
 
-    snprintf(key, sizeof(key), "%s%" PRId64, PHOTO_REDIS_USER_PHOTOS,
-             user_id);
+    (void) photo_key_list(key, sizeof(key), PHOTO_REDIS_USER_PHOTOS, user_id);
 
     if (photo_list_add(c, key, &id, 1, ctx->cf->feed_cap) != 0) {
         return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
@@ -1289,8 +1289,7 @@ photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
         return PHOTO_JOB_RETRY;
     }
 
-    snprintf(key, sizeof(key), "%s%" PRId64, PHOTO_REDIS_USER_PHOTOS,
-             user_id);
+    (void) photo_key_list(key, sizeof(key), PHOTO_REDIS_USER_PHOTOS, user_id);
 
     if (photo_list_remove(c, key, &id, 1) != 0) {
         return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,

@@ -14,7 +14,7 @@ use File::Temp ();
 use IO::Socket::INET;
 use POSIX ();
 
-our @EXPORT = qw(sql redis mc_set mc_get mc_delete mc_stat object_flags list_id photo_json
+our @EXPORT = qw(sql redis session_key mc_set mc_get mc_delete mc_stat object_flags list_id photo_json
                  complete_feed page_of
                  reader_and_poster png http http_burst backends
                  free_port silent_port broken_gearmand solr_start solr_update
@@ -222,13 +222,20 @@ sub mc_stat {
 
 sub list_id { sprintf '%019d', $_[0] }
 
+# a session token's Redis key (contract/photo_keys.h): its user's id, when
+# it begins with one, in braces
+sub session_key {
+    my ($token) = @_;
+    return $token =~ /^(\d{1,19})(-.*)\z/s ? "session:{$1}$2" : "session:$token";
+}
+
 # complete_feed(reader, token, ids): reader's feed list holding ids, marked
 # complete, and a session token for reader, for an hour
 sub complete_feed {
     my ($reader, $token, @ids) = @_;
-    redis('DEL', "feed:$reader");
-    redis('ZADD', "feed:$reader", 0, '0' x 19, map { (0, list_id($_)) } @ids);
-    redis('SET', "session:$token", $reader, 'EX', 3600);
+    redis('DEL', "feed:{$reader}");
+    redis('ZADD', "feed:{$reader}", 0, '0' x 19, map { (0, list_id($_)) } @ids);
+    redis('SET', session_key($token), $reader, 'EX', 3600);
 }
 
 # page_of(\%photos, ids): the feed page of those photos (newest first as

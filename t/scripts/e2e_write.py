@@ -257,7 +257,7 @@ if os.environ.get("PHOTO_SOLR_URL") and os.environ.get("PHOTO_SOLR_STANDIN") == 
         s, n, _ = call("GET", "/v1/photos/nearby?lat=48.86&lng=2.3376&radius_km=1", token=tb)
         check("nearby search answers 503 JSON at once (%.2f s)" % (time.time() - t2),
               s == 503 and n["error"]["code"] == "unavailable" and time.time() - t2 < 3, (s, n))
-        pending = "index:pending:" + os.environ["PHOTO_SOLR_URL"]
+        pending = "index:pending:{%s}" % os.environ["PHOTO_SOLR_URL"]
         waiting = None
         while time.time() - t2 < 5:
             waiting = subprocess.run(["redis-cli", "-h", HOST, "-p", os.environ["PHOTO_REDIS_PORT"],

@@ -3,7 +3,9 @@
  * Unit tests of the routing both sides compute (contract/photo_route.h):
  * the gearmand a job's unique key picks is the CRC-32 of the key modulo
  * the servers, as t/scripts/e2e_gearmand_failover.py computes it too, and
- * the ids of a run of posts spread over the servers.
+ * the ids of a run of posts spread over the servers; a key's Redis Cluster
+ * slot as Redis computes it (CLUSTER KEYSLOT; e2e_cluster asks a real
+ * cluster for a sample of the project's keys).
  */
 
 #include "photo_route.h"
@@ -57,6 +59,33 @@ main(void)
 
     t_ok(count[0] > 850 && count[1] > 850 && count[2] > 850,
          "3000 consecutive ids spread over 3 servers, each over 850");
+
+    /* Redis's own: CRC16/XMODEM check value 0x31c3; CLUSTER KEYSLOT of
+       "foo" is 12182, of "bar" 5061 */
+    t_ok(photo_route_redis_slot("123456789", 9) == 0x31c3 % 16384
+         && photo_route_redis_slot("foo", 3) == 12182
+         && photo_route_redis_slot("bar", 3) == 5061,
+         "the slot: CRC16 (XMODEM) of the key modulo 16384");
+
+    t_ok(photo_route_redis_slot("feed:{42}", 9)
+         == photo_route_redis_slot("42", 2)
+         && photo_route_redis_slot("session:{42}-abc", 16)
+            == photo_route_redis_slot("feed:{42}", 9)
+         && photo_route_redis_slot("{user1000}.following", 20)
+            == photo_route_redis_slot("{user1000}.followers", 20),
+         "a key with a hash tag: the tag's slot, shared by keys with it");
+
+    t_ok(photo_route_redis_slot("foo{}{bar}", 10)
+         == photo_route_redis_slot("foo{}{bar}", 10)
+         && photo_route_redis_slot("foo{}{bar}", 10)
+            != photo_route_redis_slot("bar", 3)
+         && photo_route_redis_slot("foo{{bar}}zap", 13)
+            == photo_route_redis_slot("{bar", 4)
+         && photo_route_redis_slot("foo{bar}{zap}", 13)
+            == photo_route_redis_slot("bar", 3)
+         && photo_route_redis_slot("a{b", 3) != photo_route_redis_slot("b", 1),
+         "the specification's cases: '{}' and an unclosed '{' hash the "
+         "whole key, the first tag counts");
 
     return t_done();
 }

@@ -39,7 +39,7 @@ count_feeds(h_t *h, long long followers, long long id)
     pending = 0;
 
     for (i = 1; i <= followers; i++) {
-        redisAppendCommand(h->redis, "ZLEXCOUNT feed:%lld [%s [%s",
+        redisAppendCommand(h->redis, "ZLEXCOUNT feed:{%lld} [%s [%s",
                            POSTER + i, pad, pad);
 
         if (++pending == 1000 || i == followers) {

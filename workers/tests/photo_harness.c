@@ -651,7 +651,7 @@ h_forget(h_t *h, long long lo, long long n)
     pending = 0;
 
     for (i = 0; i < n; i++) {
-        redisAppendCommand(h->redis, "DEL feed:%lld user_photos:%lld",
+        redisAppendCommand(h->redis, "DEL feed:{%lld} user_photos:{%lld}",
                            lo + i, lo + i);
 
         if (++pending == 1000 || i == n - 1) {

@@ -117,7 +117,7 @@ backoff_keys(h_t *h, const char *username)
 {
     const char  *k = lowercase(username);
 
-    return h_redis_int(h, "EXISTS %s%s %s%s", PHOTO_REDIS_SIGNIN_FAILS, k,
+    return h_redis_int(h, "EXISTS %s{%s} %s{%s}", PHOTO_REDIS_SIGNIN_FAILS, k,
                        PHOTO_REDIS_SIGNIN_WAIT, k);
 }
 
@@ -128,7 +128,7 @@ forgive(h_t *h, const char *username)
 {
     const char  *k = lowercase(username);
 
-    freeReplyObject(h_redis(h, "DEL %s%s %s%s", PHOTO_REDIS_SIGNIN_FAILS, k,
+    freeReplyObject(h_redis(h, "DEL %s{%s} %s{%s}", PHOTO_REDIS_SIGNIN_FAILS, k,
                             PHOTO_REDIS_SIGNIN_WAIT, k));
 }
 
@@ -243,11 +243,12 @@ main(void)
           "characters of base64url");
     free(a);
 
-    ttl = h_redis_int(&h, "TTL session:%s", token);
-    CHECK(h_redis_int(&h, "GET session:%s", token) == atoll(id)
+    ttl = h_redis_int(&h, "TTL session:{%s}%s", id, token + strlen(id));
+    CHECK(h_redis_int(&h, "GET session:{%s}%s", id, token + strlen(id))
+          == atoll(id)
           && ttl > PHOTO_SESSION_TTL - 60 && ttl <= PHOTO_SESSION_TTL,
-          "Redis holds session:<token> = the user id, expiring in 30 days "
-          "(%lld s)", ttl);
+          "Redis holds session:{<user id>}-<rest of the token> = the user "
+          "id, expiring in 30 days (%lld s)", ttl);
 
     a = call(&h, PHOTO_JOB_SIGNIN, other_case, "correct horse battery");
     snprintf(token2, sizeof(token2), "%s", field(a, "token"));
@@ -366,11 +367,11 @@ main(void)
 
     /* long after: the wait stops growing, the count is kept an hour */
     forgive(&h, name);
-    freeReplyObject(h_redis(&h, "SET %s%s 40", PHOTO_REDIS_SIGNIN_FAILS,
+    freeReplyObject(h_redis(&h, "SET %s{%s} 40", PHOTO_REDIS_SIGNIN_FAILS,
                             lowercase(name)));
     e = signin(&h, name, "guess", NULL, NULL);
     e2 = signin(&h, name, "guess", NULL, &wait2);
-    ttl = h_redis_int(&h, "TTL %s%s", PHOTO_REDIS_SIGNIN_FAILS,
+    ttl = h_redis_int(&h, "TTL %s{%s}", PHOTO_REDIS_SIGNIN_FAILS,
                       lowercase(name));
     CHECK(strcmp(e, PHOTO_AUTH_E_INVALID) == 0
           && wait2 == PHOTO_SIGNIN_WAIT_MAX
@@ -379,8 +380,9 @@ main(void)
           "%lld s", PHOTO_SIGNIN_WAIT_MAX, wait2, ttl);
 
     forgive(&h, name);
-    freeReplyObject(h_redis(&h, "DEL session:%s session:%s session:%s", token,
-                            token2, token3));
+    freeReplyObject(h_redis(&h, "DEL session:{%s}%s session:{%s}%s "
+                            "session:{%s}%s", id, token + strlen(id), id,
+                            token2 + strlen(id), id, token3 + strlen(id)));
     PQclear(h_sql(&h, "delete from users where lower(username) ="
                       " lower('%s')", name));
     h_done(&h, photo_check_failed);

@@ -52,7 +52,7 @@ feed_is(h_t *h, long long user, int marker, const long long *ids, int n)
     int          i, ok;
     redisReply  *r;
 
-    r = h_redis(h, "ZREVRANGEBYLEX feed:%lld + -", user);
+    r = h_redis(h, "ZREVRANGEBYLEX feed:{%lld} + -", user);
 
     ok = r->type == REDIS_REPLY_ARRAY && (int) r->elements == n + marker;
 
@@ -79,7 +79,7 @@ check_concurrent(h_t *h)
 
     /* half the feeds are complete (the reader built them), half not */
     for (f = FIRST; f < FIRST + FANS; f += 2) {
-        freeReplyObject(h_redis(h, "ZADD feed:%lld 0 %s", f,
+        freeReplyObject(h_redis(h, "ZADD feed:{%lld} 0 %s", f,
                                 PHOTO_LIST_COMPLETE));
     }
 
@@ -114,7 +114,7 @@ check_concurrent(h_t *h)
 
     CHECK(ok_marked && ok_plain, "every feed holds each id once, newest "
           "first, the marker last where it was");
-    CHECK(h_redis_int(h, "EXISTS feed:%lld", POSTER) == 0,
+    CHECK(h_redis_int(h, "EXISTS feed:{%lld}", POSTER) == 0,
           "the poster's own feed is not touched");
 
     /* a replayed fan-out changes nothing */
@@ -141,8 +141,8 @@ check_concurrent(h_t *h)
 
     CHECK(feed_is(h, FIRST, 1, newest, 5),
           "a complete feed is trimmed to the cap, keeping the marker");
-    CHECK(h_redis_int(h, "ZCARD feed:%lld", FIRST + 1) == 6
-          && h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", FIRST + 1,
+    CHECK(h_redis_int(h, "ZCARD feed:{%lld}", FIRST + 1) == 6
+          && h_redis_int(h, "ZLEXCOUNT feed:{%lld} [%s [%s", FIRST + 1,
                          h_pad(newest[4]), h_pad(newest[0])) == 5,
           "a feed without the marker keeps the cap newest and its lowest");
 
@@ -164,9 +164,9 @@ feeds_with(h_t *h, long long id, int *only)
     *only = 1;
 
     for (i = 0; i < BIG_FANS; i++) {
-        redisAppendCommand(h->redis, "ZLEXCOUNT feed:%lld [%s [%s",
+        redisAppendCommand(h->redis, "ZLEXCOUNT feed:{%lld} [%s [%s",
                            BIG_FIRST + i, pad, pad);
-        redisAppendCommand(h->redis, "ZCARD feed:%lld", BIG_FIRST + i);
+        redisAppendCommand(h->redis, "ZCARD feed:{%lld}", BIG_FIRST + i);
         pending += 2;
 
         if (pending == 2000 || i == BIG_FANS - 1) {
@@ -193,7 +193,7 @@ feeds_with(h_t *h, long long id, int *only)
 static int
 first_has_it(h_t *h, void *arg)
 {
-    return h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", BIG_FIRST,
+    return h_redis_int(h, "ZLEXCOUNT feed:{%lld} [%s [%s", BIG_FIRST,
                        h_pad(BIG_PHOTO), h_pad(BIG_PHOTO)) == 1;
 }
 
@@ -238,7 +238,7 @@ check_killed(h_t *h)
 static int
 first_has_next(h_t *h, void *arg)
 {
-    return h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", BIG_FIRST,
+    return h_redis_int(h, "ZLEXCOUNT feed:{%lld} [%s [%s", BIG_FIRST,
                        h_pad(BIG_PHOTO + 1), h_pad(BIG_PHOTO + 1)) == 1;
 }
 

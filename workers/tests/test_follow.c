@@ -45,7 +45,7 @@ feed_is(h_t *h, long long user, const char *expect)
     size_t       i, n;
     redisReply  *r;
 
-    r = h_redis(h, "ZRANGE feed:%lld 0 -1", user);
+    r = h_redis(h, "ZRANGE feed:{%lld} 0 -1", user);
     got[0] = '\0';
     n = 0;
 
@@ -56,7 +56,7 @@ feed_is(h_t *h, long long user, const char *expect)
 
     ok = strcmp(got, expect) == 0;
     if (!ok) {
-        printf("# feed:%lld is [%s], expected [%s]\n", user, got, expect);
+        printf("# feed:{%lld} is [%s], expected [%s]\n", user, got, expect);
     }
 
     freeReplyObject(r);
@@ -75,7 +75,7 @@ check_follow(h_t *h)
                      " image_url, width, height) select g, %lld, 'm', 'i',"
                      " 1, 1 from generate_series(%lld::bigint, %lld) g",
                   BEN, PHOTOS + 1, PHOTOS + 3));
-    freeReplyObject(h_redis(h, "ZADD feed:%lld 0 %s", ANN,
+    freeReplyObject(h_redis(h, "ZADD feed:{%lld} 0 %s", ANN,
                             PHOTO_LIST_COMPLETE));
 
     follow(h, "f-1", ANN, BEN, "follow");

@@ -45,8 +45,8 @@ feeds_hold(h_t *h, int n)
     ok = 1;
 
     for (f = FIRST; ok && f < FIRST + FANS; f++) {
-        ok = h_redis_int(h, "ZCARD feed:%lld", f) == n
-             && h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", f,
+        ok = h_redis_int(h, "ZCARD feed:{%lld}", f) == n
+             && h_redis_int(h, "ZLEXCOUNT feed:{%lld} [%s [%s", f,
                             h_pad(PHOTOS + 1), h_pad(PHOTOS + n)) == n;
     }
 

@@ -463,7 +463,7 @@ main(void)
 
     h_init(&h, "index");
     s_solr_start(&h, &solr);
-    snprintf(pending, sizeof(pending), "%s%s", PHOTO_REDIS_INDEX_PENDING,
+    snprintf(pending, sizeof(pending), "%s{%s}", PHOTO_REDIS_INDEX_PENDING,
              solr.core_url);
     freeReplyObject(h_redis(&h, "DEL dead_letter:%s %s", PHOTO_JOB_INDEX,
                             pending));

@@ -63,7 +63,7 @@ payload(long long id, long long user, const char *caption, const char *extra)
 static int
 in_feed(h_t *h, void *id)
 {
-    return h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", FAN2,
+    return h_redis_int(h, "ZLEXCOUNT feed:{%lld} [%s [%s", FAN2,
                        h_pad(*(long long *) id), h_pad(*(long long *) id))
            == 1;
 }
@@ -193,17 +193,17 @@ check_applied(h_t *h)
 
     free(value);
 
-    snprintf(key, sizeof(key), "user_photos:%lld", POSTER);
+    snprintf(key, sizeof(key), "user_photos:{%lld}", POSTER);
     snprintf(expect_list, sizeof(expect_list), "%s %s", PHOTO_LIST_COMPLETE,
              h_pad(PHOTO1));
     CHECK(strcmp(list(h, key), expect_list) == 0,
           "the poster's complete list holds the marker and the id: %s",
           list(h, key));
 
-    CHECK(h_redis_int(h, "ZCARD feed:%lld", FAN1) == 1
-          && h_redis_int(h, "ZCARD feed:%lld", FAN2) == 1,
+    CHECK(h_redis_int(h, "ZCARD feed:{%lld}", FAN1) == 1
+          && h_redis_int(h, "ZCARD feed:{%lld}", FAN2) == 1,
           "both followers' feeds hold the id, once");
-    CHECK(h_redis_int(h, "EXISTS feed:%lld", POSTER) == 0,
+    CHECK(h_redis_int(h, "EXISTS feed:{%lld}", POSTER) == 0,
           "the poster's own feed is not touched");
 }
 
@@ -218,7 +218,7 @@ check_replay(h_t *h)
     snprintf(key, sizeof(key), "photo:%lld", PHOTO1);
     before = h_mc_get(h, key, &len1, &flags);
     snprintf(before_list, sizeof(before_list), "%s",
-             list(h, "user_photos:7100000000000000001"));
+             list(h, "user_photos:{7100000000000000001}"));
 
     /* the same job again, then one with the same id and another caption */
     h_submit(h, PHOTO_JOB_PERSIST, "7100000000000000100",
@@ -244,10 +244,10 @@ check_replay(h_t *h)
     free(before);
     free(after);
 
-    CHECK(strcmp(list(h, "user_photos:7100000000000000001"), before_list)
+    CHECK(strcmp(list(h, "user_photos:{7100000000000000001}"), before_list)
           == 0, "the poster's list is the same");
-    CHECK(h_redis_int(h, "ZCARD feed:%lld", FAN1) == 1
-          && h_redis_int(h, "ZCARD feed:%lld", FAN2) == 1,
+    CHECK(h_redis_int(h, "ZCARD feed:{%lld}", FAN1) == 1
+          && h_redis_int(h, "ZCARD feed:{%lld}", FAN2) == 1,
           "followers still hold the id once");
     CHECK(h_dead_letter(h, PHOTO_JOB_PERSIST, "7100000000000000100") == NULL,
           "no dead letter for a replay");
@@ -268,7 +268,7 @@ check_incomplete_list(h_t *h)
     CHECK(h_sql_int(h, "select count(*) from photos where id = %lld and lat"
                        " is null and lng is null", PHOTO2) == 1,
           "lat and lng are null");
-    CHECK(strcmp(list(h, "user_photos:7100000000000000002"), h_pad(PHOTO2))
+    CHECK(strcmp(list(h, "user_photos:{7100000000000000002}"), h_pad(PHOTO2))
           == 0, "a list that was not complete gets the id, and stays "
           "without the marker (the reader rebuilds it, merging)");
 }
@@ -388,7 +388,7 @@ check_dead_letters(h_t *h)
     CHECK(letter == NULL, "nor a cached object");
     free(letter);
 
-    CHECK(h_redis_int(h, "ZCARD user_photos:%lld", POSTER) == 2,
+    CHECK(h_redis_int(h, "ZCARD user_photos:{%lld}", POSTER) == 2,
           "nor an id in the poster's list");
 }
 
@@ -412,7 +412,7 @@ check_backend_away(h_t *h, const char *what, const char *setting)
     CHECK(h_worker_alive(stuck) && h_queued(h, PHOTO_JOB_PERSIST) == 1,
           "%s away: the job waits in the worker, still queued in gearmand",
           what);
-    CHECK(h_redis_int(h, "ZLEXCOUNT user_photos:%lld [%s [%s", POSTER,
+    CHECK(h_redis_int(h, "ZLEXCOUNT user_photos:{%lld} [%s [%s", POSTER,
                       h_pad(PHOTO3), h_pad(PHOTO3)) == 0
           && h_dead_letter(h, PHOTO_JOB_PERSIST, "\"away\"") == NULL,
           "%s away: not applied, not dead-lettered", what);
@@ -428,12 +428,12 @@ check_backend_away(h_t *h, const char *what, const char *setting)
 
     good = h_worker(h, "photo_persist", NULL);
     CHECK(h_wait_drained(h, PHOTO_JOB_PERSIST, 10000)
-          && h_redis_int(h, "ZLEXCOUNT user_photos:%lld [%s [%s", POSTER,
+          && h_redis_int(h, "ZLEXCOUNT user_photos:{%lld} [%s [%s", POSTER,
                          h_pad(PHOTO3), h_pad(PHOTO3)) == 1,
           "%s back: another worker applies the job", what);
     h_worker_stop(h, good, SIGTERM, 3000);
 
-    freeReplyObject(h_redis(h, "ZREM user_photos:%lld %s", POSTER,
+    freeReplyObject(h_redis(h, "ZREM user_photos:{%lld} %s", POSTER,
                             h_pad(PHOTO3)));
     PQclear(h_sql(h, "delete from photos where id = %lld", PHOTO3));
 }
@@ -448,7 +448,7 @@ posts_applied(h_t *h, void *arg)
     return h_sql_int(h, "select count(*) from photos where id between %lld"
                      " and %lld", range[0], range[0] + range[1] - 1)
                == range[1]
-           && h_redis_int(h, "ZLEXCOUNT user_photos:%lld [%s [%s", POSTER,
+           && h_redis_int(h, "ZLEXCOUNT user_photos:{%lld} [%s [%s", POSTER,
                           h_pad(range[0]), h_pad(range[0] + range[1] - 1))
               == range[1];
 }
@@ -497,7 +497,7 @@ check_memcached_away(h_t *h, const char *what, const char *setting)
     h_worker_stop(h, w, SIGTERM, 3000);
 
     for (i = 0; i < n; i++) {
-        freeReplyObject(h_redis(h, "ZREM user_photos:%lld %s", POSTER,
+        freeReplyObject(h_redis(h, "ZREM user_photos:{%lld} %s", POSTER,
                                 h_pad(range[0] + i)));
     }
 
@@ -511,10 +511,10 @@ in_both_feeds(h_t *h, void *arg)
 {
     long long  *range = arg;
 
-    return h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", FAN1,
+    return h_redis_int(h, "ZLEXCOUNT feed:{%lld} [%s [%s", FAN1,
                        h_pad(range[0]), h_pad(range[0] + range[1] - 1))
                == range[1]
-           && h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", FAN2,
+           && h_redis_int(h, "ZLEXCOUNT feed:{%lld} [%s [%s", FAN2,
                           h_pad(range[0]), h_pad(range[0] + range[1] - 1))
               == range[1];
 }
@@ -576,7 +576,7 @@ check_groups(h_t *h)
     h_worker_stop(h, w, SIGTERM, 3000);
 
     for (i = 0; i < 61; i++) {
-        freeReplyObject(h_redis(h, "ZREM user_photos:%lld %s", POSTER,
+        freeReplyObject(h_redis(h, "ZREM user_photos:{%lld} %s", POSTER,
                                 h_pad(PHOTO3 + 300 + i)));
     }
 
@@ -667,7 +667,7 @@ static int
 no_row(h_t *h, void *id)
 {
     return !has_row(h, id) && !in_feed(h, id)
-           && h_redis_int(h, "ZLEXCOUNT feed:%lld [%s [%s", FAN1,
+           && h_redis_int(h, "ZLEXCOUNT feed:{%lld} [%s [%s", FAN1,
                           h_pad(*(long long *) id), h_pad(*(long long *) id))
               == 0;
 }
@@ -718,7 +718,7 @@ check_delete(h_t *h)
           "bytes)", value ? flags : 0, value ? len : 0);
     free(value);
 
-    snprintf(key, sizeof(key), "user_photos:%lld", POSTER);
+    snprintf(key, sizeof(key), "user_photos:{%lld}", POSTER);
     snprintf(expect, sizeof(expect), "%s", PHOTO_LIST_COMPLETE);
     CHECK(strcmp(list(h, key), expect) == 0,
           "the poster's list holds only its marker: %s", list(h, key));
@@ -738,7 +738,7 @@ check_delete(h_t *h)
     snprintf(key, sizeof(key), "photo:%lld", PHOTO1);
     value = h_mc_get(h, key, &len, &flags);
     CHECK(!has_row(h, &id) && value != NULL && flags == PHOTO_MC_DELETED
-          && strcmp(list(h, "user_photos:7100000000000000001"),
+          && strcmp(list(h, "user_photos:{7100000000000000001}"),
                     PHOTO_LIST_COMPLETE) == 0
           && no_row(h, &id),
           "a replayed persist does not bring the deleted photo back");
@@ -881,7 +881,7 @@ main(void)
     PQclear(h_sql(&h, "insert into follows (follower, followee) values"
                       " (%lld, %lld), (%lld, %lld)", FAN1, POSTER, FAN2,
                   POSTER));
-    freeReplyObject(h_redis(&h, "ZADD user_photos:%lld 0 %s", POSTER,
+    freeReplyObject(h_redis(&h, "ZADD user_photos:{%lld} 0 %s", POSTER,
                             PHOTO_LIST_COMPLETE));
 
     snprintf(root, sizeof(root), "%s/media", h.dir);

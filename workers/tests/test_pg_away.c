@@ -186,7 +186,7 @@ forget(h_t *h)
     int   i;
     char  key[64];
 
-    freeReplyObject(h_redis(h, "DEL user_photos:%lld feed:%lld", POSTER,
+    freeReplyObject(h_redis(h, "DEL user_photos:{%lld} feed:{%lld}", POSTER,
                             FAN));
 
     for (i = 1; i <= 3; i++) {
@@ -267,8 +267,8 @@ main(void)
     snprintf(key, sizeof(key), "photo:%lld", PHOTOS + 3);
     value = h_mc_get(&h, key, NULL, NULL);
     CHECK(value != NULL
-          && h_redis_int(&h, "ZCARD user_photos:%lld", POSTER) == 3
-          && h_redis_int(&h, "ZCARD feed:%lld", FAN) == 3
+          && h_redis_int(&h, "ZCARD user_photos:{%lld}", POSTER) == 3
+          && h_redis_int(&h, "ZCARD feed:{%lld}", FAN) == 3
           && h_queued(&h, PHOTO_JOB_FANOUT) == 0,
           "with their cached objects, list entries, and the follower's feed "
           "(one follower: fanned out by the persist worker itself)");

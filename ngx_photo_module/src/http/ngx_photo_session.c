@@ -12,6 +12,7 @@
 #include "ngx_photo_answer.h"
 #include "ngx_photo_args.h"
 #include "ngx_photo_metrics.h"
+#include "photo_keys.h"
 #include "ngx_photo_redis.h"
 #include "photo_contract.h"
 #include "photo_base64url.h"
@@ -103,18 +104,45 @@ ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token)
 }
 
 
+/* the token's Redis key (photo_keys.h), in the request's pool */
+
+ngx_int_t
+ngx_photo_session_key(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_str_t *key)
+{
+    int      n;
+    size_t   size;
+
+    size = sizeof(PHOTO_REDIS_SESSION) + 2 + token->len;
+
+    key->data = ngx_pnalloc(r->pool, size);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = photo_key_session((char *) key->data, size, (char *) token->data,
+                          token->len);
+    if (n < 0) {
+        return NGX_ERROR;
+    }
+
+    key->len = n;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
     ngx_photo_session_pt handler, void *data)
 {
-    u_char                    *p;
     size_t                     argvlen[2];
+    ngx_str_t                  key;
     const char                *argv[2];
     ngx_photo_session_call_t  *call;
 
     call = ngx_palloc(r->pool, sizeof(ngx_photo_session_call_t));
-    p = ngx_pnalloc(r->pool, sizeof(PHOTO_REDIS_SESSION) - 1 + token->len);
-    if (call == NULL || p == NULL) {
+    if (call == NULL || ngx_photo_session_key(r, token, &key) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -124,10 +152,8 @@ ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,
 
     argv[0] = "GET";
     argvlen[0] = 3;
-    argv[1] = (char *) p;
-    p = ngx_cpymem(p, PHOTO_REDIS_SESSION, sizeof(PHOTO_REDIS_SESSION) - 1);
-    p = ngx_cpymem(p, token->data, token->len);
-    argvlen[1] = p - (u_char *) argv[1];
+    argv[1] = (char *) key.data;
+    argvlen[1] = key.len;
 
     return ngx_photo_redis_command(r, ngx_photo_session_reply, call, 2, argv,
                                    argvlen);

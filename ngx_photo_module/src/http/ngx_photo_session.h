@@ -17,6 +17,10 @@
 /* The request's token, checked for shape: NGX_OK, or NGX_DECLINED */
 ngx_int_t ngx_photo_session_token(ngx_http_request_t *r, ngx_str_t *token);
 
+/* The token's session key in Redis (photo_keys.h), from the request's pool */
+ngx_int_t ngx_photo_session_key(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_str_t *key);
+
 /*
  * The user of a session, from Redis: handler(data, user id) when there is
  * one; otherwise the request is answered here (401, or 503 when Redis

@@ -25,6 +25,8 @@
 #include "ngx_photo_postgres.h"
 #include "ngx_photo_redis.h"
 
+#include "photo_keys.h"
+
 #include <ngx_sha1.h>
 
 
@@ -32,15 +34,16 @@
  * KEYS[1] session key; ARGV: owner ('' = the session's user), list prefix,
  * completeness marker, max ('+' or '(' .. padded id), page size + 1.
  * Returns 0 (no session), {uid} (list not complete) or {uid, ids}.
- * The list key is made in the script, so this assumes one Redis, not a
- * cluster.
+ * The list key ("<prefix>{<owner>}", photo_keys.h) is made in the script:
+ * with Redis Cluster it may be in another slot than the session, so a
+ * cluster is sent the native commands only.
  */
 static ngx_str_t  ngx_photo_feed_script = ngx_string(
     "local uid = redis.call('GET', KEYS[1]) "
     "if not uid then return 0 end "
     "local owner = ARGV[1] "
     "if owner == '' then owner = uid end "
-    "local key = ARGV[2] .. owner "
+    "local key = ARGV[2] .. '{' .. owner .. '}' "
     "if not redis.call('ZSCORE', key, ARGV[3]) then return {uid} end "
     "return {uid, redis.call('ZREVRANGEBYLEX', key, ARGV[4], "
     "'(' .. ARGV[3], 'LIMIT', 0, tonumber(ARGV[5]))}");
@@ -133,7 +136,7 @@ ngx_photo_feed_handler(ngx_http_request_t *r, ngx_photo_read_kind_e kind,
     u_char                      *p;
     ngx_int_t                    rc;
     u_char                       buf[128];
-    ngx_str_t                    err;
+    ngx_str_t                    err, key;
     ngx_photo_read_t            *rd;
     ngx_photo_feed_t            *feed;
     ngx_http_photo_main_conf_t  *pmcf;
@@ -164,10 +167,9 @@ ngx_photo_feed_handler(ngx_http_request_t *r, ngx_photo_read_kind_e kind,
 
     /* EVALSHA sha 1 session:<token> owner prefix marker max limit */
 
-    p = ngx_pnalloc(r->pool, sizeof(PHOTO_REDIS_SESSION) - 1 + rd->token.len
-                             + NGX_INT64_LEN + 1 + PHOTO_ID_MAX_DIGITS
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 1 + PHOTO_ID_MAX_DIGITS
                              + NGX_INT_T_LEN);
-    if (p == NULL) {
+    if (p == NULL || ngx_photo_session_key(r, &rd->token, &key) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -176,10 +178,8 @@ ngx_photo_feed_handler(ngx_http_request_t *r, ngx_photo_read_kind_e kind,
     feed->argv[2] = "1";
     feed->argvlen[2] = 1;
 
-    feed->argv[3] = (char *) p;
-    p = ngx_cpymem(p, PHOTO_REDIS_SESSION, sizeof(PHOTO_REDIS_SESSION) - 1);
-    p = ngx_cpymem(p, rd->token.data, rd->token.len);
-    feed->argvlen[3] = p - (u_char *) feed->argv[3];
+    feed->argv[3] = (char *) key.data;
+    feed->argvlen[3] = key.len;
 
     feed->argv[4] = (char *) p;
     if (kind == NGX_PHOTO_READ_USER_PHOTOS) {
@@ -378,7 +378,7 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
 
     prefix = &ngx_photo_feed_prefix[feed->read.kind];
 
-    key = ngx_pnalloc(feed->read.request->pool, prefix->len + NGX_INT64_LEN);
+    key = ngx_pnalloc(feed->read.request->pool, PHOTO_KEY_MAX);
     if (key == NULL) {
         return NGX_ERROR;
     }
@@ -391,10 +391,9 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     feed->zscore[0] = "ZSCORE";
     feed->zscorelen[0] = 6;
     feed->zscore[1] = (char *) key;
-    feed->zscorelen[1] = ngx_sprintf(ngx_cpymem(key, prefix->data,
-                                                prefix->len),
-                                     "%L", feed->list_owner)
-                         - key;
+    feed->zscorelen[1] = photo_key_list((char *) key, PHOTO_KEY_MAX,
+                                        (char *) prefix->data,
+                                        feed->list_owner);
     feed->zscore[2] = PHOTO_LIST_COMPLETE;
     feed->zscorelen[2] = sizeof(PHOTO_LIST_COMPLETE) - 1;
 
@@ -643,8 +642,7 @@ ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res, int col)
 
     argv = ngx_palloc(r->pool, (2 * rows + 4) * sizeof(char *));
     argvlen = ngx_palloc(r->pool, (2 * rows + 4) * sizeof(size_t));
-    p = ngx_pnalloc(r->pool, ngx_photo_feed_prefix[rd->kind].len
-                             + NGX_INT64_LEN + rows * PHOTO_ID_MAX_DIGITS);
+    p = ngx_pnalloc(r->pool, PHOTO_KEY_MAX + rows * PHOTO_ID_MAX_DIGITS);
 
     if (argv == NULL || argvlen == NULL || p == NULL) {
         return;
@@ -654,10 +652,10 @@ ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res, int col)
     argvlen[0] = 4;
 
     argv[1] = (char *) p;
-    p = ngx_cpymem(p, ngx_photo_feed_prefix[rd->kind].data,
-                   ngx_photo_feed_prefix[rd->kind].len);
-    p = ngx_sprintf(p, "%L", rd->owner_id);
-    argvlen[1] = p - (u_char *) argv[1];
+    argvlen[1] = photo_key_list((char *) p, PHOTO_KEY_MAX,
+                                (char *) ngx_photo_feed_prefix[rd->kind].data,
+                                rd->owner_id);
+    p += argvlen[1];
 
     argv[2] = "0";
     argvlen[2] = 1;

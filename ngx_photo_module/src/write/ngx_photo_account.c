@@ -320,9 +320,8 @@ ngx_photo_account_refused(ngx_http_request_t *r, yajl_val v,
 ngx_int_t
 ngx_photo_signout_handler(ngx_http_request_t *r)
 {
-    u_char      *p;
     ngx_int_t    rc;
-    ngx_str_t    token;
+    ngx_str_t    token, key;
     size_t       argvlen[2];
     const char  *argv[2], *why;
 
@@ -341,17 +340,14 @@ ngx_photo_signout_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    p = ngx_pnalloc(r->pool, sizeof(PHOTO_REDIS_SESSION) - 1 + token.len);
-    if (p == NULL) {
+    if (ngx_photo_session_key(r, &token, &key) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     argv[0] = "DEL";
     argvlen[0] = 3;
-    argv[1] = (char *) p;
-    p = ngx_cpymem(p, PHOTO_REDIS_SESSION, sizeof(PHOTO_REDIS_SESSION) - 1);
-    p = ngx_cpymem(p, token.data, token.len);
-    argvlen[1] = p - (u_char *) argv[1];
+    argv[1] = (char *) key.data;
+    argvlen[1] = key.len;
 
     rc = ngx_photo_redis_command(r, ngx_photo_signout_done, r, 2, argv,
                                  argvlen);

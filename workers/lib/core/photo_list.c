@@ -2,6 +2,7 @@
 
 #include "photo_list.h"
 #include "photo_contract.h"
+#include "photo_keys.h"
 #include "photo_id.h"
 #include "photo_log.h"
 #include "photo_metrics.h"
@@ -105,8 +106,8 @@ photo_list_each(redisContext *c, const char *prefix, const int64_t *owners,
     sent = 0;
 
     for (i = 0; i < n; i++) {
-        argvlen[1] = (size_t) snprintf(key, sizeof(key), "%s%" PRId64,
-                                       prefix, owners[i]);
+        argvlen[1] = (size_t) photo_key_list(key, sizeof(key), prefix,
+                                             owners[i]);
 
         if (nids > 1) {
             photo_id_pad(member, ids[i]);

@@ -1,87 +1,51 @@
 
 /*
- * The module's Redis client (see ngx_photo_redis.h).
+ * The module's Redis client (see ngx_photo_redis.h and, for its parts,
+ * ngx_photo_redis_int.h): the directives, and commands sent, their replies
+ * delivered to the handler in order, and timed out.
  */
 
-#include "ngx_photo_redis.h"
-#include "ngx_photo_redis_adapter.h"
+#include "ngx_photo_redis_int.h"
 #include "ngx_photo_metrics.h"
 
 
 #define NGX_PHOTO_REDIS_PORT         6379
 
-/*
- * Reconnecting while Redis is away: 100 ms, doubling, then once a second
- * (a connect a second per worker costs nothing; at 5 s, a Redis back after
- * a restart waited up to 5 s more for the workers to see it, and every
- * read and write failed meanwhile)
- */
-#define NGX_PHOTO_REDIS_BACKOFF_MIN  100
-#define NGX_PHOTO_REDIS_BACKOFF_MAX  1000
+/* redirections one command may follow (a slot moving twice at most) */
+#define NGX_PHOTO_REDIS_REDIRECTS    5
 
-/* the reply arena's block: a page of 100 ids needs about 6 KB */
-#define NGX_PHOTO_REDIS_ARENA        16384
+
+typedef struct ngx_photo_redis_call_s  ngx_photo_redis_call_t;
 
 
 /*
- * Reply objects.  hiredis's own reader mallocs every element of a reply
- * (and its string), and frees them all once the reply's callback
- * returned: a page of ids was a hundred mallocs and frees, the most of a
- * worker's profile after the syscalls.  At most one reply is alive at a
- * time (hiredis parses the next only after the callback of the last), so
- * its objects come from one block, handed out in order and taken back at
- * once when hiredis frees the reply; the rare reply that does not fit
- * gets blocks of its own, freed with it.
+ * A command of a call: its reply's tag (hiredis's privdata) and, with a
+ * cluster, a copy of it as sent, to send again after a redirection and to
+ * send at all when it goes to another node than the ones before it.
  */
-typedef struct ngx_photo_redis_big_s  ngx_photo_redis_big_t;
-
-struct ngx_photo_redis_big_s {
-    ngx_photo_redis_big_t          *next;
-};
-
 typedef struct {
-    u_char                         *start;
-    u_char                         *pos;
-    u_char                         *end;
-    ngx_photo_redis_big_t          *big;
-    ngx_log_t                      *log;
-} ngx_photo_redis_arena_t;
-
-
-typedef struct ngx_photo_redis_s  ngx_photo_redis_t;
-
-
-typedef struct {
-    ngx_photo_backend_conf_t        backend;    /* first */
-    ngx_photo_redis_t              *state;      /* per worker process */
-} ngx_photo_redis_conf_t;
-
-
-struct ngx_photo_redis_s {
-    redisAsyncContext              *ac;
-    ngx_event_t                     reconnect;
-    ngx_msec_t                      backoff;
-    ngx_log_t                      *log;
-    ngx_photo_backend_conf_t       *bcf;        /* its one server, 0 */
-    ngx_photo_server_t             *server;
-    ngx_msec_t                      timeout;
-    ngx_flag_t                      exiting;
-    ngx_flag_t                      connected;  /* once: the next is a
-                                                   reconnect */
-    int                             port;
-    u_char                          host[NGX_SOCKADDR_STRLEN + 1];
-    ngx_photo_redis_arena_t         arena;
-};
+    ngx_photo_redis_call_t         *call;
+    ngx_uint_t                      index;
+    int                             slot;       /* -1: no key */
+    char                           *cmd;        /* formatted, malloc()ed */
+    int                             len;
+} ngx_photo_redis_one_t;
 
 
 /*
  * Commands in flight, one or several sent together.  It lives on the heap,
  * not in the request's pool: hiredis calls back when the replies come,
- * which may be after the request is gone.  Freed in the callback of the
- * last reply, always.
+ * which may be after the request is gone.  Freed once it is done and the
+ * last reply it waits for came, always.
+ *
+ * The commands go out in order, all of those for one node at once (a
+ * pipeline); the commands after them, for another node, once the first
+ * ones are answered (with a cluster only; the feed's commands share a
+ * node by their keys' tags).
  */
-typedef struct {
+struct ngx_photo_redis_call_s {
     ngx_photo_redis_t              *redis;
+    ngx_photo_redis_node_t         *node;       /* sent to last */
     ngx_photo_result_pt             handler;    /* for each reply, or NULL */
     void                           *data;
     ngx_http_request_t             *request;    /* NULL: the worker's, or
@@ -89,56 +53,41 @@ typedef struct {
     ngx_pool_cleanup_t             *cln;        /* in the request's pool */
     ngx_event_t                     timer;
     ngx_photo_usec_t                start;      /* for the metrics */
-    ngx_uint_t                      n;          /* commands sent */
+    ngx_uint_t                      n;          /* commands */
+    ngx_uint_t                      sent;       /* sent, from the first */
+    ngx_uint_t                      next;       /* the next to deliver */
     ngx_uint_t                      pending;    /* replies still to come */
+    ngx_uint_t                      redirects;
     unsigned                        done:1;     /* no more calls wanted */
     unsigned                        unsent:1;   /* not all could be sent */
     unsigned                        counted:1;  /* by the metrics */
-} ngx_photo_redis_call_t;
+    ngx_photo_redis_one_t           one[1];     /* n of them */
+};
 
 
 static void *ngx_http_photo_redis_create_conf(ngx_conf_t *cf);
 static char *ngx_http_photo_redis_init_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_photo_redis_cluster(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_photo_redis_init_process(ngx_cycle_t *cycle);
 static void ngx_http_photo_redis_exit_process(ngx_cycle_t *cycle);
-static void ngx_photo_redis_connect(ngx_photo_redis_t *redis);
-static void *ngx_photo_redis_alloc(const redisReadTask *task, size_t size);
-static redisReply *ngx_photo_redis_object(const redisReadTask *task,
-    size_t size);
-static void *ngx_photo_redis_string(const redisReadTask *task, char *str,
-    size_t len);
-static void *ngx_photo_redis_array(const redisReadTask *task, int elements);
-static void *ngx_photo_redis_integer(const redisReadTask *task,
-    long long value);
-static void *ngx_photo_redis_nil(const redisReadTask *task);
-static void ngx_photo_redis_free_reply(void *reply);
-static void ngx_photo_redis_closed(void *privdata);
-static void ngx_photo_redis_schedule(ngx_photo_redis_t *redis);
-static void ngx_photo_redis_reconnect(ngx_event_t *ev);
-static void ngx_photo_redis_on_connect(const redisAsyncContext *ac,
-    int status);
-static void ngx_photo_redis_on_disconnect(const redisAsyncContext *ac,
-    int status);
+static ngx_int_t ngx_photo_redis_send(ngx_photo_redis_t *redis,
+    ngx_photo_redis_node_t *to, ngx_log_t *log, ngx_http_request_t *r,
+    ngx_photo_result_pt handler, void *data, ngx_uint_t n,
+    ngx_photo_redis_cmd_t *cmds);
+static ngx_int_t ngx_photo_redis_send_next(ngx_photo_redis_call_t *call,
+    ngx_photo_redis_node_t *to, ngx_photo_redis_cmd_t *cmds);
+static ngx_int_t ngx_photo_redis_send_one(ngx_photo_redis_call_t *call,
+    ngx_photo_redis_node_t *node, ngx_uint_t i, ngx_photo_redis_cmd_t *cmd);
 static void ngx_photo_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static void ngx_photo_redis_deliver(ngx_photo_redis_call_t *call,
     redisReply *reply, ngx_photo_status_e status);
-static ngx_int_t ngx_photo_redis_send(ngx_photo_redis_t *redis,
-    ngx_log_t *log, ngx_http_request_t *r, ngx_photo_result_pt handler,
-    void *data, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds);
+static void ngx_photo_redis_free_call(ngx_photo_redis_call_t *call);
 static void ngx_photo_redis_count(ngx_photo_redis_call_t *call,
     ngx_photo_status_e status);
 static void ngx_photo_redis_timeout(ngx_event_t *ev);
 static void ngx_photo_redis_request_gone(void *data);
-
-
-static redisReplyObjectFunctions  ngx_photo_redis_reply_functions = {
-    ngx_photo_redis_string,
-    ngx_photo_redis_array,
-    ngx_photo_redis_integer,
-    ngx_photo_redis_nil,
-    ngx_photo_redis_free_reply
-};
 
 
 static ngx_command_t  ngx_http_photo_redis_commands[] = {
@@ -146,6 +95,13 @@ static ngx_command_t  ngx_http_photo_redis_commands[] = {
     { ngx_string("photo_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_photo_backend_servers,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      (void *) NGX_PHOTO_REDIS_PORT },
+
+    { ngx_string("photo_redis_cluster"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_photo_redis_cluster,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       (void *) NGX_PHOTO_REDIS_PORT },
@@ -208,6 +164,7 @@ ngx_http_photo_redis_create_conf(ngx_conf_t *cf)
      *     rcf->backend.servers = NULL;
      *     rcf->backend.pong_alt = { 0, NULL };
      *     rcf->backend.used = 0;
+     *     rcf->cluster = 0;
      *     rcf->state = NULL;
      */
 
@@ -232,11 +189,37 @@ ngx_http_photo_redis_init_conf(ngx_conf_t *cf, void *conf)
 }
 
 
+/* photo_redis_cluster seed ...;  the servers of photo_redis, a cluster's */
+
+static char *
+ngx_http_photo_redis_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_photo_redis_conf_t *rcf = conf;
+
+    char  *rv;
+
+    if (rcf->backend.servers) {
+        return rcf->cluster ? "is duplicate"
+                            : "cannot be given with \"photo_redis\"";
+    }
+
+    rv = ngx_photo_backend_servers(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        rcf->cluster = 1;
+    }
+
+    return rv;
+}
+
+
 static ngx_int_t
 ngx_http_photo_redis_init_process(ngx_cycle_t *cycle)
 {
     size_t                   len;
+    u_char                   host[NGX_SOCKADDR_STRLEN];
     ngx_photo_redis_t       *redis;
+    ngx_photo_server_t      *server;
     ngx_photo_redis_conf_t  *rcf;
 
     rcf = ngx_photo_backend_used(cycle, &ngx_http_photo_redis_module);
@@ -246,32 +229,38 @@ ngx_http_photo_redis_init_process(ngx_cycle_t *cycle)
     }
 
     redis = ngx_pcalloc(cycle->pool, sizeof(ngx_photo_redis_t));
-    if (redis == NULL) {
+    if (redis == NULL
+        || ngx_array_init(&redis->nodes, cycle->pool,
+                          rcf->backend.servers->nelts,
+                          sizeof(ngx_photo_redis_node_t *))
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     redis->log = cycle->log;
-    redis->arena.log = cycle->log;
+    redis->pool = cycle->pool;
     redis->bcf = &rcf->backend;
-    redis->server = rcf->backend.servers->elts;
     redis->timeout = rcf->backend.timeout;
-    redis->backoff = NGX_PHOTO_REDIS_BACKOFF_MIN;
-
-    /* hiredis resolves names itself, blocking: give it the address */
-    len = ngx_sock_ntop(redis->server->addr->sockaddr,
-                        redis->server->addr->socklen, redis->host,
-                        NGX_SOCKADDR_STRLEN, 0);
-    redis->host[len] = '\0';
-    redis->port = ngx_inet_get_port(redis->server->addr->sockaddr);
-
-    redis->reconnect.handler = ngx_photo_redis_reconnect;
-    redis->reconnect.data = redis;
-    redis->reconnect.log = cycle->log;
-    redis->reconnect.cancelable = 1;
+    redis->cluster = rcf->cluster;
 
     rcf->state = redis;
 
-    ngx_photo_redis_connect(redis);
+    if (redis->cluster) {
+        return ngx_photo_redis_cluster_init(redis);
+    }
+
+    /* hiredis resolves names itself, blocking: give it the address */
+    server = rcf->backend.servers->elts;
+    len = ngx_sock_ntop(server->addr->sockaddr, server->addr->socklen, host,
+                        NGX_SOCKADDR_STRLEN, 0);
+
+    if (ngx_photo_redis_node_get(redis, host, len,
+                                 ngx_inet_get_port(server->addr->sockaddr))
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -280,8 +269,10 @@ ngx_http_photo_redis_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_photo_redis_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_photo_redis_t       *redis;
-    ngx_photo_redis_conf_t  *rcf;
+    ngx_uint_t                i;
+    ngx_photo_redis_t        *redis;
+    ngx_photo_redis_conf_t   *rcf;
+    ngx_photo_redis_node_t  **nodes;
 
     rcf = ngx_photo_backend_used(cycle, &ngx_http_photo_redis_module);
 
@@ -290,157 +281,14 @@ ngx_http_photo_redis_exit_process(ngx_cycle_t *cycle)
     }
 
     redis = rcf->state;
-
     redis->exiting = 1;
 
-    if (redis->reconnect.timer_set) {
-        ngx_del_timer(&redis->reconnect);
+    /* pending calls are told nothing: their requests are going too */
+    nodes = redis->nodes.elts;
+
+    for (i = 0; i < redis->nodes.nelts; i++) {
+        ngx_photo_redis_node_close(nodes[i]);
     }
-
-    if (redis->ac) {
-        /* pending calls are told nothing: their requests are going too */
-        redisAsyncFree(redis->ac);
-        redis->ac = NULL;
-    }
-
-    if (redis->arena.start) {
-        ngx_free(redis->arena.start);
-        redis->arena.start = NULL;
-    }
-}
-
-
-static void
-ngx_photo_redis_connect(ngx_photo_redis_t *redis)
-{
-    redisAsyncContext  *ac;
-
-    ac = redisAsyncConnect((char *) redis->host, redis->port);
-
-    if (ac == NULL || ac->err) {
-        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                      "photo: redis %V: connect failed: %s",
-                      &redis->server->name, ac ? ac->errstr : "no memory");
-        if (ac) {
-            redisAsyncFree(ac);
-        }
-
-        ngx_photo_redis_schedule(redis);
-        return;
-    }
-
-    if (ngx_photo_redis_attach(ac, redis->log) != NGX_OK) {
-        redisAsyncFree(ac);
-        ngx_photo_redis_schedule(redis);
-        return;
-    }
-
-    /*
-     * hiredis runs the cleanup once whenever it frees the context, and the
-     * disconnect callback only for one that had connected: the cleanup is
-     * where the metrics see the socket closed
-     */
-    ac->ev.cleanup = ngx_photo_redis_closed;
-    ngx_photo_metrics_conn(redis->bcf, 0, NGX_PHOTO_CONN_OPENED);
-
-    /* replies from the arena (no free needed: hiredis calls back) */
-    ac->c.reader->fn = &ngx_photo_redis_reply_functions;
-    ac->c.reader->privdata = &redis->arena;
-
-    ac->data = redis;
-    redisAsyncSetConnectCallback(ac, ngx_photo_redis_on_connect);
-    redisAsyncSetDisconnectCallback(ac, ngx_photo_redis_on_disconnect);
-
-    /* commands may be queued now: hiredis writes them once connected */
-    redis->ac = ac;
-}
-
-
-static void
-ngx_photo_redis_closed(void *privdata)
-{
-    ngx_connection_t  *c = privdata;
-
-    redisAsyncContext  *ac;
-    ngx_photo_redis_t  *redis;
-
-    ac = c->data;
-    redis = ac->data;
-
-    ngx_photo_metrics_conn(redis->bcf, 0, NGX_PHOTO_CONN_CLOSED);
-
-    ngx_photo_redis_cleanup(privdata);
-}
-
-
-static void
-ngx_photo_redis_schedule(ngx_photo_redis_t *redis)
-{
-    redis->ac = NULL;
-
-    if (redis->exiting || redis->reconnect.timer_set) {
-        return;
-    }
-
-    ngx_add_timer(&redis->reconnect, redis->backoff);
-
-    redis->backoff = ngx_min(redis->backoff * 2, NGX_PHOTO_REDIS_BACKOFF_MAX);
-}
-
-
-static void
-ngx_photo_redis_reconnect(ngx_event_t *ev)
-{
-    ngx_photo_redis_t  *redis = ev->data;
-
-    if (redis->ac == NULL && !redis->exiting) {
-        ngx_photo_redis_connect(redis);
-    }
-}
-
-
-static void
-ngx_photo_redis_on_connect(const redisAsyncContext *ac, int status)
-{
-    ngx_photo_redis_t  *redis = ac->data;
-
-    if (status != REDIS_OK) {
-        /* hiredis frees the context after this callback */
-        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                      "photo: redis %V: connect failed: %s",
-                      &redis->server->name, ac->errstr);
-        ngx_photo_redis_schedule(redis);
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, redis->log, 0,
-                  "photo: redis %V: connected", &redis->server->name);
-
-    if (redis->connected) {
-        ngx_photo_metrics_conn(redis->bcf, 0, NGX_PHOTO_CONN_RECONNECT);
-    }
-
-    redis->connected = 1;
-    redis->backoff = NGX_PHOTO_REDIS_BACKOFF_MIN;
-}
-
-
-static void
-ngx_photo_redis_on_disconnect(const redisAsyncContext *ac, int status)
-{
-    ngx_photo_redis_t  *redis = ac->data;
-
-    if (redis->exiting) {
-        return;
-    }
-
-    if (status != REDIS_OK) {
-        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
-                      "photo: redis %V: connection lost: %s",
-                      &redis->server->name, ac->errstr);
-    }
-
-    ngx_photo_redis_schedule(redis);
 }
 
 
@@ -467,8 +315,8 @@ ngx_photo_redis_commands(ngx_http_request_t *r, ngx_photo_result_pt handler,
 
     rcf = ngx_http_get_module_main_conf(r, ngx_http_photo_redis_module);
 
-    return ngx_photo_redis_send(rcf->state, r->connection->log, r, handler,
-                                data, n, cmds);
+    return ngx_photo_redis_send(rcf->state, NULL, r->connection->log, r,
+                                handler, data, n, cmds);
 }
 
 
@@ -476,143 +324,317 @@ ngx_int_t
 ngx_photo_redis_worker_command(ngx_photo_result_pt handler, void *data,
     int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_photo_redis_t       *redis;
     ngx_photo_redis_cmd_t    cmd;
     ngx_photo_redis_conf_t  *rcf;
 
     rcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                               ngx_http_photo_redis_module);
-    redis = rcf->state;
 
     cmd.argc = argc;
     cmd.argv = argv;
     cmd.argvlen = argvlen;
 
-    return ngx_photo_redis_send(redis, redis->log, NULL, handler, data, 1,
-                                &cmd);
+    return ngx_photo_redis_send(rcf->state, NULL, rcf->state->log, NULL,
+                                handler, data, 1, &cmd);
+}
+
+
+ngx_int_t
+ngx_photo_redis_send_to(ngx_photo_redis_node_t *node,
+    ngx_photo_result_pt handler, void *data, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    ngx_photo_redis_cmd_t  cmd;
+
+    cmd.argc = argc;
+    cmd.argv = argv;
+    cmd.argvlen = argvlen;
+
+    return ngx_photo_redis_send(node->redis, node, node->redis->log, NULL,
+                                handler, data, 1, &cmd);
 }
 
 
 /*
- * r: the request, whose pool's end makes the replies unwanted; NULL: the
- * worker's.  The commands sent together are one call of the metrics.
+ * to: the node, whatever the keys; NULL: as the keys say.  r: the request,
+ * whose pool's end makes the replies unwanted; NULL: the worker's.  The
+ * commands sent together are one call of the metrics.
  */
 
 static ngx_int_t
-ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_log_t *log,
-    ngx_http_request_t *r, ngx_photo_result_pt handler, void *data,
-    ngx_uint_t n, ngx_photo_redis_cmd_t *cmds)
+ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_photo_redis_node_t *to,
+    ngx_log_t *log, ngx_http_request_t *r, ngx_photo_result_pt handler,
+    void *data, ngx_uint_t n, ngx_photo_redis_cmd_t *cmds)
 {
+    ngx_int_t                rc;
     ngx_uint_t               i;
-    ngx_photo_usec_t         start;
     ngx_photo_redis_call_t  *call;
 
-    start = ngx_photo_metrics_now();
-
-    if (redis->ac == NULL) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "photo: redis %V is unreachable, reconnecting",
-                      &redis->server->name);
-        ngx_photo_metrics_backend(r, redis->bcf, 0, NGX_PHOTO_AWAY, start);
-        return NGX_DECLINED;
-    }
-
-    call = ngx_alloc(sizeof(ngx_photo_redis_call_t), log);
+    call = ngx_alloc(sizeof(ngx_photo_redis_call_t)
+                     + (n - 1) * sizeof(ngx_photo_redis_one_t), log);
     if (call == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(call, sizeof(ngx_photo_redis_call_t));
+    ngx_memzero(call, sizeof(ngx_photo_redis_call_t)
+                      + (n - 1) * sizeof(ngx_photo_redis_one_t));
 
+    call->redis = redis;
     call->handler = handler;
     call->data = data;
     call->request = r;
-    call->start = start;
+    call->start = ngx_photo_metrics_now();
+    call->n = n;
+
+    call->timer.handler = ngx_photo_redis_timeout;
+    call->timer.data = call;
+    call->timer.log = log;
+
+    for (i = 0; i < n; i++) {
+        call->one[i].call = call;
+        call->one[i].index = i;
+        call->one[i].slot = -1;
+
+        /* a cluster's commands may be sent later, or again: kept */
+        if (redis->cluster) {
+            if (to == NULL) {
+                call->one[i].slot = ngx_photo_redis_cluster_slot(&cmds[i]);
+            }
+
+            call->one[i].len = redisFormatCommandArgv(&call->one[i].cmd,
+                                                      cmds[i].argc,
+                                                      cmds[i].argv,
+                                                      cmds[i].argvlen);
+            if (call->one[i].len < 0) {
+                call->done = 1;
+                ngx_photo_redis_free_call(call);
+                return NGX_ERROR;
+            }
+        }
+    }
 
     if (r) {
         call->cln = ngx_pool_cleanup_add(r->pool, 0);
         if (call->cln == NULL) {
-            ngx_free(call);
+            call->done = 1;
+            ngx_photo_redis_free_call(call);
             return NGX_ERROR;
         }
     }
 
-    call->redis = redis;
+    rc = ngx_photo_redis_send_next(call, to, cmds);
 
-    for (i = 0; i < n; i++) {
-        if (redisAsyncCommandArgv(redis->ac, ngx_photo_redis_reply, call,
-                                  cmds[i].argc, cmds[i].argv,
-                                  cmds[i].argvlen)
-            != REDIS_OK)
-        {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "photo: redis %V: command not sent: %s",
-                          &redis->server->name, redis->ac->errstr);
-
-            if (i == 0) {
-                ngx_photo_redis_count(call, NGX_PHOTO_AWAY);
-                ngx_free(call);
-                return NGX_DECLINED;
-            }
-
-            /* the ones sent are answered (the last answer frees the
-               call); the handler hears of the others after them */
-            break;
-        }
-
-        call->n++;
+    if (rc != NGX_AGAIN) {
+        call->cln = NULL;
+        call->done = 1;
+        ngx_photo_redis_count(call, NGX_PHOTO_AWAY);
+        ngx_photo_redis_free_call(call);
+        return rc;
     }
-
-    call->pending = call->n;
-    call->unsent = call->n < n;
 
     if (call->cln) {
         call->cln->handler = ngx_photo_redis_request_gone;
         call->cln->data = call;
     }
 
-    call->timer.handler = ngx_photo_redis_timeout;
-    call->timer.data = call;
-    call->timer.log = log;
     ngx_add_timer(&call->timer, redis->timeout);
 
     return NGX_AGAIN;
 }
 
 
+/*
+ * The next commands not sent yet, all those for the node of the first of
+ * them (to: that node).  NGX_AGAIN, or NGX_DECLINED when none could go
+ * (the node away; logged).
+ */
+
+static ngx_int_t
+ngx_photo_redis_send_next(ngx_photo_redis_call_t *call,
+    ngx_photo_redis_node_t *to, ngx_photo_redis_cmd_t *cmds)
+{
+    ngx_uint_t               first;
+    ngx_photo_redis_t       *redis;
+    ngx_photo_redis_node_t  *node, **nodes;
+
+    redis = call->redis;
+    first = call->sent;
+
+    if (to) {
+        node = to;
+
+    } else if (redis->cluster) {
+        node = ngx_photo_redis_cluster_route(redis, call->one[first].slot);
+
+    } else {
+        nodes = redis->nodes.elts;
+        node = nodes[0];
+    }
+
+    call->node = node;
+
+    if (node->ac == NULL) {
+        ngx_log_error(NGX_LOG_ERR, call->timer.log, 0,
+                      "photo: redis %V is unreachable, reconnecting",
+                      &node->name);
+
+        if (redis->cluster) {
+            ngx_photo_redis_cluster_refresh(redis);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    while (call->sent < call->n) {
+
+        if (call->sent > first && redis->cluster && to == NULL
+            && ngx_photo_redis_cluster_route(redis,
+                                             call->one[call->sent].slot)
+               != node)
+        {
+            break;
+        }
+
+        if (ngx_photo_redis_send_one(call, node, call->sent,
+                                     cmds ? &cmds[call->sent] : NULL)
+            != NGX_OK)
+        {
+            if (call->sent == first) {
+                return NGX_DECLINED;
+            }
+
+            /* those sent are answered; the handler hears of the others
+               after them */
+            call->unsent = 1;
+            break;
+        }
+
+        call->sent++;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/* command i to node: as given (cmd), or as formatted before */
+
+static ngx_int_t
+ngx_photo_redis_send_one(ngx_photo_redis_call_t *call,
+    ngx_photo_redis_node_t *node, ngx_uint_t i, ngx_photo_redis_cmd_t *cmd)
+{
+    int                     rc;
+    ngx_photo_redis_one_t  *one;
+
+    one = &call->one[i];
+
+    if (one->cmd) {
+        rc = redisAsyncFormattedCommand(node->ac, ngx_photo_redis_reply, one,
+                                        one->cmd, one->len);
+
+    } else {
+        rc = redisAsyncCommandArgv(node->ac, ngx_photo_redis_reply, one,
+                                   cmd->argc, cmd->argv, cmd->argvlen);
+    }
+
+    if (rc != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, call->timer.log, 0,
+                      "photo: redis %V: command not sent: %s", &node->name,
+                      node->ac->errstr);
+        return NGX_ERROR;
+    }
+
+    call->pending++;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_photo_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    ngx_photo_redis_call_t  *call = privdata;
+    ngx_photo_redis_one_t  *one = privdata;
 
-    if (!call->done) {
-        if (reply == NULL) {
+    ngx_flag_t               ask;
+    ngx_photo_redis_call_t  *call;
+    ngx_photo_redis_node_t  *to;
+
+    call = one->call;
+    call->pending--;
+
+    if (call->redis->exiting) {
+        call->done = 1;
+    }
+
+    if (call->done) {
+        ngx_photo_redis_free_call(call);
+        return;
+    }
+
+    if (reply == NULL) {
+        ngx_log_error(NGX_LOG_ERR, call->timer.log, 0,
+                      "photo: redis %V: no reply, connection lost",
+                      &((ngx_photo_redis_node_t *) ac->data)->name);
+        ngx_photo_redis_deliver(call, NULL, NGX_PHOTO_AWAY);
+        ngx_photo_redis_free_call(call);
+        return;
+    }
+
+    /* a cluster's redirection: the command again, to the node it names */
+    to = call->redis->cluster
+         ? ngx_photo_redis_cluster_redirect(call->redis, reply, &ask) : NULL;
+
+    if (to) {
+        if (++call->redirects > NGX_PHOTO_REDIS_REDIRECTS || to->ac == NULL
+            || (ask && redisAsyncCommand(to->ac, NULL, NULL, "ASKING")
+                       != REDIS_OK)
+            || ngx_photo_redis_send_one(call, to, one->index, NULL)
+               != NGX_OK)
+        {
             ngx_log_error(NGX_LOG_ERR, call->timer.log, 0,
-                          "photo: redis %V: no reply, connection lost",
-                          &call->redis->server->name);
+                          "photo: redis: \"%*s\" not followed",
+                          ((redisReply *) reply)->len,
+                          ((redisReply *) reply)->str);
+            ngx_photo_redis_deliver(call, NULL, NGX_PHOTO_AWAY);
         }
 
-        ngx_photo_redis_deliver(call, reply, reply ? NGX_PHOTO_DONE
-                                                   : NGX_PHOTO_AWAY);
+        call->node = to;
+        ngx_photo_redis_free_call(call);
+        return;
     }
 
-    if (--call->pending == 0) {
-        /* not counted yet: its request went first, and the call ends
-           with Redis's answer */
-        if (!call->redis->exiting) {
-            ngx_photo_redis_count(call, reply ? NGX_PHOTO_DONE
-                                              : NGX_PHOTO_AWAY);
+    if (one->index != call->next) {
+        /*
+         * an earlier command of the call was redirected and its reply is
+         * yet to come: the replies cannot be given in order (a pipeline
+         * over slots that moved apart; never the feed's, one slot)
+         */
+        ngx_log_error(NGX_LOG_ERR, call->timer.log, 0,
+                      "photo: redis: a reply out of order after a "
+                      "redirection");
+        ngx_photo_redis_deliver(call, NULL, NGX_PHOTO_AWAY);
+        ngx_photo_redis_free_call(call);
+        return;
+    }
+
+    ngx_photo_redis_deliver(call, reply, NGX_PHOTO_DONE);
+
+    /* the commands for the next node, once these are all answered */
+    if (!call->done && call->next == call->sent && call->sent < call->n) {
+        if (call->unsent
+            || ngx_photo_redis_send_next(call, NULL, NULL) != NGX_AGAIN)
+        {
+            ngx_photo_redis_deliver(call, NULL, NGX_PHOTO_AWAY);
         }
-
-        ngx_free(call);
     }
+
+    ngx_photo_redis_free_call(call);
 }
 
 
 /*
- * The next reply to the handler; the last one (or a failure) ends the
- * call's timer and its tie to the request first, as the handler may end
- * the request.
+ * The next reply to the handler, or a failure (reply NULL) for all those
+ * not given yet; the last one ends the call's timer and its tie to the
+ * request first, as the handler may end the request.
  */
 static void
 ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
@@ -622,10 +644,10 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
     ngx_connection_t   *c;
     ngx_photo_result_t  res;
 
-    i = call->n - call->pending;
-    last = status != NGX_PHOTO_DONE || (i == call->n - 1 && !call->unsent);
+    i = call->next++;
+    last = status != NGX_PHOTO_DONE || i == call->n - 1;
 
-    if (last || i == call->n - 1) {
+    if (last) {
         call->done = 1;
 
         if (call->timer.timer_set) {
@@ -638,12 +660,10 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
         }
 
         /* while its request is sure to be there: the handler may end it */
-        if (!call->redis->exiting) {
-            ngx_photo_redis_count(call, last ? status : NGX_PHOTO_AWAY);
-        }
+        ngx_photo_redis_count(call, status);
     }
 
-    if (call->redis->exiting || call->handler == NULL) {
+    if (call->handler == NULL) {
         return;
     }
 
@@ -655,15 +675,6 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
     c = call->request ? call->request->connection : NULL;
 
     call->handler(call->data, &res);
-
-    /* some were never sent: the handler hears it after the last sent */
-    if (!last && i == call->n - 1) {
-        res.status = NGX_PHOTO_AWAY;
-        res.index = i + 1;
-        res.reply.redis = NULL;
-
-        call->handler(call->data, &res);
-    }
 
     /*
      * From Redis's event or the call's timer, never from inside a request's
@@ -678,6 +689,30 @@ ngx_photo_redis_deliver(ngx_photo_redis_call_t *call, redisReply *reply,
 }
 
 
+/* once done and no reply is still to come */
+
+static void
+ngx_photo_redis_free_call(ngx_photo_redis_call_t *call)
+{
+    ngx_uint_t  i;
+
+    if (!call->done || call->pending) {
+        return;
+    }
+
+    /* a request that went first: counted with Redis's answer */
+    ngx_photo_redis_count(call, NGX_PHOTO_DONE);
+
+    for (i = 0; i < call->n; i++) {
+        if (call->one[i].cmd) {
+            redisFreeCommand(call->one[i].cmd);
+        }
+    }
+
+    ngx_free(call);
+}
+
+
 /*
  * A reply late beyond the timeout means a Redis that is stuck or gone: the
  * connection is dropped (every command pending on it fails) and made anew.
@@ -688,20 +723,17 @@ ngx_photo_redis_timeout(ngx_event_t *ev)
 {
     ngx_photo_redis_call_t  *call = ev->data;
 
-    ngx_photo_redis_t  *redis;
+    ngx_photo_redis_node_t  *node;
 
-    redis = call->redis;
+    node = call->node;
 
     ngx_log_error(NGX_LOG_ERR, ev->log, NGX_ETIMEDOUT,
-                  "photo: redis %V timed out", &redis->server->name);
+                  "photo: redis %V timed out", &node->name);
 
     ngx_photo_redis_deliver(call, NULL, NGX_PHOTO_TIMEDOUT);
 
     /* frees call too, through ngx_photo_redis_reply() */
-    if (redis->ac) {
-        redisAsyncFree(redis->ac);
-        ngx_photo_redis_schedule(redis);
-    }
+    ngx_photo_redis_node_drop(node);
 }
 
 
@@ -710,13 +742,14 @@ ngx_photo_redis_timeout(ngx_event_t *ev)
 static void
 ngx_photo_redis_count(ngx_photo_redis_call_t *call, ngx_photo_status_e status)
 {
-    if (call->counted) {
+    if (call->counted || call->redis->exiting) {
         return;
     }
 
     call->counted = 1;
 
-    ngx_photo_metrics_backend(call->request, call->redis->bcf, 0, status,
+    ngx_photo_metrics_backend(call->request, call->redis->bcf,
+                              call->node ? call->node->server : 0, status,
                               call->start);
 }
 
@@ -726,7 +759,7 @@ ngx_photo_redis_request_gone(void *data)
 {
     ngx_photo_redis_call_t  *call = data;
 
-    /* the last reply, when it comes, frees the call (and counts it) */
+    /* the last reply, when it comes, counts and frees the call */
     call->handler = NULL;
     call->request = NULL;
     call->done = 1;
@@ -736,175 +769,3 @@ ngx_photo_redis_request_gone(void *data)
         ngx_del_timer(&call->timer);
     }
 }
-
-
-/* reply objects from the connection's arena (see the top of this file) */
-
-static void *
-ngx_photo_redis_alloc(const redisReadTask *task, size_t size)
-{
-    u_char                   *p;
-    ngx_photo_redis_big_t    *big;
-    ngx_photo_redis_arena_t  *a;
-
-    a = task->privdata;
-    size = ngx_align(size, sizeof(void *));
-
-    if (a->start == NULL) {
-        a->start = ngx_alloc(NGX_PHOTO_REDIS_ARENA, a->log);
-        if (a->start == NULL) {
-            return NULL;
-        }
-
-        a->pos = a->start;
-        a->end = a->start + NGX_PHOTO_REDIS_ARENA;
-    }
-
-    if ((size_t) (a->end - a->pos) >= size) {
-        p = a->pos;
-        a->pos += size;
-        return p;
-    }
-
-    big = ngx_alloc(sizeof(ngx_photo_redis_big_t) + size, a->log);
-    if (big == NULL) {
-        return NULL;
-    }
-
-    big->next = a->big;
-    a->big = big;
-
-    return big + 1;
-}
-
-
-/*
- * A reply's object: in the parent array's place, as hiredis's own
- * functions do; a root (the reply itself) has its arena just before it,
- * for ngx_photo_redis_free_reply(), which hiredis gives nothing else.
- */
-static redisReply *
-ngx_photo_redis_object(const redisReadTask *task, size_t size)
-{
-    u_char       *p;
-    redisReply   *r, *parent;
-
-    if (task->parent) {
-        r = ngx_photo_redis_alloc(task, size);
-        if (r == NULL) {
-            return NULL;
-        }
-
-        parent = task->parent->obj;
-        parent->element[task->idx] = r;
-
-    } else {
-        p = ngx_photo_redis_alloc(task, sizeof(void *) + size);
-        if (p == NULL) {
-            return NULL;
-        }
-
-        *(ngx_photo_redis_arena_t **) p = task->privdata;
-        r = (redisReply *) (p + sizeof(void *));
-    }
-
-    ngx_memzero(r, sizeof(redisReply));
-    r->type = task->type;
-
-    return r;
-}
-
-
-static void *
-ngx_photo_redis_string(const redisReadTask *task, char *str, size_t len)
-{
-    redisReply  *r;
-
-    r = ngx_photo_redis_object(task, sizeof(redisReply) + len + 1);
-    if (r == NULL) {
-        return NULL;
-    }
-
-    r->str = (char *) (r + 1);
-    r->len = len;
-    ngx_memcpy(r->str, str, len);
-    r->str[len] = '\0';
-
-    return r;
-}
-
-
-static void *
-ngx_photo_redis_array(const redisReadTask *task, int elements)
-{
-    redisReply  *r;
-
-    r = ngx_photo_redis_object(task, sizeof(redisReply)
-                                     + elements * sizeof(redisReply *));
-    if (r == NULL) {
-        return NULL;
-    }
-
-    r->type = REDIS_REPLY_ARRAY;
-    r->elements = elements;
-
-    if (elements > 0) {
-        r->element = (redisReply **) (r + 1);
-        ngx_memzero(r->element, elements * sizeof(redisReply *));
-    }
-
-    return r;
-}
-
-
-static void *
-ngx_photo_redis_integer(const redisReadTask *task, long long value)
-{
-    redisReply  *r;
-
-    r = ngx_photo_redis_object(task, sizeof(redisReply));
-    if (r == NULL) {
-        return NULL;
-    }
-
-    r->type = REDIS_REPLY_INTEGER;
-    r->integer = value;
-
-    return r;
-}
-
-
-static void *
-ngx_photo_redis_nil(const redisReadTask *task)
-{
-    redisReply  *r;
-
-    /* the task's type is the bulk's, a string: nil is said here */
-    r = ngx_photo_redis_object(task, sizeof(redisReply));
-    if (r != NULL) {
-        r->type = REDIS_REPLY_NIL;
-    }
-
-    return r;
-}
-
-
-/* hiredis frees only a whole reply (after its callback, or one a broken
-   stream left half made): all of the arena is free again */
-static void
-ngx_photo_redis_free_reply(void *reply)
-{
-    ngx_photo_redis_big_t    *big;
-    ngx_photo_redis_arena_t  *a;
-
-    a = *(ngx_photo_redis_arena_t **) ((u_char *) reply - sizeof(void *));
-
-    a->pos = a->start;
-
-    while (a->big) {
-        big = a->big;
-        a->big = big->next;
-        ngx_free(big);
-    }
-}
-

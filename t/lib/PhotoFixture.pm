@@ -30,6 +30,11 @@ our $Backends = <<'_EOC_';
     photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
 _EOC_
 
+# With TEST_NGINX_REDIS_CLUSTER ("host:port ...", set by scripts/test for
+# its run against the stack's Redis Cluster): the cluster instead
+$Backends =~ s/^    photo_redis\s.*$/    photo_redis_cluster \$TEST_NGINX_REDIS_CLUSTER;/m
+    if $ENV{TEST_NGINX_REDIS_CLUSTER};
+
 # $Backends with some of them elsewhere, and more directives after, for a
 # block's own http_config:
 #   backends(redis => '127.0.0.1:$TEST_NGINX_CLOSED_PORT',
@@ -38,7 +43,8 @@ sub backends {
     my (%o) = @_;
     my $c = $Backends;
     for my $b (qw(redis memcached postgres gearman)) {
-        $c =~ s/^(    photo_$b\s+).*;$/$1$o{$b};/m if defined $o{$b};
+        $c =~ s/^    photo_$b(?:_cluster)?\s+.*;$/    photo_$b      $o{$b};/m
+            if defined $o{$b};
     }
     return $c . join('', map { "    $_\n" } @{ $o{more} // [] });
 }
@@ -124,15 +130,36 @@ sub resp_read {
     die "redis: bad reply '$line'\n";
 }
 
-# redis(qw(ZADD key 0 member)) -> the reply (scalar or array ref)
+# redis(qw(ZADD key 0 member)) -> the reply (scalar or array ref).  Against
+# a cluster (TEST_NGINX_REDIS_CLUSTER), to a seed, then where MOVED says; a
+# DEL of several keys key by key (they may be in several slots).
 sub redis {
     my @cmd = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => $host,
-                                  PeerPort => env('TEST_NGINX_REDIS_PORT'))
-        or die "redis: $!";
+    my $seeds = $ENV{TEST_NGINX_REDIS_CLUSTER};
+    return redis_at("$host:" . env('TEST_NGINX_REDIS_PORT'), @cmd) unless $seeds;
+    if (@cmd > 2 && $cmd[0] =~ /^(?:DEL|UNLINK)\z/i) {
+        my $n = 0;
+        $n += redis($cmd[0], $_) for @cmd[1 .. $#cmd];
+        return $n;
+    }
+    my ($at) = split ' ', $seeds;
+    for (1 .. 3) {
+        my $r = eval { redis_at($at, @cmd) };
+        return $r unless $@;
+        die $@ unless $@ =~ /^redis: MOVED \d+ (\S+)/;
+        $at = $1;
+    }
+    die "redis: @cmd: moved more than twice\n";
+}
+
+sub redis_at {
+    my ($at, @cmd) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => $at) or die "redis $at: $!";
     print $s '*' . @cmd . "\r\n", map { '$' . length($_) . "\r\n$_\r\n" } @cmd;
-    my $r = resp_read($s);
+    my $r = eval { resp_read($s) };
+    my $err = $@;
     close $s;
+    die $err if $err;
     return $r;
 }
 

@@ -320,6 +320,17 @@ ngx_photo_redis_commands(ngx_http_request_t *r, ngx_photo_result_pt handler,
 }
 
 
+ngx_flag_t
+ngx_photo_redis_is_cluster(ngx_http_request_t *r)
+{
+    ngx_photo_redis_conf_t  *rcf;
+
+    rcf = ngx_http_get_module_main_conf(r, ngx_http_photo_redis_module);
+
+    return rcf->cluster;
+}
+
+
 ngx_int_t
 ngx_photo_redis_worker_command(ngx_photo_result_pt handler, void *data,
     int argc, const char **argv, const size_t *argvlen)

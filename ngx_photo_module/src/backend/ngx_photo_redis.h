@@ -54,6 +54,9 @@ ngx_int_t ngx_photo_redis_commands(ngx_http_request_t *r,
     ngx_photo_result_pt handler, void *data, ngx_uint_t n,
     ngx_photo_redis_cmd_t *cmds);
 
+/* photo_redis_cluster: keys read together must share a slot */
+ngx_flag_t ngx_photo_redis_is_cluster(ngx_http_request_t *r);
+
 /*
  * The same for the worker process rather than a request (the reply is for
  * no request in particular): handler is always called, unless the process

@@ -11,7 +11,10 @@
  * ZREVRANGEBYLEX the page; the page is used only if the session names
  * that user.  Otherwise (a token without its user, or whose session names
  * another) a Lua script (EVALSHA) does the three in one call, at several
- * times the cost to Redis.  A list that is not complete (evicted, never
+ * times the cost to Redis; with Redis Cluster, where the script could not
+ * reach a list in another slot, the session is read first and the native
+ * commands sent after it: two round trips, for tokens the auth worker
+ * never makes.  A list that is not complete (evicted, never
  * built) is rebuilt from Postgres, stored back, and the page taken from
  * what was read.
  */
@@ -92,6 +95,7 @@ typedef struct {
 
 /* as ngx_photo_redis_command() */
 static ngx_int_t ngx_photo_feed_send(ngx_photo_feed_t *feed);
+static void ngx_photo_feed_session(void *data, int64_t user_id);
 static void ngx_photo_feed_reply(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_feed_send_native(ngx_photo_feed_t *feed);
 static void ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res);
@@ -220,6 +224,15 @@ ngx_photo_feed_handler(ngx_http_request_t *r, ngx_photo_read_kind_e kind,
 static ngx_int_t
 ngx_photo_feed_send(ngx_photo_feed_t *feed)
 {
+    ngx_http_request_t  *r;
+
+    r = feed->read.request;
+
+    if (ngx_photo_redis_is_cluster(r)) {
+        return ngx_photo_session_lookup(r, &feed->read.token,
+                                        ngx_photo_feed_session, feed);
+    }
+
     if (feed->evaled) {
         feed->argv[0] = "EVAL";
         feed->argvlen[0] = 4;
@@ -233,6 +246,26 @@ ngx_photo_feed_send(ngx_photo_feed_t *feed)
 
     return ngx_photo_redis_command(feed->read.request, ngx_photo_feed_reply,
                                    feed, 9, feed->argv, feed->argvlen);
+}
+
+
+/* with a cluster: the session's user known, the list's commands */
+
+static void
+ngx_photo_feed_session(void *data, int64_t user_id)
+{
+    ngx_photo_feed_t  *feed = data;
+
+    if (feed->read.kind == NGX_PHOTO_READ_FEED) {
+        feed->list_owner = user_id;
+    }
+
+    feed->no_session = 0;
+    feed->complete = 0;
+    feed->failed = 0;
+
+    ngx_photo_wait_again(feed->read.request,
+                         ngx_photo_feed_send_native(feed), "redis");
 }
 
 

@@ -6,7 +6,9 @@
  * is printed, one per line, for the load generator.  With LAST_PHOTO, only
  * the photos of ids up to it (the bench's own seeded ones: the posts of
  * earlier write benches, made by a bench user too, would otherwise grow
- * the feeds' working set from run to run).
+ * the feeds' working set from run to run).  With PHOTO_REDIS_CLUSTER_SERVERS,
+ * each user's keys (one hash tag) go to the node serving them, pipelined
+ * to every node at once.
  *
  *   photo_bench_seed FIRST_USER USERS FEED_LEN [LAST_PHOTO] > tokens
  */
@@ -37,7 +39,7 @@ cmp_desc(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-    int                  i, j, rows, reply_n;
+    int                  i, j, rows;
     char                 err[256], key[64], token[64], **av, *members;
     size_t              *avlen, len;
     int64_t              first, users, feed_len, last, *ids, *feed;
@@ -46,6 +48,8 @@ main(int argc, char **argv)
     yajl_gen             g;
     redisReply          *reply;
     redisContext        *redis;
+    photo_redis_t        rd;
+    photo_redis_pipe_t   pipe;
     memcached_st        *mc;
     photo_object_t       o;
     photo_config_t       cf;
@@ -70,9 +74,12 @@ main(int argc, char **argv)
     }
 
     pg = photo_pg_connect(&cf);
-    redis = photo_redis_connect(&cf);
+    photo_redis_init(&rd, &cf);
     mc = photo_memcached_pool(&cf);
-    if (pg == NULL || redis == NULL || mc == NULL) {
+    /* Redis (or the cluster's first node) reachable before any work */
+    if (pg == NULL || mc == NULL || photo_redis_nodes(&rd) == 0
+        || photo_redis_node(&rd, 0) == NULL)
+    {
         return 1;
     }
 
@@ -151,7 +158,7 @@ main(int argc, char **argv)
 
     /* the feeds and the sessions, pipelined */
     srand(42);
-    reply_n = 0;
+    photo_redis_pipe_init(&pipe, &rd);
 
     for (i = 0; i < users; i++) {
         for (j = 0; j < feed_len; j++) {
@@ -178,6 +185,12 @@ main(int argc, char **argv)
                                         "%019" PRId64, feed[j]);
         }
 
+        /* the feed and the session share the user's tag: one node */
+        redis = photo_redis_pipe_key(&pipe, key, avlen[1], 3);
+        if (redis == NULL) {
+            return 1;
+        }
+
         redisAppendCommand(redis, "DEL %s", key);
         redisAppendCommandArgv(redis, 4 + 2 * feed_len, (const char **) av,
                                avlen);
@@ -187,18 +200,16 @@ main(int argc, char **argv)
         (void) photo_key_session(key, sizeof(key), token, strlen(token));
         redisAppendCommand(redis, "SET %s %" PRId64 " EX 86400", key,
                            first + i);
-        reply_n += 3;
 
         printf("%s\n", token);
 
-        if (reply_n >= 300 || i == users - 1) {
-            for (; reply_n; reply_n--) {
-                if (redisGetReply(redis, (void **) &reply) != REDIS_OK) {
-                    fprintf(stderr, "redis: %s\n", redis->errstr);
-                    return 1;
-                }
-
+        if (pipe.replies >= 300 || i == users - 1) {
+            while (photo_redis_pipe_reply(&pipe, &reply) == 1) {
                 freeReplyObject(reply);
+            }
+
+            if (pipe.failed) {
+                return 1;                   /* logged */
             }
         }
     }
@@ -213,7 +224,7 @@ main(int argc, char **argv)
     free(avlen);
     free(members);
     memcached_free(mc);
-    redisFree(redis);
+    photo_redis_free(&rd);
     PQfinish(pg);
 
     return 0;

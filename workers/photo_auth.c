@@ -79,8 +79,8 @@ static int photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1],
     const char *user_id);
 static photo_job_rc_t photo_auth_session(photo_ctx_t *ctx, photo_job_t *job,
     const char *token, const char *user_id, const photo_auth_backoff_t *b);
-static photo_job_rc_t photo_auth_reply(photo_job_t *job, redisContext *c,
-    redisReply *r, int type, const char *what);
+static photo_job_rc_t photo_auth_reply(photo_ctx_t *ctx, photo_job_t *job,
+    redisContext *c, redisReply *r, int type, const char *what);
 static photo_job_rc_t photo_auth_answer(photo_job_t *job, ...)
     __attribute__((sentinel));
 
@@ -427,7 +427,8 @@ photo_auth_admit(photo_ctx_t *ctx, photo_job_t *job,
 
     *wait_ms = 0;
 
-    c = photo_ctx_redis(ctx, job);
+    /* both keys are tagged with the name: one node */
+    c = photo_ctx_redis_key(ctx, job, b->fails, strlen(b->fails));
     if (c == NULL) {
         return PHOTO_JOB_RETRY;
     }
@@ -437,7 +438,8 @@ photo_auth_admit(photo_ctx_t *ctx, photo_job_t *job,
                      PHOTO_SIGNIN_WAIT_MIN * 1000,
                      PHOTO_SIGNIN_WAIT_MAX * 1000);
 
-    rc = photo_auth_reply(job, c, r, REDIS_REPLY_INTEGER, "EVAL backoff");
+    rc = photo_auth_reply(ctx, job, c, r, REDIS_REPLY_INTEGER,
+                          "EVAL backoff");
 
     if (rc == PHOTO_JOB_DONE) {
         *wait_ms = r->integer;
@@ -470,17 +472,22 @@ photo_auth_token(char token[PHOTO_AUTH_TOKEN_LEN + 1], const char *user_id)
 }
 
 
-/* a new session (photo_key_session), and the account's backoff forgotten */
+/*
+ * A new session (photo_key_session), and the account's backoff forgotten:
+ * two commands, the name's keys and the user's being two slots (with a
+ * Redis Cluster, maybe two nodes).
+ */
 static photo_job_rc_t
 photo_auth_session(photo_ctx_t *ctx, photo_job_t *job, const char *token,
     const char *user_id, const photo_auth_backoff_t *b)
 {
+    int              len;
     char             key[PHOTO_KEY_MAX];
     redisReply      *r;
     redisContext    *c;
     photo_job_rc_t   rc;
 
-    c = photo_ctx_redis(ctx, job);
+    c = photo_ctx_redis_key(ctx, job, b->fails, strlen(b->fails));
     if (c == NULL) {
         return PHOTO_JOB_RETRY;
     }
@@ -488,16 +495,26 @@ photo_auth_session(photo_ctx_t *ctx, photo_job_t *job, const char *token,
     /* the count first: were it left after the session, a retry would
        store a second session */
     r = redisCommand(c, "DEL %s %s", b->fails, b->wait);
-    rc = photo_auth_reply(job, c, r, REDIS_REPLY_INTEGER, "DEL backoff");
+    rc = photo_auth_reply(ctx, job, c, r, REDIS_REPLY_INTEGER,
+                          "DEL backoff");
+    freeReplyObject(r);
 
-    if (rc == PHOTO_JOB_DONE) {
-        freeReplyObject(r);
-        (void) photo_key_session(key, sizeof(key), token, strlen(token));
-        r = redisCommand(c, "SET %s %s EX %d", key, user_id,
-                         PHOTO_SESSION_TTL);
-        rc = photo_auth_reply(job, c, r, REDIS_REPLY_STATUS, "SET session");
+    if (rc != PHOTO_JOB_DONE) {
+        return rc;
     }
 
+    len = photo_key_session(key, sizeof(key), token, strlen(token));
+    if (len < 0) {
+        return photo_job_retry(job, "the session key does not fit");
+    }
+
+    c = photo_ctx_redis_key(ctx, job, key, (size_t) len);
+    if (c == NULL) {
+        return PHOTO_JOB_RETRY;
+    }
+
+    r = redisCommand(c, "SET %s %s EX %d", key, user_id, PHOTO_SESSION_TTL);
+    rc = photo_auth_reply(ctx, job, c, r, REDIS_REPLY_STATUS, "SET session");
     freeReplyObject(r);
 
     return rc;
@@ -506,9 +523,13 @@ photo_auth_session(photo_ctx_t *ctx, photo_job_t *job, const char *token,
 
 /* a reply of the type expected: done; else the job is to be retried */
 static photo_job_rc_t
-photo_auth_reply(photo_job_t *job, redisContext *c, redisReply *r, int type,
-    const char *what)
+photo_auth_reply(photo_ctx_t *ctx, photo_job_t *job, redisContext *c,
+    redisReply *r, int type, const char *what)
 {
+    if (r == NULL || r->type != type) {
+        (void) photo_redis_failed(&ctx->redis, r);
+    }
+
     if (r == NULL) {
         return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
                                 "%s", c->errstr);

@@ -120,10 +120,9 @@ static photo_job_rc_t
 photo_fanout_page(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
     const char *poster, int del, int64_t *followers, size_t *n)
 {
-    int             i, rows;
+    int             i, rows, failed;
     char            after[PHOTO_ID_BUF], limit[16];
     PGresult       *res;
-    redisContext   *c;
     photo_job_rc_t  rc;
     const char     *params[3];
 
@@ -157,17 +156,18 @@ photo_fanout_page(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
         return PHOTO_JOB_DONE;
     }
 
-    c = photo_ctx_redis(ctx, job);
-    if (c == NULL) {
-        return PHOTO_JOB_RETRY;
+    /* each follower's feed on its node (photo_list.h) */
+    failed = del ? photo_list_unfanout(&ctx->redis, PHOTO_REDIS_FEED,
+                                       followers, (size_t) rows, id)
+                 : photo_list_fanout(&ctx->redis, PHOTO_REDIS_FEED,
+                                     followers, (size_t) rows, id,
+                                     ctx->cf->feed_cap);
+
+    if (failed == PHOTO_LIST_AWAY) {
+        return photo_ctx_failed(job, PHOTO_BACKEND_REDIS, "unreachable");
     }
 
-    if ((del ? photo_list_unfanout(c, PHOTO_REDIS_FEED, followers,
-                                   (size_t) rows, id)
-             : photo_list_fanout(c, PHOTO_REDIS_FEED, followers,
-                                 (size_t) rows, id, ctx->cf->feed_cap))
-        != 0)
-    {
+    if (failed) {
         return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
                                 "feeds after follower %" PRId64
                                 " not updated", job->progress);

@@ -154,7 +154,6 @@ photo_follow_feed(photo_ctx_t *ctx, photo_job_t *job, int action,
     char             key[64], cap[16];
     int64_t         *ids;
     PGresult        *res;
-    redisContext    *c;
     photo_job_rc_t   rc;
     const char      *params[2];
 
@@ -190,19 +189,18 @@ photo_follow_feed(photo_ctx_t *ctx, photo_job_t *job, int action,
 
     (void) photo_key_list(key, sizeof(key), PHOTO_REDIS_FEED, follower);
 
-    c = photo_ctx_redis(ctx, job);
-
-    if (c == NULL) {
-        failed = 1;
-
-    } else if (action == PHOTO_FOLLOW) {
-        failed = photo_list_add(c, key, ids, (size_t) rows,
+    if (action == PHOTO_FOLLOW) {
+        failed = photo_list_add(&ctx->redis, key, ids, (size_t) rows,
                                 ctx->cf->feed_cap);
     } else {
-        failed = photo_list_remove(c, key, ids, (size_t) rows);
+        failed = photo_list_remove(&ctx->redis, key, ids, (size_t) rows);
     }
 
     free(ids);
+
+    if (failed == PHOTO_LIST_AWAY) {
+        return photo_ctx_failed(job, PHOTO_BACKEND_REDIS, "unreachable");
+    }
 
     return failed ? photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
                                      "%s not updated", key)

@@ -83,8 +83,9 @@ static int photo_index_send(photo_ctx_t *ctx, redisReply **e, size_t n,
     size_t *taken);
 static int photo_index_refused(photo_ctx_t *ctx, redisReply *e,
     const char *why);
-static int photo_index_trim(redisContext *c, size_t n);
-static void photo_index_unlock(redisContext *c);
+static redisContext *photo_index_redis(photo_ctx_t *ctx);
+static int photo_index_trim(photo_ctx_t *ctx, size_t n);
+static void photo_index_unlock(photo_ctx_t *ctx);
 
 
 static photo_index_t  photo_index_batch;
@@ -202,7 +203,7 @@ photo_index(photo_ctx_t *ctx, photo_job_t *job)
         return PHOTO_JOB_DEAD;
     }
 
-    c = photo_ctx_redis(ctx, job);
+    c = photo_ctx_redis_key(ctx, job, b->pending, strlen(b->pending));
     if (c == NULL) {
         return PHOTO_JOB_RETRY;
     }
@@ -211,6 +212,7 @@ photo_index(photo_ctx_t *ctx, photo_job_t *job)
                      job->payload_len);
 
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        (void) photo_redis_failed(&ctx->redis, r);
         rc = photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
                               "RPUSH %s: %s", b->pending,
                               r == NULL ? c->errstr
@@ -335,7 +337,7 @@ photo_index_flush(photo_ctx_t *ctx)
 
     b = &photo_index_batch;
 
-    c = photo_redis_ensure(ctx->cf, &ctx->redis);
+    c = photo_index_redis(ctx);
     if (c == NULL) {
         b->failures++;
         b->wait_ms = photo_worker_delay(b->failures);
@@ -346,22 +348,38 @@ photo_index_flush(photo_ctx_t *ctx)
                      PHOTO_INDEX_LOCK_MS);
 
     rc = r && r->type == REDIS_REPLY_STATUS;
+
+    if (!rc) {
+        /* no reply, or MOVED: the cluster's map is learned again */
+        (void) photo_redis_failed(&ctx->redis, r);
+    }
+
     freeReplyObject(r);
 
     if (!rc) {
-        /* another worker is sending the list: again after the delay, in
-           case it ended before what we queued */
+        /* another worker is sending the list (or Redis failed): again
+           after the delay, in case it ended before what we queued */
         return -1;
     }
 
     left = -1;
 
     for ( ;; ) {
+        /* again each time: a dead letter on the way may have had the
+           cluster's map learned again (photo_redis_key()) */
+        c = photo_index_redis(ctx);
+        if (c == NULL) {
+            break;
+        }
+
         r = redisCommand(c, "LRANGE %s 0 %ld", b->pending, b->batch - 1);
 
         if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            (void) photo_redis_failed(&ctx->redis, r);
             photo_log_error("redis: LRANGE %s: %s", b->pending,
-                            r == NULL ? c->errstr : "unexpected reply");
+                            r == NULL ? c->errstr
+                            : r->type == REDIS_REPLY_ERROR ? r->str
+                            : "unexpected reply");
             freeReplyObject(r);
             break;
         }
@@ -371,7 +389,7 @@ photo_index_flush(photo_ctx_t *ctx)
         rc = n ? photo_index_send(ctx, r->element, n, &taken) : 0;
         freeReplyObject(r);
 
-        if (taken && photo_index_trim(c, taken) != 0) {
+        if (taken && photo_index_trim(ctx, taken) != 0) {
             break;
         }
 
@@ -394,9 +412,19 @@ photo_index_flush(photo_ctx_t *ctx)
         }
     }
 
-    photo_index_unlock(c);
+    photo_index_unlock(ctx);
 
     return left;
+}
+
+
+/* the connection serving index:pending and its lock, which share a hash
+   tag (one node), or NULL (logged) */
+static redisContext *
+photo_index_redis(photo_ctx_t *ctx)
+{
+    return photo_redis_key(&ctx->redis, photo_index_batch.lock,
+                           strlen(photo_index_batch.lock));
 }
 
 
@@ -542,16 +570,22 @@ photo_index_refused(photo_ctx_t *ctx, redisReply *e, const char *why)
 
 /* LTRIM the n sent, if the lock is still ours (and renew it): 0, or -1 */
 static int
-photo_index_trim(redisContext *c, size_t n)
+photo_index_trim(photo_ctx_t *ctx, size_t n)
 {
-    int          rc;
-    redisReply  *r;
+    int            rc;
+    redisReply    *r;
+    redisContext  *c;
 
     static const char  *script =
         "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end "
         "redis.call('LTRIM', KEYS[1], ARGV[2], -1) "
         "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
         "return 1";
+
+    c = photo_index_redis(ctx);
+    if (c == NULL) {
+        return -1;
+    }
 
     /* hiredis's format knows no %zu */
     r = redisCommand(c, "EVAL %s 2 %s %s %s %lu %d", script,
@@ -562,6 +596,8 @@ photo_index_trim(redisContext *c, size_t n)
     rc = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 0 : -1;
 
     if (rc != 0) {
+        (void) photo_redis_failed(&ctx->redis, r);
+
         /* sent again by whoever flushes next: harmless, never lost */
         photo_log_error("redis: cannot trim %s: %s", photo_index_batch.pending,
                         r == NULL ? c->errstr
@@ -575,12 +611,20 @@ photo_index_trim(redisContext *c, size_t n)
 }
 
 
+/* the flush lock given up, if it is still ours (else it expires) */
 static void
-photo_index_unlock(redisContext *c)
+photo_index_unlock(photo_ctx_t *ctx)
 {
+    redisContext  *c;
+
     static const char  *script =
         "if redis.call('GET', KEYS[1]) == ARGV[1] then "
         "return redis.call('DEL', KEYS[1]) end return 0";
+
+    c = photo_index_redis(ctx);
+    if (c == NULL) {
+        return;
+    }
 
     freeReplyObject(redisCommand(c, "EVAL %s 1 %s %s", script,
                                  photo_index_batch.lock,

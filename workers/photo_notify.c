@@ -41,6 +41,10 @@
 
 
 #define PHOTO_NOTIFY_UNIQUE_MAX       128
+#define PHOTO_NOTIFY_TOKEN_MAX        4096     /* device_tokens' check */
+#define PHOTO_NOTIFY_KEY_MAX          (sizeof(PHOTO_REDIS_NOTIFIED)          \
+                                       + PHOTO_NOTIFY_UNIQUE_MAX + 1         \
+                                       + PHOTO_NOTIFY_TOKEN_MAX)
 #define PHOTO_NOTIFY_TEXT             256
 #define PHOTO_NOTIFY_RETRY_AFTER_MAX  60       /* seconds: a longer ask is
                                                   served by gearmand's
@@ -70,8 +74,10 @@ static const char *photo_notify_opt(const char *v);
 static photo_job_rc_t photo_notify(photo_ctx_t *ctx, photo_job_t *job);
 static void photo_notify_text(photo_job_t *job, int event, const char *actor,
     char *title, char *body);
-static int photo_notify_sent(redisContext *c, const char *unique,
-    const char *token);
+static redisContext *photo_notify_redis(photo_ctx_t *ctx, photo_job_t *job,
+    const char *unique, const char *token, char *key, size_t size);
+static int photo_notify_sent(photo_ctx_t *ctx, photo_job_t *job,
+    const char *unique, const char *token);
 static photo_job_rc_t photo_notify_outcome(photo_ctx_t *ctx,
     photo_job_t *job, const char *unique, const char *user, int platform,
     photo_push_result_t *res, size_t n, long *retry_after);
@@ -203,7 +209,6 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
     size_t                n[PHOTO_NOTIFY_PLATFORMS], skipped;
     int64_t               user_id, actor_id, photo_id = 0;
     PGresult             *res;
-    redisContext         *c;
     const char           *unique, *params[2], *token, *platform;
     photo_job_rc_t        rc, out;
     photo_push_msg_t      msg;
@@ -248,12 +253,6 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
     msg.title = title;
     msg.body = body;
 
-    c = photo_ctx_redis(ctx, job);
-    if (c == NULL) {
-        PQclear(res);
-        return PHOTO_JOB_RETRY;
-    }
-
     results[0] = calloc((size_t) rows, sizeof(photo_push_result_t));
     results[1] = calloc((size_t) rows, sizeof(photo_push_result_t));
     n[0] = n[1] = 0;
@@ -274,13 +273,12 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
         p = strcmp(platform, "ios") == 0 ? PHOTO_NOTIFY_IOS
                                          : PHOTO_NOTIFY_ANDROID;
 
-        switch (photo_notify_sent(c, unique, token)) {
+        switch (photo_notify_sent(ctx, job, unique, token)) {
         case 1:
             skipped++;
             continue;
         case -1:
-            rc = photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
-                                  "%s", c->errstr);
+            rc = PHOTO_JOB_RETRY;
             goto done;
         }
 
@@ -357,20 +355,57 @@ photo_notify_text(photo_job_t *job, int event, const char *actor,
 }
 
 
-/* 1: taken before, 0: not yet, -1: Redis failed */
-static int
-photo_notify_sent(redisContext *c, const char *unique, const char *token)
+/*
+ * The connection serving the mark of a push taken, notified:<unique>:
+ * <token> (written into key), or NULL (reason set).  One key per device,
+ * so, with a Redis Cluster, the marks of one job are on several nodes.
+ */
+static redisContext *
+photo_notify_redis(photo_ctx_t *ctx, photo_job_t *job, const char *unique,
+    const char *token, char *key, size_t size)
 {
-    int          rc;
-    redisReply  *r;
+    int  len;
 
-    r = redisCommand(c, "EXISTS %s%s:%s", PHOTO_REDIS_NOTIFIED, unique,
-                     token);
-    if (r == NULL) {
+    len = snprintf(key, size, "%s%s:%s", PHOTO_REDIS_NOTIFIED, unique,
+                   token);
+
+    if (len < 0 || (size_t) len >= size) {
+        photo_job_retry(job, "a device token of %zu bytes", strlen(token));
+        return NULL;
+    }
+
+    return photo_ctx_redis_key(ctx, job, key, (size_t) len);
+}
+
+
+/* 1: taken before, 0: not yet, -1: Redis failed (reason set) */
+static int
+photo_notify_sent(photo_ctx_t *ctx, photo_job_t *job, const char *unique,
+    const char *token)
+{
+    int            rc;
+    char           key[PHOTO_NOTIFY_KEY_MAX];
+    redisReply    *r;
+    redisContext  *c;
+
+    c = photo_notify_redis(ctx, job, unique, token, key, sizeof(key));
+    if (c == NULL) {
         return -1;
     }
 
-    rc = r->type == REDIS_REPLY_INTEGER ? r->integer > 0 : -1;
+    r = redisCommand(c, "EXISTS %s", key);
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        (void) photo_redis_failed(&ctx->redis, r);
+        photo_ctx_failed(job, PHOTO_BACKEND_REDIS, "%s",
+                         r == NULL ? c->errstr
+                         : r->type == REDIS_REPLY_ERROR ? r->str
+                         : "unexpected reply");
+        freeReplyObject(r);
+        return -1;
+    }
+
+    rc = r->integer > 0;
     freeReplyObject(r);
 
     return rc;
@@ -383,6 +418,7 @@ photo_notify_outcome(photo_ctx_t *ctx, photo_job_t *job, const char *unique,
     const char *user, int platform, photo_push_result_t *res, size_t n,
     long *retry_after)
 {
+    char             key[PHOTO_NOTIFY_KEY_MAX];
     size_t           i;
     PGresult        *pg;
     redisReply      *r;
@@ -401,14 +437,18 @@ photo_notify_outcome(photo_ctx_t *ctx, photo_job_t *job, const char *unique,
         switch (res[i].rc) {
 
         case PHOTO_PUSH_SENT:
-            c = photo_ctx_redis(ctx, job);
-            r = c ? redisCommand(c, "SET %s%s:%s 1 EX %d",
-                                 PHOTO_REDIS_NOTIFIED, unique, res[i].token,
+            c = photo_notify_redis(ctx, job, unique, res[i].token, key,
+                                   sizeof(key));
+            r = c ? redisCommand(c, "SET %s 1 EX %d", key,
                                  PHOTO_NOTIFIED_TTL)
                   : NULL;
 
             /* sent and not remembered: a retry would send it again */
             if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+                if (c != NULL) {
+                    (void) photo_redis_failed(&ctx->redis, r);
+                }
+
                 photo_log_error("%s push sent but not remembered", name);
             }
 

@@ -689,14 +689,9 @@ photo_persist_followers(photo_ctx_t *ctx, photo_persist_item_t *items,
 static int
 photo_persist_lists(photo_ctx_t *ctx, photo_persist_item_t *items, size_t n)
 {
-    size_t         i, m;
-    int64_t       *owners, *ids;
-    redisContext  *c;
-
-    c = photo_ctx_redis(ctx, items[0].job);
-    if (c == NULL) {
-        return -1;
-    }
+    int       rc;
+    size_t    i, m;
+    int64_t  *owners, *ids;
 
     owners = malloc(n * sizeof(int64_t));
     ids = malloc(n * sizeof(int64_t));
@@ -715,27 +710,38 @@ photo_persist_lists(photo_ctx_t *ctx, photo_persist_item_t *items, size_t n)
         }
     }
 
-    if (photo_list_add_each(c, PHOTO_REDIS_USER_PHOTOS, owners, ids, m,
-                            ctx->cf->feed_cap)
-        != 0)
-    {
-        free(owners);
-        free(ids);
-        photo_ctx_failed(items[0].job, PHOTO_BACKEND_REDIS,
-                         "the posters' lists not updated");
-        return -1;
-    }
+    /* each list on its node (photo_list.h) */
+    rc = photo_list_add_each(&ctx->redis, PHOTO_REDIS_USER_PHOTOS, owners,
+                             ids, m, ctx->cf->feed_cap);
 
     free(owners);
     free(ids);
 
+    if (rc != 0) {
+        photo_ctx_failed(items[0].job, PHOTO_BACKEND_REDIS, "%s",
+                         rc == PHOTO_LIST_AWAY
+                         ? "unreachable" : "the posters' lists not updated");
+        return -1;
+    }
+
     for (i = 0; i < n; i++) {
-        if (items[i].object && items[i].fans && items[i].followers
-            && photo_list_fanout(c, PHOTO_REDIS_FEED, items[i].fans,
-                                 (size_t) items[i].followers, items[i].id,
-                                 ctx->cf->feed_cap)
-               != 0)
+        if (items[i].object == NULL || items[i].fans == NULL
+            || items[i].followers == 0)
         {
+            continue;
+        }
+
+        rc = photo_list_fanout(&ctx->redis, PHOTO_REDIS_FEED, items[i].fans,
+                               (size_t) items[i].followers, items[i].id,
+                               ctx->cf->feed_cap);
+
+        if (rc == PHOTO_LIST_AWAY) {
+            photo_ctx_failed(items[0].job, PHOTO_BACKEND_REDIS,
+                             "unreachable");
+            return -1;
+        }
+
+        if (rc != 0) {
             photo_ctx_failed(items[0].job, PHOTO_BACKEND_REDIS,
                              "feeds of the followers of user %" PRId64
                              " not updated", items[i].user_id);
@@ -867,7 +873,7 @@ photo_persist_index_queue(photo_ctx_t *ctx, photo_persist_item_t *items,
         }
 
         if (c == NULL) {
-            c = photo_ctx_redis(ctx, items[0].job);
+            c = photo_ctx_redis_key(ctx, items[0].job, key, strlen(key));
             if (c == NULL) {
                 return -1;
             }
@@ -901,6 +907,7 @@ photo_persist_index_queue(photo_ctx_t *ctx, photo_persist_item_t *items,
                              "RPUSH %s: %s", key,
                              r && r->type == REDIS_REPLY_ERROR ? r->str
                                                                : c->errstr);
+            (void) photo_redis_failed(&ctx->redis, r);
             freeReplyObject(r);
             return -1;
         }
@@ -1075,17 +1082,18 @@ static photo_job_rc_t
 photo_persist_list(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
     int64_t user_id)
 {
-    char           key[64];
-    redisContext  *c;
-
-    c = photo_ctx_redis(ctx, job);
-    if (c == NULL) {
-        return PHOTO_JOB_RETRY;
-    }
+    int   rc;
+    char  key[64];
 
     (void) photo_key_list(key, sizeof(key), PHOTO_REDIS_USER_PHOTOS, user_id);
 
-    if (photo_list_add(c, key, &id, 1, ctx->cf->feed_cap) != 0) {
+    rc = photo_list_add(&ctx->redis, key, &id, 1, ctx->cf->feed_cap);
+
+    if (rc == PHOTO_LIST_AWAY) {
+        return photo_ctx_failed(job, PHOTO_BACKEND_REDIS, "unreachable");
+    }
+
+    if (rc != 0) {
         return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
                                 "%s not updated", key);
     }
@@ -1275,8 +1283,8 @@ static photo_job_rc_t
 photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
     int64_t user_id)
 {
-    char           key[64];
-    redisContext  *c;
+    int   rc;
+    char  key[64];
 
     snprintf(key, sizeof(key), "%s%" PRId64, PHOTO_MC_PHOTO, id);
 
@@ -1284,14 +1292,15 @@ photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
         return PHOTO_JOB_RETRY;
     }
 
-    c = photo_ctx_redis(ctx, job);
-    if (c == NULL) {
-        return PHOTO_JOB_RETRY;
-    }
-
     (void) photo_key_list(key, sizeof(key), PHOTO_REDIS_USER_PHOTOS, user_id);
 
-    if (photo_list_remove(c, key, &id, 1) != 0) {
+    rc = photo_list_remove(&ctx->redis, key, &id, 1);
+
+    if (rc == PHOTO_LIST_AWAY) {
+        return photo_ctx_failed(job, PHOTO_BACKEND_REDIS, "unreachable");
+    }
+
+    if (rc != 0) {
         return photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
                                 "%s not updated", key);
     }

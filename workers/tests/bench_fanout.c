@@ -30,25 +30,22 @@
 static long long
 count_feeds(h_t *h, long long followers, long long id)
 {
-    void        *reply;
     long long    i, n, pending;
     const char  *pad;
+    redisReply  *reply;
 
     pad = h_pad(id);
     n = 0;
     pending = 0;
 
     for (i = 1; i <= followers; i++) {
-        redisAppendCommand(h->redis, "ZLEXCOUNT feed:{%lld} [%s [%s",
-                           POSTER + i, pad, pad);
+        h_redis_append(h, "ZLEXCOUNT feed:{%lld} [%s [%s", POSTER + i, pad,
+                       pad);
 
         if (++pending == 1000 || i == followers) {
             while (pending--) {
-                if (redisGetReply(h->redis, &reply) != REDIS_OK) {
-                    return -1;
-                }
-
-                n += ((redisReply *) reply)->integer;
+                reply = h_redis_reply(h);
+                n += reply->integer;
                 freeReplyObject(reply);
             }
 

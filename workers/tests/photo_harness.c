@@ -26,9 +26,11 @@
 
 #define H_START_MS  10000
 
-
 static void h_die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
                                                        noreturn));
+static void h_stack_cluster(void);
+static void h_redis_vappend(h_t *h, const char *fmt, va_list args);
+static const char *h_redis_key(const char *cmd, size_t size, size_t *len);
 static char *h_admin(h_t *h, const char *command);
 static int h_port_open(int port);
 
@@ -57,6 +59,7 @@ h_init(h_t *h, const char *name)
     memset(h, 0, sizeof(*h));
     h->name = name;
 
+    h_stack_cluster();
     photo_config_defaults(&h->cf);
     if (photo_config_load_env(&h->cf, err, sizeof(err)) != 0) {
         h_die("%s", err);
@@ -71,10 +74,12 @@ h_init(h_t *h, const char *name)
     }
 
     h->pg = photo_pg_connect(&h->cf);
-    h->redis = photo_redis_connect(&h->cf);
+    photo_redis_init(&h->redis, &h->cf);
     h->mc = photo_memcached_pool(&h->cf);
 
-    if (h->pg == NULL || h->redis == NULL || h->mc == NULL) {
+    if (h->pg == NULL || h->mc == NULL || photo_redis_nodes(&h->redis) == 0
+        || photo_redis_node(&h->redis, 0) == NULL)
+    {
         h_die("the stack is not running (scripts/stack start; export the "
               "environment of conf/stack.env)");
     }
@@ -95,6 +100,67 @@ h_init(h_t *h, const char *name)
 }
 
 
+/*
+ * The tests run with conf/stack.env's environment: when the stack runs a
+ * Redis Cluster (PHOTO_REDIS_CLUSTER=1), the workers' seed nodes,
+ * PHOTO_REDIS_CLUSTER_SERVERS, are PHOTO_HOST with each of
+ * PHOTO_REDIS_CLUSTER_PORTS, as scripts/stack gives its workers.  Set in
+ * the environment, for the workers the test starts too.
+ */
+static void
+h_stack_cluster(void)
+{
+    int          v6;
+    char         list[PHOTO_CONFIG_LIST];
+    size_t       n, len;
+    const char  *v, *host, *port;
+
+    v = getenv("PHOTO_REDIS_CLUSTER");
+
+    if (v == NULL || strcmp(v, "1") != 0
+        || getenv("PHOTO_REDIS_CLUSTER_SERVERS") != NULL)
+    {
+        return;                         /* none, or a list already */
+    }
+
+    host = getenv("PHOTO_HOST");
+    port = getenv("PHOTO_REDIS_CLUSTER_PORTS");
+
+    if (host == NULL) {
+        host = "127.0.0.1";
+    }
+
+    if (port == NULL) {
+        h_die("PHOTO_REDIS_CLUSTER=1 without PHOTO_REDIS_CLUSTER_PORTS");
+    }
+
+    /* an IPv6 address in brackets, as photo_config_server_next() reads */
+    v6 = strchr(host, ':') != NULL;
+    n = 0;
+    list[0] = '\0';
+
+    for ( ;; ) {
+        port += strspn(port, PHOTO_CONFIG_SEP);
+        len = strcspn(port, PHOTO_CONFIG_SEP);
+
+        if (len == 0) {
+            break;
+        }
+
+        n += (size_t) snprintf(list + n, sizeof(list) - n, "%s%s%s%s:%.*s",
+                               n ? " " : "", v6 ? "[" : "", host,
+                               v6 ? "]" : "", (int) len, port);
+        if (n >= sizeof(list)) {
+            h_die("PHOTO_REDIS_CLUSTER_PORTS is too long");
+        }
+
+        port += len;
+    }
+
+    setenv("PHOTO_REDIS_CLUSTER_SERVERS", list, 1);
+}
+
+
 void
 h_done(h_t *h, int keep)
 {
@@ -108,7 +174,7 @@ h_done(h_t *h, int keep)
 
     gearman_client_free(h->client);
     memcached_free(h->mc);
-    redisFree(h->redis);
+    photo_redis_free(&h->redis);
     PQfinish(h->pg);
 
     if (keep || getenv("PHOTO_TEST_KEEP")) {
@@ -553,18 +619,17 @@ h_sql_int(h_t *h, const char *fmt, ...)
 redisReply *
 h_redis(h_t *h, const char *fmt, ...)
 {
-    va_list      args;
-    redisReply  *r;
+    va_list  args;
 
-    va_start(args, fmt);
-    r = redisvCommand(h->redis, fmt, args);
-    va_end(args);
-
-    if (r == NULL) {
-        h_die("redis: %s", h->redis->errstr);
+    if (h->pipe_n) {
+        h_die("redis: a command while %zu replies are awaited", h->pipe_n);
     }
 
-    return r;
+    va_start(args, fmt);
+    h_redis_vappend(h, fmt, args);
+    va_end(args);
+
+    return h_redis_reply(h);
 }
 
 
@@ -575,13 +640,15 @@ h_redis_int(h_t *h, const char *fmt, ...)
     long long    v;
     redisReply  *r;
 
+    if (h->pipe_n) {
+        h_die("redis: a command while %zu replies are awaited", h->pipe_n);
+    }
+
     va_start(args, fmt);
-    r = redisvCommand(h->redis, fmt, args);
+    h_redis_vappend(h, fmt, args);
     va_end(args);
 
-    if (r == NULL) {
-        h_die("redis: %s", h->redis->errstr);
-    }
+    r = h_redis_reply(h);
 
     v = r->type == REDIS_REPLY_INTEGER ? r->integer
         : r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
@@ -589,6 +656,190 @@ h_redis_int(h_t *h, const char *fmt, ...)
     freeReplyObject(r);
 
     return v;
+}
+
+
+void
+h_redis_append(h_t *h, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    h_redis_vappend(h, fmt, args);
+    va_end(args);
+}
+
+
+/* the command formatted, then sent where its key is served */
+static void
+h_redis_vappend(h_t *h, const char *fmt, va_list args)
+{
+    int            n;
+    char          *cmd;
+    size_t         len;
+    const char    *key;
+    redisContext  *c;
+
+    if (h->pipe_n == H_PIPE_MAX) {
+        h_die("redis: more than %d commands pipelined", H_PIPE_MAX);
+    }
+
+    n = redisvFormatCommand(&cmd, fmt, args);
+    if (n < 0) {
+        h_die("redis: cannot format \"%s\"", fmt);
+    }
+
+    key = h_redis_key(cmd, (size_t) n, &len);
+    if (key == NULL) {
+        h_die("redis: \"%s\" names no key", fmt);
+    }
+
+    c = photo_redis_key(&h->redis, key, len);
+    if (c == NULL || redisAppendFormattedCommand(c, cmd, (size_t) n)
+                     != REDIS_OK)
+    {
+        h_die("redis: cannot send \"%s\"%s%s", fmt, c ? ": " : "",
+              c ? c->errstr : "");
+    }
+
+    redisFreeCommand(cmd);
+
+    h->pipe[(h->pipe_head + h->pipe_n++) % H_PIPE_MAX] = c;
+}
+
+
+/*
+ * argv[1] of a command as redisFormatCommand() writes it, Redis's
+ * protocol: "*<argc>\r\n$<len>\r\n<argv[0]>\r\n$<len>\r\n<argv[1]>\r\n...";
+ * NULL when it has none.
+ */
+static const char *
+h_redis_key(const char *cmd, size_t size, size_t *len)
+{
+    int          i;
+    long         n;
+    const char  *p, *end;
+
+    end = cmd + size;
+
+    if (size < 2 || cmd[0] != '*' || strtol(cmd + 1, NULL, 10) < 2) {
+        return NULL;
+    }
+
+    p = cmd;
+
+    /* past "*<argc>\r\n", then past argv[0]: at argv[1]'s "$<len>" */
+    for (i = 0; i < 2; i++) {
+        p = memchr(p, '\n', (size_t) (end - p));
+        if (p == NULL || ++p >= end || *p != '$') {
+            return NULL;
+        }
+
+        if (i == 0) {
+            n = strtol(p + 1, NULL, 10);
+            p = memchr(p, '\n', (size_t) (end - p));
+            if (p == NULL || end - p < n + 3) {
+                return NULL;
+            }
+
+            p += n + 2;                 /* the '\n' ending argv[0] */
+        }
+    }
+
+    n = strtol(p + 1, NULL, 10);
+    p = memchr(p, '\n', (size_t) (end - p));
+    if (p == NULL || end - (p + 1) < n) {
+        return NULL;
+    }
+
+    *len = (size_t) n;
+
+    return p + 1;
+}
+
+
+redisReply *
+h_redis_reply(h_t *h)
+{
+    void          *reply;
+    redisReply    *r;
+    redisContext  *c;
+
+    if (h->pipe_n == 0) {
+        h_die("redis: no reply is awaited");
+    }
+
+    c = h->pipe[h->pipe_head];
+    h->pipe_head = (h->pipe_head + 1) % H_PIPE_MAX;
+    h->pipe_n--;
+
+    if (redisGetReply(c, &reply) != REDIS_OK) {
+        h_die("redis: %s", c->errstr);
+    }
+
+    r = reply;
+
+    /* the test's command, not the stack, is at fault */
+    if (r->type == REDIS_REPLY_ERROR
+        && (photo_redis_failed(&h->redis, r)
+            || strncmp(r->str, "CROSSSLOT", 9) == 0))
+    {
+        h_die("redis: %s", r->str);
+    }
+
+    return r;
+}
+
+
+void
+h_redis_away(h_t *h, char *setting, size_t size)
+{
+    snprintf(setting, size, h->cf.redis_cluster[0]
+                            ? "PHOTO_REDIS_CLUSTER_SERVERS=127.0.0.1:%d"
+                            : "PHOTO_REDIS_PORT=%d", h_free_port());
+}
+
+
+void
+h_redis_del_keys(h_t *h, const char *fmt, ...)
+{
+    int            i, n;
+    char          *pattern;
+    size_t         k;
+    va_list        args;
+    redisReply    *r;
+    redisContext  *c;
+
+    va_start(args, fmt);
+    n = vasprintf(&pattern, fmt, args);
+    va_end(args);
+
+    if (n < 0) {
+        h_die("out of memory");
+    }
+
+    /* with a cluster, each node lists its own keys only */
+    n = photo_redis_nodes(&h->redis);
+
+    for (i = 0; i < n; i++) {
+        c = photo_redis_node(&h->redis, i);
+        r = c ? redisCommand(c, "KEYS %s", pattern) : NULL;
+
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            h_die("redis: KEYS %s: %s", pattern,
+                  r == NULL ? (c ? c->errstr : "unreachable")
+                  : r->type == REDIS_REPLY_ERROR ? r->str : "?");
+        }
+
+        for (k = 0; k < r->elements; k++) {
+            freeReplyObject(h_redis(h, "DEL %b", r->element[k]->str,
+                                    r->element[k]->len));
+        }
+
+        freeReplyObject(r);
+    }
+
+    free(pattern);
 }
 
 
@@ -641,7 +892,6 @@ void
 h_forget(h_t *h, long long lo, long long n)
 {
     long long    i, pending;
-    void        *reply;
 
     PQclear(h_sql(h, "delete from photos where id between %lld and %lld",
                   lo, lo + n - 1));
@@ -651,16 +901,13 @@ h_forget(h_t *h, long long lo, long long n)
     pending = 0;
 
     for (i = 0; i < n; i++) {
-        redisAppendCommand(h->redis, "DEL feed:{%lld} user_photos:{%lld}",
-                           lo + i, lo + i);
+        /* one tag: one slot */
+        h_redis_append(h, "DEL feed:{%lld} user_photos:{%lld}", lo + i,
+                       lo + i);
 
         if (++pending == 1000 || i == n - 1) {
             while (pending--) {
-                if (redisGetReply(h->redis, &reply) != REDIS_OK) {
-                    h_die("redis: %s", h->redis->errstr);
-                }
-
-                freeReplyObject(reply);
+                freeReplyObject(h_redis_reply(h));
             }
 
             pending = 0;

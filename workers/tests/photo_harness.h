@@ -6,6 +6,12 @@
  * it), the built worker binaries started as child processes, jobs
  * submitted with libgearman, and waiting for an effect with a deadline.
  *
+ * Redis is the stack's one server, or its Redis Cluster when the stack
+ * runs one (PHOTO_REDIS_CLUSTER=1 in conf/stack.env's environment: the
+ * harness gives its workers, and itself, the seed nodes scripts/stack
+ * gives its own, PHOTO_REDIS_CLUSTER_SERVERS); each command goes to the
+ * node serving its key.
+ *
  * Any failure of the harness itself ends the test with exit status 2.
  */
 
@@ -20,8 +26,10 @@
 #include <sys/types.h>
 
 #include "photo_config.h"
+#include "photo_redis.h"
 
 #define H_MAX_WORKERS  8
+#define H_PIPE_MAX     4096     /* commands pipelined (h_redis_append) */
 
 typedef struct {
     const char         *name;
@@ -32,7 +40,11 @@ typedef struct {
     pid_t               workers[H_MAX_WORKERS];
     int                 nworkers;
     PGconn             *pg;
-    redisContext       *redis;
+    photo_redis_t       redis;
+    redisContext       *pipe[H_PIPE_MAX];  /* where each reply is awaited,
+                                              oldest at pipe_head */
+    size_t              pipe_head;
+    size_t              pipe_n;
     memcached_st       *mc;
     gearman_client_st  *client;
 } h_t;
@@ -71,13 +83,32 @@ int h_wait(h_t *h, int (*cond)(h_t *h, void *arg), void *arg,
     int timeout_ms);
 int h_wait_drained(h_t *h, const char *function, int timeout_ms);
 
-/* SQL (aborts on error), its one integer answer, Redis, memcached */
+/* SQL (aborts on error), its one integer answer */
 PGresult *h_sql(h_t *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 long long h_sql_int(h_t *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Redis: a command (hiredis's format, %b too) sent to the node serving
+ * its argv[1], its key; so not for a command about no key, or about keys
+ * of several slots (a MOVED, ASK or CROSSSLOT reply ends the test).  Its
+ * reply, or its one integer answer.  Pipelined: each appended, then the
+ * replies read back in the order of the commands (h_redis_reply).
+ */
 redisReply *h_redis(h_t *h, const char *fmt, ...);
 long long h_redis_int(h_t *h, const char *fmt, ...);
+void h_redis_append(h_t *h, const char *fmt, ...);
+redisReply *h_redis_reply(h_t *h);
+
+/* a worker's KEY=VALUE that has Redis away: the server's port, or the
+   cluster's seeds, a port nothing listens on */
+void h_redis_away(h_t *h, char *setting, size_t size);
+
+/* every key matching the pattern (KEYS, on each node) deleted */
+void h_redis_del_keys(h_t *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 char *h_mc_get(h_t *h, const char *key, size_t *len, uint32_t *flags);
 
 /* the dead letter of function whose payload carries unique, taken out */

@@ -155,6 +155,31 @@ check_servers_refused(void)
 }
 
 
+/* a Redis Cluster's seeds: a list as the others, none by default */
+static void
+check_redis_cluster(void)
+{
+    char            err[512];
+    photo_config_t  cf;
+
+    CHECK(load(&cf, "", err, sizeof(err)) == 0
+          && cf.redis_cluster[0] == '\0',
+          "no PHOTO_REDIS_CLUSTER_SERVERS: the one Redis of PHOTO_REDIS_HOST/PORT");
+
+    CHECK(load(&cf, "PHOTO_REDIS_CLUSTER_SERVERS=10.0.5.1:7001, 10.0.5.2:7002 "
+                    "[fd00::6]:7003\n", err, sizeof(err)) == 0
+          && strcmp(servers(cf.redis_cluster),
+                    "10.0.5.1|7001 10.0.5.2|7002 fd00::6|7003") == 0,
+          "PHOTO_REDIS_CLUSTER_SERVERS: the seed nodes, in their order: %s",
+          servers(cf.redis_cluster));
+
+    CHECK(load(&cf, "PHOTO_REDIS_CLUSTER_SERVERS=10.0.5.1:7001 10.0.5.2:x\n", err,
+               sizeof(err)) != 0
+          && strstr(err, "PHOTO_REDIS_CLUSTER_SERVERS: \"10.0.5.2:x\"") != NULL,
+          "a seed that is not host[:port] is refused, named: %s", err);
+}
+
+
 /* the pool names a server as written: what ketama hashes on both sides */
 static void
 check_pool_names(void)
@@ -277,6 +302,7 @@ main(void)
 
     check_hosts();
     check_servers_refused();
+    check_redis_cluster();
     check_pool_names();
     check_metrics();
 

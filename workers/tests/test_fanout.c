@@ -154,9 +154,9 @@ check_concurrent(h_t *h)
 static long long
 feeds_with(h_t *h, long long id, int *only)
 {
-    void        *reply;
     long long    i, n, pending;
     const char  *pad;
+    redisReply  *reply;
 
     pad = h_pad(id);
     n = 0;
@@ -164,21 +164,19 @@ feeds_with(h_t *h, long long id, int *only)
     *only = 1;
 
     for (i = 0; i < BIG_FANS; i++) {
-        redisAppendCommand(h->redis, "ZLEXCOUNT feed:{%lld} [%s [%s",
-                           BIG_FIRST + i, pad, pad);
-        redisAppendCommand(h->redis, "ZCARD feed:{%lld}", BIG_FIRST + i);
+        h_redis_append(h, "ZLEXCOUNT feed:{%lld} [%s [%s", BIG_FIRST + i,
+                       pad, pad);
+        h_redis_append(h, "ZCARD feed:{%lld}", BIG_FIRST + i);
         pending += 2;
 
         if (pending == 2000 || i == BIG_FANS - 1) {
             while (pending) {
-                if (redisGetReply(h->redis, &reply) != REDIS_OK) {
-                    return -1;
-                }
+                reply = h_redis_reply(h);
 
                 if (pending-- % 2 == 0) {
-                    n += ((redisReply *) reply)->integer;
+                    n += reply->integer;
                 } else {
-                    *only &= ((redisReply *) reply)->integer <= 1;
+                    *only &= reply->integer <= 1;
                 }
 
                 freeReplyObject(reply);

@@ -465,8 +465,9 @@ main(void)
     s_solr_start(&h, &solr);
     snprintf(pending, sizeof(pending), "%s{%s}", PHOTO_REDIS_INDEX_PENDING,
              solr.core_url);
-    freeReplyObject(h_redis(&h, "DEL dead_letter:%s %s", PHOTO_JOB_INDEX,
-                            pending));
+    /* two slots: two commands */
+    freeReplyObject(h_redis(&h, "DEL dead_letter:%s", PHOTO_JOB_INDEX));
+    freeReplyObject(h_redis(&h, "DEL %s", pending));
 
     worker = h_worker(&h, "photo_index", solr.env,
                       "PHOTO_INDEX_BATCH=" BATCH, NULL);

@@ -331,7 +331,7 @@ backend_away(h_t *h)
 
     port = h_free_port();
     snprintf(setting, sizeof(setting), "PHOTO_METRICS_PORT=%d", port);
-    snprintf(redis, sizeof(redis), "PHOTO_REDIS_PORT=%d", h_free_port());
+    h_redis_away(h, redis, sizeof(redis));
 
     w = h_worker(h, "photo_persist", setting, redis, NULL);
 

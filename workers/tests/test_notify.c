@@ -369,8 +369,6 @@ main(void)
     push_t        p;
     want_t        w;
     long long     user;
-    redisReply   *r;
-    size_t        i;
     const char   *ben_ios, *ben_and, *dan_ios, *dan_and, *dan_ok, *ann_ios;
 
     h_init(&h, "notify");
@@ -590,11 +588,7 @@ main(void)
     rc = CHECK_DONE();
 
     /* this run's idempotency marks */
-    r = h_redis(&h, "KEYS notified:*-%d", p.pid);
-    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        freeReplyObject(h_redis(&h, "DEL %s", r->element[i]->str));
-    }
-    freeReplyObject(r);
+    h_redis_del_keys(&h, "notified:*-%d", p.pid);
 
     h_forget(&h, BASE, USERS);
     h_done(&h, rc != 0);

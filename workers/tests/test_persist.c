@@ -868,7 +868,7 @@ int
 main(void)
 {
     int    silent, port = 0;
-    char   setting[64];
+    char   setting[64], away[64];
     h_t    h;
     char   media[512], root[300];
     pid_t  persist;
@@ -909,7 +909,8 @@ main(void)
     check_groups(&h);
     check_media_away(&h, root);
 
-    check_backend_away(&h, "redis", "PHOTO_REDIS_PORT=1");
+    h_redis_away(&h, away, sizeof(away));
+    check_backend_away(&h, "redis", away);
     check_memcached_away(&h, "down", "PHOTO_MEMCACHED_PORTS=1");
 
     silent = silent_listener(&port);

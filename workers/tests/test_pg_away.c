@@ -186,8 +186,9 @@ forget(h_t *h)
     int   i;
     char  key[64];
 
-    freeReplyObject(h_redis(h, "DEL user_photos:{%lld} feed:{%lld}", POSTER,
-                            FAN));
+    /* two users' keys, two slots: two commands */
+    freeReplyObject(h_redis(h, "DEL user_photos:{%lld}", POSTER));
+    freeReplyObject(h_redis(h, "DEL feed:{%lld}", FAN));
 
     for (i = 1; i <= 3; i++) {
         snprintf(key, sizeof(key), "photo:%lld", PHOTOS + i);

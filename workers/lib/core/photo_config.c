@@ -36,6 +36,8 @@ static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_PG_DB", photo_cf_field(PHOTO_CF_STR, pg_db) },
     { "PHOTO_REDIS_HOST", photo_cf_field(PHOTO_CF_STR, redis_host) },
     { "PHOTO_REDIS_PORT", photo_cf_field(PHOTO_CF_PORT, redis_port) },
+    { "PHOTO_REDIS_CLUSTER_SERVERS",
+      photo_cf_field(PHOTO_CF_SERVERS, redis_cluster) },
     { "PHOTO_MEMCACHED_SERVERS",
       photo_cf_field(PHOTO_CF_SERVERS, memcached_servers) },
     { "PHOTO_MEMCACHED_PORTS", photo_cf_field(PHOTO_CF_STR, memcached_ports) },

@@ -32,6 +32,9 @@ typedef struct {
     char               pg_db[PHOTO_CONFIG_STR];          /* PHOTO_PG_DB */
     char               redis_host[PHOTO_CONFIG_STR];     /* PHOTO_REDIS_HOST */
     int                redis_port;                       /* PHOTO_REDIS_PORT */
+    /* PHOTO_REDIS_CLUSTER_SERVERS: "host:port ...", seed nodes of a Redis
+       Cluster, used instead of the one above; "" = that one (photo_redis.h) */
+    char               redis_cluster[PHOTO_CONFIG_LIST];
     /* PHOTO_MEMCACHED_SERVERS: "host[:port] ...", as nginx.conf's
        photo_memcached; "" = PHOTO_HOST with each of PHOTO_MEMCACHED_PORTS */
     char               memcached_servers[PHOTO_CONFIG_LIST];

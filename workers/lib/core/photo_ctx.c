@@ -37,6 +37,7 @@ photo_ctx_init(photo_ctx_t *ctx, photo_config_t *cf)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->cf = cf;
+    photo_redis_init(&ctx->redis, cf);
 }
 
 
@@ -46,7 +47,7 @@ photo_ctx_free(photo_ctx_t *ctx)
     int  i;
 
     PQfinish(ctx->pg);
-    redisFree(ctx->redis);
+    photo_redis_free(&ctx->redis);
 
     if (ctx->mc) {
         memcached_free(ctx->mc);
@@ -131,19 +132,22 @@ photo_ctx_pg_failed(photo_ctx_t *ctx, photo_job_t *job, PGresult *res)
 
 
 redisContext *
-photo_ctx_redis(photo_ctx_t *ctx, photo_job_t *job)
+photo_ctx_redis_key(photo_ctx_t *ctx, photo_job_t *job, const char *key,
+    size_t len)
 {
-    struct timespec  start;
+    redisContext     *c;
+    struct timespec   start;
 
     photo_metrics_call_begin(&start);
 
-    if (photo_redis_ensure(ctx->cf, &ctx->redis) == NULL) {
+    c = photo_redis_key(&ctx->redis, key, len);
+
+    if (c == NULL) {
         photo_metrics_call_end(PHOTO_BACKEND_REDIS, &start);
         photo_ctx_failed(job, PHOTO_BACKEND_REDIS, "unreachable");
-        return NULL;
     }
 
-    return ctx->redis;
+    return c;
 }
 
 
@@ -368,8 +372,10 @@ photo_ctx_dead_letter(photo_ctx_t *ctx, photo_job_t *job)
     struct timespec       start;
     const unsigned char  *buf;
 
-    /* not photo_ctx_redis(): job->reason is the letter's, keep it */
-    c = photo_redis_ensure(ctx->cf, &ctx->redis);
+    snprintf(key, sizeof(key), "%s%s", PHOTO_REDIS_DEAD_LETTER, job->name);
+
+    /* not photo_ctx_redis_key(): job->reason is the letter's, keep it */
+    c = photo_redis_key(&ctx->redis, key, strlen(key));
     if (c == NULL) {
         photo_metrics_backend_error(PHOTO_BACKEND_REDIS);
         return -1;
@@ -389,8 +395,6 @@ photo_ctx_dead_letter(photo_ctx_t *ctx, photo_job_t *job)
         goto done;
     }
 
-    snprintf(key, sizeof(key), "%s%s", PHOTO_REDIS_DEAD_LETTER, job->name);
-
     photo_metrics_call_begin(&start);
     r = redisCommand(c, "LPUSH %s %b", key, buf, len);
     photo_metrics_call_end(PHOTO_BACKEND_REDIS, &start);
@@ -398,9 +402,11 @@ photo_ctx_dead_letter(photo_ctx_t *ctx, photo_job_t *job)
     if (r == NULL) {
         photo_metrics_backend_error(PHOTO_BACKEND_REDIS);
         photo_log_error("redis: %s", c->errstr);
+        (void) photo_redis_failed(&ctx->redis, r);
 
     } else if (r->type == REDIS_REPLY_ERROR) {
         photo_log_error("redis: LPUSH %s: %s", key, r->str);
+        (void) photo_redis_failed(&ctx->redis, r);
 
     } else {
         rc = 0;

@@ -24,13 +24,15 @@
 #include "photo_gearman.h"
 #include "photo_job.h"
 #include "photo_metrics.h"
+#include "photo_redis.h"
 
 #define PHOTO_CTX_MC_SERVERS  64
 
 typedef struct {
     photo_config_t     *cf;
     PGconn             *pg;
-    redisContext       *redis;
+    photo_redis_t       redis;        /* the server, or the cluster's
+                                         masters (photo_redis.h) */
     memcached_st       *mc;
     memcached_st       *mc_one[PHOTO_CTX_MC_SERVERS];  /* each server
                                           alone, made when first needed */
@@ -52,8 +54,14 @@ void photo_ctx_free(photo_ctx_t *ctx);
 PGresult *photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
     int nparams, const char *const *params, photo_job_rc_t *rc);
 
-/* The Redis connection, or NULL (reason set; the job is to be retried). */
-redisContext *photo_ctx_redis(photo_ctx_t *ctx, photo_job_t *job);
+/*
+ * The Redis connection serving key (photo_redis_key()), or NULL (reason
+ * set; the job is to be retried).  A reply that is not the one expected
+ * goes through photo_redis_failed(&ctx->redis, r): a MOVED or ASK
+ * redirection, or no reply, has the cluster's slot map learned again.
+ */
+redisContext *photo_ctx_redis_key(photo_ctx_t *ctx, photo_job_t *job,
+    const char *key, size_t len);
 
 /* key = value in the memcached pool, no expiry, PHOTO_MC_FLAGS; best
    effort: a memcached that is away is logged and costs the job ~nothing */

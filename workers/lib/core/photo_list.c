@@ -19,14 +19,15 @@
 static photo_metric_t  *photo_list_inserts;
 
 
-static int photo_list_each(redisContext *c, const char *prefix,
+static int photo_list_each(photo_redis_t *rd, const char *prefix,
     const int64_t *owners, size_t n, const int64_t *ids, size_t nids,
     int cap);
-static void photo_list_trim(redisContext *c, const char *key, int cap);
-static int photo_list_replies(redisContext *c, size_t n);
+static void photo_list_trim(redisContext *c, const char *key, size_t len,
+    int cap);
+static int photo_list_replies(photo_redis_pipe_t *p);
 static int photo_list_transient(const redisReply *r);
-static int photo_list_ids(redisContext *c, const char *cmd, const char *key,
-    const int64_t *ids, size_t n, int cap);
+static int photo_list_ids(photo_redis_t *rd, const char *cmd,
+    const char *key, const int64_t *ids, size_t n, int cap);
 
 
 void
@@ -40,11 +41,14 @@ photo_list_metrics(void)
 
 
 int
-photo_list_fanout(redisContext *c, const char *prefix, const int64_t *owners,
-    size_t n, int64_t id, int cap)
+photo_list_fanout(photo_redis_t *rd, const char *prefix,
+    const int64_t *owners, size_t n, int64_t id, int cap)
 {
-    if (photo_list_each(c, prefix, owners, n, &id, 1, cap) != 0) {
-        return -1;
+    int  rc;
+
+    rc = photo_list_each(rd, prefix, owners, n, &id, 1, cap);
+    if (rc != 0) {
+        return rc;
     }
 
     photo_metrics_add(photo_list_inserts, n);
@@ -54,34 +58,38 @@ photo_list_fanout(redisContext *c, const char *prefix, const int64_t *owners,
 
 
 int
-photo_list_unfanout(redisContext *c, const char *prefix,
+photo_list_unfanout(photo_redis_t *rd, const char *prefix,
     const int64_t *owners, size_t n, int64_t id)
 {
-    return photo_list_each(c, prefix, owners, n, &id, 1, 0);
+    return photo_list_each(rd, prefix, owners, n, &id, 1, 0);
 }
 
 
 int
-photo_list_add_each(redisContext *c, const char *prefix,
+photo_list_add_each(photo_redis_t *rd, const char *prefix,
     const int64_t *owners, const int64_t *ids, size_t n, int cap)
 {
-    return photo_list_each(c, prefix, owners, n, ids, n, cap);
+    return photo_list_each(rd, prefix, owners, n, ids, n, cap);
 }
 
 
 /*
  * ZADD + trim to cap, or ZREM when cap is 0, on <prefix><owner> of each:
- * the one id (nids 1), or each owner's own (nids n)
+ * the one id (nids 1), or each owner's own (nids n).  Each owner's
+ * commands are appended to its node's connection; a batch's replies are
+ * read once its commands are all appended.
  */
 static int
-photo_list_each(redisContext *c, const char *prefix, const int64_t *owners,
+photo_list_each(photo_redis_t *rd, const char *prefix, const int64_t *owners,
     size_t n, const int64_t *ids, size_t nids, int cap)
 {
-    int          argc;
-    char         key[PHOTO_LIST_KEY], member[PHOTO_ID_BUF];
-    size_t       i, sent;
-    const char  *argv[4];
-    size_t       argvlen[4];
+    int                  argc;
+    char                 key[PHOTO_LIST_KEY], member[PHOTO_ID_BUF];
+    size_t               i;
+    const char          *argv[4];
+    size_t               argvlen[4];
+    redisContext        *c;
+    photo_redis_pipe_t   p;
 
     photo_id_pad(member, ids[0]);
 
@@ -103,7 +111,7 @@ photo_list_each(redisContext *c, const char *prefix, const int64_t *owners,
     }
 
     argv[1] = key;
-    sent = 0;
+    photo_redis_pipe_init(&p, rd);
 
     for (i = 0; i < n; i++) {
         argvlen[1] = (size_t) photo_key_list(key, sizeof(key), prefix,
@@ -113,61 +121,68 @@ photo_list_each(redisContext *c, const char *prefix, const int64_t *owners,
             photo_id_pad(member, ids[i]);
         }
 
-        if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK) {
-            goto failed;
+        c = photo_redis_pipe_key(&p, key, argvlen[1], cap ? 2 : 1);
+        if (c == NULL) {
+            break;
         }
 
-        sent++;
+        if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK) {
+            photo_log_error("redis: %s", c->errstr);
+            p.failed = 1;
+            break;
+        }
 
         if (cap) {
-            photo_list_trim(c, key, cap);
-            sent++;
+            photo_list_trim(c, key, argvlen[1], cap);
         }
 
-        /* one round trip per batch: the replies read back in order */
-        if (sent >= 2 * PHOTO_LIST_BATCH || i == n - 1) {
-            if (photo_list_replies(c, sent) != 0) {
+        /* one round trip per batch: each node's replies read in order */
+        if (p.replies >= 2 * PHOTO_LIST_BATCH || i == n - 1) {
+            if (photo_list_replies(&p) != 0) {
                 return -1;
             }
-
-            sent = 0;
         }
     }
 
-    return 0;
+    if (!p.failed) {
+        return 0;
+    }
 
-failed:
+    /* what went to the other nodes is read, or their connections would
+       give those replies to the next commands */
+    (void) photo_list_replies(&p);
 
-    photo_log_error("redis: %s", c->errstr);
-    return -1;
+    return p.away ? PHOTO_LIST_AWAY : -1;
 }
 
 
 int
-photo_list_add(redisContext *c, const char *key, const int64_t *ids,
+photo_list_add(photo_redis_t *rd, const char *key, const int64_t *ids,
     size_t n, int cap)
 {
-    return photo_list_ids(c, "ZADD", key, ids, n, cap);
+    return photo_list_ids(rd, "ZADD", key, ids, n, cap);
 }
 
 
 int
-photo_list_remove(redisContext *c, const char *key, const int64_t *ids,
+photo_list_remove(photo_redis_t *rd, const char *key, const int64_t *ids,
     size_t n)
 {
-    return photo_list_ids(c, "ZREM", key, ids, n, 0);
+    return photo_list_ids(rd, "ZREM", key, ids, n, 0);
 }
 
 
 /* ZADD key 0 id 0 id ... or ZREM key id id ..., then the trim if cap */
 static int
-photo_list_ids(redisContext *c, const char *cmd, const char *key,
+photo_list_ids(photo_redis_t *rd, const char *cmd, const char *key,
     const int64_t *ids, size_t n, int cap)
 {
-    int           zadd, rc;
-    char         *members;
-    size_t        i, argc, *argvlen;
-    const char  **argv;
+    int                  zadd, rc;
+    char                *members;
+    size_t               i, argc, *argvlen;
+    const char         **argv;
+    redisContext        *c;
+    photo_redis_pipe_t   p;
 
     if (n == 0) {
         return 0;
@@ -202,6 +217,14 @@ photo_list_ids(redisContext *c, const char *cmd, const char *key,
         argvlen[argc++] = PHOTO_ID_MAX_DIGITS;
     }
 
+    photo_redis_pipe_init(&p, rd);
+
+    c = photo_redis_pipe_key(&p, key, argvlen[1], cap > 0 ? 2 : 1);
+    if (c == NULL) {
+        rc = PHOTO_LIST_AWAY;
+        goto done;
+    }
+
     if (redisAppendCommandArgv(c, (int) argc, argv, argvlen) != REDIS_OK) {
         photo_log_error("redis: %s", c->errstr);
         rc = -1;
@@ -209,10 +232,10 @@ photo_list_ids(redisContext *c, const char *cmd, const char *key,
     }
 
     if (cap > 0) {
-        photo_list_trim(c, key, cap);
+        photo_list_trim(c, key, argvlen[1], cap);
     }
 
-    rc = photo_list_replies(c, cap > 0 ? 2 : 1);
+    rc = photo_list_replies(&p);
 
 done:
 
@@ -230,7 +253,7 @@ done:
  * that fails shows in c->err and in the next read.
  */
 static void
-photo_list_trim(redisContext *c, const char *key, int cap)
+photo_list_trim(redisContext *c, const char *key, size_t len, int cap)
 {
     char         stop[16];
     const char  *argv[4];
@@ -239,7 +262,7 @@ photo_list_trim(redisContext *c, const char *key, int cap)
     argv[0] = "ZREMRANGEBYRANK";
     argvlen[0] = sizeof("ZREMRANGEBYRANK") - 1;
     argv[1] = key;
-    argvlen[1] = strlen(key);
+    argvlen[1] = len;
     argv[2] = "1";
     argvlen[2] = 1;
     argv[3] = stop;
@@ -249,30 +272,21 @@ photo_list_trim(redisContext *c, const char *key, int cap)
 }
 
 
-/* reads n pipelined replies; -1 if Redis cannot be used now */
+/* reads the pipelined replies; -1 if Redis cannot be used now */
 static int
-photo_list_replies(redisContext *c, size_t n)
+photo_list_replies(photo_redis_pipe_t *p)
 {
     int               rc;
-    void             *reply;
-    size_t            i;
     redisReply       *r;
     struct timespec   start;
 
     rc = 0;
     photo_metrics_call_begin(&start);
 
-    for (i = 0; i < n; i++) {
-        if (redisGetReply(c, &reply) != REDIS_OK) {
-            photo_metrics_call_end(PHOTO_BACKEND_REDIS, &start);
-            photo_log_error("redis: %s", c->errstr);
-            return -1;                  /* the context is broken: reconnect */
-        }
-
-        r = reply;
-
+    while (photo_redis_pipe_reply(p, &r) == 1) {
         if (r->type == REDIS_REPLY_ERROR) {
-            if (photo_list_transient(r)) {
+            /* MOVED, ASK: the map is learned again for the retry */
+            if (photo_redis_failed(p->rd, r) || photo_list_transient(r)) {
                 photo_log_error("redis: %s", r->str);
                 rc = -1;                /* read the rest: keep the stream */
             } else {
@@ -285,7 +299,8 @@ photo_list_replies(redisContext *c, size_t n)
 
     photo_metrics_call_end(PHOTO_BACKEND_REDIS, &start);
 
-    return rc;
+    /* a connection failed (logged): it is made again on next use */
+    return p->failed ? -1 : rc;
 }
 
 

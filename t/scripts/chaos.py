@@ -234,13 +234,21 @@ def reads(token, seconds):
 
 
 def wrk_counts(p):
+    return wrk_result(p)[:2]
+
+
+def wrk_result(p):
+    """wrk's requests, failed (non-2xx or none), and the slowest in ms"""
     out = p.communicate()[0]
     total = int(re.search(r"(\d+) requests in", out).group(1))
     bad = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if m:
         bad += sum(int(x) for x in m.groups())
-    return total, bad
+    m = re.search(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    slowest = float(m.group(1)) * scale[m.group(2)] if m else 0.0
+    return total, bad, slowest
 
 
 # ----------------------------------------------------------------- counting

@@ -12,6 +12,24 @@ RUN = os.environ["PHOTO_RUN_DIR"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # the stack's gearmand, in nginx.conf's photo_gearman order
 GEARMAN_PORTS = [int(p) for p in os.environ["PHOTO_GEARMAN_PORTS"].split()]
+# the Redis Cluster's nodes when the stack runs one (PHOTO_REDIS_CLUSTER=1):
+# the data is there, gearmand's queues on the one Redis of PHOTO_REDIS_PORT
+CLUSTER_PORTS = ([int(p) for p in os.environ["PHOTO_REDIS_CLUSTER_PORTS"].split()]
+                 if os.environ.get("PHOTO_REDIS_CLUSTER") == "1" else [])
+
+
+def redis_data(*args):
+    """a command to the Redis that holds the data (with a cluster, the node
+    of its key: redis-cli -c follows MOVED): its output"""
+    port = CLUSTER_PORTS[0] if CLUSTER_PORTS else int(os.environ["PHOTO_REDIS_PORT"])
+    return subprocess.run(["redis-cli", "-h", HOST, "-p", str(port)]
+                          + (["-c"] if CLUSTER_PORTS else []) + list(args),
+                          capture_output=True, text=True).stdout
+
+
+def redis_data_ports():
+    """every Redis that holds data: the cluster's nodes, or the one"""
+    return CLUSTER_PORTS or [int(os.environ["PHOTO_REDIS_PORT"])]
 
 
 def gearmand_pid_file(port, supervisor=False):

@@ -13,7 +13,8 @@ import hashlib, json, os, re, signal, subprocess, sys, time, urllib.request, uui
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import API, HOST, RUN, ROOT, call, check, done, lists, png, reachable_dir, sql, waited
+from e2e_lib import (API, HOST, RUN, ROOT, call, check, done, lists, png, reachable_dir, redis_data,
+                     redis_data_ports, sql, waited)
 
 def media_files():
     root = os.path.join(reachable_dir("nginx-shared"), "media")
@@ -44,10 +45,14 @@ signed_at = time.time()
 
 
 def evalsha_calls():
-    out = subprocess.run(["redis-cli", "-h", HOST, "-p", os.environ["PHOTO_REDIS_PORT"],
-                          "INFO", "commandstats"], capture_output=True, text=True).stdout
-    m = re.search(r"cmdstat_evalsha:calls=(\d+)", out)
-    return int(m.group(1)) if m else 0
+    """the scripts run by every Redis holding data"""
+    n = 0
+    for port in redis_data_ports():
+        out = subprocess.run(["redis-cli", "-h", HOST, "-p", str(port), "INFO", "commandstats"],
+                             capture_output=True, text=True).stdout
+        m = re.search(r"cmdstat_evalsha:calls=(\d+)", out)
+        n += int(m.group(1)) if m else 0
+    return n
 
 
 # the token begins with its user's id, so a feed read is native commands
@@ -260,9 +265,7 @@ if os.environ.get("PHOTO_SOLR_URL") and os.environ.get("PHOTO_SOLR_STANDIN") == 
         pending = "index:pending:{%s}" % os.environ["PHOTO_SOLR_URL"]
         waiting = None
         while time.time() - t2 < 5:
-            waiting = subprocess.run(["redis-cli", "-h", HOST, "-p", os.environ["PHOTO_REDIS_PORT"],
-                                      "LRANGE", pending, "0", "-1"],
-                                     capture_output=True, text=True).stdout
+            waiting = redis_data("LRANGE", pending, "0", "-1")
             if p2.get("id", "-") in waiting:
                 break
             time.sleep(0.1)

@@ -29,6 +29,8 @@ typedef struct {
     int                             slot;       /* -1: no key */
     char                           *cmd;        /* formatted, malloc()ed */
     int                             len;
+    redisReply                     *held;       /* its reply, come before
+                                                   one it must follow */
 } ngx_photo_redis_one_t;
 
 
@@ -84,6 +86,8 @@ static void ngx_photo_redis_reply(redisAsyncContext *ac, void *reply,
 static void ngx_photo_redis_deliver(ngx_photo_redis_call_t *call,
     redisReply *reply, ngx_photo_status_e status);
 static void ngx_photo_redis_free_call(ngx_photo_redis_call_t *call);
+static redisReply *ngx_photo_redis_copy(redisReply *r, ngx_log_t *log);
+static void ngx_photo_redis_free_copy(redisReply *r);
 static void ngx_photo_redis_count(ngx_photo_redis_call_t *call,
     ngx_photo_status_e status);
 static void ngx_photo_redis_timeout(ngx_event_t *ev);
@@ -616,18 +620,30 @@ ngx_photo_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (one->index != call->next) {
         /*
          * an earlier command of the call was redirected and its reply is
-         * yet to come: the replies cannot be given in order (a pipeline
-         * over slots that moved apart; never the feed's, one slot)
+         * yet to come (while a slot migrates, its keys answer from two
+         * nodes): this one waits for it, copied, as hiredis frees replies
          */
-        ngx_log_error(NGX_LOG_ERR, call->timer.log, 0,
-                      "photo: redis: a reply out of order after a "
-                      "redirection");
-        ngx_photo_redis_deliver(call, NULL, NGX_PHOTO_AWAY);
+        one->held = ngx_photo_redis_copy(reply, call->timer.log);
+
+        if (one->held == NULL) {
+            ngx_photo_redis_deliver(call, NULL, NGX_PHOTO_AWAY);
+        }
+
         ngx_photo_redis_free_call(call);
         return;
     }
 
     ngx_photo_redis_deliver(call, reply, NGX_PHOTO_DONE);
+
+    /* the replies that came before it, in order */
+    while (!call->done && call->next < call->n
+           && call->one[call->next].held)
+    {
+        reply = call->one[call->next].held;
+        call->one[call->next].held = NULL;
+        ngx_photo_redis_deliver(call, reply, NGX_PHOTO_DONE);
+        ngx_photo_redis_free_copy(reply);
+    }
 
     /* the commands for the next node, once these are all answered */
     if (!call->done && call->next == call->sent && call->sent < call->n) {
@@ -718,9 +734,70 @@ ngx_photo_redis_free_call(ngx_photo_redis_call_t *call)
         if (call->one[i].cmd) {
             redisFreeCommand(call->one[i].cmd);
         }
+
+        if (call->one[i].held) {
+            ngx_photo_redis_free_copy(call->one[i].held);
+        }
     }
 
     ngx_free(call);
+}
+
+
+/* a reply's copy on the heap, each element its own allocation */
+
+static redisReply *
+ngx_photo_redis_copy(redisReply *r, ngx_log_t *log)
+{
+    size_t       i, size;
+    redisReply  *c;
+
+    size = sizeof(redisReply) + r->elements * sizeof(redisReply *)
+           + (r->str ? r->len + 1 : 0);
+
+    c = ngx_alloc(size, log);
+    if (c == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(c, r, sizeof(redisReply));
+    c->element = NULL;
+    c->elements = 0;
+
+    if (r->str) {
+        c->str = (char *) (c + 1) + r->elements * sizeof(redisReply *);
+        ngx_memcpy(c->str, r->str, r->len + 1);
+    }
+
+    if (r->elements) {
+        c->element = (redisReply **) (c + 1);
+
+        for (i = 0; i < r->elements; i++) {
+            c->element[i] = ngx_photo_redis_copy(r->element[i], log);
+
+            if (c->element[i] == NULL) {
+                ngx_photo_redis_free_copy(c);
+                return NULL;
+            }
+
+            c->elements++;
+        }
+    }
+
+    return c;
+}
+
+
+static void
+ngx_photo_redis_free_copy(redisReply *r)
+{
+    size_t  i;
+
+    for (i = 0; i < r->elements; i++) {
+        ngx_photo_redis_free_copy(r->element[i]);
+    }
+
+    ngx_free(r);
 }
 
 

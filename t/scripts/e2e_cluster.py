@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Redis Cluster faults under load, against the stack started with
+PHOTO_REDIS_CLUSTER=1 (skipped otherwise): nginx and the workers on the
+cluster, gearmand's queues on the one Redis beside it.
+
+1. A slot moved under reads: the slot of a reader's keys is migrated from
+   its master to another (CLUSTER SETSLOT IMPORTING / MIGRATING, MIGRATE,
+   SETSLOT NODE: the steps of redis-cli --cluster reshard, for that slot)
+   while wrk reads the reader's feed: nginx follows ASK while the keys
+   move and MOVED after, and no read fails.
+2. A master killed (SIGKILL) under reads and writes: its replica is
+   promoted by the cluster; meanwhile the reads and writes of its slots
+   fail fast (503, none slower than a second), and succeed again once the
+   map names the new master (printed: the cluster's own failover time, and
+   nginx's delay after it); every accepted write is applied once.
+The killed node is started again and joins as a replica.
+Prints 'N passed, N failed'."""
+
+import os, re, signal, subprocess, sys, threading, time, uuid
+
+sys.dont_write_bytecode = True     # no __pycache__ in the checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_lib import (API, HOST, ROOT, RUN, call, check, done, lists, pid_in, poster,  # noqa: E402
+                     waited)
+import chaos                                                                       # noqa: E402
+
+if os.environ.get("PHOTO_REDIS_CLUSTER") != "1":
+    print("1..0 # SKIP the stack runs no Redis Cluster (PHOTO_REDIS_CLUSTER=1)")
+    sys.exit(77)
+
+PORTS = [int(p) for p in os.environ["PHOTO_REDIS_CLUSTER_PORTS"].split()]
+TAG = uuid.uuid4().hex[:8]
+
+
+def rc(port, *args):
+    return subprocess.run(["redis-cli", "-h", HOST, "-p", str(port), *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def nodes():
+    """{port: (id, role, [slots ranges])} as a live node sees the cluster"""
+    for p in PORTS:
+        try:
+            out = rc(p, "cluster", "nodes")
+            break
+        except subprocess.CalledProcessError:
+            continue
+    seen = {}
+    for line in out.splitlines():
+        f = line.split()
+        port = int(f[1].split("@")[0].rsplit(":", 1)[1])
+        role = "master" if "master" in f[2] and "fail" not in f[2] else f[2]
+        seen[port] = (f[0], role, f[8:])
+    return seen
+
+
+def master_of(slot):
+    for port, (_, role, ranges) in nodes().items():
+        if role != "master":
+            continue
+        for r in ranges:
+            if r.startswith("["):
+                continue
+            a, _, b = r.partition("-")
+            if int(a) <= slot <= int(b or a):
+                return port
+    return None
+
+
+def move_slot(slot, src, dst):
+    """the slot and its keys from src to dst, as redis-cli --cluster
+    reshard moves each slot; returns the keys moved"""
+    sid, did = rc(src, "cluster", "myid"), rc(dst, "cluster", "myid")
+    rc(dst, "cluster", "setslot", str(slot), "importing", sid)
+    rc(src, "cluster", "setslot", str(slot), "migrating", did)
+    moved = 0
+    while True:
+        keys = rc(src, "cluster", "getkeysinslot", str(slot), "100").split()
+        if not keys:
+            break
+        for k in keys:
+            rc(src, "migrate", HOST, str(dst), k, "0", "5000")
+            moved += 1
+            time.sleep(0.2)         # the reads meet the slot half moved
+    for p, (_, role, _) in nodes().items():
+        if role == "master":
+            rc(p, "cluster", "setslot", str(slot), "node", did)
+    return moved
+
+
+def wrk(token, seconds):
+    return subprocess.Popen(
+        ["wrk", "-t1", "-c4", "-d%ds" % seconds, "--timeout", "5s", "--latency",
+         "-H", "Authorization: Bearer " + token, API + "/v1/feed?count=20"],
+        stdout=subprocess.PIPE, text=True)
+
+
+# -- a reader with a feed ---------------------------------------------------------
+ptoken, media = poster("cl_p_" + TAG, "cluster password")
+rtoken, _ = poster("cl_r_" + TAG, "cluster password")
+pid, rid = ptoken.split("-")[0], rtoken.split("-")[0]     # a token begins with its user
+s, _, _ = call("POST", "/v1/users/%s/follow" % pid, token=rtoken)
+check("the reader follows the poster", s == 202, s)
+s, b, _ = call("POST", "/v1/photos", {"media_id": media, "caption": "cluster " + TAG},
+               token=ptoken)
+check("a post: 202", s == 202, (s, b))
+check("it reaches the reader's feed on the cluster",
+      waited(lambda: lists("/v1/feed", rtoken, b.get("id")), 10) is not None)
+
+# -- 1. the reader's slot moved under reads -----------------------------------------
+slot = int(rc(PORTS[0], "cluster", "keyslot", "feed:{%s}" % rid))
+check("the feed and the session share a slot (the contract's hash tag)",
+      slot == int(rc(PORTS[0], "cluster", "keyslot", "session:{%s}-x" % rid)), slot)
+src = master_of(slot)
+dst = next(p for p, (_, role, _) in sorted(nodes().items()) if role == "master" and p != src)
+load = wrk(rtoken, 6)
+w = chaos.Writes(ptoken, media, "reshard-" + TAG)
+w.run()
+time.sleep(1)
+t0 = time.time()
+keys = move_slot(slot, src, dst)
+took = time.time() - t0
+time.sleep(max(0, 5 - (time.time() - t0)))
+w.finish()
+total, bad, slowest = chaos.wrk_result(load)
+print("# slot %d (%d keys) moved from %d to %d in %.1f s under load: %d reads, %d failed; "
+      "%d writes accepted, %d attempts failed"
+      % (slot, keys, src, dst, took, total, bad, len(w.accepted), len(w.failures)))
+check("the slot is served by the new master", master_of(slot) == dst, master_of(slot))
+check("no read failed while the slot moved (ASK, then MOVED, followed)",
+      total > 100 and bad == 0, (total, bad))
+check("no write failed meanwhile", len(w.accepted) > 20 and not w.failures,
+      (len(w.accepted), len(w.failures)))
+lost, dup = chaos.settle(w.accepted)
+check("every write accepted meanwhile applied once: lost %d, duplicated %d" % (lost, dup),
+      lost == 0 and dup == 0)
+
+# -- 2. the reader's master killed under reads and writes ---------------------------
+victim = master_of(slot)
+vpid = pid_in(os.path.join(RUN, "redis-cluster", str(victim), "redis.pid"))
+timeout_ms = int(rc(victim, "config", "get", "cluster-node-timeout").split()[1])
+
+w = chaos.Writes(ptoken, media, "cluster-" + TAG)
+load = wrk(rtoken, 10)
+w.run()
+time.sleep(1.5)
+t_kill = time.time()
+os.kill(vpid, signal.SIGKILL)
+promoted = None
+while time.time() < t_kill + 20:
+    if master_of(slot) not in (None, victim):
+        promoted = time.time() - t_kill
+        break
+    time.sleep(0.05)
+time.sleep(max(0, 7 - (time.time() - t_kill)))
+w.finish()
+total, bad, slowest = chaos.wrk_result(load)
+after = [t for t in w.failures if t >= t_kill]
+recovered = (max(after) - t_kill) if after else 0.0
+print("# master %d killed: the cluster promoted its replica after %s s "
+      "(cluster-node-timeout %d ms); writes failed until %.2f s after the kill; "
+      "reads %d, failed %d, the slowest %.0f ms; writes accepted %d, failed attempts %d"
+      % (victim, "%.2f" % promoted if promoted else "never", timeout_ms, recovered,
+         total, bad, slowest, len(w.accepted), len(w.failures)))
+check("reads failed fast meanwhile: none slower than a second", slowest < 1000, slowest)
+check("the cluster promoted a replica", promoted is not None, promoted)
+check("writes succeed again within a second of the promotion",
+      promoted is not None and recovered <= promoted + 1.0, (promoted, recovered))
+lost, dup = chaos.settle(w.accepted)
+print("# accepted %d, lost %d, duplicated %d" % (len(w.accepted), lost, dup))
+check("every accepted write applied once: lost 0, duplicated 0",
+      len(w.accepted) > 50 and lost == 0 and dup == 0, (len(w.accepted), lost, dup))
+
+# -- the killed node back, as a replica -------------------------------------------
+subprocess.run([os.path.join(ROOT, "scripts", "stack"), "start"], check=True,
+               stdout=subprocess.DEVNULL)
+check("the killed node is back, a replica now",
+      waited(lambda: nodes().get(victim, (0, ""))[1].endswith("slave"), 15) is not None,
+      nodes().get(victim))
+done()

@@ -425,6 +425,20 @@ h_log_count(h_t *h, pid_t pid, const char *bin, const char *text)
 
 
 int
+h_follow(h_t *h, const char *unique, long long follower, long long followee,
+    const char *action)
+{
+    char  payload[256];
+
+    snprintf(payload, sizeof(payload),
+             "{\"unique\":\"%s\",\"follower\":\"%lld\",\"followee\":\"%lld\","
+             "\"action\":\"%s\"}", unique, follower, followee, action);
+
+    return h_submit(h, PHOTO_JOB_FOLLOW, unique, payload);
+}
+
+
+int
 h_submit(h_t *h, const char *function, const char *unique,
     const char *payload)
 {

@@ -75,6 +75,10 @@ int h_submit(h_t *h, const char *function, const char *unique,
     const char *payload);
 char *h_call(h_t *h, const char *function, const char *payload);
 
+/* a photo_follow job: follower follows (or unfollows, ...) followee */
+int h_follow(h_t *h, const char *unique, long long follower,
+    long long followee, const char *action);
+
 /* jobs of function gearmand holds (queued + running), from "status" */
 long h_queued(h_t *h, const char *function);
 

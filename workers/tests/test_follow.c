@@ -24,19 +24,6 @@
 #define PHOTOS   (BASE + 100)
 
 
-static void
-follow(h_t *h, const char *unique, long long a, long long b,
-    const char *action)
-{
-    char  payload[256];
-
-    snprintf(payload, sizeof(payload),
-             "{\"unique\":\"%s\",\"follower\":\"%lld\",\"followee\":\"%lld\","
-             "\"action\":\"%s\"}", unique, a, b, action);
-    h_submit(h, PHOTO_JOB_FOLLOW, unique, payload);
-}
-
-
 static int
 feed_is(h_t *h, long long user, const char *expect)
 {
@@ -78,7 +65,7 @@ check_follow(h_t *h)
     freeReplyObject(h_redis(h, "ZADD feed:{%lld} 0 %s", ANN,
                             PHOTO_LIST_COMPLETE));
 
-    follow(h, "f-1", ANN, BEN, "follow");
+    h_follow(h, "f-1", ANN, BEN, "follow");
     CHECK(h_wait_drained(h, PHOTO_JOB_FOLLOW, 10000), "follow taken");
 
     CHECK(h_sql_int(h, "select count(*) from follows where follower = %lld"
@@ -90,15 +77,15 @@ check_follow(h_t *h)
     CHECK(feed_is(h, ANN, expect),
           "the followee's photos are merged into the follower's feed");
 
-    follow(h, "f-1", ANN, BEN, "follow");
-    follow(h, "f-1-again", ANN, BEN, "follow");
+    h_follow(h, "f-1", ANN, BEN, "follow");
+    h_follow(h, "f-1-again", ANN, BEN, "follow");
     CHECK(h_wait_drained(h, PHOTO_JOB_FOLLOW, 10000)
           && h_sql_int(h, "select count(*) from follows where follower ="
                           " %lld", ANN) == 1
           && feed_is(h, ANN, expect),
           "a replayed follow changes nothing");
 
-    follow(h, "f-2", ANN, BEN, "unfollow");
+    h_follow(h, "f-2", ANN, BEN, "unfollow");
     CHECK(h_wait_drained(h, PHOTO_JOB_FOLLOW, 10000)
           && h_sql_int(h, "select count(*) from follows where follower ="
                           " %lld", ANN) == 0,
@@ -106,10 +93,10 @@ check_follow(h_t *h)
     CHECK(feed_is(h, ANN, PHOTO_LIST_COMPLETE),
           "and takes the followee's photos out of the feed, marker kept");
 
-    follow(h, "f-3", ANN, ANN, "follow");
-    follow(h, "f-4", ANN, NOBODY, "follow");
-    follow(h, "f-5", NOBODY, CAT, "unfollow");
-    follow(h, "f-6", ANN, CAT, "befriend");
+    h_follow(h, "f-3", ANN, ANN, "follow");
+    h_follow(h, "f-4", ANN, NOBODY, "follow");
+    h_follow(h, "f-5", NOBODY, CAT, "unfollow");
+    h_follow(h, "f-6", ANN, CAT, "befriend");
     h_submit(h, PHOTO_JOB_FOLLOW, "f-7", "{\"unique\":\"f-7\"}");
     CHECK(h_wait_drained(h, PHOTO_JOB_FOLLOW, 10000), "bad follows taken");
 

@@ -199,18 +199,6 @@ forget_keys(h_t *h)
 }
 
 
-static void
-follow(h_t *h, const char *unique, const char *action)
-{
-    char  payload[256];
-
-    snprintf(payload, sizeof(payload),
-             "{\"unique\":\"%s\",\"follower\":\"%lld\",\"followee\":\"%lld\","
-             "\"action\":\"%s\"}", unique, FOLLOWER, FOLLOWEE, action);
-    h_submit(h, PHOTO_JOB_FOLLOW, unique, payload);
-}
-
-
 /* in the CLUSTER NODES of c, the node at host:port has the flag role */
 static int
 seen_as(redisContext *c, const char *host, int port, const char *role)
@@ -392,7 +380,7 @@ check_failover(h_t *h)
     w = h_worker(h, "photo_follow", NULL);
 
     /* the worker learns the map and holds a connection to the master */
-    follow(h, "rf-1", "follow");
+    h_follow(h, "rf-1", FOLLOWER, FOLLOWEE, "follow");
     want = 1;
     CHECK(h_wait(h, feed_has, &want, 10000),
           "a follow: the photo in the follower's feed");
@@ -407,7 +395,7 @@ check_failover(h_t *h)
     /* the harness was told nothing either */
     (void) photo_redis_failed(&h->redis, NULL);
 
-    follow(h, "rf-2", "unfollow");
+    h_follow(h, "rf-2", FOLLOWER, FOLLOWEE, "unfollow");
     want = 0;
     CHECK(h_wait(h, feed_has, &want, 10000)
           && h_wait_drained(h, PHOTO_JOB_FOLLOW, 5000),

@@ -213,3 +213,19 @@ qr/\[emerg\] .*"photo_api" in \S+\/bad\.conf:8 has "photo_media_root" and needs 
 --- error_log eval
 [qr/\[warn\] .*"photo_instance_id" is obsolete and ignored: photo id shards are leased from Redis in \S+\/bad\.conf:1/,
  qr/\[emerg\] .*unknown directive "photo_redis_timout" in \S+\/bad\.conf:2/]
+
+
+
+=== TEST 19: photo_redis_cluster as well as photo_redis
+--- user_files eval
+">>> bad.conf\n$::Backends    photo_redis_cluster 127.0.0.1:17001 127.0.0.1:17002;\n"
+--- error_log eval
+qr/\[emerg\] .*"photo_redis_cluster" directive cannot be given with "photo_redis" in \S+\/bad\.conf:5/
+
+
+
+=== TEST 20: reads from replicas without a cluster
+--- user_files eval
+">>> bad.conf\n$::Backends    photo_redis_read_replicas on;\n"
+--- error_log eval
+qr/\[emerg\] .*"photo_redis_read_replicas" needs "photo_redis_cluster"/

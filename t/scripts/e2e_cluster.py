@@ -82,9 +82,13 @@ def move_slot(slot, src, dst):
             rc(src, "migrate", HOST, str(dst), k, "0", "5000")
             moved += 1
             time.sleep(0.2)         # the reads meet the slot half moved
-    for p, (_, role, _) in nodes().items():
-        if role == "master":
-            rc(p, "cluster", "setslot", str(slot), "node", did)
+    # the new owner first, then the old, then the others, as redis-cli
+    # does: were the old one told first, it would send clients to a new
+    # one that, still importing, sends them back
+    others = [p for p, (_, role, _) in nodes().items()
+              if role == "master" and p not in (src, dst)]
+    for p in [dst, src] + others:
+        rc(p, "cluster", "setslot", str(slot), "node", did)
     return moved
 
 

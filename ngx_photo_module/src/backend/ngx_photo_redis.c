@@ -27,6 +27,7 @@ typedef struct {
     ngx_photo_redis_call_t         *call;
     ngx_uint_t                      index;
     int                             slot;       /* -1: no key */
+    ngx_flag_t                      read;       /* a replica may answer */
     char                           *cmd;        /* formatted, malloc()ed */
     int                             len;
     redisReply                     *held;       /* its reply, come before
@@ -110,6 +111,13 @@ static ngx_command_t  ngx_http_photo_redis_commands[] = {
       0,
       (void *) NGX_PHOTO_REDIS_PORT },
 
+    { ngx_string("photo_redis_read_replicas"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_photo_redis_conf_t, replicas),
+      NULL },
+
     { ngx_string("photo_redis_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -175,6 +183,7 @@ ngx_http_photo_redis_create_conf(ngx_conf_t *cf)
     rcf->backend.name = "redis";
     rcf->backend.directive = "photo_redis";
     rcf->backend.timeout = NGX_CONF_UNSET_MSEC;
+    rcf->replicas = NGX_CONF_UNSET;
     ngx_str_set(&rcf->backend.ping, "PING\r\n");
     ngx_str_set(&rcf->backend.pong, "+PONG");
 
@@ -188,6 +197,14 @@ ngx_http_photo_redis_init_conf(ngx_conf_t *cf, void *conf)
     ngx_photo_redis_conf_t *rcf = conf;
 
     ngx_conf_init_msec_value(rcf->backend.timeout, 1000);
+    ngx_conf_init_value(rcf->replicas, 0);
+
+    if (rcf->replicas && rcf->backend.servers && !rcf->cluster) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"photo_redis_read_replicas\" needs "
+                           "\"photo_redis_cluster\"");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -247,6 +264,7 @@ ngx_http_photo_redis_init_process(ngx_cycle_t *cycle)
     redis->bcf = &rcf->backend;
     redis->timeout = rcf->backend.timeout;
     redis->cluster = rcf->cluster;
+    redis->replicas = rcf->replicas;
 
     rcf->state = redis;
 
@@ -260,7 +278,7 @@ ngx_http_photo_redis_init_process(ngx_cycle_t *cycle)
                         NGX_SOCKADDR_STRLEN, 0);
 
     if (ngx_photo_redis_node_get(redis, host, len,
-                                 ngx_inet_get_port(server->addr->sockaddr))
+                                 ngx_inet_get_port(server->addr->sockaddr), 0)
         == NULL)
     {
         return NGX_ERROR;
@@ -414,6 +432,8 @@ ngx_photo_redis_send(ngx_photo_redis_t *redis, ngx_photo_redis_node_t *to,
         if (redis->cluster) {
             if (to == NULL) {
                 call->one[i].slot = ngx_photo_redis_cluster_slot(&cmds[i]);
+                call->one[i].read = redis->replicas
+                                    && ngx_photo_redis_cluster_read(&cmds[i]);
             }
 
             call->one[i].len = redisFormatCommandArgv(&call->one[i].cmd,
@@ -479,7 +499,8 @@ ngx_photo_redis_send_next(ngx_photo_redis_call_t *call,
         node = to;
 
     } else if (redis->cluster) {
-        node = ngx_photo_redis_cluster_route(redis, call->one[first].slot);
+        node = ngx_photo_redis_cluster_route(redis, call->one[first].slot,
+                                             call->one[first].read);
 
     } else {
         nodes = redis->nodes.elts;
@@ -504,7 +525,8 @@ ngx_photo_redis_send_next(ngx_photo_redis_call_t *call,
 
         if (call->sent > first && redis->cluster && to == NULL
             && ngx_photo_redis_cluster_route(redis,
-                                             call->one[call->sent].slot)
+                                             call->one[call->sent].slot,
+                                             call->one[call->sent].read)
                != node)
         {
             break;

@@ -11,7 +11,9 @@
  * ASKING, and changes nothing.  A node that goes away may be a master that
  * failed over: the map is asked for again then too.  The map is asked for
  * only when something happened, never on a timer: an idle worker sends
- * nothing.  Replicas are not read from.
+ * nothing.  With photo_redis_read_replicas, a command that only reads goes
+ * to a replica of its slot's master (connected, after READONLY), or to the
+ * master while the replica is away.
  */
 
 #include "ngx_photo_redis_int.h"
@@ -27,6 +29,9 @@ static void ngx_photo_redis_cluster_slots(void *data,
     ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_redis_cluster_map(ngx_photo_redis_t *redis,
     ngx_photo_redis_node_t *asked, redisReply *reply);
+static ngx_photo_redis_node_t *ngx_photo_redis_cluster_replica(
+    ngx_photo_redis_t *redis, ngx_photo_redis_node_t *asked,
+    redisReply *range);
 
 
 ngx_int_t
@@ -47,6 +52,18 @@ ngx_photo_redis_cluster_init(ngx_photo_redis_t *redis)
         redis->slots[i] = NGX_PHOTO_REDIS_NO_NODE;
     }
 
+    if (redis->replicas) {
+        redis->replica = ngx_palloc(redis->pool,
+                                    PHOTO_REDIS_SLOTS * sizeof(uint16_t));
+        if (redis->replica == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < PHOTO_REDIS_SLOTS; i++) {
+            redis->replica[i] = NGX_PHOTO_REDIS_NO_NODE;
+        }
+    }
+
     /* the seeds: the map comes from the first that answers */
     server = redis->bcf->servers->elts;
 
@@ -55,7 +72,8 @@ ngx_photo_redis_cluster_init(ngx_photo_redis_t *redis)
                             host, NGX_SOCKADDR_STRLEN, 0);
 
         if (ngx_photo_redis_node_get(redis, host, len,
-                                     ngx_inet_get_port(server[i].addr->sockaddr))
+                                     ngx_inet_get_port(server[i].addr->sockaddr),
+                                     0)
             == NULL)
         {
             return NGX_ERROR;
@@ -109,12 +127,19 @@ ngx_photo_redis_cluster_slot(ngx_photo_redis_cmd_t *cmd)
  */
 
 ngx_photo_redis_node_t *
-ngx_photo_redis_cluster_route(ngx_photo_redis_t *redis, int slot)
+ngx_photo_redis_cluster_route(ngx_photo_redis_t *redis, int slot,
+    ngx_flag_t read)
 {
     ngx_uint_t               i, n;
     ngx_photo_redis_node_t **nodes;
 
     nodes = redis->nodes.elts;
+
+    if (read && slot >= 0 && redis->replica[slot] != NGX_PHOTO_REDIS_NO_NODE
+        && nodes[redis->replica[slot]]->ac)
+    {
+        return nodes[redis->replica[slot]];
+    }
 
     if (slot >= 0 && redis->slots[slot] != NGX_PHOTO_REDIS_NO_NODE) {
         return nodes[redis->slots[slot]];
@@ -129,6 +154,35 @@ ngx_photo_redis_cluster_route(ngx_photo_redis_t *redis, int slot)
     }
 
     return nodes[redis->ask % n];
+}
+
+
+/* a command that only reads, which a replica may answer */
+
+ngx_flag_t
+ngx_photo_redis_cluster_read(ngx_photo_redis_cmd_t *cmd)
+{
+    ngx_uint_t  i;
+
+    static ngx_str_t  reads[] = {
+        ngx_string("GET"), ngx_string("MGET"), ngx_string("EXISTS"),
+        ngx_string("ZSCORE"), ngx_string("ZCARD"), ngx_string("ZRANGE"),
+        ngx_string("ZREVRANGE"), ngx_string("ZRANGEBYLEX"),
+        ngx_string("ZREVRANGEBYLEX"), ngx_string("HGET"),
+        ngx_string("HMGET"), ngx_string("HGETALL"), ngx_string("LRANGE"),
+        ngx_string("TTL"), ngx_string("PTTL")
+    };
+
+    for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        if (cmd->argvlen[0] == reads[i].len
+            && ngx_strncasecmp((u_char *) cmd->argv[0], reads[i].data,
+                               reads[i].len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -185,7 +239,7 @@ ngx_photo_redis_cluster_redirect(ngx_photo_redis_t *redis, redisReply *reply,
         return NULL;
     }
 
-    node = ngx_photo_redis_node_get(redis, addr, port - 1 - addr, (int) n);
+    node = ngx_photo_redis_node_get(redis, addr, port - 1 - addr, (int) n, 0);
     if (node == NULL) {
         return NULL;
     }
@@ -292,7 +346,7 @@ ngx_photo_redis_cluster_map(ngx_photo_redis_t *redis,
     size_t                   len;
     ngx_uint_t               i, s, served;
     redisReply              *range, *master;
-    ngx_photo_redis_node_t **nodes, *node;
+    ngx_photo_redis_node_t **nodes, *node, *replica;
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         return NGX_ERROR;
@@ -334,18 +388,26 @@ ngx_photo_redis_cluster_map(ngx_photo_redis_t *redis,
         }
 
         node = ngx_photo_redis_node_get(redis, host, len,
-                                        (int) master->element[1]->integer);
+                                        (int) master->element[1]->integer,
+                                        0);
         if (node == NULL) {
             return NGX_ERROR;
         }
 
         node->map = redis->map;
+        replica = ngx_photo_redis_cluster_replica(redis, asked, range);
 
         for (s = range->element[0]->integer;
              s <= (ngx_uint_t) range->element[1]->integer;
              s++)
         {
             redis->slots[s] = (uint16_t) node->index;
+
+            if (redis->replicas) {
+                redis->replica[s] = replica ? (uint16_t) replica->index
+                                            : NGX_PHOTO_REDIS_NO_NODE;
+            }
+
             served++;
         }
     }
@@ -368,4 +430,46 @@ ngx_photo_redis_cluster_map(ngx_photo_redis_t *redis,
                   redis->nodes.nelts);
 
     return NGX_OK;
+}
+
+
+/* with photo_redis_read_replicas, the first replica a range names */
+
+static ngx_photo_redis_node_t *
+ngx_photo_redis_cluster_replica(ngx_photo_redis_t *redis,
+    ngx_photo_redis_node_t *asked, redisReply *range)
+{
+    u_char                  *host;
+    size_t                   len;
+    redisReply              *r;
+    ngx_photo_redis_node_t  *node;
+
+    if (!redis->replicas || range->elements < 4) {
+        return NULL;
+    }
+
+    r = range->element[3];
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2
+        || r->element[0]->type != REDIS_REPLY_STRING
+        || r->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        return NULL;
+    }
+
+    host = (u_char *) r->element[0]->str;
+    len = r->element[0]->len;
+
+    if (len == 0) {
+        host = asked->host;
+        len = ngx_strlen(asked->host);
+    }
+
+    node = ngx_photo_redis_node_get(redis, host, len,
+                                    (int) r->element[1]->integer, 1);
+    if (node) {
+        node->map = redis->map;
+    }
+
+    return node;
 }

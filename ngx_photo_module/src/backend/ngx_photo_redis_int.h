@@ -34,6 +34,7 @@ typedef struct ngx_photo_redis_big_s   ngx_photo_redis_big_t;
 typedef struct {
     ngx_photo_backend_conf_t        backend;    /* first */
     ngx_flag_t                      cluster;    /* photo_redis_cluster */
+    ngx_flag_t                      replicas;   /* photo_redis_read_replicas */
     ngx_photo_redis_t              *state;      /* per worker process */
 } ngx_photo_redis_conf_t;
 
@@ -69,6 +70,7 @@ struct ngx_photo_redis_node_s {
                                                        reconnect */
     unsigned                        retired:1;  /* in no map: not kept
                                                    connected */
+    unsigned                        replica:1;  /* READONLY on connect */
     ngx_photo_redis_arena_t         arena;
 };
 
@@ -82,9 +84,12 @@ struct ngx_photo_redis_s {
                                                    never shrinks */
     unsigned                        exiting:1;
     unsigned                        cluster:1;
+    unsigned                        replicas:1; /* reads from replicas */
 
     /* Redis Cluster (ngx_photo_redis_cluster.c) */
     uint16_t                       *slots;      /* a node index per slot */
+    uint16_t                       *replica;    /* and of its replica, with
+                                                   photo_redis_read_replicas */
     ngx_msec_t                      refreshed;  /* when the map was last
                                                    asked for */
     ngx_uint_t                      map;        /* maps learned */
@@ -95,7 +100,7 @@ struct ngx_photo_redis_s {
 
 /* ngx_photo_redis_node.c */
 ngx_photo_redis_node_t *ngx_photo_redis_node_get(ngx_photo_redis_t *redis,
-    u_char *host, size_t len, int port);
+    u_char *host, size_t len, int port, ngx_flag_t replica);
 void ngx_photo_redis_node_connect(ngx_photo_redis_node_t *node);
 void ngx_photo_redis_node_drop(ngx_photo_redis_node_t *node);
 void ngx_photo_redis_node_close(ngx_photo_redis_node_t *node);
@@ -103,7 +108,8 @@ void ngx_photo_redis_node_close(ngx_photo_redis_node_t *node);
 /* ngx_photo_redis_cluster.c */
 ngx_int_t ngx_photo_redis_cluster_init(ngx_photo_redis_t *redis);
 ngx_photo_redis_node_t *ngx_photo_redis_cluster_route(
-    ngx_photo_redis_t *redis, int slot);
+    ngx_photo_redis_t *redis, int slot, ngx_flag_t read);
+ngx_flag_t ngx_photo_redis_cluster_read(ngx_photo_redis_cmd_t *cmd);
 int ngx_photo_redis_cluster_slot(ngx_photo_redis_cmd_t *cmd);
 ngx_photo_redis_node_t *ngx_photo_redis_cluster_redirect(
     ngx_photo_redis_t *redis, redisReply *reply, ngx_flag_t *ask);

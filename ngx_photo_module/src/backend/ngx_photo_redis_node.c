@@ -55,12 +55,13 @@ static redisReplyObjectFunctions  ngx_photo_redis_reply_functions = {
 /*
  * The node of an address ("ip", port), made and connected the first time
  * it is named.  Nodes live as long as the worker (from the cycle's pool):
- * there are as many as addresses a cluster ever had.
+ * there are as many as addresses a cluster ever had.  replica: it is to
+ * answer reads (READONLY).
  */
 
 ngx_photo_redis_node_t *
 ngx_photo_redis_node_get(ngx_photo_redis_t *redis, u_char *host, size_t len,
-    int port)
+    int port, ngx_flag_t replica)
 {
     u_char                   *p;
     ngx_uint_t                i;
@@ -75,6 +76,16 @@ ngx_photo_redis_node_get(ngx_photo_redis_t *redis, u_char *host, size_t len,
         if (node->port == port && ngx_strlen(node->host) == len
             && ngx_strncmp(node->host, host, len) == 0)
         {
+            if (replica && !node->replica) {
+                /* a master that came back as a replica: READONLY now */
+                node->replica = 1;
+
+                if (node->ac) {
+                    (void) redisAsyncCommand(node->ac, NULL, NULL,
+                                             "READONLY");
+                }
+            }
+
             if (node->retired) {
                 node->retired = 0;
                 ngx_photo_redis_node_connect(node);
@@ -100,6 +111,7 @@ ngx_photo_redis_node_get(ngx_photo_redis_t *redis, u_char *host, size_t len,
     *nodes = node;
 
     node->redis = redis;
+    node->replica = replica;
     node->index = redis->nodes.nelts - 1;
     node->port = port;
     ngx_memcpy(node->host, host, len);
@@ -183,6 +195,16 @@ ngx_photo_redis_node_connect(ngx_photo_redis_node_t *node)
     ac->data = node;
     redisAsyncSetConnectCallback(ac, ngx_photo_redis_node_on_connect);
     redisAsyncSetDisconnectCallback(ac, ngx_photo_redis_node_on_disconnect);
+
+    /* a replica answers reads of its master's slots only after READONLY
+       (a master ignores it: one promoted keeps working) */
+    if (node->replica
+        && redisAsyncCommand(ac, NULL, NULL, "READONLY") != REDIS_OK)
+    {
+        redisAsyncFree(ac);
+        ngx_photo_redis_node_schedule(node);
+        return;
+    }
 
     /* commands may be queued now: hiredis writes them once connected */
     node->ac = ac;

@@ -799,7 +799,11 @@ ngx_photo_idem_late_done(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_idem_late_t  *late = data;
 
-    if (res->reply.redis == NULL) {
+    /* none, or an error: a Redis just back answers LOADING while it reads
+       its AOF (seen in CI: the answer "kept", the key held 10 s more) */
+    if (res->reply.redis == NULL
+        || res->reply.redis->type == REDIS_REPLY_ERROR)
+    {
         ngx_add_timer(&late->ev, NGX_PHOTO_IDEM_LATE_RETRY);
         return;
     }

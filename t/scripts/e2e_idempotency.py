@@ -47,34 +47,42 @@ time.sleep(0.5)
 check("one photo, under that id", rows(caption) == [b1.get("id")], rows(caption))
 
 # -- gearmand frozen during the submission ------------------------------------------
-# every gearmand: the post goes to the one its id routes to
-gearmands = [pid_in(gearmand_pid_file(port)) for port in GEARMAN_PORTS]
-key, caption = str(uuid.uuid4()), "idem-%s-frozen" % tag
-first = {}
+def frozen_first_attempt(key, caption, meanwhile):
+    """the post sent while every gearmand is frozen (SIGSTOP: it goes to the
+    one its id routes to), and meanwhile() run while it waits; every
+    gearmand runs again after.  The first attempt's (answer, seconds)"""
+    gearmands = [pid_in(gearmand_pid_file(port)) for port in GEARMAN_PORTS]
+    first = {}
+
+    def attempt():
+        t0 = time.time()
+        first["answer"] = post(key, caption)
+        first["took"] = time.time() - t0
+
+    for pid in gearmands:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        t = threading.Thread(target=attempt)
+        t.start()
+        meanwhile()
+        t.join()
+    finally:
+        for pid in gearmands:
+            os.kill(pid, signal.SIGCONT)
+    return first["answer"], first["took"]
 
 
-def first_attempt():
-    t0 = time.time()
-    first["answer"] = post(key, caption)
-    first["took"] = time.time() - t0
-
-
-for pid in gearmands:
-    os.kill(pid, signal.SIGSTOP)
-try:
-    t = threading.Thread(target=first_attempt)
-    t.start()
+def retry_meanwhile():
     time.sleep(0.3)
     s, b, _ = post(key, caption)
     check("a retry while the first waits for gearmand: 409 request_in_flight",
           s == 409 and b["error"]["code"] == "request_in_flight", (s, b))
-    t.join()
-    s, b, _ = first["answer"]
-    check("gearmand frozen: 503 after photo_gearman_timeout (%.2f s)" % first["took"],
-          s == 503 and b["error"]["code"] == "unavailable" and 0.9 < first["took"] < 3, (s, b))
-finally:
-    for pid in gearmands:
-        os.kill(pid, signal.SIGCONT)
+
+
+key, caption = str(uuid.uuid4()), "idem-%s-frozen" % tag
+(s, b, _), took = frozen_first_attempt(key, caption, retry_meanwhile)
+check("gearmand frozen: 503 after photo_gearman_timeout (%.2f s)" % took,
+      s == 503 and b["error"]["code"] == "unavailable" and 0.9 < took < 3, (s, b))
 
 # gearmand, running again, reads the submission nginx left in its socket and
 # stores the job: the post is made although the client heard 503
@@ -93,20 +101,15 @@ check("and a retry after that: the stored 202", (s2, b2) == (s, b), (s2, b2))
 # the hold taken, then Redis stopped (its AOF keeps the hold) while the post
 # waits for a frozen gearmand: nginx cannot keep the 503 in the record
 key, caption = str(uuid.uuid4()), "idem-%s-redis-gone" % tag
-gearmands = [pid_in(gearmand_pid_file(port)) for port in GEARMAN_PORTS]
 redis_pid = pid_in(os.path.join(RUN, "redis", "redis.pid"))
-for pid in gearmands:
-    os.kill(pid, signal.SIGSTOP)
-try:
-    t = threading.Thread(target=first_attempt)
-    t.start()
+
+
+def stop_redis():
     time.sleep(0.2)
     os.kill(redis_pid, signal.SIGTERM)
-    t.join()
-finally:
-    for pid in gearmands:
-        os.kill(pid, signal.SIGCONT)
-s, b, _ = first["answer"]
+
+
+(s, b, _), _ = frozen_first_attempt(key, caption, stop_redis)
 check("Redis stopped while the post waited: 503", s == 503, (s, b))
 waited(lambda: not os.path.exists("/proc/%d" % redis_pid), 10)
 subprocess.run([os.path.join(ROOT, "scripts", "stack"), "start"], check=True,

@@ -124,11 +124,8 @@ $::First
 
 
 === TEST 5: the same page again, now from Redis and memcached, with Postgres down
---- http_config
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
-    photo_postgres   "host=127.0.0.1 port=$TEST_NGINX_CLOSED_PORT";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- http_config eval
+PhotoFixture::backends(postgres => '"host=127.0.0.1 port=$TEST_NGINX_CLOSED_PORT"')
 --- request
 GET /v1/feed
 --- more_headers eval

@@ -144,11 +144,8 @@ still here
 === TEST 5: one memcached server down: its photos come from Postgres, still 200
 # (port 1: nothing listens there, and its name puts photos 1, 3 and 4 of
 # this file on it by ketama, so the dead server is really asked)
---- http_config
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT 127.0.0.1:1;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- http_config eval
+PhotoFixture::backends(memcached => '$TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT 127.0.0.1:1')
 --- request
 GET /v1/feed
 --- error_code: 200
@@ -160,11 +157,8 @@ qr/\[error\] .*memcached 127\.0\.0\.1:1\b/
 
 
 === TEST 6: every memcached down, Postgres up: degraded but whole
---- http_config
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  127.0.0.1:$TEST_NGINX_CLOSED_PORT;
-    photo_postgres   "host=$TEST_NGINX_HOST port=$TEST_NGINX_PG_PORT user=$TEST_NGINX_PG_USER dbname=$TEST_NGINX_PG_DB";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- http_config eval
+PhotoFixture::backends(memcached => '127.0.0.1:$TEST_NGINX_CLOSED_PORT')
 --- request
 GET /v1/feed
 --- error_code: 200
@@ -174,11 +168,9 @@ $::Page
 
 
 === TEST 7: every memcached down and Postgres down: 503 JSON, no hang
---- http_config
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  127.0.0.1:$TEST_NGINX_CLOSED_PORT;
-    photo_postgres   "host=127.0.0.1 port=$TEST_NGINX_CLOSED_PORT";
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- http_config eval
+PhotoFixture::backends(memcached => '127.0.0.1:$TEST_NGINX_CLOSED_PORT',
+                       postgres => '"host=127.0.0.1 port=$TEST_NGINX_CLOSED_PORT"')
 --- request
 GET /v1/feed
 --- timeout: 2
@@ -189,12 +181,10 @@ GET /v1/feed
 
 
 === TEST 8: Postgres that never answers, photos not cached: 503 after photo_postgres_timeout
---- http_config
-    photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
-    photo_memcached  127.0.0.1:$TEST_NGINX_CLOSED_PORT;
-    photo_postgres   "host=127.0.0.1 port=$TEST_NGINX_SILENT_PORT";
-    photo_postgres_timeout 300ms;
-    photo_gearman    $TEST_NGINX_HOST:$TEST_NGINX_GEARMAN_PORT;
+--- http_config eval
+PhotoFixture::backends(memcached => '127.0.0.1:$TEST_NGINX_CLOSED_PORT',
+                       postgres => '"host=127.0.0.1 port=$TEST_NGINX_SILENT_PORT"',
+                       more => ['photo_postgres_timeout 300ms;'])
 --- request
 GET /v1/feed
 --- timeout: 2

@@ -67,6 +67,9 @@ ngx_photo_redis_node_get(ngx_photo_redis_t *redis, u_char *host, size_t len,
     ngx_uint_t                i;
     ngx_photo_server_t       *server;
     ngx_photo_redis_node_t  **nodes, *node;
+#if (NGX_HAVE_INET6)
+    struct in6_addr           in6;
+#endif
 
     nodes = redis->nodes.elts;
 
@@ -93,6 +96,24 @@ ngx_photo_redis_node_get(ngx_photo_redis_t *redis, u_char *host, size_t len,
 
             return node;
         }
+    }
+
+    /*
+     * an address only: hiredis would resolve a name with a blocking
+     * getaddrinfo() in the worker (a cluster announces names with
+     * cluster-preferred-endpoint-type hostname; leave it at ip)
+     */
+    if (ngx_inet_addr(host, len) == INADDR_NONE
+#if (NGX_HAVE_INET6)
+        && ngx_inet6_addr(host, len, (u_char *) &in6) != NGX_OK
+#endif
+       )
+    {
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "photo: redis: \"%*s:%d\" is not an address; "
+                      "a name is not resolved in the event loop", len, host,
+                      port);
+        return NULL;
     }
 
     if (len > NGX_SOCKADDR_STRLEN

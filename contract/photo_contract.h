@@ -88,8 +88,10 @@
  * body); while a request holds it, that attempt's random owner and until
  * (Redis's clock, in ms, when the hold lapses); a background write's job
  * (function, id, payload), kept before it is submitted; once final, the
- * answer (status, body, Set-Cookie lines).  It expires
- * PHOTO_IDEMPOTENCY_TTL after its last change.
+ * answer (status, body, Set-Cookie lines); gone: the owner of an attempt
+ * whose begin went unanswered and that gave up (its begin, if Redis runs it
+ * later, holds nothing).  It expires PHOTO_IDEMPOTENCY_TTL after its last
+ * change.
  */
 #define PHOTO_REDIS_IDEMPOTENCY  "idempotency:"
 #define PHOTO_IDEMPOTENCY_ANON   "-"               /* the scope of sign-up
@@ -105,6 +107,7 @@
 #define PHOTO_IDEM_F_STATUS      "status"
 #define PHOTO_IDEM_F_BODY        "body"
 #define PHOTO_IDEM_F_COOKIE      "cookie"
+#define PHOTO_IDEM_F_GONE        "gone"
 #define PHOTO_FEED_CAP_DEFAULT   800
 
 /*

@@ -9,7 +9,9 @@ not two. A retry while the first is still waiting for gearmand is 409,
 the same key with another body 422. A post whose answer Redis could not
 keep (Redis stopped while the post waited for gearmand) is, retried once
 Redis is back, not told 409 for the rest of its hold: nginx keeps the
-answer when Redis returns, and the retry is the same post.
+answer when Redis returns, and the retry is the same post.  Nor is a
+sign-up whose key's begin Redis ran but never answered (Redis frozen, then
+running it late): nginx lets that hold go.
 Prints 'N passed, N failed'."""
 
 import os, signal, subprocess, sys, threading, time, uuid
@@ -129,6 +131,39 @@ made = waited(lambda: rows(caption), 10)
 time.sleep(0.5)
 check("one photo, under the id the retry was answered", rows(caption) == [b.get("id")],
       (rows(caption), b))
+
+# -- a begin Redis ran but never answered ------------------------------------------------
+# Redis frozen (SIGSTOP) as a sign-up with a key arrives: nginx times the
+# key's begin out and answers 503; Redis, running again, reads the begin
+# from its socket and runs it, so the key is held by an attempt that has
+# given up (as after a crash between the AOF's fsync and the answer).  Its
+# retry must not be told 409 until that hold lapses.
+key, name = str(uuid.uuid4()), "idem_%s_lost" % tag
+redis_pid = pid_in(os.path.join(RUN, "redis", "redis.pid"))
+os.kill(redis_pid, signal.SIGSTOP)
+try:
+    t0 = time.time()
+    s, b, _ = call("POST", "/v1/users", {"username": name, "password": "lost begin"},
+                   headers={"Idempotency-Key": key})
+    took = time.time() - t0
+    time.sleep(0.3)                # nginx tries its abandon meanwhile, in vain
+finally:
+    os.kill(redis_pid, signal.SIGCONT)
+back = time.time()
+check("a sign-up while Redis is frozen: 503 after photo_redis_timeout (%.2f s)" % took,
+      s == 503 and b["error"]["code"] == "unavailable", (s, b))
+# spaced for the sign-up limit (1/s past a burst of 5), which a 429 would hit
+answers = []
+time.sleep(0.3)
+while time.time() < back + 1.2:
+    s, b, _ = call("POST", "/v1/users", {"username": name, "password": "lost begin"},
+                   headers={"Idempotency-Key": key})
+    answers.append(s)
+    if s not in (409, 503):
+        break
+    time.sleep(0.4)
+check("its retry once Redis runs again: 201 within a second (%.1f s), not 409 until "
+      "the hold lapses" % (time.time() - back), s == 201, answers)
 
 # -- without a key, nothing is remembered -------------------------------------------
 caption = "idem-%s-nokey" % tag

@@ -30,6 +30,9 @@
  * A finish Redis did not take (it went away while the write ran) is tried
  * again by the worker until Redis takes it or the hold has lapsed anyway:
  * a retry once Redis is back is not told 409 for the rest of the hold.
+ * So is a begin whose answer was lost (Redis crashed after it ran, or
+ * answered after the timeout): "abandon" lets its hold go, or, when it has
+ * not run yet, marks its owner gone so that it holds nothing when it does.
  */
 
 #include "ngx_photo_write.h"
@@ -46,7 +49,7 @@
 #define NGX_PHOTO_IDEM_HEADER      "Idempotency-Key"
 #define NGX_PHOTO_HTTP_UNPROCESSABLE  422
 #define NGX_PHOTO_IDEM_ARGS        6           /* ARGV of a script, at most */
-#define NGX_PHOTO_IDEM_LATE_RETRY  250         /* ms between a late finish's tries */
+#define NGX_PHOTO_IDEM_LATE_RETRY  250         /* ms between late tries */
 
 
 typedef enum {
@@ -83,13 +86,16 @@ struct ngx_photo_idem_s {
 
 
 /*
- * A finish tried again by the worker, not the request: its own copy of the
- * record and ARGV in one heap block, freed once Redis took it or its hold
- * has lapsed (the process's exit ends it too: the timer is cancelable).
+ * A finish or an abandon tried again by the worker, not the request: its
+ * own copy of the record and ARGV in one heap block, freed once Redis took
+ * it or its hold has lapsed (the process's exit ends it too: the timer is
+ * cancelable).
  */
 typedef struct {
     ngx_event_t                 ev;
     ngx_msec_t                  until;      /* the hold lapses by then */
+    ngx_str_t                  *script;
+    ngx_uint_t                  nargs;
     ngx_str_t                   record;
     ngx_str_t                   args[NGX_PHOTO_IDEM_ARGS];
 } ngx_photo_idem_late_t;
@@ -101,7 +107,8 @@ static ngx_int_t ngx_photo_idem_eval(ngx_photo_idem_t *idem,
 static int ngx_photo_idem_argv(ngx_str_t *script, ngx_str_t *record,
     ngx_str_t *args, ngx_uint_t nargs, const char **argv, size_t *argvlen);
 static void ngx_photo_idem_late(ngx_http_request_t *r, ngx_str_t *record,
-    ngx_str_t *args);
+    ngx_str_t *script, ngx_str_t *args, ngx_uint_t nargs);
+static void ngx_photo_idem_abandon(ngx_photo_idem_t *idem);
 static void ngx_photo_idem_late_try(ngx_event_t *ev);
 static void ngx_photo_idem_late_done(void *data, ngx_photo_result_t *res);
 static void ngx_photo_idem_begun(void *data, ngx_photo_result_t *res);
@@ -125,7 +132,8 @@ static ngx_flag_t ngx_photo_idem_is(redisReply *e, const char *s);
 /*
  * KEYS[1] the record; ARGV: fingerprint, owner, hold (ms), expiry (s).
  * {'new'}, {'resubmit', function, id, payload}, {'done', status, body,
- * cookies}, {'busy'} or {'mismatch'}.
+ * cookies}, {'busy'} or {'mismatch'}; {'gone'} to an attempt that has
+ * abandoned it already, which nobody hears.
  */
 static ngx_str_t  ngx_photo_idem_begin_script = ngx_string(
     "local t = redis.call('TIME') "
@@ -134,7 +142,8 @@ static ngx_str_t  ngx_photo_idem_begin_script = ngx_string(
     PHOTO_IDEM_F_STATUS "', '" PHOTO_IDEM_F_UNTIL "', '"
     PHOTO_IDEM_F_FUNCTION "', '" PHOTO_IDEM_F_ID "', '"
     PHOTO_IDEM_F_PAYLOAD "', '" PHOTO_IDEM_F_BODY "', '"
-    PHOTO_IDEM_F_COOKIE "') "
+    PHOTO_IDEM_F_COOKIE "', '" PHOTO_IDEM_F_GONE "') "
+    "if r[9] == ARGV[2] then return {'gone'} end "
     "if r[1] and r[1] ~= ARGV[1] then return {'mismatch'} end "
     "if r[2] then return {'done', r[2], r[7] or '', r[8] or ''} end "
     "if r[1] and (tonumber(r[3]) or 0) > now then return {'busy'} end "
@@ -168,6 +177,20 @@ static ngx_str_t  ngx_photo_idem_finish_script = ngx_string(
     "else redis.call('HSET', KEYS[1], '" PHOTO_IDEM_F_UNTIL "', 0) end "
     "redis.call('EXPIRE', KEYS[1], ARGV[6]) "
     "return 1");
+
+
+/* KEYS[1] the record; ARGV: owner, expiry (s) of a record made here (the
+   hold's).  1 when the hold was let go, 0 when the owner is marked gone */
+static ngx_str_t  ngx_photo_idem_abandon_script = ngx_string(
+    "local r = redis.call('HMGET', KEYS[1], '" PHOTO_IDEM_F_OWNER "', '"
+    PHOTO_IDEM_F_STATUS "') "
+    "if r[1] == ARGV[1] then "
+    "redis.call('HSET', KEYS[1], '" PHOTO_IDEM_F_UNTIL "', 0) return 1 end "
+    "if not r[2] then "
+    "redis.call('HSET', KEYS[1], '" PHOTO_IDEM_F_GONE "', ARGV[1]) "
+    "if redis.call('TTL', KEYS[1]) < 0 then "
+    "redis.call('EXPIRE', KEYS[1], ARGV[2]) end end "
+    "return 0");
 
 
 /* 1 to 255 printable ASCII characters, the header given once */
@@ -320,6 +343,11 @@ ngx_photo_idem_begun(void *data, ngx_photo_result_t *res)
 
     w = idem->write;
     r = w->request;
+
+    if (reply == NULL) {
+        /* it may have run all the same, and would hold the key */
+        ngx_photo_idem_abandon(idem);
+    }
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < 1)
@@ -673,7 +701,8 @@ ngx_photo_idem_answer(ngx_http_request_t *r, ngx_uint_t status,
     if (rc != NGX_AGAIN) {
         /* the answer all the same; the finish goes on without it */
         idem->state = NGX_PHOTO_IDEM_DONE;
-        ngx_photo_idem_late(r, &idem->record, args);
+        ngx_photo_idem_late(r, &idem->record, &ngx_photo_idem_finish_script,
+                            args, NGX_PHOTO_IDEM_ARGS);
         return NGX_DECLINED;
     }
 
@@ -704,7 +733,8 @@ ngx_photo_idem_stored(void *data, ngx_photo_result_t *res)
     } else if (reply == NULL) {
         /* lost or timed out: it may have run; the script's owner check
            makes a second run harmless */
-        ngx_photo_idem_late(r, &idem->record, idem->finish);
+        ngx_photo_idem_late(r, &idem->record, &ngx_photo_idem_finish_script,
+                            idem->finish, NGX_PHOTO_IDEM_ARGS);
     }
 
     idem->state = NGX_PHOTO_IDEM_DONE;
@@ -714,9 +744,38 @@ ngx_photo_idem_stored(void *data, ngx_photo_result_t *res)
 }
 
 
+/*
+ * A begin that went unanswered (seen in chaos: Redis crashed with it run
+ * and fsynced but not answered, and its retries got 409 for a whole hold).
+ */
+
+static void
+ngx_photo_idem_abandon(ngx_photo_idem_t *idem)
+{
+    u_char              *p;
+    ngx_str_t            args[2];
+    ngx_http_request_t  *r;
+
+    r = idem->write->request;
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return;                 /* the hold lapses by itself */
+    }
+
+    args[0] = idem->owner;
+    args[1].data = p;
+    args[1].len = ngx_sprintf(p, "%M", ngx_photo_idem_hold(r) / 1000 + 1)
+                  - p;
+
+    ngx_photo_idem_late(r, &idem->record, &ngx_photo_idem_abandon_script,
+                        args, 2);
+}
+
+
 static void
 ngx_photo_idem_late(ngx_http_request_t *r, ngx_str_t *record,
-    ngx_str_t *args)
+    ngx_str_t *script, ngx_str_t *args, ngx_uint_t nargs)
 {
     u_char                 *p;
     size_t                  size;
@@ -725,7 +784,7 @@ ngx_photo_idem_late(ngx_http_request_t *r, ngx_str_t *record,
 
     size = sizeof(ngx_photo_idem_late_t) + record->len;
 
-    for (i = 0; i < NGX_PHOTO_IDEM_ARGS; i++) {
+    for (i = 0; i < nargs; i++) {
         size += args[i].len;
     }
 
@@ -742,7 +801,10 @@ ngx_photo_idem_late(ngx_http_request_t *r, ngx_str_t *record,
     late->record.len = record->len;
     p = ngx_cpymem(p, record->data, record->len);
 
-    for (i = 0; i < NGX_PHOTO_IDEM_ARGS; i++) {
+    late->script = script;
+    late->nargs = nargs;
+
+    for (i = 0; i < nargs; i++) {
         late->args[i].data = p;
         late->args[i].len = args[i].len;
         p = ngx_cpymem(p, args[i].data, args[i].len);
@@ -756,8 +818,8 @@ ngx_photo_idem_late(ngx_http_request_t *r, ngx_str_t *record,
     late->ev.cancelable = 1;
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "photo: idempotency: redis did not take the answer of "
-                  "\"%V\", trying again", record);
+                  "photo: idempotency: redis did not answer for \"%V\", "
+                  "trying again", record);
 
     ngx_add_timer(&late->ev, NGX_PHOTO_IDEM_LATE_RETRY);
 }
@@ -775,15 +837,14 @@ ngx_photo_idem_late_try(ngx_event_t *ev)
 
     if ((ngx_msec_int_t) (ngx_current_msec - late->until) >= 0) {
         ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "photo: idempotency: the answer of \"%V\" was not "
-                      "kept; its hold has lapsed", &late->record);
+                      "photo: idempotency: \"%V\" not let go; its hold has "
+                      "lapsed", &late->record);
         ngx_free(late);
         return;
     }
 
-    argc = ngx_photo_idem_argv(&ngx_photo_idem_finish_script, &late->record,
-                               late->args, NGX_PHOTO_IDEM_ARGS, argv,
-                               argvlen);
+    argc = ngx_photo_idem_argv(late->script, &late->record, late->args,
+                               late->nargs, argv, argvlen);
 
     rc = ngx_photo_redis_worker_command(ngx_photo_idem_late_done, late, argc,
                                         argv, argvlen);
@@ -809,8 +870,7 @@ ngx_photo_idem_late_done(void *data, ngx_photo_result_t *res)
     }
 
     ngx_log_error(NGX_LOG_INFO, late->ev.log, 0,
-                  "photo: idempotency: the answer of \"%V\" kept late",
-                  &late->record);
+                  "photo: idempotency: \"%V\" let go late", &late->record);
 
     ngx_free(late);
 }

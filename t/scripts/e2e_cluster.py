@@ -8,11 +8,19 @@ cluster, gearmand's queues on the one Redis beside it.
    SETSLOT NODE: the steps of redis-cli --cluster reshard, for that slot)
    while wrk reads the reader's feed: nginx follows ASK while the keys
    move and MOVED after, and no read fails.
-2. A master killed (SIGKILL) under reads and writes: its replica is
+2. Slots resharded and rebalanced by redis-cli under reads and writes:
+   `redis-cli --cluster reshard` moves the reader's slot and the slots
+   before it from their master to another, then `redis-cli --cluster
+   rebalance` evens the masters out again, while wrk reads the reader's
+   feed and posts are accepted: no read or write fails, every accepted
+   write is applied once.
+3. A master killed (SIGKILL) under reads and writes: its replica is
    promoted by the cluster; meanwhile the reads and writes of its slots
-   fail fast (503, none slower than a second), and succeed again once the
-   map names the new master (printed: the cluster's own failover time, and
-   nginx's delay after it); every accepted write is applied once.
+   fail fast (503, none slower than a second), and succeed again within a
+   second (nginx's map refresh) of the promotion (printed: the cluster's
+   own failover time, and nginx's delay after it); every accepted write is
+   applied once.  /health says "ok" before, "degraded" (200) after: the
+   dead node is down, the cluster serves.
 The killed node is started again and joins as a replica.
 Prints 'N passed, N failed'."""
 
@@ -92,6 +100,40 @@ def move_slot(slot, src, dst):
     return moved
 
 
+def cli(*args):
+    """redis-cli --cluster ...: its output, checked"""
+    p = subprocess.run(["redis-cli", "--cluster", *args], capture_output=True, text=True)
+    check("redis-cli --cluster %s" % args[0], p.returncode == 0, p.stdout[-500:])
+    return p.stdout
+
+
+def agreed(seconds=15):
+    """the nodes agree on the slots, none open (gossip takes a moment
+    after a move, and redis-cli refuses to move more before)"""
+    def ok():
+        out = subprocess.run(["redis-cli", "--cluster", "check", "%s:%d" % (HOST, PORTS[0])],
+                             capture_output=True, text=True).stdout
+        return "[ERR]" not in out and "[WARNING]" not in out
+    return waited(ok, seconds) is not None
+
+
+def slots_of(port):
+    """the slots a master serves, in order"""
+    out = []
+    for r in nodes()[port][2]:
+        if r.startswith("["):
+            continue
+        a, _, b = r.partition("-")
+        out += range(int(a), int(b or a) + 1)
+    return sorted(out)
+
+
+def health():
+    s, b, _ = call("GET", "/health")
+    redis = [x for x in (b or {}).get("backends", []) if x["backend"] == "redis"]
+    return s, (b or {}).get("status"), redis
+
+
 def wrk(token, seconds):
     return subprocess.Popen(
         ["wrk", "-t1", "-c4", "-d%ds" % seconds, "--timeout", "5s", "--latency",
@@ -139,7 +181,51 @@ lost, dup = chaos.settle(w.accepted)
 check("every write accepted meanwhile applied once: lost %d, duplicated %d" % (lost, dup),
       lost == 0 and dup == 0)
 
-# -- 2. the reader's master killed under reads and writes ---------------------------
+# -- 2. redis-cli reshard and rebalance under reads and writes -------------------------
+check("the cluster is settled before the reshard", agreed())
+src = master_of(slot)
+dst = next(p for p, (_, role, _) in sorted(nodes().items()) if role == "master" and p != src)
+mine = slots_of(src)
+# redis-cli takes a source's slots lowest first: the reader's is among
+# these; 200 at least, over rebalance's threshold (2 % of a master's share)
+n = min(max(mine.index(slot) + 1 + 50, 200), len(mine))
+load = wrk(rtoken, 120)             # stopped with SIGINT once both are done
+w = chaos.Writes(ptoken, media, "rebalance-" + TAG)
+w.run()
+time.sleep(1)
+t0 = time.time()
+cli("reshard", "%s:%d" % (HOST, src), "--cluster-from", nodes()[src][0], "--cluster-to",
+    nodes()[dst][0], "--cluster-slots", str(n), "--cluster-yes")
+t_reshard = time.time() - t0
+moved_to = master_of(slot)
+check("the nodes agree after the reshard", agreed())
+t1 = time.time()
+out = cli("rebalance", "%s:%d" % (HOST, src), "--cluster-use-empty-masters")
+t_rebalance = time.time() - t1
+rebalanced = sum(int(x) for x in re.findall(r"Moving (\d+) slots from", out))
+time.sleep(1)
+load.send_signal(signal.SIGINT)
+w.finish()
+total, bad, slowest = chaos.wrk_result(load)
+print("# redis-cli --cluster reshard moved %d slots from %d to %d in %.1f s, rebalance %d "
+      "slots in %.1f s, under load: %d reads, %d failed (the slowest %.0f ms); %d writes "
+      "accepted, %d attempts failed"
+      % (n, src, dst, t_reshard, rebalanced, t_rebalance, total, bad, slowest,
+         len(w.accepted), len(w.failures)))
+check("the reshard moved the reader's slot", moved_to == dst, (moved_to, dst))
+check("the rebalance moved slots back", rebalanced > 0, rebalanced)
+check("no read failed while the slots moved", total > 100 and bad == 0, (total, bad))
+check("no write failed meanwhile", len(w.accepted) > 20 and not w.failures,
+      (len(w.accepted), len(w.failures)))
+lost, dup = chaos.settle(w.accepted)
+check("every write accepted meanwhile applied once: lost %d, duplicated %d" % (lost, dup),
+      lost == 0 and dup == 0)
+check("the nodes agree after the rebalance", agreed())
+
+# -- 3. the reader's master killed under reads and writes ---------------------------
+s, status, rows = health()
+check("/health before the kill: 200 ok, the cluster's nodes up",
+      (s, status) == (200, "ok") and rows and all(r["up"] for r in rows), (s, status, rows))
 victim = master_of(slot)
 vpid = pid_in(os.path.join(RUN, "redis-cluster", str(victim), "redis.pid"))
 timeout_ms = int(rc(victim, "config", "get", "cluster-node-timeout").split()[1])
@@ -170,6 +256,24 @@ check("reads failed fast meanwhile: none slower than a second", slowest < 1000, 
 check("the cluster promoted a replica", promoted is not None, promoted)
 check("writes succeed again within a second of the promotion",
       promoted is not None and recovered <= promoted + 1.0, (promoted, recovered))
+# Redis's own failover: a node is suspected after cluster-node-timeout, failed
+# once most masters agree (their pings, up to half a timeout more), and its
+# replica elected after 0.5 to 1 s (the first replica's delay): the issue's
+# "cluster-node-timeout plus one map refresh" cannot be met by Redis itself,
+# so the test bounds what the stack sets and what nginx adds, separately
+check("the cluster's failover within 1.5 x cluster-node-timeout + 1.5 s",
+      promoted is not None and promoted <= 1.5 * timeout_ms / 1000 + 1.5, promoted)
+
+
+def degraded():
+    s, status, rows = health()
+    dead = [r for r in rows if r["address"].endswith(":%d" % victim)]
+    return (s, status) == (200, "degraded") and dead and not dead[0]["up"]
+
+
+# the nodes learn the new master from the cluster bus, a moment after it
+check("/health after the failover: 200 degraded, the dead node down, the cluster up",
+      waited(degraded, 3) is not None, health())
 lost, dup = chaos.settle(w.accepted)
 print("# accepted %d, lost %d, duplicated %d" % (len(w.accepted), lost, dup))
 check("every accepted write applied once: lost 0, duplicated 0",
@@ -181,4 +285,6 @@ subprocess.run([os.path.join(ROOT, "scripts", "stack"), "start"], check=True,
 check("the killed node is back, a replica now",
       waited(lambda: nodes().get(victim, (0, ""))[1].endswith("slave"), 15) is not None,
       nodes().get(victim))
+check("/health with it back: 200 ok", waited(lambda: health()[:2] == (200, "ok"), 5) is not None,
+      health())
 done()

@@ -45,6 +45,11 @@ typedef struct {
     ngx_str_t                   ping;       /* /health's probe sends this */
     ngx_str_t                   pong;       /* and the answer begins so, */
     ngx_str_t                   pong_alt;   /* or so (as long) */
+    ngx_flag_t                  pong_line;  /* after its first line (a
+                                               Redis bulk reply's length) */
+    ngx_flag_t                  health_any; /* up when one server is: a
+                                               cluster's seeds, each of which
+                                               answers for the cluster */
     ngx_flag_t                  used;       /* by a photo_api location: its
                                                init_process connects */
     ngx_uint_t                  metrics;    /* its first server's block in

@@ -7,7 +7,7 @@
 #include "ngx_photo_probe.h"
 
 
-#define NGX_PHOTO_PROBE_BUFFER  16          /* an answer's first bytes */
+#define NGX_PHOTO_PROBE_BUFFER  32          /* an answer's first bytes */
 
 
 static ngx_int_t ngx_photo_probe_process(ngx_photo_conn_t *conn);
@@ -46,6 +46,7 @@ ngx_photo_probe_start(ngx_photo_probe_t *p, ngx_photo_backend_conf_t *bcf,
 
     p->pong = bcf->pong;
     p->pong_alt = bcf->pong_alt;
+    p->pong_line = bcf->pong_line;
     p->result.backend = bcf->name;
     p->handler = handler;
     p->data = data;
@@ -67,11 +68,31 @@ ngx_photo_probe_process(ngx_photo_conn_t *conn)
 {
     ngx_photo_probe_t *p = conn->data;
 
+    u_char     *nl;
     ngx_buf_t  *b;
 
     b = conn->buffer;
 
-    if ((size_t) (b->last - b->pos) < p->pong.len) {
+    if (p->pong_line) {
+        nl = ngx_strlchr(b->pos, b->last, '\n');
+
+        if (nl == NULL) {
+            if (b->last - b->pos >= NGX_PHOTO_PROBE_BUFFER / 2) {
+                return NGX_ERROR;       /* not a length line */
+            }
+
+            conn->need = b->last - b->pos + 1;
+            return NGX_AGAIN;
+        }
+
+        if ((size_t) (b->last - nl - 1) < p->pong.len) {
+            conn->need = nl + 1 - b->pos + p->pong.len;
+            return NGX_AGAIN;
+        }
+
+        b->pos = nl + 1;
+
+    } else if ((size_t) (b->last - b->pos) < p->pong.len) {
         conn->need = p->pong.len;
         return NGX_AGAIN;
     }

@@ -2,7 +2,8 @@
 /*
  * A reachability probe, for /health: a new connection to one backend
  * server (never a kept one), one protocol-level ping, the first bytes of
- * the answer checked, on the connection engine, bounded by one timer.
+ * the answer (or of its second line) checked, on the connection engine,
+ * bounded by one timer.
  */
 
 #ifndef _NGX_PHOTO_PROBE_H_INCLUDED_
@@ -20,6 +21,7 @@ typedef struct {
     ngx_photo_conn_t            conn;
     ngx_str_t                   pong;
     ngx_str_t                   pong_alt;
+    ngx_flag_t                  pong_line;
     const char                 *error;      /* why not, once it failed */
     ngx_photo_result_t          result;     /* the status alone */
     ngx_photo_result_pt         handler;

@@ -228,6 +228,13 @@ ngx_http_photo_redis_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (rv == NGX_CONF_OK) {
         rcf->cluster = 1;
+
+        /* /health asks the cluster, not a node: a node that died and was
+           replaced by its replica is down, and the cluster serves on */
+        ngx_str_set(&rcf->backend.ping, "CLUSTER INFO\r\n");
+        ngx_str_set(&rcf->backend.pong, "cluster_state:ok");
+        rcf->backend.pong_line = 1;
+        rcf->backend.health_any = 1;
     }
 
     return rv;

@@ -1,7 +1,10 @@
 
 /*
  * GET /health: probe every configured backend at once and say which answer.
- * 200 when all do, 503 otherwise, so a load balancer can act on it.
+ * 200 when all do, 503 otherwise, so a load balancer can act on it.  A
+ * Redis Cluster is asked for its own state (CLUSTER INFO) by each seed, and
+ * is up when one says ok: a dead node whose replica took over leaves the
+ * answer 200, "degraded", not 503 on every nginx at once.
  *
  * gearmand answering is not enough: its persistent queue can fail on its
  * own (a Redis that restarted, to which gearmand never reconnects), and
@@ -28,6 +31,8 @@ typedef struct ngx_photo_health_ctx_s  ngx_photo_health_ctx_t;
 typedef struct {
     ngx_photo_health_ctx_t     *ctx;
     const char                 *backend;
+    ngx_flag_t                  any;        /* up when one of its backend's
+                                               rows is */
     ngx_photo_server_t         *server;
     ngx_photo_probe_t           probe;      /* unused by the queue's */
     ngx_msec_t                  start;
@@ -51,6 +56,8 @@ static void ngx_photo_health_queue(ngx_photo_health_ctx_t *ctx,
     ngx_photo_server_t *server, ngx_uint_t index);
 static void ngx_photo_health_done(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx);
+static ngx_flag_t ngx_photo_health_down(ngx_photo_health_ctx_t *ctx,
+    ngx_photo_health_row_t *row);
 static void ngx_photo_health_cleanup(void *data);
 
 
@@ -111,6 +118,7 @@ ngx_photo_health_handler(ngx_http_request_t *r)
 
         for (i = 0; i < bcf->servers->nelts; i++) {
             row = ngx_photo_health_row(ctx, bcf->name, &server[i]);
+            row->any = bcf->health_any;
 
             rc = ngx_photo_probe_start(&row->probe, bcf, &server[i],
                                        r->connection->log, r->pool,
@@ -223,10 +231,35 @@ ngx_photo_health_done(void *data, ngx_photo_result_t *res)
 }
 
 
+/* a row that is down, and no other row of its backend makes up for it */
+
+static ngx_flag_t
+ngx_photo_health_down(ngx_photo_health_ctx_t *ctx, ngx_photo_health_row_t *row)
+{
+    ngx_uint_t  i;
+
+    if (row->error == NULL) {
+        return 0;
+    }
+
+    if (row->any) {
+        for (i = 0; i < ctx->nrows; i++) {
+            if (ctx->rows[i].backend == row->backend
+                && ctx->rows[i].error == NULL)
+            {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
 static ngx_int_t
 ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx)
 {
-    ngx_uint_t               i, up;
+    ngx_uint_t               i, up, down;
     ngx_photo_json_t         j;
     ngx_http_request_t      *r;
     ngx_photo_health_row_t  *row;
@@ -238,6 +271,7 @@ ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx)
     }
 
     up = 0;
+    down = 0;
 
     yajl_gen_map_open(j.gen);
     ngx_photo_json_lit(&j, "backends");
@@ -254,6 +288,8 @@ ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx)
         ngx_photo_json_str(&j, &row->server->name);
         ngx_photo_json_lit(&j, "up");
         yajl_gen_bool(j.gen, row->error == NULL);
+
+        down += ngx_photo_health_down(ctx, row);
 
         if (row->error == NULL) {
             up++;
@@ -275,15 +311,18 @@ ngx_photo_health_respond(ngx_photo_health_ctx_t *ctx)
     if (up == ctx->nrows) {
         ngx_photo_json_lit(&j, "ok");
 
+    } else if (down == 0) {
+        ngx_photo_json_lit(&j, "degraded");
+
     } else {
         ngx_photo_json_lit(&j, "unavailable");
     }
 
     yajl_gen_map_close(j.gen);
 
-    return ngx_photo_json_send(r, up == ctx->nrows
-                                  ? NGX_HTTP_OK
-                                  : NGX_HTTP_SERVICE_UNAVAILABLE, &j);
+    return ngx_photo_json_send(r, down == 0 ? NGX_HTTP_OK
+                                            : NGX_HTTP_SERVICE_UNAVAILABLE,
+                               &j);
 }
 
 

@@ -111,6 +111,54 @@
 #define PHOTO_FEED_CAP_DEFAULT   800
 
 /*
+ * Likes and the activity feed (workers/photo_social.c writes them, the
+ * module reads them).
+ *
+ * likes:{uid} is the photo ids a user likes now, written as feeds are
+ * (PHOTO_ID_MAX_DIGITS padded digits, score 0, lexical = id order), with
+ * the completeness marker PHOTO_LIST_COMPLETE; not capped.  A feed read
+ * asks for it in the same round trip as the page (it shares the reader's
+ * hash tag): the newest liked ids up to the page's max_id, at most
+ * PHOTO_LIKES_WINDOW of them; they answer "liked" for every photo of the
+ * page when fewer came back or the oldest is older than the page's oldest,
+ * else the page's ids are asked for one by one (ZMSCORE) after.  Without
+ * its marker (evicted, never built) the module asks Postgres for the
+ * page's ids, and the worker rebuilds the list from Postgres the next time
+ * it changes it.
+ *
+ * activity:{uid} is what happened to a user's photos and account, newest
+ * first: members are the entry's id (PHOTO_ID_MAX_DIGITS padded digits),
+ * PHOTO_ACTIVITY_SEP and the entry's JSON exactly as the API returns it
+ * (made by the worker, copied by the module), score 0; with the marker;
+ * trimmed to PHOTO_ACTIVITY_CAP entries by rank.  Without its marker the
+ * module reads the page from Postgres (activities.entry) and the worker
+ * rebuilds the list the next time it changes it.  An entry:
+ *   {"id":"<activity id>","type":"like"|"comment"|"follow",
+ *    "actor":{"id":"<user id>","username":"…"},
+ *    ["photo":{"id":"<photo id>","image_url":"…"},]
+ *    ["comment":{"id":"<comment id>","text":"…"},]
+ *    "created_at":"YYYY-MM-DDTHH:MM:SSZ"}
+ * The activity id of a like or a follow is its request id, of a comment
+ * the comment's id.  An unlike takes its like's entry out; a follow is
+ * told once per follower (a follow after an unfollow adds no second
+ * entry).
+ *
+ * like_notified:{owner}:<photo id>:<actor> is there for
+ * PHOTO_LIKE_NOTIFY_TTL after a like was pushed to the photo's owner: a
+ * like, unlike and like again sends one push.
+ */
+#define PHOTO_REDIS_LIKES        "likes:"          /* + "{" user id "}": ZSET */
+#define PHOTO_REDIS_ACTIVITY     "activity:"       /* + "{" user id "}": ZSET */
+#define PHOTO_ACTIVITY_SEP       ':'
+#define PHOTO_ACTIVITY_CAP       200
+#define PHOTO_LIKES_WINDOW       50
+#define PHOTO_REDIS_LIKE_NOTIFIED  "like_notified:" /* + "{" owner "}:" photo
+                                                      id ":" actor: STRING,
+                                                      with an expiry */
+#define PHOTO_LIKE_NOTIFY_TTL    3600              /* seconds */
+#define PHOTO_COMMENT_MAX_CHARS  2200              /* as a caption */
+
+/*
  * The index worker's batch (workers/photo_index.c): photo_index payloads
  * taken from gearmand and not yet in Solr, oldest first, and the flush
  * lock (the worker sending them, with an expiry), so that one worker at a
@@ -182,9 +230,11 @@
  * copied into responses as it is.
  */
 #define PHOTO_MC_PHOTO           "photo:"          /* + photo id */
-#define PHOTO_MC_FLAGS           1                 /* format version, in the
+#define PHOTO_MC_FLAGS           3                 /* format version, in the
                                                       flags' low byte: other
-                                                      kinds are a miss, but: */
+                                                      kinds are a miss (1:
+                                                      before the counts), but:
+                                                      */
 #define PHOTO_MC_KIND_MASK       0xff
 /*
  * Above the kind, an object's flags carry the top 24 bits of its bytes'
@@ -256,14 +306,51 @@
  *   such job while one waits, however many photos: gearmand's queue is
  *   the write path's bottleneck.
  *
- * photo_notify (background, from the follow worker and, when
+ * photo_notify (background, from the follow and social workers and, when
  * PHOTO_NOTIFY_PHOTOS=1, the fan-out worker): a push to every device of
  * one user.
  *   {"unique":"notify:<event id>","user_id":"<recipient>",
- *    "event":"follow"|"photo","actor":"<user id>"[,"photo_id":"<id>"]}
+ *    "event":"follow"|"photo"|"like"|"comment","actor":"<user id>"
+ *    [,"photo_id":"<id>"]}
  *   -> APNs / FCM per device token; notified:<unique>:<token> remembers
  *      each push that was taken, so a replay sends nothing twice; a token
  *      the service calls dead is deleted from device_tokens.
+ *
+ * photo_like (background, from nginx, once it saw the photo exists):
+ *   {"unique":"<request id>","user_id":"<liker>","photo_id":"<id>",
+ *    "action":"like"|"unlike"}
+ *   -> the likes row set (its action_id the request id: a job older than
+ *      the last one applied changes nothing) and photos.like_count with it,
+ *      in one transaction; the photo out of likes:{liker} or into it; the
+ *      photo object in memcached rewritten with its counts; for a like of
+ *      another's photo an activity entry for the owner (out again on
+ *      unlike) and, when PHOTO_NOTIFY is on, a photo_notify "like" (once
+ *      per like_notified: key).  A photo that is gone: nothing.
+ *
+ * photo_comment (background, from nginx):
+ *   {"unique":"<comment id>","id":"<comment id>","user_id":"<author>",
+ *    "photo_id":"<id>","text":"…","created_at":<Unix seconds>}
+ *   -> the comment row (id is the key; a deleted id is never inserted
+ *      again) and photos.comment_count, in one transaction; the photo
+ *      object rewritten; for a comment on another's photo an activity
+ *      entry for the owner and a photo_notify "comment".
+ *   {"unique":"<request id>","id":"<comment id>","user_id":"<who>",
+ *    "delete":true}  (nginx saw that who is its author or the photo's
+ *    owner)
+ *   -> the row out of comments, into comment_deletions, the count down,
+ *      the object rewritten, its activity entry out.
+ *
+ * photo_social_purge (background, from the persist worker's photo_delete):
+ *   {"unique":"unsocial:<photo id>","id":"<photo id>"}
+ *   -> the photo out of every liker's likes:{uid}, its activity entries out
+ *      of their lists, then its likes, comments and activities rows
+ *      deleted.
+ *
+ * Both photo_like and photo_comment keep the photo object's counts in
+ * memcached by compare-and-swap: read it (gets), read the counts from
+ * Postgres, write it back (cas) unless another writer did meanwhile, then
+ * try again; the last write is made from counts read after every commit.
+ * An absent object is added, a tombstone left alone.
  *
  * photo_health (background, from nginx's GET /health): "{}", unique
  *   PHOTO_HEALTH_UNIQUE.  Shows that gearmand stores jobs in its
@@ -288,6 +375,9 @@
 #define PHOTO_JOB_INDEX          "photo_index"
 #define PHOTO_JOB_DELETE         "photo_delete"
 #define PHOTO_JOB_HEALTH         "photo_health"
+#define PHOTO_JOB_LIKE           "photo_like"
+#define PHOTO_JOB_COMMENT        "photo_comment"
+#define PHOTO_JOB_SOCIAL_PURGE   "photo_social_purge"
 #define PHOTO_HEALTH_UNIQUE      "health"
 
 #define PHOTO_JOB_F_UNIQUE       "unique"
@@ -314,6 +404,7 @@
 #define PHOTO_JOB_F_PHOTO_ID     "photo_id"
 #define PHOTO_JOB_F_DELETE       "delete"
 #define PHOTO_JOB_F_RETRY_AFTER  "retry_after"     /* photo_signin */
+#define PHOTO_JOB_F_TEXT         "text"            /* photo_comment */
 
 /* the "error" of photo_signup and photo_signin */
 #define PHOTO_AUTH_E_TAKEN       "taken"
@@ -324,6 +415,7 @@
 #define PHOTO_INDEX_UNIQUE       "index:"          /* + photo id */
 #define PHOTO_UNFANOUT_UNIQUE    "unfanout:"       /* + photo id */
 #define PHOTO_UNINDEX_UNIQUE     "unindex:"        /* + photo id */
+#define PHOTO_UNSOCIAL_UNIQUE    "unsocial:"       /* + photo id */
 #define PHOTO_INDEX_KICK_UNIQUE  "index:pending"
 #define PHOTO_SESSION_TTL        (30 * 24 * 3600)  /* seconds */
 

@@ -101,6 +101,11 @@ photo_object_gen(yajl_gen g, const photo_object_t *p)
         photo_gen_try(photo_gen_coord(g, p->lng));
     }
 
+    photo_gen_try(photo_gen_lit(g, "like_count"));
+    photo_gen_try(yajl_gen_integer(g, p->like_count));
+    photo_gen_try(photo_gen_lit(g, "comment_count"));
+    photo_gen_try(yajl_gen_integer(g, p->comment_count));
+
     photo_gen_try(photo_gen_lit(g, "created_at"));
     photo_gen_try(yajl_gen_string(g, (const unsigned char *) stamp, n));
 

@@ -5,7 +5,12 @@
  *
  *   {"id":"<id>","user":{"id":"<user id>","username":"..."},
  *    "caption":"...","image_url":"...","width":W,"height":H,
- *    ["lat":LAT,"lng":LNG,]"created_at":"YYYY-MM-DDTHH:MM:SSZ"}
+ *    ["lat":LAT,"lng":LNG,]"like_count":L,"comment_count":C,
+ *    "created_at":"YYYY-MM-DDTHH:MM:SSZ"}
+ *
+ * The counts change (photo_like, photo_comment: the workers rewrite the
+ * object by compare-and-swap); the rest never does.  A signed-in reader's
+ * "liked" is not in it: the module adds it to the copy it sends.
  *
  * "id" comes first, so a reader can check a cached value is the photo it
  * asked for without parsing it into a tree.
@@ -34,6 +39,8 @@ typedef struct {
     int             has_location;
     double          lat;
     double          lng;
+    int64_t         like_count;
+    int64_t         comment_count;
     int64_t         created_at;     /* seconds since the Unix epoch */
 } photo_object_t;
 

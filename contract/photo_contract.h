@@ -122,9 +122,11 @@
  * PHOTO_LIKES_WINDOW of them; they answer "liked" for every photo of the
  * page when fewer came back or the oldest is older than the page's oldest,
  * else the page's ids are asked for one by one (ZMSCORE) after.  Without
- * its marker (evicted, never built) the module asks Postgres for the
- * page's ids, and the worker rebuilds the list from Postgres the next time
- * it changes it.
+ * its marker (evicted, never built) the module reads the user's liked ids
+ * from Postgres, answers from them, and stores them back with the marker
+ * unless the list has its marker by then (a script: the worker, which
+ * rebuilds the list the same way when it changes one without a marker,
+ * may have made it complete meanwhile, from a later commit).
  *
  * activity:{uid} is what happened to a user's photos and account, newest
  * first: members are the entry's id (PHOTO_ID_MAX_DIGITS padded digits),

@@ -50,7 +50,7 @@ redis('DEL', session_key($Gone));
 sql("delete from photos where id = 9000999");
 mc_delete("photo:$_") for @ids, 9000999;
 
-sub obj { my $p = { %{ $P{$_[0]} } }; utf8::encode($p->{caption}); photo_json(%$p) }
+sub obj { my $p = { %{ $P{$_[0]} } }; utf8::encode($p->{caption}); photo_json(liked => 0, %$p) }
 
 sub page {
     my ($next, @page) = @_;

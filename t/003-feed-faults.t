@@ -24,7 +24,7 @@ our %P = %$p;
 complete_feed($READER, $Token, @ids, $Gone);
 mc_delete("photo:$_") for @ids, $Gone;
 # a cached object that is not JSON: must be logged and read from Postgres
-mc_set("photo:" . ($base + 6), '{"id":"' . ($base + 6) . '", garbage', 1);
+mc_set("photo:" . ($base + 6), '{"id":"' . ($base + 6) . '", garbage', $PhotoFixture::MC_KIND);
 # an object changed after its writer's checksum (valid JSON, its own id,
 # but not the bytes written): logged and read from Postgres too
 {
@@ -79,7 +79,7 @@ GET /v1/feed
 --- response_body eval
 $::Page
 --- error_log eval
-[qr/\[error\] .*cached photo:9100006 is not a valid photo object \(flags 1,/,
+[qr/\[error\] .*cached photo:9100006 is not a valid photo object \(flags 3,/,
  qr/\[error\] .*cached photo:9100005 is not a valid photo object \(flags \d{4,}, /]
 
 

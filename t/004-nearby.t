@@ -41,7 +41,7 @@ $ENV{TEST_NGINX_SOLR_PORT} = solr_start();
 solr_update($ENV{TEST_NGINX_SOLR_PORT}, '[' . join(',', @docs) . ']');
 $ENV{TEST_NGINX_CLOSED_PORT} = free_port();
 
-sub page { '{"photos":[' . join(',', map { photo_json(%{ $P{$base + $_} }) } @_)
+sub page { '{"photos":[' . join(',', map { photo_json(liked => 0, %{ $P{$base + $_} }) } @_)
            . '],"next_max_id":null}' }
 our $Near10 = page(1, 2, 3);
 our $Near2  = page(1, 2);

@@ -23,7 +23,7 @@ our $Page = page_of(\%P, reverse @Ids);
 # three of the six in memcached, three to read through Postgres
 sub half_cached {
     mc_delete("photo:$_") for @Ids;
-    mc_set("photo:$_", photo_json(%{ $P{$_} }), 1) for @Ids[0 .. 2];
+    mc_set("photo:$_", photo_json(%{ $P{$_} }), $PhotoFixture::MC_KIND) for @Ids[0 .. 2];
 }
 
 $ENV{TEST_NGINX_CLOSED_PORT} = free_port();

@@ -23,6 +23,10 @@ our @EXPORT = qw(sql redis session_key mc_set mc_get mc_delete mc_stat object_fl
 
 # The stack's backends as the module's directives ($TEST_NGINX_* are
 # expanded by the runner).
+# the memcached kind of a photo object (PHOTO_MC_FLAGS: the format with
+# its counts)
+our $MC_KIND = 3;
+
 our $Backends = <<'_EOC_';
     photo_redis      $TEST_NGINX_HOST:$TEST_NGINX_REDIS_PORT;
     photo_memcached  $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT $TEST_NGINX_HOST:$TEST_NGINX_MEMCACHED_PORT2;
@@ -183,16 +187,16 @@ sub mc_cmd {
 sub mc_set {
     my ($k, $v, $flags) = @_;
     for my $p (mc_ports()) {
-        mc_cmd($p, "set $k " . ($flags // 1) . " 0 " . length($v) . "\r\n$v\r\n",
+        mc_cmd($p, "set $k " . ($flags // $MC_KIND) . " 0 " . length($v) . "\r\n$v\r\n",
                qr/^(STORED|ERROR|CLIENT_ERROR|SERVER_ERROR)/);
     }
 }
 
-# the memcached flags a writer stores an object's bytes with (the contract's
-# photo_object_flags()): the kind 1, and the top 24 bits of their CRC-32
+# the flags a writer stores an object's bytes with (the contract's
+# photo_object_flags()): the kind, and the top 24 bits of their CRC-32
 sub object_flags {
     my ($v) = @_;
-    return (Compress::Zlib::crc32($v) & 0xffffff00) | 1;
+    return (Compress::Zlib::crc32($v) & 0xffffff00) | $MC_KIND;
 }
 
 sub mc_delete {
@@ -257,19 +261,21 @@ sub session_key {
 }
 
 # complete_feed(reader, token, ids): reader's feed list holding ids, marked
-# complete, and a session token for reader, for an hour
+# complete, reader's likes complete and empty (a page's "liked" comes with
+# the page), and a session token for reader, for an hour
 sub complete_feed {
     my ($reader, $token, @ids) = @_;
-    redis('DEL', "feed:{$reader}");
+    redis('DEL', "feed:{$reader}", "likes:{$reader}");
     redis('ZADD', "feed:{$reader}", 0, '0' x 19, map { (0, list_id($_)) } @ids);
+    redis('ZADD', "likes:{$reader}", 0, '0' x 19);
     redis('SET', session_key($token), $reader, 'EX', 3600);
 }
 
 # page_of(\%photos, ids): the feed page of those photos (newest first as
-# given), the last page
+# given), the last page, as a reader who likes none of them reads it
 sub page_of {
     my ($p, @ids) = @_;
-    return '{"photos":[' . join(',', map { photo_json(%{ $p->{$_} }) } @ids)
+    return '{"photos":[' . join(',', map { photo_json(liked => 0, %{ $p->{$_} }) } @ids)
            . '],"next_max_id":null}';
 }
 
@@ -280,7 +286,8 @@ sub json_str {
     return "\"$s\"";
 }
 
-# The photo object as the contract writes it (contract/photo_object.h).
+# The photo object as the contract writes it (contract/photo_object.h);
+# with liked => 0 or 1, as a signed-in reader is sent it.
 sub photo_json {
     my (%p) = @_;
     my $t = POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime $p{created_at});
@@ -289,7 +296,11 @@ sub photo_json {
         . json_str($p{caption}) . ',"image_url":' . json_str($p{image_url})
         . ',"width":' . $p{width} . ',"height":' . $p{height}
         . (defined $p{lat} ? ',"lat":' . $p{lat} . ',"lng":' . $p{lng} : '')
-        . ',"created_at":"' . $t . '"}';
+        . ',"like_count":' . ($p{like_count} // 0)
+        . ',"comment_count":' . ($p{comment_count} // 0)
+        . ',"created_at":"' . $t . '"'
+        . (defined $p{liked} ? ',"liked":' . ($p{liked} ? 'true' : 'false') : '')
+        . '}';
 }
 
 # A real 3x2 RGB PNG; png($n): with a comment of $n bytes in it (a

@@ -32,6 +32,14 @@ def redis_data_ports():
     return CLUSTER_PORTS or [int(os.environ["PHOTO_REDIS_PORT"])]
 
 
+def redis_data_pids():
+    """the pids of every Redis that holds data (redis_data_ports())"""
+    if CLUSTER_PORTS:
+        return [pid_in(os.path.join(RUN, "redis-cluster", str(p), "redis.pid"))
+                for p in CLUSTER_PORTS]
+    return [pid_in(os.path.join(RUN, "redis", "redis.pid"))]
+
+
 def gearmand_pid_file(port, supervisor=False):
     """the file with gearmand's own pid, or with its supervisor's (scripts/stack
     runs each gearmand under one)"""

@@ -54,8 +54,9 @@ def mc_set(port, key, value, flags):
 
 
 def flags_of(value):
-    """the cached object's flags (contract/photo_object.c): kind 1, CRC-32"""
-    return (zlib.crc32(value) & 0xffffff00) | 1
+    """the cached object's flags (contract/photo_object.c): kind 3 (the
+    format with counts), CRC-32"""
+    return (zlib.crc32(value) & 0xffffff00) | 3
 
 
 def stack(ports, *args):

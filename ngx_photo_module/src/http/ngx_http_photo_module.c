@@ -310,17 +310,75 @@ ngx_http_photo_handler(ngx_http_request_t *r)
         return ngx_photo_signout_handler(r);
     }
 
-    if (r->method == NGX_HTTP_DELETE && ngx_photo_path_starts("/v1/photos/"))
+    if (r->method == NGX_HTTP_DELETE && ngx_photo_path_starts("/v1/comments/"))
     {
-        p += sizeof("/v1/photos/") - 1;
+        p += sizeof("/v1/comments/") - 1;
 
         if (ngx_photo_parse_id(p, end - p, &id) != NGX_OK) {
-            what = "photo";
+            what = "comment";
             goto invalid_id;
         }
 
-        ngx_photo_metrics_request(r, NGX_PHOTO_EP_DELETE);
-        return ngx_photo_delete_handler(r, id);
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_COMMENT);
+        return ngx_photo_uncomment_handler(r, id);
+    }
+
+    /* /v1/photos/{id}, /v1/photos/{id}/likes, /v1/photos/{id}/comments */
+
+    if (ngx_photo_path_starts("/v1/photos/")) {
+        p += sizeof("/v1/photos/") - 1;
+        slash = ngx_strlchr(p, end, '/');
+
+        if (slash == NULL) {
+            if (r->method == NGX_HTTP_DELETE) {
+                if (ngx_photo_parse_id(p, end - p, &id) != NGX_OK) {
+                    what = "photo";
+                    goto invalid_id;
+                }
+
+                ngx_photo_metrics_request(r, NGX_PHOTO_EP_DELETE);
+                return ngx_photo_delete_handler(r, id);
+            }
+
+        } else if ((size_t) (end - slash) == sizeof("/likes") - 1
+                   && ngx_strncmp(slash, "/likes", sizeof("/likes") - 1)
+                      == 0
+                   && (r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE)))
+        {
+            if (ngx_photo_parse_id(p, slash - p, &id) != NGX_OK) {
+                what = "photo";
+                goto invalid_id;
+            }
+
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_LIKE);
+            return ngx_photo_like_handler(r, id);
+
+        } else if ((size_t) (end - slash) == sizeof("/comments") - 1
+                   && ngx_strncmp(slash, "/comments",
+                                  sizeof("/comments") - 1) == 0
+                   && (r->method & (NGX_HTTP_POST|NGX_HTTP_GET
+                                    |NGX_HTTP_HEAD)))
+        {
+            if (ngx_photo_parse_id(p, slash - p, &id) != NGX_OK) {
+                what = "photo";
+                goto invalid_id;
+            }
+
+            if (r->method == NGX_HTTP_POST) {
+                ngx_photo_metrics_request(r, NGX_PHOTO_EP_COMMENT);
+                return ngx_photo_comment_handler(r, id);
+            }
+
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_COMMENTS);
+            return ngx_photo_comments_handler(r, id);
+        }
+
+        p -= sizeof("/v1/photos/") - 1;
     }
 
     if ((r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))
@@ -362,6 +420,11 @@ ngx_http_photo_handler(ngx_http_request_t *r)
     if (ngx_photo_path_is("/v1/feed")) {
         ngx_photo_metrics_request(r, NGX_PHOTO_EP_FEED);
         return ngx_photo_feed_handler(r, NGX_PHOTO_READ_FEED, 0);
+    }
+
+    if (ngx_photo_path_is("/v1/activity")) {
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_ACTIVITY);
+        return ngx_photo_activity_handler(r);
     }
 
     if (ngx_photo_path_is("/v1/photos/nearby")) {

@@ -414,3 +414,25 @@ ngx_photo_session_header(ngx_http_request_t *r, ngx_str_t *name)
         }
     }
 }
+
+
+/* the user id a session token begins with, or 0 */
+int64_t
+ngx_photo_session_token_user(ngx_str_t *token)
+{
+    u_char   *sep;
+    int64_t   id;
+
+    sep = ngx_strlchr(token->data, token->data + ngx_min(token->len,
+                                                         PHOTO_ID_MAX_DIGITS
+                                                         + 1),
+                      PHOTO_SESSION_TOKEN_SEP);
+
+    if (sep == NULL
+        || ngx_photo_parse_id(token->data, sep - token->data, &id) != NGX_OK)
+    {
+        return 0;
+    }
+
+    return id;
+}

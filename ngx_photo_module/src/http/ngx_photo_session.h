@@ -27,6 +27,10 @@ ngx_int_t ngx_photo_session_key(ngx_http_request_t *r, ngx_str_t *token,
  * failed).  Returns NGX_AGAIN, or NGX_DECLINED when Redis is away (answer
  * 503 at once), or NGX_ERROR.
  */
+/* the user id a token begins with (PHOTO_SESSION_TOKEN_SEP), or 0: only
+   a hint, until the session says whose it is */
+int64_t ngx_photo_session_token_user(ngx_str_t *token);
+
 typedef void (*ngx_photo_session_pt)(void *data, int64_t user_id);
 
 ngx_int_t ngx_photo_session_lookup(ngx_http_request_t *r, ngx_str_t *token,

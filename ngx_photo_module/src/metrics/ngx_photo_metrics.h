@@ -42,6 +42,10 @@ typedef enum {
     NGX_PHOTO_EP_DELETE,
     NGX_PHOTO_EP_FOLLOW,
     NGX_PHOTO_EP_DEVICE,
+    NGX_PHOTO_EP_LIKE,          /* like, unlike */
+    NGX_PHOTO_EP_COMMENT,       /* a comment made or deleted */
+    NGX_PHOTO_EP_COMMENTS,      /* a photo's comments read */
+    NGX_PHOTO_EP_ACTIVITY,
     NGX_PHOTO_EP_N
 } ngx_photo_endpoint_e;
 

@@ -16,7 +16,9 @@
  * commands sent after it: two round trips, for tokens the auth worker
  * never makes.  A list that is not complete (evicted, never
  * built) is rebuilt from Postgres, stored back, and the page taken from
- * what was read.
+ * what was read.  With the native commands go the two that ask for the
+ * reader's likes up to the same max_id (ngx_photo_liked.c): a user's
+ * "liked" costs the feed no round trip of its own.
  */
 
 #include "ngx_photo_read.h"
@@ -87,6 +89,7 @@ typedef struct {
     size_t                      zscorelen[3];
     const char                 *zrange[7];
     size_t                      zrangelen[7];
+    ngx_uint_t                  page;       /* the page's reply: the last */
     unsigned                    no_session:1;
     unsigned                    complete:1;
     unsigned                    failed:1;
@@ -100,7 +103,6 @@ static void ngx_photo_feed_reply(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_feed_send_native(ngx_photo_feed_t *feed);
 static void ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res);
 static void ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids);
-static int64_t ngx_photo_feed_token_user(ngx_str_t *token);
 static void ngx_photo_feed_rebuild(ngx_photo_feed_t *feed);
 static void ngx_photo_feed_rebuilt(void *data, ngx_photo_result_t *result);
 static void ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res,
@@ -212,7 +214,7 @@ ngx_photo_feed_handler(ngx_http_request_t *r, ngx_photo_read_kind_e kind,
     feed->argvlen[8] = p - (u_char *) feed->argv[8];
 
     feed->list_owner = kind == NGX_PHOTO_READ_USER_PHOTOS
-                       ? owner_id : ngx_photo_feed_token_user(&rd->token);
+                       ? owner_id : ngx_photo_session_token_user(&rd->token);
 
     rc = feed->list_owner ? ngx_photo_feed_send_native(feed)
                           : ngx_photo_feed_send(feed);
@@ -379,35 +381,18 @@ ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids)
 }
 
 
-/* the user id a session token begins with, or 0 */
-static int64_t
-ngx_photo_feed_token_user(ngx_str_t *token)
-{
-    u_char   *sep;
-    int64_t   id;
-
-    sep = ngx_strlchr(token->data, token->data + ngx_min(token->len,
-                                                         PHOTO_ID_MAX_DIGITS
-                                                         + 1),
-                      PHOTO_SESSION_TOKEN_SEP);
-
-    if (sep == NULL
-        || ngx_photo_parse_id(token->data, sep - token->data, &id) != NGX_OK)
-    {
-        return 0;
-    }
-
-    return id;
-}
-
-
-/* GET session, ZSCORE marker, ZREVRANGEBYLEX page: one round trip */
+/*
+ * GET session, ZSCORE marker, [the reader's likes: ZSCORE marker,
+ * ZREVRANGEBYLEX window,] ZREVRANGEBYLEX page: one round trip
+ */
 static ngx_int_t
 ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
 {
     u_char                 *key;
+    int64_t                 reader;
+    ngx_uint_t              n;
     ngx_str_t              *prefix;
-    ngx_photo_redis_cmd_t   cmds[3];
+    ngx_photo_redis_cmd_t   cmds[5];
 
     prefix = &ngx_photo_feed_prefix[feed->read.kind];
 
@@ -451,12 +436,35 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     cmds[1].argc = 3;
     cmds[1].argv = feed->zscore;
     cmds[1].argvlen = feed->zscorelen;
-    cmds[2].argc = 7;
-    cmds[2].argv = feed->zrange;
-    cmds[2].argvlen = feed->zrangelen;
+    n = 2;
+
+    /* the reader: the session's when known, else the token's hint */
+    reader = feed->read.user_id;
+
+    if (reader == 0) {
+        reader = ngx_photo_session_token_user(&feed->read.token);
+    }
+
+    if (reader) {
+        if (ngx_photo_liked_cmds(&feed->read, reader,
+                                 (u_char *) feed->argv[7], feed->argvlen[7],
+                                 &cmds[n])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        n += 2;
+    }
+
+    cmds[n].argc = 7;
+    cmds[n].argv = feed->zrange;
+    cmds[n].argvlen = feed->zrangelen;
+
+    feed->page = n;
 
     return ngx_photo_redis_commands(feed->read.request,
-                                    ngx_photo_feed_native_reply, feed, 3,
+                                    ngx_photo_feed_native_reply, feed, n + 1,
                                     cmds);
 }
 
@@ -507,7 +515,13 @@ ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res)
         return;
     }
 
-    /* ZREVRANGEBYLEX: the last */
+    if (res->index < feed->page) {
+        /* the reader's likes: ZSCORE marker, ZREVRANGEBYLEX window */
+        ngx_photo_liked_reply(rd, res->index - 2, reply);
+        return;
+    }
+
+    /* ZREVRANGEBYLEX page: the last */
 
     if (feed->failed || (!feed->no_session
                          && reply->type != REDIS_REPLY_ARRAY))

@@ -32,13 +32,17 @@ static ngx_int_t ngx_photo_hydrate_object(ngx_photo_read_t *rd,
 static ngx_int_t ngx_photo_hydrate_respond(ngx_photo_read_t *rd);
 static ngx_int_t ngx_photo_hydrate_add(ngx_http_request_t *r,
     ngx_chain_t ***ll, ngx_str_t *s, off_t *len);
+static u_char *ngx_photo_hydrate_copy(u_char *p, ngx_photo_read_t *rd,
+    ngx_uint_t i);
 
 
 /* id, user id, username, caption, image_url, width, height, lat, lng,
- * created_at (Unix seconds): photo_object_t's fields, in order */
+ * created_at (Unix seconds), like_count, comment_count: photo_object_t's
+ * fields */
 static const char  ngx_photo_hydrate_sql[] =
     "select p.id, p.user_id, u.username, p.caption, p.image_url, p.width,"
-    " p.height, p.lat, p.lng, extract(epoch from p.created_at)::bigint"
+    " p.height, p.lat, p.lng, extract(epoch from p.created_at)::bigint,"
+    " p.like_count, p.comment_count"
     " from photos p join users u on u.id = p.user_id"
     " where p.id = any($1::bigint[])";
 
@@ -46,6 +50,10 @@ static const char  ngx_photo_hydrate_sql[] =
 static ngx_str_t  ngx_photo_feed_head = ngx_string("{\"photos\":[");
 static ngx_str_t  ngx_photo_feed_next = ngx_string("],\"next_max_id\":");
 static ngx_str_t  ngx_photo_feed_null = ngx_string("null}");
+
+/* the reader's "liked", added to the object's copy in place of its '}' */
+static ngx_str_t  ngx_photo_liked_true = ngx_string(",\"liked\":true}");
+static ngx_str_t  ngx_photo_liked_false = ngx_string(",\"liked\":false}");
 
 
 void
@@ -60,6 +68,12 @@ ngx_photo_hydrate(ngx_photo_read_t *rd)
     r = rd->request;
 
     ngx_photo_metrics_user(r, rd->user_id);
+
+    /* whether the reader likes them, first: it may need a round trip */
+    if (rd->user_id && rd->nids && !rd->liked_done) {
+        ngx_photo_liked(rd);
+        return;
+    }
 
     if (rd->nids == 0) {
         ngx_http_finalize_request(r, ngx_photo_hydrate_respond(rd));
@@ -319,6 +333,8 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
     }
 
     o.created_at = ngx_atoof(ngx_photo_col(9));
+    o.like_count = ngx_atoof(ngx_photo_col(10));
+    o.comment_count = ngx_atoof(ngx_photo_col(11));
 
 #undef ngx_photo_col
 
@@ -395,13 +411,13 @@ ngx_photo_hydrate_respond(ngx_photo_read_t *rd)
         }
 
         /* copied: it may point into the object cache */
-        body.len = rd->objects[0].len;
-        body.data = ngx_pnalloc(r->pool, body.len);
+        body.data = ngx_pnalloc(r->pool, rd->objects[0].len
+                                         + ngx_photo_liked_false.len);
         if (body.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_memcpy(body.data, rd->objects[0].data, body.len);
+        body.len = ngx_photo_hydrate_copy(body.data, rd, 0) - body.data;
 
         out = NULL;
         ll = &out;
@@ -430,7 +446,7 @@ ngx_photo_hydrate_respond(ngx_photo_read_t *rd)
     len = ngx_photo_feed_head.len + ngx_photo_feed_next.len + next.len;
 
     for (i = 0; i < rd->nids; i++) {
-        len += rd->objects[i].len + 1;
+        len += rd->objects[i].len + 1 + ngx_photo_liked_false.len;
     }
 
     body.data = ngx_pnalloc(r->pool, (size_t) len);
@@ -451,7 +467,7 @@ ngx_photo_hydrate_respond(ngx_photo_read_t *rd)
             *p++ = ',';
         }
 
-        p = ngx_cpymem(p, rd->objects[i].data, rd->objects[i].len);
+        p = ngx_photo_hydrate_copy(p, rd, i);
         first = 0;
     }
 
@@ -468,6 +484,28 @@ ngx_photo_hydrate_respond(ngx_photo_read_t *rd)
     }
 
     return ngx_photo_send(r, NGX_HTTP_OK, out, len);
+}
+
+
+/* an object as cached (it ends with '}': checked), and the reader's
+   "liked" when there is a reader */
+
+static u_char *
+ngx_photo_hydrate_copy(u_char *p, ngx_photo_read_t *rd, ngx_uint_t i)
+{
+    ngx_str_t  *o, *liked;
+
+    o = &rd->objects[i];
+
+    if (rd->liked == NULL) {
+        return ngx_cpymem(p, o->data, o->len);
+    }
+
+    liked = rd->liked[i] ? &ngx_photo_liked_true : &ngx_photo_liked_false;
+
+    p = ngx_cpymem(p, o->data, o->len - 1);
+
+    return ngx_cpymem(p, liked->data, liked->len);
 }
 
 

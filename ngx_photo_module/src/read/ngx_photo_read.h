@@ -8,6 +8,9 @@
  *   ngx_photo_nearby.c    ids near a place, from Solr
  *   ngx_photo_hydrate.c   ids -> photo objects (memcached, then Postgres)
  *                         -> the JSON response
+ *   ngx_photo_liked.c     which of them the reader likes
+ *   ngx_photo_comments.c  a photo's comments, from Postgres
+ *   ngx_photo_activity.c  the reader's activity, from Redis
  */
 
 #ifndef _NGX_PHOTO_READ_H_INCLUDED_
@@ -20,6 +23,7 @@
 
 #include "ngx_http_photo_module.h"
 #include "ngx_photo_memcached.h"
+#include "ngx_photo_redis.h"
 #include "photo_contract.h"
 
 
@@ -52,6 +56,15 @@ typedef struct {
     ngx_uint_t                 *item_ids;   /* item -> its place in ids */
     ngx_uint_t                  nitems;
     ngx_uint_t                  missing;    /* to read from Postgres */
+
+    u_char                     *liked;      /* per id, for the reader */
+    int64_t                     liked_reader;   /* whose window was asked */
+    int64_t                    *window;     /* its newest liked ids up to
+                                               max_id, newest first */
+    ngx_uint_t                  nwindow;
+    unsigned                    window_full:1;  /* PHOTO_LIKES_WINDOW came */
+    unsigned                    likes_complete:1;
+    unsigned                    liked_done:1;
 } ngx_photo_read_t;
 
 
@@ -63,6 +76,9 @@ ngx_int_t ngx_photo_feed_handler(ngx_http_request_t *r,
     ngx_photo_read_kind_e kind, int64_t owner_id);
 ngx_int_t ngx_photo_photo_handler(ngx_http_request_t *r, int64_t photo_id);
 ngx_int_t ngx_photo_nearby_handler(ngx_http_request_t *r);
+ngx_int_t ngx_photo_comments_handler(ngx_http_request_t *r,
+    int64_t photo_id);
+ngx_int_t ngx_photo_activity_handler(ngx_http_request_t *r);
 
 /* ngx_photo_args.c: ?count=N&max_id=ID into rd, or NGX_ERROR and why */
 ngx_int_t ngx_photo_parse_page(ngx_http_request_t *r, ngx_photo_read_t *rd,
@@ -70,6 +86,18 @@ ngx_int_t ngx_photo_parse_page(ngx_http_request_t *r, ngx_photo_read_t *rd,
 
 /* ngx_photo_hydrate.c: fetch rd->ids and answer; finalizes the request */
 void ngx_photo_hydrate(ngx_photo_read_t *rd);
+
+/*
+ * ngx_photo_liked.c.  ngx_photo_liked_cmds: the two commands that ask for
+ * the reader's liked window up to max (a ZREVRANGEBYLEX bound), to send
+ * with a page; ngx_photo_liked_reply: their replies (which: 0, 1);
+ * ngx_photo_liked: rd->liked for the page, then ngx_photo_hydrate().
+ */
+ngx_int_t ngx_photo_liked_cmds(ngx_photo_read_t *rd, int64_t reader,
+    u_char *max, size_t maxlen, ngx_photo_redis_cmd_t *cmds);
+void ngx_photo_liked_reply(ngx_photo_read_t *rd, ngx_uint_t which,
+    redisReply *reply);
+void ngx_photo_liked(ngx_photo_read_t *rd);
 
 
 #endif /* _NGX_PHOTO_READ_H_INCLUDED_ */

@@ -173,6 +173,7 @@ ngx_photo_body_parse(ngx_photo_write_t *w)
     u_char              *p;
     ngx_pool_cleanup_t  *cln;
     ngx_http_request_t  *r;
+    ngx_photo_strict_t   where;
 
     r = w->request;
 
@@ -199,8 +200,18 @@ ngx_photo_body_parse(ngx_photo_write_t *w)
         w->json = yajl_tree_parse((char *) p, err, sizeof(err));
 
         if (w->json == NULL) {
+            /* yajl refuses a string that is not UTF-8: named, as when the
+               tree takes one the strict pass refuses */
+            if (ngx_photo_json_strict(w->body.data, w->body.len, &where)
+                == NGX_PHOTO_STRICT_UTF8)
+            {
+                (void) ngx_photo_body_strict(w);
+                return;
+            }
+
+            /* yajl quotes the text around the error: UTF-8 in the answer */
             for (p = (u_char *) err; *p; p++) {
-                if (*p == '\n' || *p == '\r') {
+                if (*p == '\n' || *p == '\r' || *p >= 0x80) {
                     *p = ' ';
                 }
             }

@@ -128,6 +128,10 @@ ngx_photo_json_strict(const unsigned char *json, size_t len,
         goto done;
     }
 
+    /* strings are checked here (ngx_photo_strict_utf8), so that one that
+       is not UTF-8 is named rather than a lexical error */
+    yajl_config(ctx.yajl, yajl_dont_validate_strings, 1);
+
     st = yajl_parse(ctx.yajl, json, len);
 
     if (st == yajl_status_ok) {

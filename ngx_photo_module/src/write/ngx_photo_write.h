@@ -10,6 +10,8 @@
  *   ngx_photo_delete.c    DELETE /v1/photos/{id}
  *   ngx_photo_media.c     POST /v1/media (image checked, stored)
  *   ngx_photo_social.c    follow / unfollow, device tokens
+ *   ngx_photo_like.c      like / unlike a photo
+ *   ngx_photo_comment.c   a comment made, a comment deleted
  *   ngx_photo_job.c       a job's JSON payload, submitted to gearmand; the
  *                         steps every write takes before its endpoint
  *   ngx_photo_idempotency.c   Idempotency-Key: a retry gets the first answer
@@ -160,6 +162,17 @@ ngx_int_t ngx_photo_delete_handler(ngx_http_request_t *r, int64_t photo_id);
 ngx_int_t ngx_photo_media_handler(ngx_http_request_t *r);
 ngx_int_t ngx_photo_follow_handler(ngx_http_request_t *r, int64_t followee);
 ngx_int_t ngx_photo_device_handler(ngx_http_request_t *r);
+ngx_int_t ngx_photo_like_handler(ngx_http_request_t *r, int64_t photo_id);
+ngx_int_t ngx_photo_comment_handler(ngx_http_request_t *r, int64_t photo_id);
+ngx_int_t ngx_photo_uncomment_handler(ngx_http_request_t *r,
+    int64_t comment_id);
+
+/*
+ * ngx_photo_like.c: found(w, owner) once Postgres says the photo w->target_id
+ * exists, with its poster's id; else the request answered 404 (or 503).
+ */
+void ngx_photo_photo_exists(ngx_photo_write_t *w,
+    void (*found)(ngx_photo_write_t *w, int64_t owner));
 
 
 #endif /* _NGX_PHOTO_WRITE_H_INCLUDED_ */

@@ -2,7 +2,8 @@
  * Seeds the caches for scripts/bench from what is in Postgres: every photo
  * of the bench users as its cached object in memcached (the contract's
  * generator, the workers' ketama pool), a complete feed list of FEED_LEN
- * random photo ids for each bench user, and a session per user whose token
+ * random photo ids for each bench user, which likes every tenth of them
+ * (likes:{uid}, complete), and a session per user whose token
  * is printed, one per line, for the load generator.  With LAST_PHOTO, only
  * the photos of ids up to it (the bench's own seeded ones: the posts of
  * earlier write benches, made by a bench user too, would otherwise grow
@@ -39,7 +40,7 @@ cmp_desc(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-    int                  i, j, rows;
+    int                  i, j, n, rows;
     char                 err[256], key[64], token[64], **av, *members;
     size_t              *avlen, len;
     int64_t              first, users, feed_len, last, *ids, *feed;
@@ -185,8 +186,9 @@ main(int argc, char **argv)
                                         "%019" PRId64, feed[j]);
         }
 
-        /* the feed and the session share the user's tag: one node */
-        redis = photo_redis_pipe_key(&pipe, key, avlen[1], 3);
+        /* the feed, the likes and the session share the user's tag: one
+           node */
+        redis = photo_redis_pipe_key(&pipe, key, avlen[1], 5);
         if (redis == NULL) {
             return 1;
         }
@@ -194,6 +196,21 @@ main(int argc, char **argv)
         redisAppendCommand(redis, "DEL %s", key);
         redisAppendCommandArgv(redis, 4 + 2 * feed_len, (const char **) av,
                                avlen);
+
+        /* and likes every tenth photo of it: a page's "liked" is read */
+        (void) photo_key_list(key, sizeof(key), PHOTO_REDIS_LIKES, first + i);
+        av[1] = key;
+        avlen[1] = strlen(key);
+
+        for (j = 0, n = 0; j < feed_len; j += 10, n++) {
+            av[4 + 2 * n] = "0";
+            avlen[4 + 2 * n] = 1;
+            av[5 + 2 * n] = members + j * (PHOTO_ID_MAX_DIGITS + 1);
+            avlen[5 + 2 * n] = PHOTO_ID_MAX_DIGITS;
+        }
+
+        redisAppendCommand(redis, "DEL %s", key);
+        redisAppendCommandArgv(redis, 4 + 2 * n, (const char **) av, avlen);
         /* tokens as the auth worker makes them: the user id first */
         snprintf(token, sizeof(token), "%" PRId64 "%cbench_token_%08" PRId64,
                  first + i, PHOTO_SESSION_TOKEN_SEP, first + i);

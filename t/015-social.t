@@ -68,6 +68,8 @@ sub page {
 our $Feed = page(undef, reverse @Ids);
 our $Feed2 = page($Ids[1], reverse @Ids[1, 2]);
 our $One = photo($Ids[4]);
+our $Newest = '{"photos":[' . photo_json(%{ $P{$Ids[5]} }, liked => 1)
+    . '],"next_max_id":"' . $Ids[5] . '"}';
 
 sub comment {
     my ($id, $user, $name, $text, $at) = @_;
@@ -312,7 +314,19 @@ $::Feed
 
 
 
-=== TEST 23: likes not in Redis: "liked" from Postgres, and the list stored back
+=== TEST 23: a reader whose newest likes are not in the feed: the window does not reach the page, the page's ids are asked for
+--- init
+PhotoFixture::redis('ZADD', "likes:{5101}", 0, PhotoFixture::list_id(9510009),
+                    0, PhotoFixture::list_id(9510008), 0, PhotoFixture::list_id(9510006));
+--- request
+GET /v1/feed?count=1
+--- error_code: 200
+--- response_body eval
+$::Newest
+
+
+
+=== TEST 24: likes not in Redis: "liked" from Postgres, and the list stored back
 --- init
 PhotoFixture::redis('DEL', "likes:{5101}");
 --- request
@@ -323,7 +337,7 @@ $::Feed
 
 
 
-=== TEST 24: the poster's activity, from Redis, newest first
+=== TEST 25: the poster's activity, from Redis, newest first
 --- more_headers eval
 "Authorization: Bearer $::PosterToken"
 --- request
@@ -334,7 +348,7 @@ $::ActivityPage
 
 
 
-=== TEST 25: paged
+=== TEST 26: paged
 --- more_headers eval
 "Authorization: Bearer $::PosterToken"
 --- request
@@ -345,7 +359,7 @@ $::ActivityPaged
 
 
 
-=== TEST 26: the page after it
+=== TEST 27: the page after it
 --- more_headers eval
 "Authorization: Bearer $::PosterToken"
 --- request
@@ -356,7 +370,7 @@ GET /v1/activity?count=2&max_id=9510201
 
 
 
-=== TEST 27: the reader's activity, not complete in Redis: from Postgres
+=== TEST 28: the reader's activity, not complete in Redis: from Postgres
 --- request
 GET /v1/activity
 --- error_code: 200
@@ -365,7 +379,7 @@ qq{{"activity":[$::Followed],"next_max_id":null}}
 
 
 
-=== TEST 28: the activity without a session: 401
+=== TEST 29: the activity without a session: 401
 --- more_headers
 X-Nothing: 1
 --- request
@@ -375,7 +389,7 @@ GET /v1/activity
 
 
 
-=== TEST 29: like a photo (the poster, their own): 202, queued, with the request's id
+=== TEST 30: like a photo (the poster, their own): 202, queued, with the request's id
 --- more_headers eval
 "Authorization: Bearer $::PosterToken"
 --- request eval
@@ -385,7 +399,7 @@ GET /v1/activity
 
 
 
-=== TEST 30: unlike what was not liked: 202 too (not an error)
+=== TEST 31: unlike what was not liked: 202 too (not an error)
 --- more_headers eval
 "Authorization: Bearer $::PosterToken"
 --- request eval
@@ -395,7 +409,7 @@ GET /v1/activity
 
 
 
-=== TEST 31: a comment: 202 with its id
+=== TEST 32: a comment: 202 with its id
 --- request eval
 "POST /v1/photos/$::Ids[5]/comments\n" . '{"text":"nice \u00e9"}'
 --- more_headers eval
@@ -405,7 +419,7 @@ GET /v1/activity
 
 
 
-=== TEST 32: the photo's poster may delete the reader's comment: 202
+=== TEST 33: the photo's poster may delete the reader's comment: 202
 --- more_headers eval
 "Authorization: Bearer $::PosterToken"
 --- request eval

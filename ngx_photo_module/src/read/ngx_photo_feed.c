@@ -391,7 +391,7 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     u_char                 *key;
     int64_t                 reader;
     ngx_uint_t              n;
-    ngx_str_t              *prefix;
+    ngx_str_t              *prefix, limit;
     ngx_photo_redis_cmd_t   cmds[5];
 
     prefix = &ngx_photo_feed_prefix[feed->read.kind];
@@ -446,9 +446,13 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     }
 
     if (reader) {
+        /* as many liked ids as the page has ids */
+        limit.data = (u_char *) feed->argv[8];
+        limit.len = feed->argvlen[8];
+
         if (ngx_photo_liked_cmds(&feed->read, reader,
                                  (u_char *) feed->argv[7], feed->argvlen[7],
-                                 &cmds[n])
+                                 &limit, &cmds[n])
             != NGX_OK)
         {
             return NGX_ERROR;

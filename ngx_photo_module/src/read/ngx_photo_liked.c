@@ -4,10 +4,12 @@
  * in the reader's likes:{uid} (photo_contract.h).
  *
  * A feed read asks for it in its own round trip: the reader's newest liked
- * ids up to the page's max_id (PHOTO_LIKES_WINDOW of them) beside the
- * page, both in the reader's slot.  When that window reaches past the
- * page's oldest photo, or holds every liked id there is, it answers for
- * the whole page.  Otherwise (a reader who liked many photos newer than
+ * ids up to the page's max_id, as many as the page's ids, beside the page,
+ * both in the reader's slot (for a reader who likes one photo in ten, the
+ * window reaches ten pages back; a larger one cost Redis, which shares the
+ * machine with nginx, a measurable part of the feed's rate).  When that
+ * window reaches past the page's oldest photo, or holds every liked id
+ * there is, it answers for the whole page.  Otherwise (a reader who liked many photos newer than
  * the page's oldest, a read whose reader was not known before Redis
  * answered, one photo) the page's ids are asked for (ZMSCORE), and when
  * the list is not complete (evicted, never built), Postgres is for all the
@@ -48,7 +50,7 @@ static ngx_str_t  ngx_photo_liked_store_script = ngx_string(
 
 ngx_int_t
 ngx_photo_liked_cmds(ngx_photo_read_t *rd, int64_t reader, u_char *max,
-    size_t maxlen, ngx_photo_redis_cmd_t *cmds)
+    size_t maxlen, ngx_str_t *limit, ngx_photo_redis_cmd_t *cmds)
 {
     u_char      *p;
     size_t      *len;
@@ -56,7 +58,7 @@ ngx_photo_liked_cmds(ngx_photo_read_t *rd, int64_t reader, u_char *max,
 
     argv = ngx_palloc(rd->request->pool, 10 * sizeof(char *));
     len = ngx_palloc(rd->request->pool, 10 * sizeof(size_t));
-    p = ngx_pnalloc(rd->request->pool, PHOTO_KEY_MAX + NGX_INT_T_LEN);
+    p = ngx_pnalloc(rd->request->pool, PHOTO_KEY_MAX);
 
     if (argv == NULL || len == NULL || p == NULL) {
         return NGX_ERROR;
@@ -71,7 +73,7 @@ ngx_photo_liked_cmds(ngx_photo_read_t *rd, int64_t reader, u_char *max,
     argv[2] = PHOTO_LIST_COMPLETE;
     len[2] = sizeof(PHOTO_LIST_COMPLETE) - 1;
 
-    /* ZREVRANGEBYLEX likes:{reader} max (marker LIMIT 0 window */
+    /* ZREVRANGEBYLEX likes:{reader} max (marker LIMIT 0 limit */
     argv[3] = "ZREVRANGEBYLEX";
     len[3] = 14;
     argv[4] = argv[1];
@@ -84,8 +86,8 @@ ngx_photo_liked_cmds(ngx_photo_read_t *rd, int64_t reader, u_char *max,
     len[7] = 5;
     argv[8] = "0";
     len[8] = 1;
-    argv[9] = (char *) p + len[1];
-    len[9] = ngx_sprintf(p + len[1], "%d", PHOTO_LIKES_WINDOW) - (p + len[1]);
+    argv[9] = (char *) limit->data;
+    len[9] = limit->len;
 
     cmds[0].argc = 3;
     cmds[0].argv = argv;
@@ -95,6 +97,7 @@ ngx_photo_liked_cmds(ngx_photo_read_t *rd, int64_t reader, u_char *max,
     cmds[1].argvlen = &len[3];
 
     rd->liked_reader = reader;
+    rd->window_limit = ngx_atoi(limit->data, limit->len);
 
     return NGX_OK;
 }
@@ -137,7 +140,7 @@ ngx_photo_liked_reply(ngx_photo_read_t *rd, ngx_uint_t which,
         rd->nwindow++;
     }
 
-    rd->window_full = (reply->elements >= PHOTO_LIKES_WINDOW);
+    rd->window_full = (reply->elements >= (size_t) rd->window_limit);
 }
 
 

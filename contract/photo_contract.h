@@ -141,13 +141,22 @@
  *    ["comment":{"id":"<comment id>","text":"…"},]
  *    "created_at":"YYYY-MM-DDTHH:MM:SSZ"}
  * The activity id of a like or a follow is its request id, of a comment
- * the comment's id.  An unlike takes its like's entry out; a follow is
- * told once per follower (a follow after an unfollow adds no second
- * entry).
+ * the comment's id; its created_at the request id's time (its top bits),
+ * the comment's created_at.  The entry of a like is that of the like that
+ * made the photo liked (liking it again keeps it); an unlike takes it
+ * out; a follow is told once per follower (a follow after an unfollow
+ * adds no second entry).
+ *
+ * The social and follow workers change one of these lists and the rows
+ * it is made of in one transaction, holding the list's lock
+ * (pg_advisory_xact_lock(hashtextextended('<key>', 0))) until the COMMIT,
+ * and write Redis before the COMMIT: a list rebuilt from Postgres under
+ * the lock holds what the rows hold.
  *
  * like_notified:{owner}:<photo id>:<actor> is there for
- * PHOTO_LIKE_NOTIFY_TTL after a like was pushed to the photo's owner: a
- * like, unlike and like again sends one push.
+ * PHOTO_LIKE_NOTIFY_TTL after a like was pushed to the photo's owner, and
+ * holds that like's request id (its replay finds its own): a like, unlike
+ * and like again sends one push.
  */
 #define PHOTO_REDIS_LIKES        "likes:"          /* + "{" user id "}": ZSET */
 #define PHOTO_REDIS_ACTIVITY     "activity:"       /* + "{" user id "}": ZSET */
@@ -276,8 +285,9 @@
  *   -> row out of photos, into photo_deletions (so that a replayed persist
  *      job never brings it back); photo:<id> out of memcached; the id out
  *      of user_photos:<user>; a photo_fanout job with "delete" (unique
- *      unfanout:<id>) and, when PHOTO_SOLR_URL is set, a photo_index
- *      delete (unique unindex:<id>).  Handled by the persist worker.
+ *      unfanout:<id>), a photo_social_purge job (unique unsocial:<id>)
+ *      and, when PHOTO_SOLR_URL is set, a photo_index delete (unique
+ *      unindex:<id>).  Handled by the persist worker.
  *
  * photo_fanout (background, from the persist worker):
  *   {"unique":"fanout:<photo id>","id":"<photo id>","user_id":"<poster>"
@@ -288,6 +298,10 @@
  * photo_follow (background, from nginx):
  *   {"unique":"<request id>","follower":"…","followee":"…",
  *    "action":"follow"|"unfollow"}
+ *   -> the follows row, the followee's recent photos into (or out of) the
+ *      follower's feed; for a follow, the followee's "follow" activity
+ *      entry (its id the request id: a unique that is not an id is a dead
+ *      letter) and, when PHOTO_NOTIFY is on, a photo_notify "follow".
  *
  * photo_device (background, from nginx):
  *   {"unique":"<request id>","user_id":"…","platform":"ios"|"android",
@@ -312,7 +326,12 @@
  * one user.
  *   {"unique":"notify:<event id>","user_id":"<recipient>",
  *    "event":"follow"|"photo"|"like"|"comment","actor":"<user id>"
- *    [,"photo_id":"<id>"]}
+ *    [,"photo_id":"<id>"][,"text":"<a comment's start>"]}
+ *   The event id is <event>:<about>:<recipient>, about the actor (follow),
+ *   the photo (photo), the like's request id (like: two likers of one
+ *   photo are two events) or the comment's id (comment); photo_id is there
+ *   for all but a follow, text (at most 100 bytes of the comment, cut
+ *   between characters) for a comment.
  *   -> APNs / FCM per device token; notified:<unique>:<token> remembers
  *      each push that was taken, so a replay sends nothing twice; a token
  *      the service calls dead is deleted from device_tokens.
@@ -325,8 +344,9 @@
  *      in one transaction; the photo out of likes:{liker} or into it; the
  *      photo object in memcached rewritten with its counts; for a like of
  *      another's photo an activity entry for the owner (out again on
- *      unlike) and, when PHOTO_NOTIFY is on, a photo_notify "like" (once
- *      per like_notified: key).  A photo that is gone: nothing.
+ *      unlike) and, when PHOTO_NOTIFY is on and this like made that
+ *      entry, a photo_notify "like" (once per like_notified: key).  A
+ *      photo that is gone: nothing.
  *
  * photo_comment (background, from nginx):
  *   {"unique":"<comment id>","id":"<comment id>","user_id":"<author>",
@@ -338,14 +358,19 @@
  *   {"unique":"<request id>","id":"<comment id>","user_id":"<who>",
  *    "delete":true}  (nginx saw that who is its author or the photo's
  *    owner)
- *   -> the row out of comments, into comment_deletions, the count down,
- *      the object rewritten, its activity entry out.
+ *   -> the row out of comments, into comment_deletions (with its photo's
+ *      id: a replay writes that photo's object again), the count down,
+ *      the object rewritten, its activity entry out.  A comment not stored
+ *      yet is kept out (its id into comment_deletions); one whose photo
+ *      is gone is left to the purge; a "user_id" that is neither its
+ *      author nor the photo's poster is a dead letter (a forged job).
  *
  * photo_social_purge (background, from the persist worker's photo_delete):
  *   {"unique":"unsocial:<photo id>","id":"<photo id>"}
  *   -> the photo out of every liker's likes:{uid}, its activity entries out
  *      of their lists, then its likes, comments and activities rows
- *      deleted.
+ *      deleted (in batches, each list's change and its rows in one
+ *      transaction).  A photo still in photos is a dead letter.
  *
  * Both photo_like and photo_comment keep the photo object's counts in
  * memcached by compare-and-swap: read it (gets), read the counts from

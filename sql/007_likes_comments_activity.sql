@@ -28,7 +28,9 @@ create index likes_user_idx on likes (user_id, photo_id) where liked;
 
 -- Comments. The id is given by nginx (as photos'), so a replayed comment job
 -- inserts nothing twice; a deleted comment's id stays in comment_deletions,
--- so that a replayed comment job never brings it back.
+-- so that a replayed comment job never brings it back, with its photo's id
+-- (null when the delete came before the comment was stored): a replayed
+-- delete still writes that photo's object again (its comment_count).
 create table comments (
     id         bigint primary key check (id > 0),
     photo_id   bigint not null,
@@ -42,7 +44,8 @@ create index comments_photo_idx on comments (photo_id, id desc);
 
 create table comment_deletions (
     id         bigint primary key,
-    deleted_at timestamptz not null default now()
+    deleted_at timestamptz not null default now(),
+    photo_id   bigint
 );
 
 -- What happened to a user's photos and account: the source of the

@@ -4,7 +4,9 @@
  *
  *   follow:   the row in follows (nothing if it is there), then the
  *             followee's recent photos (newest first, up to the cap) into
- *             the follower's feed;
+ *             the follower's feed, then a "follow" entry in the followee's
+ *             activity (photo_activity.h; its id the job's request id,
+ *             once per follower: none when the follower has one there);
  *   unfollow: the row deleted, then those same photos out of the feed.
  *
  * The feed is changed whether or not it is complete, as fan-out does (see
@@ -14,6 +16,7 @@
  */
 
 #include "photo_worker.h"
+#include "photo_activity.h"
 #include "photo_id.h"
 #include "photo_keys.h"
 #include "photo_list.h"
@@ -23,6 +26,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 
 enum { PHOTO_FOLLOW = 0, PHOTO_UNFOLLOW };
@@ -35,6 +39,10 @@ static photo_job_rc_t photo_follow_row(photo_ctx_t *ctx, photo_job_t *job,
     int action, const char *const *params);
 static photo_job_rc_t photo_follow_feed(photo_ctx_t *ctx, photo_job_t *job,
     int action, int64_t follower, const char *followee);
+static photo_job_rc_t photo_follow_activity(photo_ctx_t *ctx,
+    photo_job_t *job, int64_t request, int64_t follower, int64_t followee);
+static photo_job_rc_t photo_follow_entry(photo_ctx_t *ctx, photo_job_t *job,
+    int64_t request, int64_t follower, int64_t followee);
 
 
 static const photo_worker_function_t  photo_follow_functions[] = {
@@ -59,11 +67,12 @@ photo_follow(photo_ctx_t *ctx, photo_job_t *job)
 {
     int              action;
     char             follower_s[PHOTO_ID_BUF], followee_s[PHOTO_ID_BUF];
-    int64_t          follower, followee;
-    const char      *unique, *params[2];
+    int64_t          request, follower, followee;
+    const char      *params[2];
     photo_job_rc_t   rc;
 
-    if (photo_job_string(job, PHOTO_JOB_F_UNIQUE, 1, 2048, &unique, NULL)
+    /* the request id: the follow's activity entry's */
+    if (photo_job_id(job, PHOTO_JOB_F_UNIQUE, &request)
         || photo_job_id(job, PHOTO_JOB_F_FOLLOWER, &follower)
         || photo_job_id(job, PHOTO_JOB_F_FOLLOWEE, &followee)
         || photo_job_oneof(job, PHOTO_JOB_F_ACTION, photo_follow_actions,
@@ -86,6 +95,10 @@ photo_follow(photo_ctx_t *ctx, photo_job_t *job)
 
     if (rc == PHOTO_JOB_DONE) {
         rc = photo_follow_feed(ctx, job, action, follower, followee_s);
+    }
+
+    if (rc == PHOTO_JOB_DONE && action == PHOTO_FOLLOW) {
+        rc = photo_follow_activity(ctx, job, request, follower, followee);
     }
 
     /* the followee hears of it (push notifications, when enabled) */
@@ -205,4 +218,68 @@ photo_follow_feed(photo_ctx_t *ctx, photo_job_t *job, int action,
     return failed ? photo_ctx_failed(job, PHOTO_BACKEND_REDIS,
                                      "%s not updated", key)
                   : PHOTO_JOB_DONE;
+}
+
+
+/* the followee's "follow" entry, in a transaction of its own */
+static photo_job_rc_t
+photo_follow_activity(photo_ctx_t *ctx, photo_job_t *job, int64_t request,
+    int64_t follower, int64_t followee)
+{
+    photo_job_rc_t  rc;
+
+    rc = photo_ctx_pg_begin(ctx, job);
+    if (rc != PHOTO_JOB_DONE) {
+        return rc;
+    }
+
+    rc = photo_follow_entry(ctx, job, request, follower, followee);
+
+    return photo_ctx_pg_end(ctx, job, rc);
+}
+
+
+static photo_job_rc_t
+photo_follow_entry(photo_ctx_t *ctx, photo_job_t *job, int64_t request,
+    int64_t follower, int64_t followee)
+{
+    char              id[PHOTO_ID_BUF];
+    PGresult         *res;
+    const char       *params[1];
+    photo_job_rc_t    rc;
+    photo_activity_t  a;
+
+    /* the list's lock first: a follow told twice at once is told once */
+    rc = photo_activity_lock(ctx, job, followee);
+    if (rc != PHOTO_JOB_DONE) {
+        return rc;
+    }
+
+    photo_id_format(id, follower);
+    params[0] = id;
+
+    res = photo_ctx_pg(ctx, job, "select username from users where id = $1",
+                       1, params, &rc);
+    if (res == NULL) {
+        return rc;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return photo_job_dead(job, "unknown user: %s", id);
+    }
+
+    memset(&a, 0, sizeof(a));
+    a.id = request;
+    a.type = "follow";
+    a.actor_id = follower;
+    a.actor_name = PQgetvalue(res, 0, 0);
+    a.actor_name_len = (size_t) PQgetlength(res, 0, 0);
+    a.created_at = photo_activity_time(request);
+
+    rc = photo_activity_add(ctx, job, followee, &a, 1);
+
+    PQclear(res);
+
+    return rc;
 }

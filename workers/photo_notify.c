@@ -1,6 +1,6 @@
 /*
  * photo_notify: a push notification to every device of one user
- * (background job, from the follow and fan-out workers).
+ * (background job, from the follow, fan-out and social workers).
  *
  * The recipient's tokens come from device_tokens; iOS ones go to APNs
  * (HTTP/2, all multiplexed on one connection), Android ones to FCM.
@@ -31,6 +31,7 @@
 #include "photo_fcm.h"
 #include "photo_id.h"
 #include "photo_log.h"
+#include "photo_notify_event.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -50,10 +51,13 @@
                                                   served by gearmand's
                                                   requeue, not a sleep */
 
-enum { PHOTO_NOTIFY_FOLLOW = 0, PHOTO_NOTIFY_PHOTO };
+enum { PHOTO_NOTIFY_FOLLOW = 0, PHOTO_NOTIFY_PHOTO, PHOTO_NOTIFY_LIKE,
+       PHOTO_NOTIFY_COMMENT };
 enum { PHOTO_NOTIFY_IOS = 0, PHOTO_NOTIFY_ANDROID, PHOTO_NOTIFY_PLATFORMS };
 
-static const char  *photo_notify_events[] = { "follow", "photo", NULL };
+static const char  *photo_notify_events[] = {
+    "follow", "photo", "like", "comment", NULL
+};
 static const char  *photo_notify_platforms[] = { "ios", "android" };
 
 static photo_apns_t  *photo_notify_apns;
@@ -73,7 +77,7 @@ static int photo_notify_setup(const photo_config_t *cf);
 static const char *photo_notify_opt(const char *v);
 static photo_job_rc_t photo_notify(photo_ctx_t *ctx, photo_job_t *job);
 static void photo_notify_text(photo_job_t *job, int event, const char *actor,
-    char *title, char *body);
+    const char *text, char *title, char *body);
 static redisContext *photo_notify_redis(photo_ctx_t *ctx, photo_job_t *job,
     const char *unique, const char *token, char *key, size_t size);
 static int photo_notify_sent(photo_ctx_t *ctx, photo_job_t *job,
@@ -209,7 +213,8 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
     size_t                n[PHOTO_NOTIFY_PLATFORMS], skipped;
     int64_t               user_id, actor_id, photo_id = 0;
     PGresult             *res;
-    const char           *unique, *params[2], *token, *platform;
+    const char           *unique, *params[2], *token, *platform, *text,
+                         *path[2];
     photo_job_rc_t        rc, out;
     photo_push_msg_t      msg;
     photo_push_result_t  *results[PHOTO_NOTIFY_PLATFORMS];
@@ -226,8 +231,21 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
         || photo_job_oneof(job, PHOTO_JOB_F_EVENT, photo_notify_events,
                            &event)
         || photo_job_id(job, PHOTO_JOB_F_ACTOR, &actor_id)
-        || (event == PHOTO_NOTIFY_PHOTO
+        || (event != PHOTO_NOTIFY_FOLLOW
             && photo_job_id(job, PHOTO_JOB_F_PHOTO_ID, &photo_id)))
+    {
+        return PHOTO_JOB_DEAD;
+    }
+
+    /* a comment's start, when its worker gave one (optional) */
+    text = "";
+    path[0] = PHOTO_JOB_F_TEXT;
+    path[1] = NULL;
+
+    if (event == PHOTO_NOTIFY_COMMENT
+        && yajl_tree_get(job->root, path, yajl_t_any) != NULL
+        && photo_job_string(job, PHOTO_JOB_F_TEXT, 0, PHOTO_NOTIFY_TEXT_MAX,
+                            &text, NULL) != 0)
     {
         return PHOTO_JOB_DEAD;
     }
@@ -249,7 +267,7 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
         return photo_job_dead(job, "unknown user %s", actor);
     }
 
-    photo_notify_text(job, event, PQgetvalue(res, 0, 2), title, body);
+    photo_notify_text(job, event, PQgetvalue(res, 0, 2), text, title, body);
     msg.title = title;
     msg.body = body;
 
@@ -338,17 +356,35 @@ done:
 
 static void
 photo_notify_text(photo_job_t *job, int event, const char *actor,
-    char *title, char *body)
+    const char *text, char *title, char *body)
 {
     if (actor[0] == '\0') {
         actor = "Someone";
     }
 
-    if (event == PHOTO_NOTIFY_FOLLOW) {
+    switch (event) {
+
+    case PHOTO_NOTIFY_FOLLOW:
         snprintf(title, PHOTO_NOTIFY_TEXT, "New follower");
         snprintf(body, PHOTO_NOTIFY_TEXT, "%.200s started following you",
                  actor);
-    } else {
+        break;
+
+    case PHOTO_NOTIFY_LIKE:
+        snprintf(title, PHOTO_NOTIFY_TEXT, "New like");
+        snprintf(body, PHOTO_NOTIFY_TEXT, "%.100s liked your photo", actor);
+        break;
+
+    case PHOTO_NOTIFY_COMMENT:
+        /* the social worker cut the text between characters, to at most
+           PHOTO_NOTIFY_TEXT_MAX bytes: all of it fits */
+        snprintf(title, PHOTO_NOTIFY_TEXT, "New comment");
+        snprintf(body, PHOTO_NOTIFY_TEXT, text[0] ? "%.100s commented: %s"
+                                                  : "%.100s commented%s",
+                 actor, text);
+        break;
+
+    default:
         snprintf(title, PHOTO_NOTIFY_TEXT, "New photo");
         snprintf(body, PHOTO_NOTIFY_TEXT, "%.200s posted a photo", actor);
     }

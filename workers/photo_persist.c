@@ -21,9 +21,11 @@
  *   4. a photo_fanout job with "delete", unique unfanout:<id>, for the
  *      followers' feeds (a reader skips an id whose photo is gone, so the
  *      feeds may lag);
- *   5. when PHOTO_SOLR_URL is set, a photo_index delete, unique
+ *   5. a photo_social_purge job, unique unsocial:<id>, for its likes,
+ *      comments and activity entries (photo_social.c);
+ *   6. when PHOTO_SOLR_URL is set, a photo_index delete, unique
  *      unindex:<id>;
- *   6. its stored file, once no photo uses it, where this worker sees the
+ *   7. its stored file, once no photo uses it, where this worker sees the
  *      files (PHOTO_MEDIA_ROOT).
  *
  * Each step is idempotent, so a retry or a replay runs them all again and
@@ -50,6 +52,7 @@
 #include "photo_log.h"
 #include "photo_notify_event.h"
 #include "photo_object.h"
+#include "photo_object_store.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -121,17 +124,15 @@ static const char  *photo_persist_insert_many =
     " where not exists (select 1 from photo_deletions d where d.id = t.id)"
     " on conflict (id) do nothing";
 
-/* photos as stored, with their owner's name (photo_persist_object()) */
-#define PHOTO_PERSIST_SELECT                                                 \
-    "select p.id, p.user_id, u.username, p.caption, p.image_url, p.width,"  \
-    " p.height, p.lat, p.lng,"                                              \
-    " floor(extract(epoch from p.created_at))::bigint"                      \
-    " from photos p join users u on u.id = p.user_id"
-
+/*
+ * photos as stored, with their owner's name and their counts: 0 for a new
+ * photo, and what the social worker counted since for a replayed job
+ * (photo_persist_object())
+ */
 static const char  *photo_persist_select_one =
-    PHOTO_PERSIST_SELECT " where p.id = $1";
+    PHOTO_OBJECT_SELECT " where p.id = $1";
 static const char  *photo_persist_select_any =
-    PHOTO_PERSIST_SELECT " where p.id = any($1::bigint[])";
+    PHOTO_OBJECT_SELECT " where p.id = any($1::bigint[])";
 
 
 static photo_job_rc_t photo_persist(photo_ctx_t *ctx, photo_job_t *job);
@@ -1017,8 +1018,8 @@ photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
 
 
 /*
- * Row i of a read back (id, user_id, username, caption, image_url, width,
- * height, lat, lng, created_at) as the photo object, into object.
+ * Row i of a read back (PHOTO_OBJECT_SELECT) as the photo object, into
+ * object.
  */
 static photo_job_rc_t
 photo_persist_object(photo_job_t *job, PGresult *res, int i, int64_t user_id,
@@ -1026,21 +1027,7 @@ photo_persist_object(photo_job_t *job, PGresult *res, int i, int64_t user_id,
 {
     photo_object_t  p;
 
-    memset(&p, 0, sizeof(p));
-    p.id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-    p.user_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-    p.username = PQgetvalue(res, i, 2);
-    p.username_len = (size_t) PQgetlength(res, i, 2);
-    p.caption = PQgetvalue(res, i, 3);
-    p.caption_len = (size_t) PQgetlength(res, i, 3);
-    p.image_url = PQgetvalue(res, i, 4);
-    p.image_url_len = (size_t) PQgetlength(res, i, 4);
-    p.width = atoi(PQgetvalue(res, i, 5));
-    p.height = atoi(PQgetvalue(res, i, 6));
-    p.has_location = !PQgetisnull(res, i, 7);
-    p.lat = strtod(PQgetvalue(res, i, 7), NULL);
-    p.lng = strtod(PQgetvalue(res, i, 8), NULL);
-    p.created_at = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+    photo_object_row(res, i, &p);
 
     if (p.user_id != user_id) {
         return photo_job_dead(job, "photo %" PRId64 " exists already, posted "
@@ -1312,6 +1299,15 @@ photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
         return PHOTO_JOB_RETRY;
     }
 
+    /* its likes, comments and activity entries (no user_id: the photo's
+       likers and owners are in the rows) */
+    if (photo_persist_submit(ctx, job, PHOTO_JOB_SOCIAL_PURGE,
+                             PHOTO_UNSOCIAL_UNIQUE, id, 0, 0)
+        != PHOTO_JOB_DONE)
+    {
+        return PHOTO_JOB_RETRY;
+    }
+
     if (ctx->cf->solr_url[0] == '\0') {
         return PHOTO_JOB_DONE;
     }
@@ -1390,7 +1386,8 @@ photo_delete_media(photo_ctx_t *ctx, photo_job_t *job,
 }
 
 
-/* {"unique":"<prefix><id>","id","user_id"[,"delete":true]} to function */
+/* {"unique":"<prefix><id>","id"[,"user_id"][,"delete":true]} to function
+   (user_id 0: none) */
 static photo_job_rc_t
 photo_persist_submit(photo_ctx_t *ctx, photo_job_t *job,
     const char *function, const char *prefix, int64_t id, int64_t user_id,
@@ -1417,7 +1414,8 @@ photo_persist_submit(photo_ctx_t *ctx, photo_job_t *job,
     if (yajl_gen_map_open(g)
         || photo_persist_str(PHOTO_JOB_F_UNIQUE) || photo_persist_str(unique)
         || photo_persist_str(PHOTO_JOB_F_ID) || photo_persist_str(sid)
-        || photo_persist_str(PHOTO_JOB_F_USER_ID) || photo_persist_str(suser)
+        || (user_id && (photo_persist_str(PHOTO_JOB_F_USER_ID)
+                        || photo_persist_str(suser)))
         || (del && (photo_persist_str(PHOTO_JOB_F_DELETE)
                     || yajl_gen_bool(g, 1)))
         || yajl_gen_map_close(g)

@@ -5,5 +5,5 @@
 # Sourced, never run; settings already in the environment win.
 export PHOTO_SOLR_STANDIN=${PHOTO_SOLR_STANDIN:-1}
 export PHOTO_PUSH_STANDIN=${PHOTO_PUSH_STANDIN:-1}
-export PHOTO_WORKERS=${PHOTO_WORKERS:-persist:2 fanout:2 follow:1 device:1 auth:1 index:1 notify:1}
+export PHOTO_WORKERS=${PHOTO_WORKERS:-persist:2 fanout:2 follow:1 device:1 auth:1 index:1 notify:1 social:1}
 export PHOTO_PROMETHEUS=${PHOTO_PROMETHEUS:-1}

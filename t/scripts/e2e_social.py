@@ -137,10 +137,16 @@ check("the likes row is bob's, and one",
 
 # the object, once both are applied (nobody has read the photo through nginx
 # yet: no nginx worker keeps a copy with older counts)
-p = waited(lambda: (lambda x: x if x and x["like_count"] == 1 and x["comment_count"] == 1
-                    else None)(feed_photo(bob, pid)), 10)
+seen = {}
+
+
+def counted():
+    seen["p"] = feed_photo(bob, pid)
+    return seen["p"] and (seen["p"]["like_count"], seen["p"]["comment_count"]) == (1, 1)
+
+
 check("bob's feed: like_count 1, comment_count 1, liked true",
-      p is not None and p["liked"] is True, feed_photo(bob, pid))
+      waited(counted, 10) is not None and seen["p"]["liked"] is True, seen.get("p"))
 s, b, _ = call("GET", "/v1/photos/%s" % pid, token=ann)
 check("the photo for ann: liked false, the same counts",
       s == 200 and b["liked"] is False and (b["like_count"], b["comment_count"]) == (1, 1), b)
@@ -155,7 +161,7 @@ check("ann's activity: bob's comment, like, follow, newest first",
       waited(lambda: activity(ann)[1] == want, 10) is not None, activity(ann))
 if pushes:
     check("ann's phone: one push for the like, one for the comment",
-          waited(lambda: len(fcm_pushes(phone)) >= 3, 10) is not None
+          waited(lambda: len(fcm_pushes(phone)) >= 2, 10) is not None
           and sum("liked" in b for _, b in fcm_pushes(phone)) == 1
           and sum("comment" in (t + b).lower() for t, b in fcm_pushes(phone)) == 1,
           fcm_pushes(phone))

@@ -916,8 +916,8 @@ h_forget(h_t *h, long long lo, long long n)
 
     for (i = 0; i < n; i++) {
         /* one tag: one slot */
-        h_redis_append(h, "DEL feed:{%lld} user_photos:{%lld}", lo + i,
-                       lo + i);
+        h_redis_append(h, "DEL feed:{%lld} user_photos:{%lld} likes:{%lld}"
+                       " activity:{%lld}", lo + i, lo + i, lo + i, lo + i);
 
         if (++pending == 1000 || i == n - 1) {
             while (pending--) {

@@ -121,7 +121,8 @@ char *h_dead_letter(h_t *h, const char *function, const char *unique);
 /*
  * Test data in an id range of the test's own: users lo..lo+n-1 named
  * "w<id>" (no usable password), and everything of them deleted again
- * (rows by cascade, their feed and user_photos lists in Redis).
+ * (rows by cascade, their feed, user_photos, likes and activity lists in
+ * Redis).
  */
 void h_users(h_t *h, long long lo, long long n);
 void h_forget(h_t *h, long long lo, long long n);

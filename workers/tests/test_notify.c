@@ -7,7 +7,9 @@
  * (APNs 410 / 400 BadDeviceToken, FCM 404 UNREGISTERED) is deleted; a
  * service answering 500 / 429 / 503 delays the push but loses nothing and
  * sends nothing twice; an FCM access token is renewed before it expires,
- * and an APNs provider token APNs calls expired is replaced at once.
+ * and an APNs provider token APNs calls expired is replaced at once.  A
+ * like (photo_social) reaches the photo's owner once, like, unlike and
+ * like again too, and so does a comment.
  */
 
 #include "photo_check.h"
@@ -33,6 +35,7 @@
 #define CAT     (BASE + 3)                  /* dead devices */
 #define DAN     (BASE + 4)                  /* a flaky push service */
 #define PHOTO   (BASE + 100)                /* BEN's, seen by ANN */
+#define LIKED   (BASE + 101)                /* BEN's, liked by ANN */
 
 #define PUSH    PHOTO_SOURCE_DIR "/t/push"
 #define PYTHON  "/usr/bin/python3"          /* Debian's, with h2 */
@@ -359,6 +362,65 @@ rules(push_t *p, const char *json)
 }
 
 
+static void
+social(h_t *h, const char *function, const char *fmt, long long id,
+    const char *tail)
+{
+    char  unique[32], json[512];
+
+    snprintf(unique, sizeof(unique), "%lld", id);
+    snprintf(json, sizeof(json), fmt, id, ANN, LIKED, tail);
+    h_submit(h, function, unique, json);
+}
+
+
+/* 7: likes and comments, through photo_social */
+static void
+check_social(h_t *h, push_t *p)
+{
+    int          n, taken;
+    want_t       w;
+    const char  *ben_ios;
+
+    static const char  *like =
+        "{\"unique\":\"%lld\",\"user_id\":\"%lld\",\"photo_id\":\"%lld\","
+        "\"action\":\"%s\"}";
+    static const char  *comment =
+        "{\"unique\":\"%1$lld\",\"id\":\"%1$lld\",\"user_id\":\"%2$lld\","
+        "\"photo_id\":\"%3$lld\",\"text\":\"%4$s\",\"created_at\":1}";
+
+    PQclear(h_sql(h, "insert into photos (id, user_id, media_path,"
+                     " image_url, width, height) values (%lld, %lld, 'm',"
+                     " 'i', 1, 1)", LIKED, BEN));
+    h_worker(h, "photo_social", "PHOTO_NOTIFY_ENABLED=1", NULL);
+
+    /* what the iPhone was sent so far, and how much of it was taken */
+    ben_ios = tok(p, "ios-ben");
+    n = answered(p, 0, ben_ios, 0);
+    taken = answered(p, 0, ben_ios, 200);
+
+    social(h, PHOTO_JOB_LIKE, like, BASE + 600, "like");
+    w = (want_t) { p, 0, ben_ios, 200, taken + 1 };
+    CHECK(h_wait(h, got, &w, 10000), "like: the photo's owner got a push");
+
+    social(h, PHOTO_JOB_LIKE, like, BASE + 601, "unlike");
+    social(h, PHOTO_JOB_LIKE, like, BASE + 602, "like");
+    CHECK(h_wait_drained(h, PHOTO_JOB_LIKE, 10000)
+          && h_wait_drained(h, PHOTO_JOB_NOTIFY, 10000)
+          && answered(p, 0, ben_ios, 0) == n + 1,
+          "like, unlike, like again: one push (%d)",
+          answered(p, 0, ben_ios, 0) - n);
+
+    social(h, PHOTO_JOB_COMMENT, comment, BASE + 700,
+           "caf\\u00e9 \\\"au lait\\\"");
+    w = (want_t) { p, 0, ben_ios, 200, taken + 2 };
+    CHECK(h_wait(h, got, &w, 10000) && h_wait_drained(h, PHOTO_JOB_NOTIFY,
+                                                      10000)
+          && answered(p, 0, ben_ios, 0) == n + 2,
+          "comment: the photo's owner got one push");
+}
+
+
 int
 main(void)
 {
@@ -411,9 +473,9 @@ main(void)
     device(&h, BEN, "android", ben_and);
 
     snprintf(json, sizeof(json),
-             "{\"unique\":\"f-%d\",\"follower\":\"%lld\",\"followee\":"
-             "\"%lld\",\"action\":\"follow\"}", p.pid, ANN, BEN);
-    snprintf(unique, sizeof(unique), "f-%d", p.pid);
+             "{\"unique\":\"%lld\",\"follower\":\"%lld\",\"followee\":"
+             "\"%lld\",\"action\":\"follow\"}", BASE + 500, ANN, BEN);
+    snprintf(unique, sizeof(unique), "%lld", BASE + 500);
     h_submit(&h, PHOTO_JOB_FOLLOW, unique, json);
 
     w = (want_t) { &p, 0, ben_ios, 200, 1 };
@@ -585,10 +647,15 @@ main(void)
           answered(&p, 0, ben_ios, 200) - n);
     rules(&p, "{}");
 
+    check_social(&h, &p);
+
     rc = CHECK_DONE();
 
     /* this run's idempotency marks */
     h_redis_del_keys(&h, "notified:*-%d", p.pid);
+    h_redis_del_keys(&h, "like_notified:{%lld}:*", BEN);
+    snprintf(unique, sizeof(unique), "photo:%lld", LIKED);
+    memcached_delete(h.mc, unique, strlen(unique), 0);
 
     h_forget(&h, BASE, USERS);
     h_done(&h, rc != 0);

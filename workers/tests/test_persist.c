@@ -1,7 +1,9 @@
 /*
  * photo_persist against the real stack: a photo is stored (row, cached
- * object, the poster's list, the fan-out to the followers), a replay
- * changes nothing; deleted by its poster it leaves all of them, a replayed
+ * object with its counts, the poster's list, the fan-out to the
+ * followers), a replay changes nothing (and caches the counts as they are
+ * then); deleted by its poster it leaves all of them and its likes,
+ * comments and activity are purged (photo_social_purge), a replayed
  * persist never brings it back, a forged delete of someone else's photo
  * is refused, its stored file goes with its last photo (and a worker that
  * cannot reach the files says so and goes on); bad payloads become dead
@@ -9,6 +11,8 @@
  * write nothing, a backend that is away makes the job wait (and SIGTERM
  * gives it back to gearmand), and the worker's options.
  */
+
+#define _GNU_SOURCE   /* memmem */
 
 #include "photo_check.h"
 #include "photo_harness.h"
@@ -188,6 +192,9 @@ check_applied(h_t *h)
         CHECK(len == expect_len && memcmp(value, expect, len) == 0,
               "it is the object photo_object_gen makes: %.*s", (int) len,
               value);
+        CHECK(memmem(value, len, "\"like_count\":0,\"comment_count\":0,",
+                     sizeof("\"like_count\":0,\"comment_count\":0,") - 1)
+              != NULL, "with like_count 0 and comment_count 0");
         yajl_gen_free(g);
     }
 
@@ -251,6 +258,38 @@ check_replay(h_t *h)
           "followers still hold the id once");
     CHECK(h_dead_letter(h, PHOTO_JOB_PERSIST, "7100000000000000100") == NULL,
           "no dead letter for a replay");
+}
+
+
+/* the counts the social worker keeps are what a replay caches */
+static void
+check_counts(h_t *h)
+{
+    char      *value, key[64];
+    size_t     len;
+    uint32_t   flags;
+
+    PQclear(h_sql(h, "update photos set like_count = 3, comment_count = 2"
+                     " where id = %lld", PHOTO1));
+
+    h_submit(h, PHOTO_JOB_PERSIST, "7100000000000000100-counts",
+             payload(PHOTO1, POSTER, CAPTION_JSON,
+                     "\"lat\":48.8566,\"lng\":2.3522,"));
+    CHECK(h_wait_drained(h, PHOTO_JOB_PERSIST, 10000), "a replay is taken");
+
+    snprintf(key, sizeof(key), "photo:%lld", PHOTO1);
+    value = h_mc_get(h, key, &len, &flags);
+    CHECK(value != NULL
+          && memmem(value, len, "\"like_count\":3,\"comment_count\":2,",
+                    sizeof("\"like_count\":3,\"comment_count\":2,") - 1)
+             != NULL
+          && flags == photo_object_flags((unsigned char *) value, len),
+          "a replay after likes and comments caches their counts: %.*s",
+          value ? (int) len : 0, value ? value : "");
+    free(value);
+
+    PQclear(h_sql(h, "update photos set like_count = 0, comment_count = 0"
+                     " where id = %lld", PHOTO1));
 }
 
 
@@ -680,8 +719,16 @@ has_letter(h_t *h, void *arg)
 }
 
 
+static int
+purged(h_t *h, void *pid)
+{
+    return h_log_has(h, *(pid_t *) pid, "photo_social",
+                     "photo 7100000000000000100: likes, comments");
+}
+
+
 static void
-check_delete(h_t *h)
+check_delete(h_t *h, pid_t social)
 {
     char       *letter, *value, key[64], expect[64], job[256];
     size_t      len;
@@ -722,6 +769,8 @@ check_delete(h_t *h)
     snprintf(expect, sizeof(expect), "%s", PHOTO_LIST_COMPLETE);
     CHECK(strcmp(list(h, key), expect) == 0,
           "the poster's list holds only its marker: %s", list(h, key));
+    CHECK(h_wait(h, purged, &social, 10000),
+          "its likes, comments and activity are purged (photo_social_purge)");
 
     /* the persist job again (gearmand gave it to a worker that died) */
     h_submit(h, PHOTO_JOB_PERSIST, "persist-again",
@@ -871,7 +920,7 @@ main(void)
     char   setting[64], away[64];
     h_t    h;
     char   media[512], root[300];
-    pid_t  persist;
+    pid_t  persist, social;
 
     h_init(&h, "persist");
     h_forget(&h, BASE, USERS);
@@ -890,6 +939,7 @@ main(void)
 
     persist = h_worker(&h, "photo_persist", media, NULL);
     h_worker(&h, "photo_fanout", NULL);
+    social = h_worker(&h, "photo_social", NULL);
 
     h_submit(&h, PHOTO_JOB_PERSIST, "7100000000000000100",
              payload(PHOTO1, POSTER, CAPTION_JSON,
@@ -897,10 +947,11 @@ main(void)
 
     check_applied(&h);
     check_replay(&h);
+    check_counts(&h);
     check_incomplete_list(&h);
     check_dead_letters(&h);
     freeReplyObject(h_redis(&h, "DEL dead_letter:%s", PHOTO_JOB_DELETE));
-    check_delete(&h);
+    check_delete(&h, social);
     check_delete_media(&h, root);
 
     /* the healthy worker steps aside for the stuck ones */

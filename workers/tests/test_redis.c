@@ -21,6 +21,8 @@
 #define FOLLOWER  (BASE + 1)
 #define FOLLOWEE  (BASE + 2)
 #define PHOTOS    (BASE + 100)
+#define RF1       "7830000000000000901"     /* the follow jobs' request ids */
+#define RF2       "7830000000000000902"
 #define KEYS      3000
 #define KEY       "test_redis:{%d}"
 
@@ -380,7 +382,7 @@ check_failover(h_t *h)
     w = h_worker(h, "photo_follow", NULL);
 
     /* the worker learns the map and holds a connection to the master */
-    h_follow(h, "rf-1", FOLLOWER, FOLLOWEE, "follow");
+    h_follow(h, RF1, FOLLOWER, FOLLOWEE, "follow");
     want = 1;
     CHECK(h_wait(h, feed_has, &want, 10000),
           "a follow: the photo in the follower's feed");
@@ -395,7 +397,7 @@ check_failover(h_t *h)
     /* the harness was told nothing either */
     (void) photo_redis_failed(&h->redis, NULL);
 
-    h_follow(h, "rf-2", FOLLOWER, FOLLOWEE, "unfollow");
+    h_follow(h, RF2, FOLLOWER, FOLLOWEE, "unfollow");
     want = 0;
     CHECK(h_wait(h, feed_has, &want, 10000)
           && h_wait_drained(h, PHOTO_JOB_FOLLOW, 5000),
@@ -403,8 +405,9 @@ check_failover(h_t *h)
 
     learned = h_log_count(h, w, "photo_follow", "slot map from");
     CHECK(h_log_has(h, w, "photo_follow", "MOVED") && learned >= 2
-          && h_log_has(h, w, "photo_follow", "(photo_follow rf-2, attempt 1)")
-          && !h_log_has(h, w, "photo_follow", "rf-2, attempt 3"),
+          && h_log_has(h, w, "photo_follow",
+                       "(photo_follow " RF2 ", attempt 1)")
+          && !h_log_has(h, w, "photo_follow", RF2 ", attempt 3"),
           "the worker met MOVED once, learned the map again (%d maps), and "
           "the retry was applied", learned);
 

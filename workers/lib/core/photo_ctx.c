@@ -101,6 +101,56 @@ photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
 }
 
 
+photo_job_rc_t
+photo_ctx_pg_begin(photo_ctx_t *ctx, photo_job_t *job)
+{
+    PGresult        *res;
+    photo_job_rc_t   rc;
+
+    res = photo_ctx_pg(ctx, job, "begin", 0, NULL, &rc);
+    PQclear(res);
+
+    return rc;
+}
+
+
+photo_job_rc_t
+photo_ctx_pg_end(photo_ctx_t *ctx, photo_job_t *job, photo_job_rc_t rc)
+{
+    PGresult        *res;
+    photo_job_rc_t   crc;
+
+    if (rc == PHOTO_JOB_DONE) {
+        res = photo_ctx_pg(ctx, job, "commit", 0, NULL, &crc);
+        PQclear(res);
+        return crc;
+    }
+
+    /* a lost connection is not made again for this: the server rolled
+       the transaction back when the session ended */
+    if (ctx->pg != NULL && PQstatus(ctx->pg) == CONNECTION_OK) {
+        PQclear(PQexec(ctx->pg, "rollback"));
+    }
+
+    return rc;
+}
+
+
+photo_job_rc_t
+photo_ctx_pg_lock(photo_ctx_t *ctx, photo_job_t *job, const char *name)
+{
+    PGresult        *res;
+    photo_job_rc_t   rc;
+
+    res = photo_ctx_pg(ctx, job,
+                       "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+                       1, &name, &rc);
+    PQclear(res);
+
+    return rc;
+}
+
+
 /* a failed statement: the data refused (dead), or the server (retry) */
 static photo_job_rc_t
 photo_ctx_pg_failed(photo_ctx_t *ctx, photo_job_t *job, PGresult *res)
@@ -280,6 +330,13 @@ photo_ctx_tombstone(photo_ctx_t *ctx, photo_job_t *job, const char *key)
     }
 
     return PHOTO_JOB_DONE;
+}
+
+
+memcached_st *
+photo_ctx_memcached(photo_ctx_t *ctx, photo_job_t *job)
+{
+    return photo_ctx_mc(ctx, job) == PHOTO_JOB_DONE ? ctx->mc : NULL;
 }
 
 

@@ -55,6 +55,27 @@ PGresult *photo_ctx_pg(photo_ctx_t *ctx, photo_job_t *job, const char *sql,
     int nparams, const char *const *params, photo_job_rc_t *rc);
 
 /*
+ * A transaction: photo_ctx_pg_begin(), its statements, then
+ * photo_ctx_pg_end() with the job's outcome so far, which COMMITs when it
+ * is PHOTO_JOB_DONE (the COMMIT's own failure is then the outcome) and
+ * ROLLBACKs otherwise.  The caller runs nothing after a failed statement
+ * but the end: photo_ctx_pg() connects again when the connection was
+ * lost, and the rest of a transaction must never run without its start.
+ */
+photo_job_rc_t photo_ctx_pg_begin(photo_ctx_t *ctx, photo_job_t *job);
+photo_job_rc_t photo_ctx_pg_end(photo_ctx_t *ctx, photo_job_t *job,
+    photo_job_rc_t rc);
+
+/*
+ * A lock on name held until the transaction ends (pg_advisory_xact_lock
+ * of its hash): the writers of one Redis list that is rebuilt from
+ * Postgres hold it while they change both, so that a rebuild never reads
+ * Postgres before another's change and writes Redis after it.
+ */
+photo_job_rc_t photo_ctx_pg_lock(photo_ctx_t *ctx, photo_job_t *job,
+    const char *name);
+
+/*
  * The Redis connection serving key (photo_redis_key()), or NULL (reason
  * set; the job is to be retried).  A reply that is not the one expected
  * goes through photo_redis_failed(&ctx->redis, r): a MOVED or ASK
@@ -67,6 +88,9 @@ redisContext *photo_ctx_redis_key(photo_ctx_t *ctx, photo_job_t *job,
    effort: a memcached that is away is logged and costs the job ~nothing */
 photo_job_rc_t photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job,
     const char *key, const unsigned char *value, size_t len);
+
+/* the memcached pool, made on first use; NULL (reason set: retry) */
+memcached_st *photo_ctx_memcached(photo_ctx_t *ctx, photo_job_t *job);
 
 /* a deleted photo's tombstone at key (PHOTO_MC_DELETED, for a while), on
    the key's server, and on every other server of the pool best effort */

@@ -62,12 +62,9 @@ ngx_photo_comment_body(ngx_photo_write_t *w)
 static void
 ngx_photo_comment_found(ngx_photo_write_t *w, int64_t owner)
 {
-    int64_t              id;
-    yajl_gen             g;
-    ngx_str_t            text, payload;
-    ngx_http_request_t  *r;
-
-    r = w->request;
+    int64_t     id;
+    yajl_gen    g;
+    ngx_str_t   text;
 
     /* checked in ngx_photo_comment_body() */
     if (ngx_photo_json_string(w, PHOTO_JOB_F_TEXT, 1, 1,
@@ -77,16 +74,12 @@ ngx_photo_comment_found(ngx_photo_write_t *w, int64_t owner)
         return;
     }
 
-    id = ngx_photo_next_id(r);
-    g = ngx_photo_json_gen_alloc(r->pool);
-    if (id == 0 || g == NULL) {
-        ngx_http_finalize_request(r, id ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                                        : ngx_photo_unavailable(r, "ids"));
+    /* the comment's id is the write's */
+    g = ngx_photo_job_begin(w, &id);
+    if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_photo_json_id_pair(g, PHOTO_JOB_F_UNIQUE, id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_ID, id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_USER_ID, w->user_id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_PHOTO_ID, w->target_id);
@@ -94,14 +87,8 @@ ngx_photo_comment_found(ngx_photo_write_t *w, int64_t owner)
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_CREATED_AT,
                     sizeof(PHOTO_JOB_F_CREATED_AT) - 1);
     yajl_gen_integer(g, ngx_time());
-    yajl_gen_map_close(g);
 
-    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_photo_job_submit(w, PHOTO_JOB_COMMENT, id, &payload);
+    ngx_photo_job_end(w, g, PHOTO_JOB_COMMENT, id);
 }
 
 
@@ -116,29 +103,10 @@ ngx_photo_uncomment_handler(ngx_http_request_t *r, int64_t comment_id)
 static void
 ngx_photo_uncomment_body(ngx_photo_write_t *w)
 {
-    u_char              *p;
-    ngx_int_t            rc;
-    const char          *values[1];
-    ngx_http_request_t  *r;
-
-    r = w->request;
-
-    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 1);
-    if (p == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    *ngx_sprintf(p, "%L", w->target_id) = '\0';
-    values[0] = (const char *) p;
-
-    rc = ngx_photo_pg_query(r,
-                            "select c.user_id, p.user_id from comments c"
-                            " left join photos p on p.id = c.photo_id"
-                            " where c.id = $1",
-                            1, values, ngx_photo_uncomment_owners, w);
-
-    ngx_photo_wait_again(r, rc, "postgres");
+    ngx_photo_write_lookup(w, "select c.user_id, p.user_id from comments c"
+                              " left join photos p on p.id = c.photo_id"
+                              " where c.id = $1",
+                           ngx_photo_uncomment_owners);
 }
 
 
@@ -150,7 +118,6 @@ ngx_photo_uncomment_owners(void *data, ngx_photo_result_t *result)
     int64_t              author, poster, id;
     yajl_gen             g;
     PGresult            *res;
-    ngx_str_t            payload;
     ngx_http_request_t  *r;
 
     r = w->request;
@@ -181,27 +148,16 @@ ngx_photo_uncomment_owners(void *data, ngx_photo_result_t *result)
         return;
     }
 
-    id = ngx_photo_next_id(r);
-    g = ngx_photo_json_gen_alloc(r->pool);
-    if (id == 0 || g == NULL) {
-        ngx_http_finalize_request(r, id ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                                        : ngx_photo_unavailable(r, "ids"));
+    g = ngx_photo_job_begin(w, &id);
+    if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_photo_json_id_pair(g, PHOTO_JOB_F_UNIQUE, id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_ID, w->target_id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_USER_ID, w->user_id);
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_DELETE,
                     sizeof(PHOTO_JOB_F_DELETE) - 1);
     yajl_gen_bool(g, 1);
-    yajl_gen_map_close(g);
 
-    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_photo_job_submit(w, PHOTO_JOB_COMMENT, id, &payload);
+    ngx_photo_job_end(w, g, PHOTO_JOB_COMMENT, id);
 }

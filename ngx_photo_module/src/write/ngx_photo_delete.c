@@ -27,26 +27,8 @@ ngx_photo_delete_handler(ngx_http_request_t *r, int64_t photo_id)
 static void
 ngx_photo_delete_body(ngx_photo_write_t *w)
 {
-    u_char              *p;
-    ngx_int_t            rc;
-    const char          *values[1];
-    ngx_http_request_t  *r;
-
-    r = w->request;
-
-    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 1);
-    if (p == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    *ngx_sprintf(p, "%L", w->target_id) = '\0';
-    values[0] = (const char *) p;
-
-    rc = ngx_photo_pg_query(r, "select user_id from photos where id = $1",
-                            1, values, ngx_photo_delete_owner, w);
-
-    ngx_photo_wait_again(r, rc, "postgres");
+    ngx_photo_write_lookup(w, "select user_id from photos where id = $1",
+                           ngx_photo_delete_owner);
 }
 
 

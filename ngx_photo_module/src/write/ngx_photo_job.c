@@ -13,6 +13,7 @@
 #include "ngx_photo_json.h"
 #include "ngx_photo_gearman.h"
 #include "ngx_photo_metrics.h"
+#include "ngx_photo_postgres.h"
 
 
 typedef struct {
@@ -131,6 +132,73 @@ ngx_photo_job_created(void *data, ngx_photo_result_t *res)
                - p;
 
     ngx_photo_write_answer(job->write, NGX_HTTP_ACCEPTED, &body);
+}
+
+
+yajl_gen
+ngx_photo_job_begin(ngx_photo_write_t *w, int64_t *id)
+{
+    yajl_gen             g;
+    ngx_http_request_t  *r;
+
+    r = w->request;
+
+    *id = ngx_photo_next_id(r);
+    g = ngx_photo_json_gen_alloc(r->pool);
+
+    if (*id == 0 || g == NULL) {
+        ngx_http_finalize_request(r, *id ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                         : ngx_photo_unavailable(r, "ids"));
+        return NULL;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_photo_json_id_pair(g, PHOTO_JOB_F_UNIQUE, *id);
+
+    return g;
+}
+
+
+void
+ngx_photo_job_end(ngx_photo_write_t *w, yajl_gen g, const char *function,
+    int64_t id)
+{
+    ngx_str_t  payload;
+
+    yajl_gen_map_close(g);
+
+    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
+        ngx_http_finalize_request(w->request, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_photo_job_submit(w, function, id, &payload);
+}
+
+
+void
+ngx_photo_write_lookup(ngx_photo_write_t *w, const char *sql,
+    ngx_photo_result_pt handler)
+{
+    u_char              *p;
+    ngx_int_t            rc;
+    const char          *values[1];
+    ngx_http_request_t  *r;
+
+    r = w->request;
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 1);
+    if (p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    *ngx_sprintf(p, "%L", w->target_id) = '\0';
+    values[0] = (const char *) p;
+
+    rc = ngx_photo_pg_query(r, sql, 1, values, handler, w);
+
+    ngx_photo_wait_again(r, rc, "postgres");
 }
 
 

@@ -40,67 +40,34 @@ ngx_photo_like_body(ngx_photo_write_t *w)
 static void
 ngx_photo_like_found(ngx_photo_write_t *w, int64_t owner)
 {
-    int64_t              id;
-    yajl_gen             g;
-    ngx_str_t            payload;
-    const char          *action;
-    ngx_http_request_t  *r;
+    int64_t      id;
+    yajl_gen     g;
+    const char  *action;
 
-    r = w->request;
-
-    id = ngx_photo_next_id(r);
-    g = ngx_photo_json_gen_alloc(r->pool);
-    if (id == 0 || g == NULL) {
-        ngx_http_finalize_request(r, id ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                                        : ngx_photo_unavailable(r, "ids"));
+    g = ngx_photo_job_begin(w, &id);
+    if (g == NULL) {
         return;
     }
 
-    action = (r->method == NGX_HTTP_DELETE) ? "unlike" : "like";
+    action = (w->request->method == NGX_HTTP_DELETE) ? "unlike" : "like";
 
-    yajl_gen_map_open(g);
-    ngx_photo_json_id_pair(g, PHOTO_JOB_F_UNIQUE, id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_USER_ID, w->user_id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_PHOTO_ID, w->target_id);
     ngx_photo_json_pair(g, PHOTO_JOB_F_ACTION, (u_char *) action,
                         ngx_strlen(action));
-    yajl_gen_map_close(g);
 
-    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_photo_job_submit(w, PHOTO_JOB_LIKE, id, &payload);
+    ngx_photo_job_end(w, g, PHOTO_JOB_LIKE, id);
 }
 
 
 void
 ngx_photo_photo_exists(ngx_photo_write_t *w, ngx_photo_found_pt found)
 {
-    u_char              *p;
-    ngx_int_t            rc;
-    const char          *values[1];
-    ngx_http_request_t  *r;
-
-    r = w->request;
-
-    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 1);
-    if (p == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    *ngx_sprintf(p, "%L", w->target_id) = '\0';
-    values[0] = (const char *) p;
-
     /* the endpoint's own data is not needed past this point */
     w->data = (void *) found;
 
-    rc = ngx_photo_pg_query(r, "select user_id from photos where id = $1",
-                            1, values, ngx_photo_photo_owner, w);
-
-    ngx_photo_wait_again(r, rc, "postgres");
+    ngx_photo_write_lookup(w, "select user_id from photos where id = $1",
+                           ngx_photo_photo_owner);
 }
 
 

@@ -25,13 +25,9 @@ ngx_photo_follow_handler(ngx_http_request_t *r, int64_t followee)
 static void
 ngx_photo_follow_body(ngx_photo_write_t *w)
 {
-    int64_t              id;
-    yajl_gen             g;
-    ngx_str_t            payload;
-    const char          *action;
-    ngx_http_request_t  *r;
-
-    r = w->request;
+    int64_t      id;
+    yajl_gen     g;
+    const char  *action;
 
     if (w->target_id == w->user_id) {
         ngx_photo_write_fail(w, NGX_HTTP_BAD_REQUEST, "invalid_id",
@@ -39,30 +35,19 @@ ngx_photo_follow_body(ngx_photo_write_t *w)
         return;
     }
 
-    id = ngx_photo_next_id(r);
-    g = ngx_photo_json_gen_alloc(r->pool);
-    if (id == 0 || g == NULL) {
-        ngx_http_finalize_request(r, id ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                                        : ngx_photo_unavailable(r, "ids"));
+    g = ngx_photo_job_begin(w, &id);
+    if (g == NULL) {
         return;
     }
 
-    action = (r->method == NGX_HTTP_DELETE) ? "unfollow" : "follow";
+    action = (w->request->method == NGX_HTTP_DELETE) ? "unfollow" : "follow";
 
-    yajl_gen_map_open(g);
-    ngx_photo_json_id_pair(g, PHOTO_JOB_F_UNIQUE, id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_FOLLOWER, w->user_id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_FOLLOWEE, w->target_id);
     ngx_photo_json_pair(g, PHOTO_JOB_F_ACTION, (u_char *) action,
                         ngx_strlen(action));
-    yajl_gen_map_close(g);
 
-    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_photo_job_submit(w, PHOTO_JOB_FOLLOW, id, &payload);
+    ngx_photo_job_end(w, g, PHOTO_JOB_FOLLOW, id);
 }
 
 
@@ -77,12 +62,9 @@ ngx_photo_device_handler(ngx_http_request_t *r)
 static void
 ngx_photo_device_body(ngx_photo_write_t *w)
 {
-    int64_t              id;
-    yajl_gen             g;
-    ngx_str_t            platform, token, payload;
-    ngx_http_request_t  *r;
-
-    r = w->request;
+    int64_t     id;
+    yajl_gen    g;
+    ngx_str_t   platform, token;
 
     if (ngx_photo_json_string(w, PHOTO_JOB_F_PLATFORM, 1, 1, 16, &platform)
         != NGX_OK
@@ -101,25 +83,14 @@ ngx_photo_device_body(ngx_photo_write_t *w)
         return;
     }
 
-    id = ngx_photo_next_id(r);
-    g = ngx_photo_json_gen_alloc(r->pool);
-    if (id == 0 || g == NULL) {
-        ngx_http_finalize_request(r, id ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                                        : ngx_photo_unavailable(r, "ids"));
+    g = ngx_photo_job_begin(w, &id);
+    if (g == NULL) {
         return;
     }
 
-    yajl_gen_map_open(g);
-    ngx_photo_json_id_pair(g, PHOTO_JOB_F_UNIQUE, id);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_USER_ID, w->user_id);
     ngx_photo_json_pair(g, PHOTO_JOB_F_PLATFORM, platform.data, platform.len);
     ngx_photo_json_pair(g, PHOTO_JOB_F_TOKEN, token.data, token.len);
-    yajl_gen_map_close(g);
 
-    if (ngx_photo_json_take(g, &payload) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_photo_job_submit(w, PHOTO_JOB_DEVICE, id, &payload);
+    ngx_photo_job_end(w, g, PHOTO_JOB_DEVICE, id);
 }

@@ -26,9 +26,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "ngx_http_photo_module.h"
+#include "ngx_photo_backend.h"
 #include "photo_contract.h"
 
 
@@ -150,6 +152,20 @@ ngx_int_t ngx_photo_json_number(ngx_photo_write_t *w, const char *name,
 /* ngx_photo_job.c: submit; the answer is 202 {"id","status":"queued"} */
 void ngx_photo_job_submit(ngx_photo_write_t *w, const char *function,
     int64_t id, ngx_str_t *payload);
+
+/*
+ * A background write's payload: ngx_photo_job_begin gives the write its id
+ * (its gearman unique key) and a generator with the map open and "unique"
+ * in it, or NULL with the request answered (503 without an id shard);
+ * ngx_photo_job_end closes the map and submits it as function.
+ */
+yajl_gen ngx_photo_job_begin(ngx_photo_write_t *w, int64_t *id);
+void ngx_photo_job_end(ngx_photo_write_t *w, yajl_gen g,
+    const char *function, int64_t id);
+
+/* Postgres asked sql with the write's target id as $1: handler(w, ...) */
+void ngx_photo_write_lookup(ngx_photo_write_t *w, const char *sql,
+    ngx_photo_result_pt handler);
 void ngx_photo_write_answer(ngx_photo_write_t *w, ngx_uint_t status,
     ngx_str_t *json);
 

@@ -378,6 +378,31 @@
  * try again; the last write is made from counts read after every commit.
  * An absent object is added, a tombstone left alone.
  *
+ * photo_link (background, from nginx's PUT / DELETE /v1/me/links/<service>):
+ *   {"unique":"<request id>","user_id":"…","service":"twitter"|"facebook",
+ *    "action":"link","secret":"<sealed>"}  or  {…,"action":"unlink"}
+ *   -> the linked_accounts row set, or for an unlink its secret emptied
+ *      (''), either only when the job's request id is newer than the row's
+ *      link_id: an older job replayed late changes nothing.  The secret is
+ *      sealed by nginx
+ *      (photo_secret.h, associated data "<user id>:<service>"); its
+ *      plaintext is the JSON the client sent: twitter {"token",
+ *      "token_secret"} (the user's OAuth 1.0a access token), facebook
+ *      {"page_id","access_token"}.  Handled by the share worker.
+ *
+ * photo_share (background, from nginx's POST /v1/photos/{id}/share, once it
+ * saw the photo is the user's own):
+ *   {"unique":"<request id>","user_id":"…","photo_id":"…",
+ *    "to":["twitter","facebook"]}
+ *   -> for each service the user linked, the photo's caption and URL posted
+ *      to it: Twitter's v2 POST /2/tweets signed with OAuth 1.0a (liboauth,
+ *      the app's consumer key and the user's token), Facebook's Graph API
+ *      POST /{page_id}/photos (url, caption, the user's token).  A shares
+ *      row per (share, service) done, so that a replay posts nothing twice;
+ *      a rate limit (429) is retried after its Retry-After; an expired or
+ *      revoked token leaves that service out, logged (the link is kept:
+ *      the user links again).
+ *
  * photo_health (background, from nginx's GET /health): "{}", unique
  *   PHOTO_HEALTH_UNIQUE.  Shows that gearmand stores jobs in its
  *   persistent queue; the persist worker completes it and does nothing
@@ -404,6 +429,8 @@
 #define PHOTO_JOB_LIKE           "photo_like"
 #define PHOTO_JOB_COMMENT        "photo_comment"
 #define PHOTO_JOB_SOCIAL_PURGE   "photo_social_purge"
+#define PHOTO_JOB_LINK           "photo_link"
+#define PHOTO_JOB_SHARE          "photo_share"
 #define PHOTO_HEALTH_UNIQUE      "health"
 
 #define PHOTO_JOB_F_UNIQUE       "unique"
@@ -431,6 +458,13 @@
 #define PHOTO_JOB_F_DELETE       "delete"
 #define PHOTO_JOB_F_RETRY_AFTER  "retry_after"     /* photo_signin */
 #define PHOTO_JOB_F_TEXT         "text"            /* photo_comment */
+#define PHOTO_JOB_F_SERVICE      "service"         /* photo_link */
+#define PHOTO_JOB_F_SECRET       "secret"
+#define PHOTO_JOB_F_TO           "to"              /* photo_share */
+
+/* the services a user links and shares to (photo_link, photo_share) */
+#define PHOTO_SERVICE_TWITTER    "twitter"
+#define PHOTO_SERVICE_FACEBOOK   "facebook"
 
 /* the "error" of photo_signup and photo_signin */
 #define PHOTO_AUTH_E_TAKEN       "taken"

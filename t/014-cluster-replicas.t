@@ -1,6 +1,7 @@
 # photo_redis_read_replicas: with a Redis Cluster, feed reads go to the
-# replicas (their ZREVRANGEBYLEX count grows, the masters' does not); off
-# (the default), to the masters.  Run by scripts/test against the stack's
+# replicas (their ZREVRANGEBYLEX count grows, the masters' does not: two a
+# page, the page and the reader's likes); off (the default), to the
+# masters.  Run by scripts/test against the stack's
 # cluster (TEST_NGINX_REDIS_CLUSTER); skipped on a single Redis.
 use lib 't/lib';
 use Test::Nginx::Socket;
@@ -45,10 +46,10 @@ no_root_location();
 run_tests();
 
 calls();
-is_deeply([$Calls[1][0] - $Calls[0][0], $Calls[1][1] - $Calls[0][1]], [0, 4],
-          "photo_redis_read_replicas on: the 4 pages read from replicas");
-is_deeply([$Calls[2][0] - $Calls[1][0], $Calls[2][1] - $Calls[1][1]], [4, 0],
-          "off: the 4 pages read from the masters");
+is_deeply([$Calls[1][0] - $Calls[0][0], $Calls[1][1] - $Calls[0][1]], [0, 8],
+          "photo_redis_read_replicas on: the 4 pages (and likes) read from replicas");
+is_deeply([$Calls[2][0] - $Calls[1][0], $Calls[2][1] - $Calls[1][1]], [8, 0],
+          "off: the 4 pages (and likes) read from the masters");
 
 __DATA__
 

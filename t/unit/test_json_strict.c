@@ -97,6 +97,10 @@ static const t_case_t  t_cases[] = {
       T_NAME("a"), "over U+10FFFF is not UTF-8" },
     { "{\"a\":\"\xe0\x80\xaf\"}", 0, NGX_PHOTO_STRICT_UTF8, 0, T_NAME("a"),
       "an overlong 3-byte form is not UTF-8" },
+    { "{\"a\":\"\xc3\"}", 0, NGX_PHOTO_STRICT_UTF8, 0, T_NAME("a"),
+      "a cut UTF-8 sequence is not UTF-8, named (yajl's lexer would stop)" },
+    { "{\"a\":\"caf\xe9\"}", 0, NGX_PHOTO_STRICT_UTF8, 0, T_NAME("a"),
+      "a Latin-1 byte is not UTF-8, named" },
 
     /* duplicates */
     { "{\"caption\":\"a\",\"caption\":\"b\"}", 0,
@@ -120,8 +124,6 @@ static const t_case_t  t_cases[] = {
       "trailing garbage" },
     { "{\"a\":/* \\ud800 */1}", 0, NGX_PHOTO_STRICT_INVALID, 0, T_NONAME,
       "a comment" },
-    { "{\"a\":\"\xc3\"}", 0, NGX_PHOTO_STRICT_INVALID, 0, T_NONAME,
-      "a cut UTF-8 sequence" },
     { "{\"a\":1}\"x", 0, NGX_PHOTO_STRICT_INVALID, 0, T_NONAME,
       "an unterminated string after the object" },
     { "{} {}", 0, NGX_PHOTO_STRICT_INVALID, 0, T_NONAME, "two objects" },

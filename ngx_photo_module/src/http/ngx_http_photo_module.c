@@ -13,6 +13,7 @@
 #include "ngx_photo_write.h"
 #include "ngx_photo_gearman.h"
 #include "ngx_photo_memcached.h"
+#include "photo_secret.h"
 #include "ngx_photo_postgres.h"
 #include "ngx_photo_redis.h"
 
@@ -24,6 +25,8 @@
 static ngx_int_t ngx_http_photo_handler(ngx_http_request_t *r);
 
 static char *ngx_http_photo_object_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_photo_link_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_photo_media_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -129,6 +132,13 @@ static ngx_command_t  ngx_http_photo_commands[] = {
     { ngx_string("photo_media_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_photo_media_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("photo_link_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_photo_link_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -268,7 +278,7 @@ ngx_http_photo_handler(ngx_http_request_t *r)
 
     /* writes: a malformed Idempotency-Key is refused before anything */
 
-    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))
+    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE))
         && ngx_photo_idem_key(r, &key) != NGX_OK)
     {
         return ngx_photo_json_error(r, NGX_HTTP_BAD_REQUEST,
@@ -353,6 +363,18 @@ ngx_http_photo_handler(ngx_http_request_t *r)
             ngx_photo_metrics_request(r, NGX_PHOTO_EP_LIKE);
             return ngx_photo_like_handler(r, id);
 
+        } else if ((size_t) (end - slash) == sizeof("/share") - 1
+                   && ngx_strncmp(slash, "/share", sizeof("/share") - 1) == 0
+                   && r->method == NGX_HTTP_POST)
+        {
+            if (ngx_photo_parse_id(p, slash - p, &id) != NGX_OK) {
+                what = "photo";
+                goto invalid_id;
+            }
+
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_SHARE);
+            return ngx_photo_share_handler(r, id);
+
         } else if ((size_t) (end - slash) == sizeof("/comments") - 1
                    && ngx_strncmp(slash, "/comments",
                                   sizeof("/comments") - 1) == 0
@@ -379,6 +401,16 @@ ngx_http_photo_handler(ngx_http_request_t *r)
         }
 
         p -= sizeof("/v1/photos/") - 1;
+    }
+
+    if ((r->method & (NGX_HTTP_PUT|NGX_HTTP_DELETE))
+        && ngx_photo_path_starts("/v1/me/links/"))
+    {
+        key.data = p + sizeof("/v1/me/links/") - 1;
+        key.len = end - key.data;
+
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_LINK);
+        return ngx_photo_link_handler(r, &key);
     }
 
     if ((r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))
@@ -630,6 +662,7 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->media_max, prev->media_max,
                               10 * 1024 * 1024);
     ngx_conf_merge_str_value(conf->media_key, prev->media_key, "");
+    ngx_conf_merge_str_value(conf->link_key, prev->link_key, "");
     ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
     ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
                              NULL);
@@ -700,6 +733,47 @@ ngx_http_photo_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_photo_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * photo_link_key_file path: linked accounts' credentials are sealed with
+ * the SHA-256 of its bytes (contract/photo_secret.h), as the share worker
+ * opens them; read now, so that nginx -t says when it cannot be.
+ */
+
+static char *
+ngx_http_photo_link_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_photo_loc_conf_t *plcf = conf;
+
+    ngx_str_t  *value, name;
+
+    if (plcf->link_key.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    plcf->link_key.data = ngx_pnalloc(cf->pool, PHOTO_SECRET_KEY_LEN);
+    if (plcf->link_key.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (photo_secret_key((char *) name.data, plcf->link_key.data) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\" cannot be read, or is empty", name.data);
+        return NGX_CONF_ERROR;
+    }
+
+    plcf->link_key.len = PHOTO_SECRET_KEY_LEN;
 
     return NGX_CONF_OK;
 }

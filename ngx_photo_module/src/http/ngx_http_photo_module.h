@@ -56,6 +56,8 @@ typedef struct {
     ngx_str_t                   media_url;  /* served as, */
     size_t                      media_max;  /* at most, */
     ngx_str_t                   media_key;  /* names keyed with */
+    ngx_str_t                   link_key;   /* linked accounts sealed with
+                                               (PHOTO_SECRET_KEY_LEN) */
     ngx_array_t                *trusted;    /* of ngx_cidr_t: proxies whose
                                                X-Forwarded-Proto counts */
     ngx_array_t                *allowed_origins;  /* of ngx_str_t: other

@@ -46,6 +46,8 @@ typedef enum {
     NGX_PHOTO_EP_COMMENT,       /* a comment made or deleted */
     NGX_PHOTO_EP_COMMENTS,      /* a photo's comments read */
     NGX_PHOTO_EP_ACTIVITY,
+    NGX_PHOTO_EP_LINK,          /* an account linked or unlinked */
+    NGX_PHOTO_EP_SHARE,
     NGX_PHOTO_EP_N
 } ngx_photo_endpoint_e;
 

@@ -636,8 +636,10 @@ ngx_photo_idem_answer(ngx_http_request_t *r, ngx_uint_t status,
     ngx_photo_idem_t   *idem;
     ngx_photo_write_t  *w;
 
-    /* writes are POST or DELETE; reads keep another context */
-    if (r != r->main || !(r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))) {
+    /* writes are POST, PUT or DELETE; reads keep another context */
+    if (r != r->main
+        || !(r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE)))
+    {
         return NGX_DECLINED;
     }
 

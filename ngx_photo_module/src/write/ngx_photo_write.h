@@ -12,6 +12,7 @@
  *   ngx_photo_social.c    follow / unfollow, device tokens
  *   ngx_photo_like.c      like / unlike a photo
  *   ngx_photo_comment.c   a comment made, a comment deleted
+ *   ngx_photo_share.c     accounts linked, photos shared to them
  *   ngx_photo_job.c       a job's JSON payload, submitted to gearmand; the
  *                         steps every write takes before its endpoint
  *   ngx_photo_idempotency.c   Idempotency-Key: a retry gets the first answer
@@ -182,6 +183,8 @@ ngx_int_t ngx_photo_like_handler(ngx_http_request_t *r, int64_t photo_id);
 ngx_int_t ngx_photo_comment_handler(ngx_http_request_t *r, int64_t photo_id);
 ngx_int_t ngx_photo_uncomment_handler(ngx_http_request_t *r,
     int64_t comment_id);
+ngx_int_t ngx_photo_link_handler(ngx_http_request_t *r, ngx_str_t *service);
+ngx_int_t ngx_photo_share_handler(ngx_http_request_t *r, int64_t photo_id);
 
 /*
  * ngx_photo_like.c: found(w, owner) once Postgres says the photo w->target_id

@@ -382,8 +382,8 @@ ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids)
 
 
 /*
- * GET session, ZSCORE marker, [the reader's likes: ZSCORE marker,
- * ZREVRANGEBYLEX window,] ZREVRANGEBYLEX page: one round trip
+ * GET session, ZSCORE marker, [the reader's likes: ZREVRANGEBYLEX window,]
+ * ZREVRANGEBYLEX page: one round trip
  */
 static ngx_int_t
 ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
@@ -391,8 +391,8 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     u_char                 *key;
     int64_t                 reader;
     ngx_uint_t              n;
-    ngx_str_t              *prefix, limit;
-    ngx_photo_redis_cmd_t   cmds[5];
+    ngx_str_t              *prefix;
+    ngx_photo_redis_cmd_t   cmds[4];
 
     prefix = &ngx_photo_feed_prefix[feed->read.kind];
 
@@ -446,19 +446,16 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     }
 
     if (reader) {
-        /* as many liked ids as the page has ids */
-        limit.data = (u_char *) feed->argv[8];
-        limit.len = feed->argvlen[8];
-
+        /* as many liked ids as the page asks for ids */
         if (ngx_photo_liked_cmds(&feed->read, reader,
                                  (u_char *) feed->argv[7], feed->argvlen[7],
-                                 &limit, &cmds[n])
+                                 feed->read.count + 1, &cmds[n])
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        n += 2;
+        n++;
     }
 
     cmds[n].argc = 7;
@@ -520,8 +517,8 @@ ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res)
     }
 
     if (res->index < feed->page) {
-        /* the reader's likes: ZSCORE marker, ZREVRANGEBYLEX window */
-        ngx_photo_liked_reply(rd, res->index - 2, reply);
+        /* the reader's likes: ZREVRANGEBYLEX window */
+        ngx_photo_liked_reply(rd, reply);
         return;
     }
 

@@ -4,8 +4,8 @@
  * in the reader's likes:{uid} (photo_contract.h).
  *
  * A feed read asks for it in its own round trip: the reader's newest liked
- * ids up to the page's max_id, as many as the page's ids, beside the page,
- * both in the reader's slot (for a reader who likes one photo in ten, the
+ * ids up to the page's max_id, as many as the page asks for, beside the
+ * page, both in the reader's slot (for a reader who likes one photo in ten, the
  * window reaches ten pages back; a larger one cost Redis, which shares the
  * machine with nginx, a measurable part of the feed's rate).  When that
  * window reaches past the page's oldest photo, or holds every liked id
@@ -50,82 +50,84 @@ static ngx_str_t  ngx_photo_liked_store_script = ngx_string(
 
 ngx_int_t
 ngx_photo_liked_cmds(ngx_photo_read_t *rd, int64_t reader, u_char *max,
-    size_t maxlen, ngx_str_t *limit, ngx_photo_redis_cmd_t *cmds)
+    size_t maxlen, ngx_uint_t limit, ngx_photo_redis_cmd_t *cmd)
 {
     u_char      *p;
     size_t      *len;
     const char **argv;
 
-    argv = ngx_palloc(rd->request->pool, 10 * sizeof(char *));
-    len = ngx_palloc(rd->request->pool, 10 * sizeof(size_t));
-    p = ngx_pnalloc(rd->request->pool, PHOTO_KEY_MAX);
+    argv = ngx_palloc(rd->request->pool, 7 * sizeof(char *));
+    len = ngx_palloc(rd->request->pool, 7 * sizeof(size_t));
+    p = ngx_pnalloc(rd->request->pool, PHOTO_KEY_MAX + NGX_INT_T_LEN);
 
     if (argv == NULL || len == NULL || p == NULL) {
         return NGX_ERROR;
     }
 
-    /* ZSCORE likes:{reader} marker */
-    argv[0] = "ZSCORE";
-    len[0] = 6;
+    /*
+     * ZREVRANGEBYLEX likes:{reader} max - LIMIT 0 limit+1: down to the
+     * marker, which says the list is complete, when fewer than limit liked
+     * ids come before it.  One command, not a ZSCORE of the marker too:
+     * a likes list is only ever written with its marker (the worker's
+     * script, ngx_photo_liked_store()), so one that has members has it.
+     */
+    argv[0] = "ZREVRANGEBYLEX";
+    len[0] = 14;
     argv[1] = (char *) p;
     len[1] = photo_key_list((char *) p, PHOTO_KEY_MAX, PHOTO_REDIS_LIKES,
                             reader);
-    argv[2] = PHOTO_LIST_COMPLETE;
-    len[2] = sizeof(PHOTO_LIST_COMPLETE) - 1;
+    p += len[1];
+    argv[2] = (char *) max;
+    len[2] = maxlen;
+    argv[3] = "-";
+    len[3] = 1;
+    argv[4] = "LIMIT";
+    len[4] = 5;
+    argv[5] = "0";
+    len[5] = 1;
+    argv[6] = (char *) p;
+    len[6] = ngx_sprintf(p, "%ui", limit + 1) - p;
 
-    /* ZREVRANGEBYLEX likes:{reader} max (marker LIMIT 0 limit */
-    argv[3] = "ZREVRANGEBYLEX";
-    len[3] = 14;
-    argv[4] = argv[1];
-    len[4] = len[1];
-    argv[5] = (char *) max;
-    len[5] = maxlen;
-    argv[6] = "(" PHOTO_LIST_COMPLETE;
-    len[6] = sizeof(PHOTO_LIST_COMPLETE);
-    argv[7] = "LIMIT";
-    len[7] = 5;
-    argv[8] = "0";
-    len[8] = 1;
-    argv[9] = (char *) limit->data;
-    len[9] = limit->len;
-
-    cmds[0].argc = 3;
-    cmds[0].argv = argv;
-    cmds[0].argvlen = len;
-    cmds[1].argc = 7;
-    cmds[1].argv = &argv[3];
-    cmds[1].argvlen = &len[3];
+    cmd->argc = 7;
+    cmd->argv = argv;
+    cmd->argvlen = len;
 
     rd->liked_reader = reader;
-    rd->window_limit = ngx_atoi(limit->data, limit->len);
+    rd->window_limit = limit;
 
     return NGX_OK;
 }
 
 
 void
-ngx_photo_liked_reply(ngx_photo_read_t *rd, ngx_uint_t which,
-    redisReply *reply)
+ngx_photo_liked_reply(ngx_photo_read_t *rd, redisReply *reply)
 {
-    ngx_uint_t   i;
+    ngx_uint_t   i, n;
     redisReply  *e;
 
-    if (which == 0) {
-        rd->likes_complete = (reply->type == REDIS_REPLY_STRING);
-        return;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        return;                 /* none (not in Redis): asked again */
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        return;                 /* asked again after the page */
+    n = reply->elements;
+    e = reply->element[n - 1];
+
+    if (e->type == REDIS_REPLY_STRING
+        && e->len == sizeof(PHOTO_LIST_COMPLETE) - 1
+        && ngx_strncmp(e->str, PHOTO_LIST_COMPLETE, e->len) == 0)
+    {
+        n--;                    /* the marker: every liked id came */
+
+    } else {
+        rd->window_full = 1;
     }
 
-    rd->window = ngx_palloc(rd->request->pool,
-                            (reply->elements + 1) * sizeof(int64_t));
+    rd->window = ngx_palloc(rd->request->pool, (n + 1) * sizeof(int64_t));
     if (rd->window == NULL) {
         return;
     }
 
-    for (i = 0; i < reply->elements; i++) {
+    for (i = 0; i < n; i++) {
         e = reply->element[i];
 
         if (e->type != REDIS_REPLY_STRING
@@ -140,7 +142,7 @@ ngx_photo_liked_reply(ngx_photo_read_t *rd, ngx_uint_t which,
         rd->nwindow++;
     }
 
-    rd->window_full = (reply->elements >= (size_t) rd->window_limit);
+    rd->likes_complete = 1;
 }
 
 

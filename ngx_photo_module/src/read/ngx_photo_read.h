@@ -62,8 +62,8 @@ typedef struct {
     int64_t                    *window;     /* its newest liked ids up to
                                                max_id, newest first */
     ngx_uint_t                  nwindow;
-    ngx_int_t                   window_limit;   /* asked for at most */
-    unsigned                    window_full:1;  /* as many came */
+    ngx_uint_t                  window_limit;   /* asked for */
+    unsigned                    window_full:1;  /* more are there */
     unsigned                    likes_complete:1;
     unsigned                    liked_done:1;
 } ngx_photo_read_t;
@@ -89,16 +89,14 @@ ngx_int_t ngx_photo_parse_page(ngx_http_request_t *r, ngx_photo_read_t *rd,
 void ngx_photo_hydrate(ngx_photo_read_t *rd);
 
 /*
- * ngx_photo_liked.c.  ngx_photo_liked_cmds: the two commands that ask for
- * the reader's liked window up to max (a ZREVRANGEBYLEX bound), at most
- * limit ids, to send with a page; ngx_photo_liked_reply: their replies
- * (which: 0, 1);
- * ngx_photo_liked: rd->liked for the page, then ngx_photo_hydrate().
+ * ngx_photo_liked.c.  ngx_photo_liked_cmds: the command that asks for the
+ * reader's liked window up to max (a ZREVRANGEBYLEX bound), limit ids, to
+ * send with a page; ngx_photo_liked_reply: its reply; ngx_photo_liked:
+ * rd->liked for the page, then ngx_photo_hydrate().
  */
 ngx_int_t ngx_photo_liked_cmds(ngx_photo_read_t *rd, int64_t reader,
-    u_char *max, size_t maxlen, ngx_str_t *limit, ngx_photo_redis_cmd_t *cmds);
-void ngx_photo_liked_reply(ngx_photo_read_t *rd, ngx_uint_t which,
-    redisReply *reply);
+    u_char *max, size_t maxlen, ngx_uint_t limit, ngx_photo_redis_cmd_t *cmd);
+void ngx_photo_liked_reply(ngx_photo_read_t *rd, redisReply *reply);
 void ngx_photo_liked(ngx_photo_read_t *rd);
 
 

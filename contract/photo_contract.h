@@ -118,9 +118,11 @@
  * (PHOTO_ID_MAX_DIGITS padded digits, score 0, lexical = id order), with
  * the completeness marker PHOTO_LIST_COMPLETE; not capped.  A feed read
  * asks for it in the same round trip as the page (it shares the reader's
- * hash tag): the newest liked ids up to the page's max_id, as many as the
- * page asks for (its count + 1); they answer "liked" for every photo of
- * the page when fewer came back or the oldest is older than the page's oldest,
+ * hash tag): the newest liked ids up to the page's max_id, half as many
+ * as the page has photos, down to the marker (one command: a likes list
+ * is only ever written with its marker); they answer "liked" for every
+ * photo of the page when the marker came or the oldest is older than the
+ * page's oldest,
  * else the page's ids are asked for one by one (ZMSCORE) after.  Without
  * its marker (evicted, never built) the module reads the user's liked ids
  * from Postgres, answers from them, and stores them back with the marker

@@ -446,10 +446,11 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     }
 
     if (reader) {
-        /* as many liked ids as the page asks for ids */
+        /* half as many liked ids as the page has photos: enough for a
+           reader who likes up to one photo in two of the feed */
         if (ngx_photo_liked_cmds(&feed->read, reader,
                                  (u_char *) feed->argv[7], feed->argvlen[7],
-                                 feed->read.count + 1, &cmds[n])
+                                 feed->read.count / 2 + 1, &cmds[n])
             != NGX_OK)
         {
             return NGX_ERROR;

@@ -4,10 +4,11 @@
  * in the reader's likes:{uid} (photo_contract.h).
  *
  * A feed read asks for it in its own round trip: the reader's newest liked
- * ids up to the page's max_id, as many as the page asks for, beside the
- * page, both in the reader's slot (for a reader who likes one photo in ten, the
- * window reaches ten pages back; a larger one cost Redis, which shares the
- * machine with nginx, a measurable part of the feed's rate).  When that
+ * ids up to the page's max_id, half as many as the page has photos, beside
+ * the page, both in the reader's slot (for a reader who likes one photo in
+ * ten, the window reaches five pages back; a larger one cost the feed a
+ * measurable part of its rate: Redis shares the machine with nginx, and
+ * each id is a reply to parse).  When that
  * window reaches past the page's oldest photo, or holds every liked id
  * there is, it answers for the whole page.  Otherwise (a reader who liked many photos newer than
  * the page's oldest, a read whose reader was not known before Redis

@@ -128,7 +128,7 @@ ngx_photo_hydrate(ngx_photo_read_t *rd)
 
     rd->items = ngx_pcalloc(r->pool,
                             rd->nitems * sizeof(ngx_photo_mc_item_t));
-    rd->item_ids = ngx_pnalloc(r->pool, rd->nitems * sizeof(ngx_uint_t));
+    rd->item_ids = ngx_palloc(r->pool, rd->nitems * sizeof(ngx_uint_t));
     p = ngx_pnalloc(r->pool, rd->nitems * (sizeof(PHOTO_MC_PHOTO) - 1
                                            + NGX_INT64_LEN));
 

@@ -242,6 +242,40 @@ check_metrics(void)
 }
 
 
+/* the share worker's: the services' addresses by default, and --config */
+static void
+check_share(void)
+{
+    char            err[512];
+    photo_config_t  cf;
+
+    photo_config_defaults(&cf);
+    CHECK(strcmp(cf.twitter_url, "https://api.twitter.com") == 0
+          && strcmp(cf.facebook_url, "https://graph.facebook.com/v19.0") == 0
+          && cf.link_key_file[0] == '\0' && cf.public_url[0] == '\0'
+          && cf.twitter_consumer_key[0] == '\0'
+          && cf.share_ca_file[0] == '\0',
+          "by default Twitter's and Facebook's own addresses, no key");
+
+    CHECK(load(&cf, "PHOTO_LINK_KEY_FILE=/run/share/link.key\n"
+               "PHOTO_PUBLIC_URL=https://photos.example\n"
+               "PHOTO_TWITTER_URL=https://127.0.0.1:18445\n"
+               "PHOTO_TWITTER_CONSUMER_KEY=ck\n"
+               "PHOTO_TWITTER_CONSUMER_SECRET=cs\n"
+               "PHOTO_FACEBOOK_URL=https://127.0.0.1:18446/v19.0\n"
+               "PHOTO_SHARE_CA_FILE=/run/share/keys/ca.crt\n",
+               err, sizeof(err)) == 0
+          && strcmp(cf.link_key_file, "/run/share/link.key") == 0
+          && strcmp(cf.public_url, "https://photos.example") == 0
+          && strcmp(cf.twitter_url, "https://127.0.0.1:18445") == 0
+          && strcmp(cf.twitter_consumer_key, "ck") == 0
+          && strcmp(cf.twitter_consumer_secret, "cs") == 0
+          && strcmp(cf.facebook_url, "https://127.0.0.1:18446/v19.0") == 0
+          && strcmp(cf.share_ca_file, "/run/share/keys/ca.crt") == 0,
+          "the share settings from --config");
+}
+
+
 int
 main(void)
 {
@@ -305,6 +339,7 @@ main(void)
     check_redis_cluster();
     check_pool_names();
     check_metrics();
+    check_share();
 
     return CHECK_DONE();
 }

@@ -68,6 +68,15 @@ static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_FCM_URL", photo_cf_field(PHOTO_CF_STR, fcm_url) },
     { "PHOTO_FCM_KEY_FILE", photo_cf_field(PHOTO_CF_STR, fcm_key_file) },
     { "PHOTO_FCM_CA_FILE", photo_cf_field(PHOTO_CF_STR, fcm_ca_file) },
+    { "PHOTO_LINK_KEY_FILE", photo_cf_field(PHOTO_CF_STR, link_key_file) },
+    { "PHOTO_PUBLIC_URL", photo_cf_field(PHOTO_CF_STR, public_url) },
+    { "PHOTO_TWITTER_URL", photo_cf_field(PHOTO_CF_STR, twitter_url) },
+    { "PHOTO_TWITTER_CONSUMER_KEY",
+      photo_cf_field(PHOTO_CF_STR, twitter_consumer_key) },
+    { "PHOTO_TWITTER_CONSUMER_SECRET",
+      photo_cf_field(PHOTO_CF_STR, twitter_consumer_secret) },
+    { "PHOTO_FACEBOOK_URL", photo_cf_field(PHOTO_CF_STR, facebook_url) },
+    { "PHOTO_SHARE_CA_FILE", photo_cf_field(PHOTO_CF_STR, share_ca_file) },
     { NULL, PHOTO_CF_STR, 0, 0 }
 };
 
@@ -82,6 +91,10 @@ photo_config_defaults(photo_config_t *cf)
     snprintf(cf->pg_db, sizeof(cf->pg_db), "photo");
     snprintf(cf->memcached_ports, sizeof(cf->memcached_ports), "11211");
     snprintf(cf->metrics_host, sizeof(cf->metrics_host), "127.0.0.1");
+    snprintf(cf->twitter_url, sizeof(cf->twitter_url),
+             "https://api.twitter.com");
+    snprintf(cf->facebook_url, sizeof(cf->facebook_url),
+             "https://graph.facebook.com/v19.0");
     cf->pg_port = 5432;
     cf->redis_port = 6379;
     cf->gearman_port = 4730;

@@ -95,6 +95,22 @@ typedef struct {
     char               fcm_url[PHOTO_CONFIG_STR];        /* PHOTO_FCM_URL */
     char               fcm_key_file[PHOTO_CONFIG_STR];   /* PHOTO_FCM_KEY_FILE */
     char               fcm_ca_file[PHOTO_CONFIG_STR];    /* PHOTO_FCM_CA_FILE */
+
+    /* sharing to Twitter and Facebook (photo_share) */
+    char               link_key_file[PHOTO_CONFIG_STR];  /* PHOTO_LINK_KEY_FILE:
+                                                            nginx's
+                                                            photo_link_key_file
+                                                            (photo_secret.h) */
+    char               public_url[PHOTO_CONFIG_STR];     /* PHOTO_PUBLIC_URL:
+                                                            + image_url = the
+                                                            photo's address */
+    char               twitter_url[PHOTO_CONFIG_STR];    /* PHOTO_TWITTER_URL */
+    char               twitter_consumer_key[PHOTO_CONFIG_STR];
+                                               /* PHOTO_TWITTER_CONSUMER_KEY */
+    char               twitter_consumer_secret[PHOTO_CONFIG_STR];
+                                            /* PHOTO_TWITTER_CONSUMER_SECRET */
+    char               facebook_url[PHOTO_CONFIG_STR];   /* PHOTO_FACEBOOK_URL */
+    char               share_ca_file[PHOTO_CONFIG_STR];  /* PHOTO_SHARE_CA_FILE */
 } photo_config_t;
 
 void photo_config_defaults(photo_config_t *cf);

@@ -39,7 +39,8 @@ typedef struct {
 
 
 const char  *photo_backend_names[PHOTO_BACKEND_N] = {
-    "postgres", "redis", "memcached", "gearman", "solr", "apns", "fcm"
+    "postgres", "redis", "memcached", "gearman", "solr", "apns", "fcm",
+    "twitter", "facebook"
 };
 
 static const double  photo_metrics_bounds[PHOTO_METRICS_BUCKETS] = {

@@ -49,20 +49,32 @@ photo_gen_coord(yajl_gen g, double v)
 }
 
 
+size_t
+photo_object_time(char *buf, int64_t seconds)
+{
+    time_t     t;
+    struct tm  tm;
+
+    t = (time_t) seconds;
+    if (gmtime_r(&t, &tm) == NULL) {
+        return 0;
+    }
+
+    return strftime(buf, PHOTO_OBJECT_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ",
+                    &tm);
+}
+
+
 yajl_gen_status
 photo_object_gen(yajl_gen g, const photo_object_t *p)
 {
-    char       stamp[32];
-    time_t     t;
-    size_t     n;
-    struct tm  tm;
+    char    stamp[PHOTO_OBJECT_TIME_LEN + 1];
+    size_t  n;
 
-    t = (time_t) p->created_at;
-    if (gmtime_r(&t, &tm) == NULL) {
+    n = photo_object_time(stamp, p->created_at);
+    if (n == 0) {
         return yajl_gen_invalid_number;
     }
-
-    n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
     /* valid UTF-8 by construction: readers trust the checksum, not a parse */
     if (!yajl_gen_config(g, yajl_gen_validate_utf8, 1)) {

@@ -61,6 +61,14 @@ yajl_gen_status photo_object_gen(yajl_gen g, const photo_object_t *p);
 uint32_t photo_object_flags(const unsigned char *json, size_t len);
 
 /*
+ * The API's times ("created_at" of photos, comments, activity entries):
+ * Unix seconds as YYYY-MM-DDTHH:MM:SSZ into buf (PHOTO_OBJECT_TIME_LEN + 1
+ * bytes, NUL-terminated); its length, or 0 for a time gmtime cannot take.
+ */
+#define PHOTO_OBJECT_TIME_LEN  20
+size_t photo_object_time(char *buf, int64_t seconds);
+
+/*
  * A cached value is usable when it starts with {"id":"<id>" and ends with
  * '}', and either its flags are photo_object_flags() of its bytes, or
  * they are PHOTO_MC_FLAGS alone (written before the checksum, or a CRC

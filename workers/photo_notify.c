@@ -85,7 +85,6 @@ static int photo_notify_sent(photo_ctx_t *ctx, photo_job_t *job,
 static photo_job_rc_t photo_notify_outcome(photo_ctx_t *ctx,
     photo_job_t *job, const char *unique, const char *user, int platform,
     photo_push_result_t *res, size_t n, long *retry_after);
-static void photo_notify_wait(long seconds);
 static void photo_notify_metrics(void);
 
 
@@ -341,7 +340,8 @@ photo_notify(photo_ctx_t *ctx, photo_job_t *job)
                        skipped ? " (others sent before)" : "");
 
     } else if (retry_after > 0) {
-        photo_notify_wait(retry_after);
+        photo_worker_wait(retry_after, PHOTO_NOTIFY_RETRY_AFTER_MAX,
+                          "the push service");
     }
 
 done:
@@ -533,24 +533,4 @@ photo_notify_outcome(photo_ctx_t *ctx, photo_job_t *job, const char *unique,
     }
 
     return rc;
-}
-
-
-/* what Retry-After asked for, in steps that see SIGTERM */
-static void
-photo_notify_wait(long seconds)
-{
-    long             i;
-    struct timespec  ts = { 0, 100 * 1000000 };
-
-    if (seconds > PHOTO_NOTIFY_RETRY_AFTER_MAX) {
-        seconds = PHOTO_NOTIFY_RETRY_AFTER_MAX;
-    }
-
-    photo_log_info("the push service asks for %ld s before a retry",
-                   seconds);
-
-    for (i = 0; i < seconds * 10 && !photo_worker_stopping(); i++) {
-        nanosleep(&ts, NULL);
-    }
 }

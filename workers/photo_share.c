@@ -118,7 +118,6 @@ static photo_job_rc_t photo_share_done(photo_ctx_t *ctx, photo_job_t *job,
     const photo_share_result_t *res);
 static photo_job_rc_t photo_share_open(photo_job_t *job, int64_t user,
     int service, const char *sealed, size_t len, photo_share_cred_t *cred);
-static void photo_share_wait(long seconds);
 
 
 static const photo_worker_function_t  photo_share_functions[] = {
@@ -483,7 +482,8 @@ photo_share(photo_ctx_t *ctx, photo_job_t *job)
     }
 
     if (rc == PHOTO_JOB_RETRY && retry_after > 0) {
-        photo_share_wait(retry_after);
+        photo_worker_wait(retry_after, PHOTO_SHARE_RETRY_AFTER_MAX,
+                          "the service");
     }
 
 done:
@@ -727,23 +727,4 @@ photo_share_done(photo_ctx_t *ctx, photo_job_t *job, int64_t request,
                    photo_s, photo_share_services[service], res->remote_id);
 
     return PHOTO_JOB_DONE;
-}
-
-
-/* what Retry-After asked for, in steps that see SIGTERM */
-static void
-photo_share_wait(long seconds)
-{
-    long             i;
-    struct timespec  ts = { 0, 100 * 1000000 };
-
-    if (seconds > PHOTO_SHARE_RETRY_AFTER_MAX) {
-        seconds = PHOTO_SHARE_RETRY_AFTER_MAX;
-    }
-
-    photo_log_info("the service asks for %ld s before a retry", seconds);
-
-    for (i = 0; i < seconds * 10 && !photo_worker_stopping(); i++) {
-        nanosleep(&ts, NULL);
-    }
 }

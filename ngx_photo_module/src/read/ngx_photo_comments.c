@@ -18,7 +18,7 @@
 #include "ngx_photo_postgres.h"
 #include "ngx_photo_session.h"
 
-#include <time.h>
+#include "photo_object.h"
 
 
 /* one row for an existing photo with no comment (the comment columns
@@ -114,12 +114,10 @@ ngx_photo_comments_rows(void *data, ngx_photo_result_t *result)
     ngx_photo_read_t  *rd = data;
 
     int                  row, rows, n;
-    u_char               stamp[32];
+    u_char               stamp[PHOTO_OBJECT_TIME_LEN + 1];
     size_t               len;
-    time_t               t;
     int64_t              last;
     PGresult            *res;
-    struct tm            tm;
     ngx_photo_json_t     j;
     ngx_http_request_t  *r;
 
@@ -179,14 +177,9 @@ ngx_photo_comments_rows(void *data, ngx_photo_result_t *result)
         ngx_photo_json_pair(j.gen, "text", (u_char *) PQgetvalue(res, row, 3),
                             PQgetlength(res, row, 3));
 
-        t = (time_t) ngx_atoof((u_char *) PQgetvalue(res, row, 4),
-                               PQgetlength(res, row, 4));
-        len = 0;
-
-        if (gmtime_r(&t, &tm) != NULL) {
-            len = strftime((char *) stamp, sizeof(stamp),
-                           "%Y-%m-%dT%H:%M:%SZ", &tm);
-        }
+        len = photo_object_time((char *) stamp,
+                                ngx_atoof((u_char *) PQgetvalue(res, row, 4),
+                                          PQgetlength(res, row, 4)));
 
         ngx_photo_json_pair(j.gen, "created_at", stamp, len);
         yajl_gen_map_close(j.gen);

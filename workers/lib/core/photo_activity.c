@@ -5,12 +5,12 @@
 #include "photo_id.h"
 #include "photo_keys.h"
 #include "photo_marked.h"
+#include "photo_object.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 
 #define photo_activity_lit(g, s)                                             \
@@ -64,17 +64,13 @@ photo_activity_id(yajl_gen g, int64_t id)
 yajl_gen_status
 photo_activity_gen(yajl_gen g, const photo_activity_t *a)
 {
-    char       stamp[32];
-    time_t     t;
-    size_t     n;
-    struct tm  tm;
+    char    stamp[PHOTO_OBJECT_TIME_LEN + 1];
+    size_t  n;
 
-    t = (time_t) a->created_at;
-    if (gmtime_r(&t, &tm) == NULL) {
+    n = photo_object_time(stamp, a->created_at);
+    if (n == 0) {
         return yajl_gen_invalid_number;
     }
-
-    n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
     /* copied into responses as it is: valid UTF-8 by construction */
     if (!yajl_gen_config(g, yajl_gen_validate_utf8, 1)) {

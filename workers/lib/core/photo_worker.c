@@ -336,6 +336,24 @@ photo_worker_stopping(void)
 }
 
 
+void
+photo_worker_wait(long seconds, long max, const char *who)
+{
+    long             i;
+    struct timespec  ts = { 0, 100 * 1000000 };
+
+    if (seconds > max) {
+        seconds = max;
+    }
+
+    photo_log_info("%s asks for %ld s before a retry", who, seconds);
+
+    for (i = 0; i < seconds * 10 && !photo_worker_stopping(); i++) {
+        nanosleep(&ts, NULL);
+    }
+}
+
+
 /* the Gearman worker, its identifier and functions; -1 if it cannot be */
 static int
 photo_worker_register(photo_worker_thread_t *t)

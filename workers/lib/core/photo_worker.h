@@ -149,6 +149,12 @@ void photo_worker_done(photo_worker_t *w);
 /* SIGTERM or SIGINT has come: a long handler may look */
 int photo_worker_stopping(void);
 
+/*
+ * What a service's Retry-After asked for, at most max seconds, logged, in
+ * steps of 100 ms that see SIGTERM (the job is then given back at once).
+ */
+void photo_worker_wait(long seconds, long max, const char *who);
+
 /* the wait before attempt N+1 (from 1): doubling, capped, with jitter */
 unsigned photo_worker_delay(unsigned attempt);
 long photo_worker_ms_since(const struct timespec *start);

@@ -405,6 +405,25 @@
  *      revoked token leaves that service out, logged (the link is kept:
  *      the user links again).
  *
+ * photo_media (background, from the persist worker, once a new photo is
+ * stored; only when the workers have a bucket, PHOTO_S3_URL):
+ *   {"unique":"media:<photo id>","id":"<photo id>","user_id":"<poster>"}
+ *   -> the photo's upload (photos.media_path, under PHOTO_MEDIA_ROOT) into
+ *      the bucket as it is, and each size of photo_media_sizes made from it
+ *      (photo_media.h: libvips, turned by its EXIF orientation, metadata
+ *      left out), each a PUT signed with AWS Signature V4; then
+ *      photos.images set and the photo object rewritten
+ *      (photo_object_store()), now with "images".  A replay makes and puts
+ *      the same bytes again.  A photo that is gone: nothing.  The bucket
+ *      unreachable or answering 5xx: retried with backoff (the feed shows
+ *      the upload meanwhile).  An upload libvips cannot decode (cut short
+ *      inside): a dead letter with libvips's reason; the photo stays,
+ *      shown with its upload.
+ *   {"unique":"unmedia:<photo id>","id":"<photo id>","delete":true}  (from
+ *   the persist worker's photo_delete)
+ *   -> the upload's objects (photo_deletions.media_path) out of the
+ *      bucket, unless another photo still uses the upload.
+ *
  * photo_health (background, from nginx's GET /health): "{}", unique
  *   PHOTO_HEALTH_UNIQUE.  Shows that gearmand stores jobs in its
  *   persistent queue; the persist worker completes it and does nothing
@@ -433,6 +452,7 @@
 #define PHOTO_JOB_SOCIAL_PURGE   "photo_social_purge"
 #define PHOTO_JOB_LINK           "photo_link"
 #define PHOTO_JOB_SHARE          "photo_share"
+#define PHOTO_JOB_MEDIA          "photo_media"
 #define PHOTO_HEALTH_UNIQUE      "health"
 
 #define PHOTO_JOB_F_UNIQUE       "unique"
@@ -478,6 +498,8 @@
 #define PHOTO_UNFANOUT_UNIQUE    "unfanout:"       /* + photo id */
 #define PHOTO_UNINDEX_UNIQUE     "unindex:"        /* + photo id */
 #define PHOTO_UNSOCIAL_UNIQUE    "unsocial:"       /* + photo id */
+#define PHOTO_MEDIA_UNIQUE       "media:"          /* + photo id */
+#define PHOTO_UNMEDIA_UNIQUE     "unmedia:"        /* + photo id */
 #define PHOTO_INDEX_KICK_UNIQUE  "index:pending"
 #define PHOTO_SESSION_TTL        (30 * 24 * 3600)  /* seconds */
 

@@ -3,6 +3,7 @@
 #include "photo_object.h"
 #include "photo_contract.h"
 #include "photo_id.h"
+#include "photo_media.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,6 +50,144 @@ photo_gen_coord(yajl_gen g, double v)
 }
 
 
+/* a link: path as is, or signed (photo_media.h) */
+static yajl_gen_status
+photo_gen_link(yajl_gen g, const photo_object_t *p, const char *path,
+    size_t len)
+{
+    char    buf[PHOTO_OBJECT_LINK_MAX];
+    size_t  n;
+
+    if (p->link_secret == NULL) {
+        return yajl_gen_string(g, (const unsigned char *) path, len);
+    }
+
+    n = photo_media_link(buf, sizeof(buf), path, len, p->link_expires,
+                         p->link_secret, p->link_secret_len);
+    if (n == 0) {
+        return yajl_gen_invalid_string;
+    }
+
+    return yajl_gen_string(g, (const unsigned char *) buf, n);
+}
+
+
+/*
+ * The URL path of size s (-1: the upload itself) into buf: the sized
+ * copy's key under the prefix image_url has before the media path.
+ */
+static size_t
+photo_object_size_path(char *buf, size_t size, const photo_object_t *p,
+    int s)
+{
+    size_t  prefix, n;
+
+    if (s < 0) {
+        if (p->image_url_len >= size) {
+            return 0;
+        }
+
+        memcpy(buf, p->image_url, p->image_url_len);
+        return p->image_url_len;
+    }
+
+    if (p->media_path_len == 0 || p->image_url_len <= p->media_path_len
+        || memcmp(p->image_url + p->image_url_len - p->media_path_len,
+                  p->media_path, p->media_path_len) != 0)
+    {
+        return 0;
+    }
+
+    prefix = p->image_url_len - p->media_path_len;
+    if (prefix >= size) {
+        return 0;
+    }
+
+    memcpy(buf, p->image_url, prefix);
+    n = photo_media_key(buf + prefix, size - prefix, p->media_path,
+                        p->media_path_len, s);
+
+    return n == 0 ? 0 : prefix + n;
+}
+
+
+static yajl_gen_status
+photo_gen_images(yajl_gen g, const photo_object_t *p)
+{
+    int     s;
+    char    path[PHOTO_OBJECT_LINK_MAX];
+    size_t  n;
+
+    photo_gen_try(photo_gen_lit(g, "images"));
+    photo_gen_try(yajl_gen_map_open(g));
+
+    for (s = 0; s < PHOTO_MEDIA_SIZES; s++) {
+        n = photo_object_size_path(path, sizeof(path), p, s);
+        if (n == 0) {
+            return yajl_gen_invalid_string;
+        }
+
+        photo_gen_try(yajl_gen_string(g,
+                          (const unsigned char *) photo_media_sizes[s].name,
+                          strlen(photo_media_sizes[s].name)));
+        photo_gen_try(yajl_gen_map_open(g));
+        photo_gen_try(photo_gen_lit(g, "url"));
+        photo_gen_try(photo_gen_link(g, p, path, n));
+        photo_gen_try(photo_gen_lit(g, "width"));
+        photo_gen_try(yajl_gen_integer(g, p->images[2 * s]));
+        photo_gen_try(photo_gen_lit(g, "height"));
+        photo_gen_try(yajl_gen_integer(g, p->images[2 * s + 1]));
+        photo_gen_try(yajl_gen_map_close(g));
+    }
+
+    return yajl_gen_map_close(g);
+}
+
+
+int
+photo_object_images(photo_object_t *p, const char *text, size_t len)
+{
+    int          v, n;
+    const char  *c, *end;
+
+    end = text + len;
+    c = text;
+
+    if (c == end || *c++ != '{') {
+        return -1;
+    }
+
+    for (n = 0; n < 2 * PHOTO_MEDIA_SIZES; n++) {
+        if (c == end || *c < '0' || *c > '9') {
+            return -1;
+        }
+
+        for (v = 0; c < end && *c >= '0' && *c <= '9'; c++) {
+            if (v > 100000) {
+                return -1;
+            }
+            v = v * 10 + (*c - '0');
+        }
+
+        if (v == 0 || c == end
+            || *c++ != (n == 2 * PHOTO_MEDIA_SIZES - 1 ? '}' : ','))
+        {
+            return -1;
+        }
+
+        p->images[n] = v;
+    }
+
+    if (c != end) {
+        return -1;
+    }
+
+    p->has_images = 1;
+
+    return 0;
+}
+
+
 size_t
 photo_object_time(char *buf, int64_t seconds)
 {
@@ -68,11 +207,13 @@ photo_object_time(char *buf, int64_t seconds)
 yajl_gen_status
 photo_object_gen(yajl_gen g, const photo_object_t *p)
 {
+    int     images;
     char    stamp[PHOTO_OBJECT_TIME_LEN + 1];
-    size_t  n;
+    char    path[PHOTO_OBJECT_LINK_MAX];
+    size_t  n, ns;
 
-    n = photo_object_time(stamp, p->created_at);
-    if (n == 0) {
+    ns = photo_object_time(stamp, p->created_at);
+    if (ns == 0) {
         return yajl_gen_invalid_number;
     }
 
@@ -98,13 +239,27 @@ photo_object_gen(yajl_gen g, const photo_object_t *p)
     photo_gen_try(photo_gen_lit(g, "caption"));
     photo_gen_try(yajl_gen_string(g, (const unsigned char *) p->caption,
                                   p->caption_len));
+    images = p->has_images
+             && photo_object_size_path(path, sizeof(path), p,
+                                       PHOTO_MEDIA_SIZES - 1) != 0;
+
+    /* the largest size once there are sizes: stripped of its metadata */
+    n = photo_object_size_path(path, sizeof(path), p,
+                               images ? PHOTO_MEDIA_SIZES - 1 : -1);
+    if (n == 0) {
+        return yajl_gen_invalid_string;
+    }
+
     photo_gen_try(photo_gen_lit(g, "image_url"));
-    photo_gen_try(yajl_gen_string(g, (const unsigned char *) p->image_url,
-                                  p->image_url_len));
+    photo_gen_try(photo_gen_link(g, p, path, n));
     photo_gen_try(photo_gen_lit(g, "width"));
     photo_gen_try(yajl_gen_integer(g, p->width));
     photo_gen_try(photo_gen_lit(g, "height"));
     photo_gen_try(yajl_gen_integer(g, p->height));
+
+    if (images) {
+        photo_gen_try(photo_gen_images(g, p));
+    }
 
     if (p->has_location) {
         photo_gen_try(photo_gen_lit(g, "lat"));
@@ -119,7 +274,7 @@ photo_object_gen(yajl_gen g, const photo_object_t *p)
     photo_gen_try(yajl_gen_integer(g, p->comment_count));
 
     photo_gen_try(photo_gen_lit(g, "created_at"));
-    photo_gen_try(yajl_gen_string(g, (const unsigned char *) stamp, n));
+    photo_gen_try(yajl_gen_string(g, (const unsigned char *) stamp, ns));
 
     return yajl_gen_map_close(g);
 }

@@ -5,8 +5,15 @@
  *
  *   {"id":"<id>","user":{"id":"<user id>","username":"..."},
  *    "caption":"...","image_url":"...","width":W,"height":H,
+ *    ["images":{"thumbnail":{"url":"...","width":W,"height":H},
+ *               "low":{...},"standard":{...},"full":{...}},]
  *    ["lat":LAT,"lng":LNG,]"like_count":L,"comment_count":C,
  *    "created_at":"YYYY-MM-DDTHH:MM:SSZ"}
+ *
+ * "images" once the media worker made the sized copies (photo_media.h);
+ * "image_url" is then the "full" one's, before it the upload's.  The
+ * links are signed (photo_media_link()) when a secret is given, and the
+ * object is cached until photo_media_cache_until().
  *
  * The counts change (photo_like, photo_comment: the workers rewrite the
  * object by compare-and-swap); the rest never does.  A signed-in reader's
@@ -24,6 +31,11 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
+#include "photo_media.h"
+
+
+/* the longest link (image_url and the sizes' urls, signed) it writes */
+#define PHOTO_OBJECT_LINK_MAX  1024
 
 typedef struct {
     int64_t         id;
@@ -42,6 +54,18 @@ typedef struct {
     int64_t         like_count;
     int64_t         comment_count;
     int64_t         created_at;     /* seconds since the Unix epoch */
+
+    /* the upload's media path: the sized copies' links are made from it */
+    const char     *media_path;
+    size_t          media_path_len;
+    /* the sized copies exist: each one's width and height in images,
+       photo_media_sizes' order */
+    int             has_images;
+    int             images[2 * PHOTO_MEDIA_SIZES];
+    /* NULL: links unsigned; else signed to expire at link_expires */
+    const unsigned char  *link_secret;
+    size_t          link_secret_len;
+    int64_t         link_expires;
 } photo_object_t;
 
 
@@ -59,6 +83,12 @@ yajl_gen_status photo_object_gen(yajl_gen g, const photo_object_t *p);
  * feed read without photo_object_cache a quarter of nginx's time).
  */
 uint32_t photo_object_flags(const unsigned char *json, size_t len);
+
+/*
+ * Postgres's text form of photos.images, "{w,h,w,h,...}", into p (its
+ * has_images and images); 0, or -1 when it is not that.
+ */
+int photo_object_images(photo_object_t *p, const char *text, size_t len);
 
 /*
  * The API's times ("created_at" of photos, comments, activity entries):

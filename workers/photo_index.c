@@ -132,7 +132,7 @@ main(int argc, char **argv)
     b->batch = w.cf.index_batch;
     b->delay_ms = w.cf.index_delay_ms;
 
-    photo_ctx_init(&b->ctx, &w.cf);
+    (void) photo_ctx_init(&b->ctx, &w.cf);      /* writes no objects */
     pthread_mutex_init(&b->mutex, NULL);
 
     /* its timed waits on the monotonic clock: a clock step is no delay */

@@ -146,8 +146,9 @@ static int photo_persist_lists(photo_ctx_t *ctx, photo_persist_item_t *items,
     size_t n);
 static void photo_persist_params(const photo_persist_row_t *row,
     const char **params);
-static photo_job_rc_t photo_persist_object(photo_job_t *job, PGresult *res,
-    int i, int64_t user_id, yajl_gen object);
+static photo_job_rc_t photo_persist_object(photo_ctx_t *ctx,
+    photo_job_t *job, PGresult *res, int i, int64_t user_id,
+    yajl_gen object);
 static char *photo_persist_id_array(photo_persist_item_t *items, size_t n,
     int posters);
 static photo_job_rc_t photo_persist_insert_rows(photo_ctx_t *ctx,
@@ -268,6 +269,11 @@ photo_persist(photo_ctx_t *ctx, photo_job_t *job)
         && ctx->cf->solr_url[0] != '\0')
     {
         rc = photo_persist_index(ctx, job, &row);
+    }
+
+    if (rc == PHOTO_JOB_DONE && ctx->cf->s3_url[0] != '\0') {
+        rc = photo_persist_submit(ctx, job, PHOTO_JOB_MEDIA,
+                                  PHOTO_MEDIA_UNIQUE, id, user_id, 0);
     }
 
     if (rc == PHOTO_JOB_DONE) {
@@ -467,6 +473,13 @@ photo_persist_batch(photo_ctx_t *ctx, photo_job_t **jobs, size_t n)
             rc = photo_job_retry(it->job, "%s", items[0].job->reason);
         }
 
+        /* its sized copies (photo_media.h) */
+        if (rc == PHOTO_JOB_DONE && ctx->cf->s3_url[0] != '\0') {
+            rc = photo_persist_submit(ctx, it->job, PHOTO_JOB_MEDIA,
+                                      PHOTO_MEDIA_UNIQUE, it->id,
+                                      it->user_id, 0);
+        }
+
         it->job->rc = rc;
         stored += rc == PHOTO_JOB_DONE;
     }
@@ -559,7 +572,7 @@ photo_persist_read_back(photo_ctx_t *ctx, photo_persist_item_t *items,
             if (items[i].object == NULL) {
                 photo_job_retry(items[i].job, "out of memory");
 
-            } else if (photo_persist_object(items[i].job, res, row,
+            } else if (photo_persist_object(ctx, items[i].job, res, row,
                                             items[i].user_id,
                                             items[i].object)
                        != PHOTO_JOB_DONE)
@@ -1009,7 +1022,7 @@ photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
         return rc;
     }
 
-    rc = photo_persist_object(job, res, 0, user_id, object);
+    rc = photo_persist_object(ctx, job, res, 0, user_id, object);
 
     PQclear(res);
 
@@ -1022,12 +1035,12 @@ photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
  * object.
  */
 static photo_job_rc_t
-photo_persist_object(photo_job_t *job, PGresult *res, int i, int64_t user_id,
-    yajl_gen object)
+photo_persist_object(photo_ctx_t *ctx, photo_job_t *job, PGresult *res,
+    int i, int64_t user_id, yajl_gen object)
 {
     photo_object_t  p;
 
-    photo_object_row(res, i, &p);
+    photo_object_row(ctx, res, i, &p);
 
     if (p.user_id != user_id) {
         return photo_job_dead(job, "photo %" PRId64 " exists already, posted "
@@ -1061,7 +1074,7 @@ photo_persist_cache(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
 
     snprintf(key, sizeof(key), "%s%" PRId64, PHOTO_MC_PHOTO, id);
 
-    return photo_ctx_cache(ctx, job, key, buf, len);
+    return photo_ctx_cache(ctx, job, key, id, buf, len);
 }
 
 
@@ -1304,6 +1317,15 @@ photo_delete_followups(photo_ctx_t *ctx, photo_job_t *job, int64_t id,
     if (photo_persist_submit(ctx, job, PHOTO_JOB_SOCIAL_PURGE,
                              PHOTO_UNSOCIAL_UNIQUE, id, 0, 0)
         != PHOTO_JOB_DONE)
+    {
+        return PHOTO_JOB_RETRY;
+    }
+
+    /* its objects in the bucket, once no photo uses the upload */
+    if (ctx->cf->s3_url[0] != '\0'
+        && photo_persist_submit(ctx, job, PHOTO_JOB_MEDIA,
+                                PHOTO_UNMEDIA_UNIQUE, id, 0, 1)
+           != PHOTO_JOB_DONE)
     {
         return PHOTO_JOB_RETRY;
     }

@@ -40,6 +40,7 @@
 #include "photo_facebook.h"
 #include "photo_id.h"
 #include "photo_log.h"
+#include "photo_object.h"
 #include "photo_secret.h"
 #include "photo_twitter.h"
 
@@ -556,7 +557,7 @@ static photo_job_rc_t
 photo_share_photo(photo_ctx_t *ctx, photo_job_t *job, int64_t photo,
     int64_t user, PGresult **res, photo_share_photo_t *ph)
 {
-    char            id_s[PHOTO_ID_BUF];
+    char            id_s[PHOTO_ID_BUF], link[PHOTO_OBJECT_LINK_MAX];
     int64_t         owner;
     const char     *params[1], *image;
     photo_job_rc_t  rc;
@@ -587,6 +588,16 @@ photo_share_photo(photo_ctx_t *ctx, photo_job_t *job, int64_t photo,
 
     ph->caption = PQgetvalue(*res, 0, 0);
     image = PQgetvalue(*res, 0, 1);
+
+    /* the picture's link as the API gives it (photo_media.h): signed, good
+       for a day or two, which is when the services fetch it */
+    if (image[0] == '/' && ctx->link_secret_len
+        && photo_media_link(link, sizeof(link), image, strlen(image),
+                            photo_media_link_expires(photo, time(NULL)),
+                            ctx->link_secret, ctx->link_secret_len) != 0)
+    {
+        image = link;
+    }
 
     if (strncmp(image, "http://", 7) == 0
         || strncmp(image, "https://", 8) == 0)

@@ -249,7 +249,7 @@ object_matches(h_t *h, long long photo)
         return 0;
     }
 
-    photo_object_row(res, 0, &p);
+    photo_object_row(NULL, res, 0, &p);
     g = yajl_gen_alloc(NULL);
     photo_object_gen(g, &p);
     yajl_gen_get_buf(g, &want, &want_len);

@@ -283,10 +283,11 @@ ngx_http_photo_memcached_exit_process(ngx_cycle_t *cycle)
 
 void
 ngx_photo_mc_set(ngx_log_t *log, ngx_flag_t add, ngx_str_t *key,
-    ngx_str_t *value, uint32_t flags)
+    ngx_str_t *value, uint32_t flags, time_t until)
 {
     u_char                 *p;
     size_t                  len;
+    time_t                  ttl;
     ngx_photo_conn_t       *st;
     ngx_photo_mc_pool_t    *mc;
     ngx_photo_mc_conf_t    *mcf;
@@ -320,6 +321,12 @@ ngx_photo_mc_set(ngx_log_t *log, ngx_flag_t add, ngx_str_t *key,
         return;
     }
 
+    ttl = mc->conf->ttl;
+
+    if (until && until - ngx_time() < ttl) {
+        ttl = ngx_max(until - ngx_time(), 1);
+    }
+
     len = sizeof("set     noreply" CRLF CRLF) - 1 + key->len + NGX_INT32_LEN
           + NGX_TIME_T_LEN + NGX_SIZE_T_LEN + value->len;
 
@@ -334,7 +341,7 @@ ngx_photo_mc_set(ngx_log_t *log, ngx_flag_t add, ngx_str_t *key,
     st->request.data = (u_char *) (st + 1);
     /* "set" and "add" are as long */
     p = ngx_sprintf(st->request.data, "%s %V %uD %T %uz noreply" CRLF,
-                    add ? "add" : "set", key, flags, mc->conf->ttl,
+                    add ? "add" : "set", key, flags, ttl,
                     value->len);
     p = ngx_cpymem(p, value->data, value->len);
     *p++ = CR; *p++ = LF;

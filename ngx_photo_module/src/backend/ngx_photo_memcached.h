@@ -62,12 +62,13 @@ ngx_int_t ngx_photo_mc_get(ngx_http_request_t *r, ngx_photo_mc_item_t *items,
 
 /*
  * Fire and forget: "set|add <key> <flags> <exptime> <bytes> noreply" ("add"
- * stores only where the key is absent), exptime photo_memcached_ttl.  Key
+ * stores only where the key is absent), exptime photo_memcached_ttl, or
+ * less when until (Unix seconds, 0: none) comes before it.  Key
  * and value are copied (the caller may be gone before it is sent); log is
  * used only during the call.  Failures are logged at NGX_LOG_WARN.
  */
 void ngx_photo_mc_set(ngx_log_t *log, ngx_flag_t add, ngx_str_t *key,
-    ngx_str_t *value, uint32_t flags);
+    ngx_str_t *value, uint32_t flags, time_t until);
 
 
 #endif /* _NGX_PHOTO_MEMCACHED_H_INCLUDED_ */

@@ -13,6 +13,7 @@
 #include "ngx_photo_write.h"
 #include "ngx_photo_gearman.h"
 #include "ngx_photo_memcached.h"
+#include "photo_media.h"
 #include "photo_secret.h"
 #include "ngx_photo_postgres.h"
 #include "ngx_photo_redis.h"
@@ -28,6 +29,11 @@ static char *ngx_http_photo_object_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_photo_link_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_photo_media_link_secret(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_photo_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_photo_media_link_secret_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 static char *ngx_http_photo_media_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 #if (NGX_THREADS)
@@ -136,6 +142,13 @@ static ngx_command_t  ngx_http_photo_commands[] = {
       0,
       NULL },
 
+    { ngx_string("photo_media_link_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_photo_media_link_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("photo_link_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_photo_link_key,
@@ -199,7 +212,7 @@ static ngx_command_t  ngx_http_photo_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_photo_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_photo_add_variables,          /* preconfiguration */
     ngx_photo_error_init,                  /* postconfiguration */
 
     ngx_http_photo_create_main_conf,       /* create main configuration */
@@ -663,6 +676,8 @@ ngx_http_photo_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               10 * 1024 * 1024);
     ngx_conf_merge_str_value(conf->media_key, prev->media_key, "");
     ngx_conf_merge_str_value(conf->link_key, prev->link_key, "");
+    ngx_conf_merge_str_value(conf->media_link_secret,
+                             prev->media_link_secret, "");
     ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
     ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
                              NULL);
@@ -776,6 +791,98 @@ ngx_http_photo_link_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     plcf->link_key.len = PHOTO_SECRET_KEY_LEN;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * photo_media_link_secret_file path: the pictures' links are signed with
+ * its text (photo_media.h), by the module and the workers, and checked by
+ * secure_link_md5 with $photo_media_link_secret.  Read now, so that nginx
+ * -t says when it cannot be.
+ */
+
+static char *
+ngx_http_photo_media_link_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_photo_loc_conf_t *plcf = conf;
+
+    size_t      n;
+    ngx_str_t  *value, name;
+    u_char      secret[PHOTO_MEDIA_SECRET_MAX];
+
+    if (plcf->media_link_secret.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    n = photo_media_secret_read((char *) name.data, secret);
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\" cannot be read, or is not %d to %d "
+                           "printable characters", name.data,
+                           PHOTO_MEDIA_SECRET_MIN, PHOTO_MEDIA_SECRET_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    plcf->media_link_secret.data = ngx_pnalloc(cf->pool, n);
+    if (plcf->media_link_secret.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(plcf->media_link_secret.data, secret, n);
+    plcf->media_link_secret.len = n;
+    ngx_explicit_memzero(secret, sizeof(secret));
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_photo_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+    static ngx_str_t      name = ngx_string("photo_media_link_secret");
+
+    /* never cached: each location may have its own */
+    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE
+                                           |NGX_HTTP_VAR_NOHASH);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_photo_media_link_secret_variable;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_photo_media_link_secret_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_photo_loc_conf_t  *plcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
+
+    if (plcf->media_link_secret.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = plcf->media_link_secret.data;
+    v->len = plcf->media_link_secret.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
 }
 
 

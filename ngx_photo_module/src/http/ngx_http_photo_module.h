@@ -58,6 +58,8 @@ typedef struct {
     ngx_str_t                   media_key;  /* names keyed with */
     ngx_str_t                   link_key;   /* linked accounts sealed with
                                                (PHOTO_SECRET_KEY_LEN) */
+    ngx_str_t                   media_link_secret;  /* pictures' links
+                                               signed with (photo_media.h) */
     ngx_array_t                *trusted;    /* of ngx_cidr_t: proxies whose
                                                X-Forwarded-Proto counts */
     ngx_array_t                *allowed_origins;  /* of ngx_str_t: other

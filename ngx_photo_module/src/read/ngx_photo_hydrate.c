@@ -37,12 +37,12 @@ static u_char *ngx_photo_hydrate_copy(u_char *p, ngx_photo_read_t *rd,
 
 
 /* id, user id, username, caption, image_url, width, height, lat, lng,
- * created_at (Unix seconds), like_count, comment_count: photo_object_t's
- * fields */
+ * created_at (Unix seconds), like_count, comment_count, media_path,
+ * images: photo_object_t's fields */
 static const char  ngx_photo_hydrate_sql[] =
     "select p.id, p.user_id, u.username, p.caption, p.image_url, p.width,"
     " p.height, p.lat, p.lng, extract(epoch from p.created_at)::bigint,"
-    " p.like_count, p.comment_count"
+    " p.like_count, p.comment_count, p.media_path, p.images"
     " from photos p join users u on u.id = p.user_id"
     " where p.id = any($1::bigint[])";
 
@@ -306,6 +306,7 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
     photo_object_t               o;
     const unsigned char         *buf;
     ngx_http_request_t          *r;
+    ngx_http_photo_loc_conf_t   *plcf;
     ngx_http_photo_main_conf_t  *pmcf;
 
 #define ngx_photo_col(c)  (u_char *) PQgetvalue(res, row, c),                 \
@@ -335,8 +336,27 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
     o.created_at = ngx_atoof(ngx_photo_col(9));
     o.like_count = ngx_atoof(ngx_photo_col(10));
     o.comment_count = ngx_atoof(ngx_photo_col(11));
+    o.media_path = PQgetvalue(res, row, 12);
+    o.media_path_len = PQgetlength(res, row, 12);
+
+    if (!PQgetisnull(res, row, 13)
+        && photo_object_images(&o, PQgetvalue(res, row, 13),
+                               PQgetlength(res, row, 13)) != 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "photo: photo %L: images \"%s\" in postgres are not "
+                      "its sizes, left out", o.id, PQgetvalue(res, row, 13));
+    }
 
 #undef ngx_photo_col
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
+
+    if (plcf->media_link_secret.len) {
+        o.link_secret = plcf->media_link_secret.data;
+        o.link_secret_len = plcf->media_link_secret.len;
+        o.link_expires = photo_media_link_expires(o.id, ngx_time());
+    }
 
     for (k = 0; k < rd->nitems; k++) {
         if (rd->ids[rd->item_ids[k]] == o.id) {
@@ -376,7 +396,10 @@ ngx_photo_hydrate_object(ngx_photo_read_t *rd, PGresult *res, int row)
        that was there but wrong */
     ngx_photo_mc_set(r->connection->log, !rd->items[k].found,
                      &rd->items[k].key, &value,
-                     photo_object_flags(value.data, value.len));
+                     photo_object_flags(value.data, value.len),
+                     o.link_secret
+                     ? (time_t) photo_media_cache_until(o.id, ngx_time())
+                     : 0);
     ngx_photo_metrics_add(r, NGX_PHOTO_M_OBJECTS_POSTGRES, 1);
     ngx_photo_metrics_add(r, NGX_PHOTO_M_OBJECTS_WRITTEN_BACK, 1);
     ngx_photo_ocache_put(pmcf, r->connection->log, o.id, &value);

@@ -18,6 +18,7 @@
 #include "ngx_photo_json.h"
 #include "ngx_photo_image.h"
 #include "ngx_photo_redis.h"
+#include "photo_media.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -47,7 +48,8 @@ static void ngx_photo_media_file(ngx_photo_media_t *m);
 static void ngx_photo_media_failed(ngx_photo_media_t *m, const char *what,
     u_char *on, ngx_err_t err);
 static void ngx_photo_media_stored(ngx_photo_write_t *w);
-static void ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m);
+static void ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m,
+    ngx_str_t *url);
 static void ngx_photo_media_remembered(void *data, ngx_photo_result_t *res);
 
 
@@ -133,7 +135,7 @@ ngx_photo_media_stored(ngx_photo_write_t *w)
     int64_t                      id;
     yajl_gen                     g;
     ngx_int_t                    rc;
-    ngx_str_t                    media_key;
+    ngx_str_t                    media_key, link;
     const char                  *argv[5];
     ngx_photo_media_t           *m;
     ngx_http_request_t          *r;
@@ -176,7 +178,7 @@ ngx_photo_media_stored(ngx_photo_write_t *w)
     yajl_gen_map_open(g);
     ngx_photo_json_id_pair(g, PHOTO_JOB_F_USER_ID, w->user_id);
     ngx_photo_json_pair(g, PHOTO_JOB_F_MEDIA_PATH, m->path.data, m->path.len);
-    ngx_photo_media_image(g, m);
+    ngx_photo_media_image(g, m, &m->url);
     yajl_gen_map_close(g);
     yajl_gen_get_buf(g, &buf, &len);
 
@@ -198,9 +200,31 @@ ngx_photo_media_stored(ngx_photo_write_t *w)
         return;
     }
 
+    /* the uploader sees it by a signed link, as everyone sees photos */
+    link = m->url;
+
+    if (plcf->media_link_secret.len) {
+        link.data = ngx_pnalloc(r->pool, m->url.len + PHOTO_MEDIA_LINK_EXTRA);
+        if (link.data == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        link.len = photo_media_link((char *) link.data,
+                                    m->url.len + PHOTO_MEDIA_LINK_EXTRA,
+                                    (char *) m->url.data, m->url.len,
+                                    photo_media_link_expires(id, ngx_time()),
+                                    plcf->media_link_secret.data,
+                                    plcf->media_link_secret.len);
+        if (link.len == 0) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
     yajl_gen_map_open(g);
     ngx_photo_json_id_pair(g, "media_id", id);
-    ngx_photo_media_image(g, m);
+    ngx_photo_media_image(g, m, &link);
     yajl_gen_map_close(g);
 
     if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
@@ -218,11 +242,12 @@ ngx_photo_media_stored(ngx_photo_write_t *w)
 }
 
 
-/* "image_url","width","height": in the Redis record and in the answer */
+/* "image_url","width","height": in the Redis record (the path) and in the
+   answer (its link) */
 static void
-ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m)
+ngx_photo_media_image(yajl_gen g, ngx_photo_media_t *m, ngx_str_t *url)
 {
-    ngx_photo_json_pair(g, PHOTO_JOB_F_IMAGE_URL, m->url.data, m->url.len);
+    ngx_photo_json_pair(g, PHOTO_JOB_F_IMAGE_URL, url->data, url->len);
     yajl_gen_string(g, (u_char *) PHOTO_JOB_F_WIDTH,
                     sizeof(PHOTO_JOB_F_WIDTH) - 1);
     yajl_gen_integer(g, m->img.width);

@@ -52,6 +52,14 @@ static const photo_cf_key_t  photo_cf_keys[] = {
     { "PHOTO_PERSIST_BATCH", photo_cf_field(PHOTO_CF_COUNT, persist_batch) },
     { "PHOTO_FANOUT_INLINE", photo_cf_field(PHOTO_CF_COUNT, fanout_inline) },
     { "PHOTO_MEDIA_ROOT", photo_cf_field(PHOTO_CF_STR, media_root) },
+    { "PHOTO_S3_URL", photo_cf_field(PHOTO_CF_STR, s3_url) },
+    { "PHOTO_S3_REGION", photo_cf_field(PHOTO_CF_STR, s3_region) },
+    { "PHOTO_S3_BUCKET", photo_cf_field(PHOTO_CF_STR, s3_bucket) },
+    { "PHOTO_S3_ACCESS_KEY", photo_cf_field(PHOTO_CF_STR, s3_access_key) },
+    { "PHOTO_S3_SECRET_KEY", photo_cf_field(PHOTO_CF_STR, s3_secret_key) },
+    { "PHOTO_S3_STYLE", photo_cf_field(PHOTO_CF_STR, s3_style) },
+    { "PHOTO_MEDIA_LINK_SECRET_FILE",
+      photo_cf_field(PHOTO_CF_STR, media_link_secret_file) },
     { "PHOTO_LOG_LEVEL", photo_cf_field(PHOTO_CF_LEVEL, log_level) },
     { "PHOTO_SLOW_JOB_MS", photo_cf_field(PHOTO_CF_COUNT, slow_job_ms) },
     { "PHOTO_METRICS_HOST", photo_cf_field(PHOTO_CF_STR, metrics_host) },
@@ -95,6 +103,9 @@ photo_config_defaults(photo_config_t *cf)
              "https://api.twitter.com");
     snprintf(cf->facebook_url, sizeof(cf->facebook_url),
              "https://graph.facebook.com/v19.0");
+    snprintf(cf->s3_region, sizeof(cf->s3_region), "us-east-1");
+    snprintf(cf->s3_bucket, sizeof(cf->s3_bucket), "photo");
+    snprintf(cf->s3_style, sizeof(cf->s3_style), "path");
     cf->pg_port = 5432;
     cf->redis_port = 6379;
     cf->gearman_port = 4730;

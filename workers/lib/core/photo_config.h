@@ -70,6 +70,27 @@ typedef struct {
                                                             where this worker
                                                             sees it; "" =
                                                             files are left */
+    /* the bucket of the uploads and their sized copies (photo_media) */
+    char               s3_url[PHOTO_CONFIG_STR];         /* PHOTO_S3_URL:
+                                                            the endpoint,
+                                                            http(s)://host
+                                                            [:port]; "" =
+                                                            no media jobs */
+    char               s3_region[PHOTO_CONFIG_STR];      /* PHOTO_S3_REGION */
+    char               s3_bucket[PHOTO_CONFIG_STR];      /* PHOTO_S3_BUCKET */
+    char               s3_access_key[PHOTO_CONFIG_STR];  /* PHOTO_S3_ACCESS_KEY */
+    char               s3_secret_key[PHOTO_CONFIG_STR];  /* PHOTO_S3_SECRET_KEY */
+    char               s3_style[16];                     /* PHOTO_S3_STYLE:
+                                                            "path" or
+                                                            "virtual" (the
+                                                            bucket in the
+                                                            host name) */
+    char               media_link_secret_file[PHOTO_CONFIG_STR];
+                                          /* PHOTO_MEDIA_LINK_SECRET_FILE:
+                                             nginx's
+                                             photo_media_link_secret_file:
+                                             the objects' links signed
+                                             (photo_media.h); "" = not */
     photo_log_level_t  log_level;                        /* PHOTO_LOG_LEVEL */
     int                slow_job_ms;                      /* PHOTO_SLOW_JOB_MS:
                                                             a job that took

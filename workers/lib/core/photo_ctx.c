@@ -10,6 +10,7 @@
 #include "photo_redis.h"
 #include "photo_route.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,12 +33,27 @@ static photo_job_rc_t photo_ctx_pg_failed(photo_ctx_t *ctx, photo_job_t *job,
     PGresult *res);
 
 
-void
+int
 photo_ctx_init(photo_ctx_t *ctx, photo_config_t *cf)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->cf = cf;
     photo_redis_init(&ctx->redis, cf);
+
+    if (cf->media_link_secret_file[0] != '\0') {
+        ctx->link_secret_len = photo_media_secret_read(
+                                   cf->media_link_secret_file,
+                                   ctx->link_secret);
+        if (ctx->link_secret_len == 0) {
+            photo_log_error("PHOTO_MEDIA_LINK_SECRET_FILE %s: %s (16 to %d "
+                            "printable characters)",
+                            cf->media_link_secret_file, strerror(errno),
+                            PHOTO_MEDIA_SECRET_MAX);
+            return -1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -203,7 +219,7 @@ photo_ctx_redis_key(photo_ctx_t *ctx, photo_job_t *job, const char *key,
 
 photo_job_rc_t
 photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
-    const unsigned char *value, size_t len)
+    int64_t id, const unsigned char *value, size_t len)
 {
     uint32_t            server;
     long long           now;
@@ -232,7 +248,8 @@ photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job, const char *key,
      */
     photo_metrics_call_begin(&start);
     mrc = memcached_set(ctx->mc, key, strlen(key), (const char *) value, len,
-                        0, photo_object_flags(value, len));
+                        (time_t) photo_media_cache_until(id, time(NULL)),
+                        photo_object_flags(value, len));
     photo_metrics_call_end(PHOTO_BACKEND_MEMCACHED, &start);
 
     if (mrc != MEMCACHED_SUCCESS) {

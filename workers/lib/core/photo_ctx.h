@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "photo_config.h"
+#include "photo_media.h"
 #include "photo_gearman.h"
 #include "photo_job.h"
 #include "photo_metrics.h"
@@ -42,9 +43,13 @@ typedef struct {
        unique key's, photo_route_gearman()); made when first needed */
     gearman_client_st  *gearman[PHOTO_GEARMAN_MAX];
     int                 ngearman;     /* servers; 0: not yet known */
+    /* the photo objects' links are signed with it (photo_media.h) */
+    unsigned char       link_secret[PHOTO_MEDIA_SECRET_MAX];
+    size_t              link_secret_len;   /* 0: unsigned */
 } photo_ctx_t;
 
-void photo_ctx_init(photo_ctx_t *ctx, photo_config_t *cf);
+/* -1 (logged) when the links' secret file is named but cannot be read */
+int photo_ctx_init(photo_ctx_t *ctx, photo_config_t *cf);
 void photo_ctx_free(photo_ctx_t *ctx);
 
 /*
@@ -84,10 +89,12 @@ photo_job_rc_t photo_ctx_pg_lock(photo_ctx_t *ctx, photo_job_t *job,
 redisContext *photo_ctx_redis_key(photo_ctx_t *ctx, photo_job_t *job,
     const char *key, size_t len);
 
-/* key = value in the memcached pool, no expiry, PHOTO_MC_FLAGS; best
-   effort: a memcached that is away is logged and costs the job ~nothing */
+/* photo id's object as key = value in the memcached pool, till its links
+   are due (photo_media_cache_until()), its flags photo_object_flags();
+   best effort: a memcached that is away is logged and costs the job
+   ~nothing */
 photo_job_rc_t photo_ctx_cache(photo_ctx_t *ctx, photo_job_t *job,
-    const char *key, const unsigned char *value, size_t len);
+    const char *key, int64_t id, const unsigned char *value, size_t len);
 
 /* the memcached pool, made on first use; NULL (reason set: retry) */
 memcached_st *photo_ctx_memcached(photo_ctx_t *ctx, photo_job_t *job);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 /*
@@ -36,7 +37,8 @@ static photo_job_rc_t photo_object_round(photo_ctx_t *ctx, photo_job_t *job,
 
 
 void
-photo_object_row(PGresult *res, int row, photo_object_t *p)
+photo_object_row(photo_ctx_t *ctx, PGresult *res, int row,
+    photo_object_t *p)
 {
     memset(p, 0, sizeof(*p));
 
@@ -56,6 +58,22 @@ photo_object_row(PGresult *res, int row, photo_object_t *p)
     p->created_at = strtoll(PQgetvalue(res, row, 9), NULL, 10);
     p->like_count = strtoll(PQgetvalue(res, row, 10), NULL, 10);
     p->comment_count = strtoll(PQgetvalue(res, row, 11), NULL, 10);
+    p->media_path = PQgetvalue(res, row, 12);
+    p->media_path_len = (size_t) PQgetlength(res, row, 12);
+
+    if (!PQgetisnull(res, row, 13)
+        && photo_object_images(p, PQgetvalue(res, row, 13),
+                               (size_t) PQgetlength(res, row, 13)) != 0)
+    {
+        photo_log_warn("photo %" PRId64 ": images %s: not sizes, left out",
+                       p->id, PQgetvalue(res, row, 13));
+    }
+
+    if (ctx != NULL && ctx->link_secret_len) {
+        p->link_secret = ctx->link_secret;
+        p->link_secret_len = ctx->link_secret_len;
+        p->link_expires = photo_media_link_expires(p->id, time(NULL));
+    }
 }
 
 
@@ -99,6 +117,7 @@ photo_object_round(photo_ctx_t *ctx, photo_job_t *job, memcached_st *mc,
     const char *key, const char *sid, int *again)
 {
     size_t                 len;
+    time_t                 until;
     uint32_t               flags;
     yajl_gen               g;
     PGresult              *res;
@@ -137,7 +156,7 @@ photo_object_round(photo_ctx_t *ctx, photo_job_t *job, memcached_st *mc,
         goto done;
     }
 
-    photo_object_row(res, 0, &p);
+    photo_object_row(ctx, res, 0, &p);
 
     if (photo_object_gen(g, &p) != yajl_gen_status_ok
         || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
@@ -163,15 +182,16 @@ photo_object_round(photo_ctx_t *ctx, photo_job_t *job, memcached_st *mc,
     }
 
     flags = photo_object_flags(buf, len);
+    until = (time_t) photo_media_cache_until(p.id, time(NULL));
 
     photo_metrics_call_begin(&start);
 
     if (cached.found) {
-        mrc = memcached_cas(mc, key, strlen(key), (const char *) buf, len, 0,
-                            flags, cached.cas);
+        mrc = memcached_cas(mc, key, strlen(key), (const char *) buf, len,
+                            until, flags, cached.cas);
     } else {
-        mrc = memcached_add(mc, key, strlen(key), (const char *) buf, len, 0,
-                            flags);
+        mrc = memcached_add(mc, key, strlen(key), (const char *) buf, len,
+                            until, flags);
     }
 
     photo_metrics_call_end(PHOTO_BACKEND_MEMCACHED, &start);

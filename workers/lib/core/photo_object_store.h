@@ -30,11 +30,15 @@
     "select p.id, p.user_id, u.username, p.caption, p.image_url, p.width,"  \
     " p.height, p.lat, p.lng,"                                              \
     " floor(extract(epoch from p.created_at))::bigint,"                     \
-    " p.like_count, p.comment_count"                                        \
+    " p.like_count, p.comment_count, p.media_path, p.images"               \
     " from photos p join users u on u.id = p.user_id"
 
-/* row of a PHOTO_OBJECT_SELECT result as an object (pointing into res) */
-void photo_object_row(PGresult *res, int row, photo_object_t *p);
+/*
+ * row of a PHOTO_OBJECT_SELECT result as an object (pointing into res),
+ * its links signed with ctx's secret (NULL or none: unsigned)
+ */
+void photo_object_row(photo_ctx_t *ctx, PGresult *res, int row,
+    photo_object_t *p);
 
 /*
  * photo:<id> written again with what Postgres holds now, by

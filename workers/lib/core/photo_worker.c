@@ -167,7 +167,9 @@ photo_worker_init(photo_worker_t *w, int argc, char **argv,
 
     photo_log_init(prog, w->cf.log_level);
     srandom((unsigned) getpid() ^ (unsigned) time(NULL));  /* jitter */
-    photo_ctx_init(&w->ctx, &w->cf);
+    if (photo_ctx_init(&w->ctx, &w->cf) != 0) {
+        return -1;
+    }
 
     if (photo_worker_metrics(w) != 0) {
         fprintf(stderr, "%s: metrics: out of memory\n", prog);

@@ -229,3 +229,23 @@ qr/\[emerg\] .*"photo_redis_cluster" directive cannot be given with "photo_redis
 ">>> bad.conf\n$::Backends    photo_redis_read_replicas on;\n"
 --- error_log eval
 qr/\[emerg\] .*"photo_redis_read_replicas" needs "photo_redis_cluster"/
+
+
+
+=== TEST 21: photo_media_link_secret_file: a secret too short to sign with
+--- user_files
+>>> bad.conf
+    photo_media_link_secret_file ../html/short.secret;
+>>> short.secret
+abc123
+--- error_log eval
+qr/\[emerg\] .*"\S+short\.secret" cannot be read, or is not 16 to 256 printable characters \(\d+: Invalid argument\) in \S+\/bad\.conf:1/
+
+
+
+=== TEST 22: photo_media_link_secret_file: a file that is not there
+--- user_files
+>>> bad.conf
+    photo_media_link_secret_file html/none.secret;
+--- error_log eval
+qr/\[emerg\] .*"\S+none\.secret" cannot be read, or is not 16 to 256 printable characters \(2: No such file or directory\) in \S+\/bad\.conf:1/

@@ -42,8 +42,19 @@ pid_running() {
 
 # pid_alive PIDFILE: the pid written there is a live process.
 pid_alive() {
-    local pid
-    [ -s "$1" ] && pid=$(head -n1 "$1" 2>/dev/null) && [ -n "$pid" ] && pid_running "$pid"
+    local pid rest start mtime
+    [ -s "$1" ] && pid=$(head -n1 "$1" 2>/dev/null) && [ -n "$pid" ] && pid_running "$pid" \
+        || return 1
+    # a process started after the file was written is another that took the
+    # PID again (seen: a stand-in's, after it died, by a gearmand that its
+    # supervisor restarted), not the one the file names. Its start: field
+    # 22 of /proc/PID/stat (after the name, which may hold spaces), in
+    # clock ticks since boot
+    rest=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || return 1
+    start=$(awk -v t="$(getconf CLK_TCK)" -v b="$(awk '/^btime/ {print $2}' /proc/stat)" \
+        '{print int(b + $20 / t)}' <<<"$rest")
+    mtime=$(stat -c %Y "$1" 2>/dev/null) || return 1
+    [ "$start" -le $((mtime + 2)) ]
 }
 
 # port_owner PORT: "pid=N,cmd" of whatever listens on 127.0.0.1:PORT, or nothing.

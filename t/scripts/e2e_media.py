@@ -13,6 +13,7 @@ and bucket (contract/photo_media.h):
   - the bucket down: a new post is still shown, with its upload; its media
     job waits and is retried; the bucket back, the sizes arrive: nothing
     lost;
+  - the picture of an activity entry is linked signed too;
   - an upload cut short inside (it passed nginx's header check): the media
     job is a dead letter naming the decoder's error, the photo is still
     shown with its upload.
@@ -158,6 +159,22 @@ if not S3 or "images" not in obj:
                        .replace(".jpg", ".png"))]:
         st, _, _ = get(bad)
         check("a link %s is refused: 403" % what, st == 403, st)
+
+# --- the activity's picture: signed as it is read (entries outlive links)
+s, b, _ = call("POST", "/v1/photos/%s/likes" % pid, token=bob)
+check("bob likes the photo", s == 202, (s, b))
+
+
+def liked_entry():
+    s, a, _ = call("GET", "/v1/activity?count=5", token=ann)
+    return next((x for x in (a or {}).get("activity", []) if x.get("type") == "like"), None)
+
+
+check("ann's activity shows the like", waited(lambda: liked_entry() is not None, 15) is not None)
+entry = liked_entry() or {}
+link = entry.get("photo", {}).get("image_url", "/")
+st, _, _ = get(link)
+check("with its photo's picture linked, signed, served", "&s=" in link and st == 200, (link, st))
 
 if S3:
     def sized():

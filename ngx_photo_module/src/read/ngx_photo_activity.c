@@ -20,6 +20,7 @@
 #include "ngx_photo_session.h"
 
 #include "photo_keys.h"
+#include "photo_media.h"
 
 
 typedef struct {
@@ -46,6 +47,8 @@ static void ngx_photo_activity_postgres(ngx_photo_activity_t *act);
 static void ngx_photo_activity_rows(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_activity_respond(ngx_photo_activity_t *act,
     ngx_str_t *entries, int64_t *ids, ngx_uint_t n);
+static u_char *ngx_photo_activity_copy(u_char *p, ngx_str_t *entry,
+    ngx_str_t *secret);
 
 
 static ngx_str_t  ngx_photo_activity_head = ngx_string("{\"activity\":[");
@@ -382,14 +385,16 @@ static ngx_int_t
 ngx_photo_activity_respond(ngx_photo_activity_t *act, ngx_str_t *entries,
     int64_t *ids, ngx_uint_t n)
 {
-    off_t                len;
-    u_char              *p;
-    ngx_buf_t           *b;
-    ngx_uint_t           i, more;
-    ngx_chain_t         *out;
-    ngx_http_request_t  *r;
+    off_t                       len;
+    u_char                     *p;
+    ngx_buf_t                  *b;
+    ngx_uint_t                  i, more;
+    ngx_chain_t                *out;
+    ngx_http_request_t         *r;
+    ngx_http_photo_loc_conf_t  *plcf;
 
     r = act->read.request;
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_photo_module);
 
     more = (n > act->read.count);
     if (more) {
@@ -400,7 +405,7 @@ ngx_photo_activity_respond(ngx_photo_activity_t *act, ngx_str_t *entries,
           + NGX_INT64_LEN + 3;
 
     for (i = 0; i < n; i++) {
-        len += entries[i].len + 1;
+        len += entries[i].len + 1 + PHOTO_MEDIA_LINK_EXTRA;
     }
 
     b = ngx_create_temp_buf(r->pool, (size_t) len);
@@ -417,7 +422,7 @@ ngx_photo_activity_respond(ngx_photo_activity_t *act, ngx_str_t *entries,
             *p++ = ',';
         }
 
-        p = ngx_cpymem(p, entries[i].data, entries[i].len);
+        p = ngx_photo_activity_copy(p, &entries[i], &plcf->media_link_secret);
     }
 
     p = ngx_cpymem(p, ngx_photo_activity_next.data,
@@ -436,4 +441,51 @@ ngx_photo_activity_respond(ngx_photo_activity_t *act, ngx_str_t *entries,
     out->next = NULL;
 
     return ngx_photo_send(r, NGX_HTTP_OK, out, b->last - b->pos);
+}
+
+
+/*
+ * An entry as stored, its photo's picture linked as the API links them
+ * (photo_media.h): signed here, as it is read, since an entry is kept for
+ * longer than a link lives.  The path is the first "image_url" string
+ * (the photo's, written before the comment; a JSON string cannot hold the
+ * pattern unescaped), and of the path's characters, never escaped.
+ */
+
+static u_char *
+ngx_photo_activity_copy(u_char *p, ngx_str_t *entry, ngx_str_t *secret)
+{
+    size_t   n;
+    u_char  *path, *end, *last;
+    static ngx_str_t  key = ngx_string("\"image_url\":\"");
+
+    last = entry->data + entry->len;
+
+    path = secret->len ? ngx_strlcasestrn(entry->data, last, key.data,
+                                          key.len - 1)
+                       : NULL;
+    if (path != NULL) {
+        path += key.len;
+        end = ngx_strlchr(path, last, '"');
+    }
+
+    if (path == NULL || end == NULL || end == path || *path != '/') {
+        return ngx_cpymem(p, entry->data, entry->len);
+    }
+
+    p = ngx_cpymem(p, entry->data, path - entry->data);
+
+    n = photo_media_link((char *) p, (end - path) + PHOTO_MEDIA_LINK_EXTRA,
+                         (char *) path, end - path,
+                         photo_media_link_expires(0, ngx_time()),
+                         secret->data, secret->len);
+    if (n == 0) {
+        /* cannot be: the room is counted; the path as it is */
+        p = ngx_cpymem(p, path, end - path);
+
+    } else {
+        p += n;
+    }
+
+    return ngx_cpymem(p, end, last - end);
 }

@@ -2,7 +2,8 @@
 """The web client (web/) in a real browser: headless Chromium driven by
 Selenium, against a running stack.
 
-    PHOTO_WEB_URL          the page (default http://127.0.0.1:18080/)
+    PHOTO_WEB_URL          the page (default the stack's nginx:
+                           http://$PHOTO_HOST:$PHOTO_NGINX_PORT/)
     PHOTO_SCREENSHOT_DIR   where the screenshots go (default
                            $PHOTO_RUN_DIR/screenshots, else ./run/screenshots)
 
@@ -44,7 +45,8 @@ except ImportError:
     sys.exit('FAIL: no selenium for this Python; run with /usr/bin/python3 '
              '(Debian\'s python3-selenium)')
 
-BASE = os.environ.get('PHOTO_WEB_URL', 'http://127.0.0.1:18080/')
+BASE = os.environ.get('PHOTO_WEB_URL') or 'http://%s:%s/' % (
+    os.environ.get('PHOTO_HOST', '127.0.0.1'), os.environ.get('PHOTO_NGINX_PORT', '18080'))
 if not BASE.endswith('/'):
     BASE += '/'
 _u = urllib.parse.urlsplit(BASE)

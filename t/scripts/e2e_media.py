@@ -116,7 +116,7 @@ def upload(token, data):
 
 def s3_pid():
     try:
-        with open(os.path.join(RUN, "s3", "s3rver.pid")) as f:
+        with open(os.path.join(RUN, "s3", "s3.pid")) as f:
             return int(f.read().split()[0])
     except (OSError, ValueError):
         return None

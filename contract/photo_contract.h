@@ -413,8 +413,10 @@
  *      (photo_media.h: libvips, turned by its EXIF orientation, metadata
  *      left out), each a PUT signed with AWS Signature V4; then
  *      photos.images set and the photo object rewritten
- *      (photo_object_store()), now with "images".  A replay makes and puts
- *      the same bytes again.  A photo that is gone: nothing.  The bucket
+ *      (photo_object_store()), now with "images".  A replay, or another
+ *      photo of the same upload, finds the sizes made (a photo of that
+ *      media_path with images) and only sets images.  A photo that is
+ *      gone: nothing.  The bucket
  *      unreachable or answering 5xx: retried with backoff (the feed shows
  *      the upload meanwhile).  An upload libvips cannot decode (cut short
  *      inside): a dead letter with libvips's reason; the photo stays,

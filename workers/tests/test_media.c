@@ -941,55 +941,47 @@ check_small_png_icc(media_t *m)
 }
 
 
-static int
-puts_seen(h_t *h, void *arg)
-{
-    void  **a = arg;
-
-    return records(a[0], 200, "PUT", a[1]) >= *(int *) a[2];
-}
-
-
 static void
 check_replay(media_t *m)
 {
     int                s, n, same;
-    void              *arg[3];
-    blob_t             b;
+    char               err[256];
     long long          xmin;
-    photo_s3_result_t  r;
+    photo_vips_src_t   src;
+    photo_vips_out_t   out;
 
-    n = records(m, 200, "PUT", name_of(big_path)) + 1 + PHOTO_MEDIA_SIZES;
+    n = records(m, 200, "PUT", name_of(big_path));
     xmin = h_sql_int(m->h, "select xmin::text::bigint from photos"
                      " where id = %lld", P_BIG);
 
     job(m, P_BIG);
 
-    arg[0] = m;
-    arg[1] = (void *) name_of(big_path);
-    arg[2] = &n;
-    CHECK(h_wait(m->h, puts_seen, arg, WAIT_MS)
-          && h_wait(m->h, drained, NULL, WAIT_MS),
-          "a replay puts the five objects again");
+    CHECK(h_wait(m->h, drained, NULL, WAIT_MS)
+          && records(m, 200, "PUT", name_of(big_path)) == n,
+          "a replay puts nothing again: its sizes are made (one query)");
+    CHECK(h_sql_int(m->h, "select xmin::text::bigint from photos"
+                    " where id = %lld", P_BIG) == xmin,
+          "and the photo's row is not written again");
 
-    for (same = 1, s = 0; s < PHOTO_MEDIA_SIZES; s++) {
-        if (get(m, m->s3, big_path, s, &b, &r) != 0
-            || b.len != big_sizes[s].len
-            || memcmp(b.data, big_sizes[s].data, b.len) != 0)
+    /* made again (a bucket that lost them, another user's copy of the
+       same picture): the same bytes as those in the bucket */
+    same = photo_vips_source(&src, big.data, big.len, err, sizeof(err)) == 0;
+
+    for (s = 0; same && s < PHOTO_MEDIA_SIZES; s++) {
+        if (photo_vips_size(&src, &photo_media_sizes[s], &out, err,
+                            sizeof(err)) != 0)
         {
             same = 0;
+            break;
         }
 
-        if (r.rc == PHOTO_S3_OK) {
-            free(b.data);
-        }
+        same = out.len == big_sizes[s].len
+               && memcmp(out.data, big_sizes[s].data, out.len) == 0;
+        photo_vips_free(&out);
     }
 
     CHECK(same, "the same bytes: libvips's output is the same for the same "
           "upload");
-    CHECK(h_sql_int(m->h, "select xmin::text::bigint from photos"
-                    " where id = %lld", P_BIG) == xmin,
-          "and the photo's row is not written again");
 }
 
 

@@ -65,10 +65,11 @@ photo_metrics_http_start(const char *host, int port)
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG
         | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         (uint16_t) port, NULL, NULL, photo_metrics_http_answer, NULL,
+        /* first: libmicrohttpd logs the options after it through it */
+        MHD_OPTION_EXTERNAL_LOGGER, photo_metrics_http_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) PHOTO_METRICS_HTTP_IDLE_S,
         MHD_OPTION_CONNECTION_LIMIT, 16u,
-        MHD_OPTION_EXTERNAL_LOGGER, photo_metrics_http_log, NULL,
         MHD_OPTION_END);
 
     pthread_sigmask(SIG_SETMASK, &saved, NULL);

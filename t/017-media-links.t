@@ -11,12 +11,12 @@ use PhotoFixture;
 use Digest::MD5 qw(md5_base64);
 use POSIX qw(floor);
 
-my ($READER, $POSTER) = (6101, 6102);
+my ($READER, $POSTER) = (6301, 6302);
 our $Token = 'tok_links_0123456789abcdef';
 our $Secret = 'links-secret-of-the-tests-0123456789';
 
 my ($ids, $p) = reader_and_poster(reader => $READER, poster => $POSTER,
-                                  name => 'linked', base => 9_700_000,
+                                  name => 'linked', base => 9_850_000,
                                   at => 1790003000);
 our @Ids = @$ids;
 complete_feed($READER, $Token, @Ids);

@@ -2,7 +2,7 @@
 conf/stack.env), TAP-style checks, HTTP calls to its nginx, SQL through psql,
 and polling with a deadline."""
 
-import json, os, socket, struct, subprocess, sys, time, urllib.error, urllib.request, zlib
+import base64, hashlib, json, os, socket, struct, subprocess, sys, time, urllib.error, urllib.request, zlib
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 
@@ -178,3 +178,12 @@ def png(w, h):
     raw = b"".join(b"\x00" + b"\x00\x80\xff" * w for _ in range(h))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def media_link(path, expires):
+    """path signed as contract/photo_media.h documents it (nginx's
+    secure_link checks it), made here again from the stack's secret"""
+    with open(os.path.join(RUN, "nginx", "media-link.secret"), "rb") as f:
+        secret = f.read().rstrip(b"\r\n")
+    d = hashlib.md5(b"%d%s %s" % (expires, path.encode(), secret)).digest()
+    return "%s?e=%d&s=%s" % (path, expires, base64.urlsafe_b64encode(d).rstrip(b"=").decode())

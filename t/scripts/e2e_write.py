@@ -13,7 +13,7 @@ import hashlib, json, os, re, signal, subprocess, sys, time, urllib.request, uui
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import (API, HOST, RUN, ROOT, call, check, done, lists, png, reachable_dir, redis_data,
+from e2e_lib import (API, HOST, RUN, ROOT, call, check, done, lists, media_link, png, reachable_dir, redis_data,
                      redis_data_ports, sql, waited)
 
 def media_files():
@@ -163,8 +163,8 @@ if s == 201:
         check("as image/png, not to be sniffed",
               r.headers.get("Content-Type") == "image/png"
               and r.headers.get("X-Content-Type-Options") == "nosniff", dict(r.headers))
-s, b, h = call("GET", "/media/no/such.png")
-check("a missing image: 404, with nosniff, and nginx's version not named",
+s, b, h = call("GET", media_link("/media/no/such.png", int(time.time()) + 3600))
+check("a missing image (its link signed): 404, with nosniff, and nginx's version not named",
       s == 404 and h.get("X-Content-Type-Options") == "nosniff" and h.get("Server") == "nginx"
       and b"nginx/" not in b, (s, b, dict(h)))
 

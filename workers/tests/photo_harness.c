@@ -32,7 +32,6 @@ static void h_stack_cluster(void);
 static void h_redis_vappend(h_t *h, const char *fmt, va_list args);
 static const char *h_redis_key(const char *cmd, size_t size, size_t *len);
 static char *h_admin(h_t *h, const char *command);
-static int h_port_open(int port);
 
 
 static void
@@ -969,7 +968,7 @@ h_free_port(void)
 }
 
 
-static int
+int
 h_port_open(int port)
 {
     int                 fd, ok;
@@ -1005,4 +1004,38 @@ h_sleep_ms(int ms)
     struct timespec  ts = { ms / 1000, (long) (ms % 1000) * 1000000 };
 
     nanosleep(&ts, NULL);
+}
+
+
+int
+h_port_up(h_t *h, void *arg)
+{
+    (void) h;
+
+    return h_port_open(*(int *) arg);
+}
+
+
+void
+h_forget_queue(h_t *h)
+{
+    char           pattern[64];
+    size_t         i;
+    redisReply    *r;
+    redisContext  *c;
+
+    c = photo_redis_connect(&h->cf);
+    if (c == NULL) {
+        return;
+    }
+
+    snprintf(pattern, sizeof(pattern), "test_gearman_%d_*", (int) getpid());
+    r = redisCommand(c, "KEYS %s", pattern);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        freeReplyObject(redisCommand(c, "DEL %s", r->element[i]->str));
+    }
+
+    freeReplyObject(r);
+    redisFree(c);
 }

@@ -83,6 +83,14 @@ int h_follow(h_t *h, const char *unique, long long follower,
 long h_queued(h_t *h, const char *function);
 
 /* polls cond every 10 ms; 1 when it held within timeout_ms */
+/* something accepts connections on 127.0.0.1:port; as an h_wait()
+   condition, arg pointing at the port */
+int h_port_open(int port);
+int h_port_up(h_t *h, void *arg);
+
+/* the private gearmand's queue, in the stack's Redis: this run's only */
+void h_forget_queue(h_t *h);
+
 int h_wait(h_t *h, int (*cond)(h_t *h, void *arg), void *arg,
     int timeout_ms);
 int h_wait_drained(h_t *h, const char *function, int timeout_ms);

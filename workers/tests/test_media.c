@@ -105,23 +105,6 @@ typedef struct {
 /* ------------------------------------------------------------- the bucket */
 
 
-static int
-port_open(h_t *h, void *arg)
-{
-    int                 fd, ok;
-    struct sockaddr_in  sin;
-
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t) *(int *) arg);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    ok = connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0;
-    close(fd);
-
-    return ok;
-}
 
 
 static void
@@ -178,7 +161,7 @@ proxy_start(media_t *m)
 
     m->proxy = pid;
 
-    if (!h_wait(m->h, port_open, &m->port, 30000)) {
+    if (!h_wait(m->h, h_port_up, &m->port, 30000)) {
         return -1;
     }
 
@@ -1348,29 +1331,6 @@ forget(h_t *h)
 }
 
 
-static void
-forget_queue(h_t *h)
-{
-    char           pattern[64];
-    size_t         i;
-    redisReply    *r;
-    redisContext  *c;
-
-    c = photo_redis_connect(&h->cf);
-    if (c == NULL) {
-        return;
-    }
-
-    snprintf(pattern, sizeof(pattern), "test_gearman_%d_*", (int) getpid());
-    r = redisCommand(c, "KEYS %s", pattern);
-
-    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        freeReplyObject(redisCommand(c, "DEL %s", r->element[i]->str));
-    }
-
-    freeReplyObject(r);
-    redisFree(c);
-}
 
 
 /* where `npm ci` installed conf/s3: 0, or -1 (skip) */
@@ -1423,7 +1383,7 @@ main(int argc, char **argv)
 
     if (find_s3rver(&m) != 0) {
         h_done(&h, 0);
-        forget_queue(&h);
+        h_forget_queue(&h);
         return 77;
     }
 
@@ -1474,7 +1434,7 @@ main(int argc, char **argv)
     forget(&h);
     proxy_stop(&m);
     h_done(&h, photo_check_failed);
-    forget_queue(&h);
+    h_forget_queue(&h);
 
     photo_s3_free(m.s3);
     photo_s3_free(m.wrong);

@@ -88,24 +88,6 @@ standin(push_t *p, const char *name, char *const *argv)
 }
 
 
-static int
-port_open(h_t *h, void *arg)
-{
-    int                 fd, ok;
-    struct sockaddr_in  sin;
-
-    /* the stand-ins are up when they accept a connection */
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t) *(int *) arg);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    ok = connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0;
-    close(fd);
-
-    return ok;
-}
 
 
 static void
@@ -161,8 +143,8 @@ push_start(h_t *h, push_t *p)
     p->standins[0] = standin(p, "apns_standin", apns);
     p->standins[1] = standin(p, "fcm_standin", fcm);
 
-    if (!h_wait(h, port_open, &p->apns_port, 10000)
-        || !h_wait(h, port_open, &p->fcm_port, 10000))
+    if (!h_wait(h, h_port_up, &p->apns_port, 10000)
+        || !h_wait(h, h_port_up, &p->fcm_port, 10000))
     {
         printf("Bail out! the push stand-ins did not start; see %s\n",
                h->dir);

@@ -102,23 +102,6 @@ standin(share_t *s, const char *name, char *const *argv)
 }
 
 
-static int
-port_open(h_t *h, void *arg)
-{
-    int                 fd, ok;
-    struct sockaddr_in  sin;
-
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t) *(int *) arg);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    ok = connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0;
-    close(fd);
-
-    return ok;
-}
 
 
 static void
@@ -187,8 +170,8 @@ share_start(h_t *h, share_t *s)
     s->standins[TW] = standin(s, "twitter_standin", tw);
     s->standins[FB] = standin(s, "facebook_standin", fb);
 
-    if (!h_wait(h, port_open, &s->port[TW], 10000)
-        || !h_wait(h, port_open, &s->port[FB], 10000))
+    if (!h_wait(h, h_port_up, &s->port[TW], 10000)
+        || !h_wait(h, h_port_up, &s->port[FB], 10000))
     {
         printf("Bail out! the share stand-ins did not start; see %s\n",
                h->dir);

@@ -783,30 +783,6 @@ check_notify(h_t *h)
 }
 
 
-/* the private gearmand's queue, in the stack's Redis: this run's only */
-static void
-forget_queue(h_t *h)
-{
-    char           pattern[64];
-    size_t         i;
-    redisReply    *r;
-    redisContext  *c;
-
-    c = photo_redis_connect(&h->cf);
-    if (c == NULL) {
-        return;
-    }
-
-    snprintf(pattern, sizeof(pattern), "test_gearman_%d_*", (int) getpid());
-    r = redisCommand(c, "KEYS %s", pattern);
-
-    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        freeReplyObject(redisCommand(c, "DEL %s", r->element[i]->str));
-    }
-
-    freeReplyObject(r);
-    redisFree(c);
-}
 
 
 static void
@@ -865,7 +841,7 @@ main(void)
 
     forget(&h);
     h_done(&h, photo_check_failed);
-    forget_queue(&h);
+    h_forget_queue(&h);
 
     return CHECK_DONE();
 }

@@ -1039,3 +1039,29 @@ h_forget_queue(h_t *h)
     freeReplyObject(r);
     redisFree(c);
 }
+
+
+pid_t
+h_spawn(h_t *h, const char *name, char *const argv[])
+{
+    int    fd;
+    char   log[400];
+    pid_t  pid;
+
+    snprintf(log, sizeof(log), "%s/%s.log", h->dir, name);
+
+    pid = fork();
+    if (pid == 0) {
+        fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+
+        execv(argv[0], argv);
+        _exit(127);
+    }
+
+    return pid;
+}

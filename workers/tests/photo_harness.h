@@ -88,6 +88,10 @@ long h_queued(h_t *h, const char *function);
 int h_port_open(int port);
 int h_port_up(h_t *h, void *arg);
 
+/* argv (argv[0] a path) started in the background, its output in
+   <h->dir>/<name>.log: its pid, or -1 */
+pid_t h_spawn(h_t *h, const char *name, char *const argv[]);
+
 /* the private gearmand's queue, in the stack's Redis: this run's only */
 void h_forget_queue(h_t *h);
 

@@ -131,35 +131,22 @@ rules(media_t *m, const char *json)
 static int
 proxy_start(media_t *m)
 {
-    int     fd;
-    char    port[16], log[400];
-    pid_t   pid;
+    char    port[16];
     double  t0;
+    char   *argv[] = {
+        PYTHON, PROXY, "--port", port, "--s3rver", m->s3rver,
+        "--data", m->data, "--bucket", BUCKET, "--access-key", AKEY,
+        "--secret-key", SKEY, "--public-read", "thumbnail/",
+        "--public-read", "low/", "--public-read", "standard/",
+        "--public-read", "full/", "--rules", m->rules, "--records",
+        m->records, NULL
+    };
 
     snprintf(port, sizeof(port), "%d", m->port);
-    snprintf(log, sizeof(log), "%s/s3_check_proxy.log", m->h->dir);
 
     t0 = h_now();
 
-    pid = fork();
-    if (pid == 0) {
-        fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-
-        execl(PYTHON, PYTHON, PROXY, "--port", port, "--s3rver", m->s3rver,
-              "--data", m->data, "--bucket", BUCKET, "--access-key", AKEY,
-              "--secret-key", SKEY, "--public-read", "thumbnail/",
-              "--public-read", "low/", "--public-read", "standard/",
-              "--public-read", "full/", "--rules", m->rules, "--records",
-              m->records, (char *) NULL);
-        _exit(127);
-    }
-
-    m->proxy = pid;
+    m->proxy = h_spawn(m->h, "s3_check_proxy", argv);
 
     if (!h_wait(m->h, h_port_up, &m->port, 30000)) {
         return -1;

@@ -62,30 +62,6 @@ typedef struct {
 } want_t;
 
 
-static pid_t
-standin(push_t *p, const char *name, char *const *argv)
-{
-    int    fd;
-    char   log[400];
-    pid_t  pid;
-
-    snprintf(log, sizeof(log), "%s/%s.log", p->h->dir, name);
-
-    pid = fork();
-    if (pid == 0) {
-        fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-
-        execv(PYTHON, argv);
-        _exit(127);
-    }
-
-    return pid;
-}
 
 
 
@@ -140,8 +116,8 @@ push_start(h_t *h, push_t *p)
     apns[9] = apub;
     fcm[5] = fpub;
 
-    p->standins[0] = standin(p, "apns_standin", apns);
-    p->standins[1] = standin(p, "fcm_standin", fcm);
+    p->standins[0] = h_spawn(p->h, "apns_standin", apns);
+    p->standins[1] = h_spawn(p->h, "fcm_standin", fcm);
 
     if (!h_wait(h, h_port_up, &p->apns_port, 10000)
         || !h_wait(h, h_port_up, &p->fcm_port, 10000))

@@ -76,30 +76,6 @@ typedef struct {
 } want_t;
 
 
-static pid_t
-standin(share_t *s, const char *name, char *const *argv)
-{
-    int    fd;
-    char   log[400];
-    pid_t  pid;
-
-    snprintf(log, sizeof(log), "%s/%s.log", s->h->dir, name);
-
-    pid = fork();
-    if (pid == 0) {
-        fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-
-        execv(PYTHON, argv);
-        _exit(127);
-    }
-
-    return pid;
-}
 
 
 
@@ -167,8 +143,8 @@ share_start(h_t *h, share_t *s)
     write_file(s->users, "{}");
     write_file(s->pages, "{}");
 
-    s->standins[TW] = standin(s, "twitter_standin", tw);
-    s->standins[FB] = standin(s, "facebook_standin", fb);
+    s->standins[TW] = h_spawn(s->h, "twitter_standin", tw);
+    s->standins[FB] = h_spawn(s->h, "facebook_standin", fb);
 
     if (!h_wait(h, h_port_up, &s->port[TW], 10000)
         || !h_wait(h, h_port_up, &s->port[FB], 10000))

@@ -511,6 +511,20 @@ class Run:
                 raise Failure('the card lacks the caption: ' + card.text)
         self.step("A's photo shows in B's feed", feed_has_photo)
 
+        def profile_says_following():
+            # the page loaded again: nothing of what it did before is in
+            # memory (a new hash alone would not reload it)
+            b.go('/user/' + self.ids['a'])
+            b.js('window.photoTestBefore = 1; location.reload()')
+            b.wait(lambda: b.js('return !window.photoTestBefore')
+                   and b.find(T('follow-button')), 10, "A's page again")
+            b.wait(lambda: b.attr(T('follow-button'), 'data-following') == 'true', 10,
+                   'the follow button to say Following, from the profile')
+            b.wait(lambda: '1 follower' in b.one(T('user-counts')).text, 10,
+                   "A's profile to count B as a follower")
+        self.step("A's page, opened afresh, says B follows A (GET /v1/users/{id})",
+                  profile_says_following)
+
         def seed():
             api = Api()
             r = api.sign_in(self.user_a, PASSWORD)

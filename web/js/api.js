@@ -161,6 +161,12 @@ export const addComment = (photoId, text) =>
 export const deleteComment = (commentId) =>
   request('DELETE', `/v1/comments/${enc(commentId)}`);
 
+// a profile: {id, username, photo_count, follower_count, following_count,
+// following}
+export const user = (userId, { signal } = {}) =>
+  request('GET', `/v1/users/${enc(userId)}`, { signal });
+export const whoAmI = ({ signal } = {}) => request('GET', '/v1/me', { signal });
+
 export const follow = (userId) => request('POST', `/v1/users/${enc(userId)}/follow`);
 export const unfollow = (userId) => request('DELETE', `/v1/users/${enc(userId)}/follow`);
 

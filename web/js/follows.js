@@ -1,42 +1,14 @@
-// follows.js: whom the signed-in user followed from this browser.
-//
-// The API has no call that says whether one follows somebody, so the follow
-// button shows what was last done here (kept per user, no secret in it).
+// follows.js: whether the signed-in user follows somebody, as their profile
+// said (GET /v1/users/{id}: "following"), and as this page changed it since:
+// a follow is applied by the workers after its 202, so a profile read just
+// after one may not show it yet.
 
-import { me } from './session.js';
-
-function key() {
-  const u = me();
-  return u ? 'ngx_photo.following.' + u.id : null;
-}
-
-function read() {
-  const k = key();
-  if (!k) return new Set();
-  try {
-    return new Set(JSON.parse(localStorage.getItem(k) || '[]'));
-  } catch {
-    return new Set();
-  }
-}
-
-function write(set) {
-  const k = key();
-  if (!k) return;
-  try {
-    localStorage.setItem(k, JSON.stringify([...set]));
-  } catch {
-    // not kept
-  }
-}
+const known = new Map();
 
 export function isFollowing(userId) {
-  return read().has(String(userId));
+  return known.get(String(userId)) === true;
 }
 
 export function remember(userId, following) {
-  const s = read();
-  if (following) s.add(String(userId));
-  else s.delete(String(userId));
-  write(s);
+  known.set(String(userId), !!following);
 }

@@ -248,6 +248,7 @@ ngx_module_t  ngx_http_photo_module = {
  *   GET  /health                       ngx_photo_health.c
  *   GET  /v1/feed                      ngx_photo_feed.c
  *   GET  /v1/users/{id}/photos         ngx_photo_feed.c
+ *   GET  /v1/users/{id}, GET /v1/me    ngx_photo_user.c
  *   GET  /v1/photos/nearby             ngx_photo_nearby.c
  *   GET  /v1/photos/{id}               ngx_photo_photo.c
  *   POST /v1/users, POST|DELETE /v1/sessions     ngx_photo_account.c
@@ -472,6 +473,11 @@ ngx_http_photo_handler(ngx_http_request_t *r)
         return ngx_photo_activity_handler(r);
     }
 
+    if (ngx_photo_path_is("/v1/me")) {
+        ngx_photo_metrics_request(r, NGX_PHOTO_EP_USER);
+        return ngx_photo_user_handler(r, 0);
+    }
+
     if (ngx_photo_path_is("/v1/photos/nearby")) {
         ngx_photo_metrics_request(r, NGX_PHOTO_EP_NEARBY);
         return ngx_photo_nearby_handler(r);
@@ -494,8 +500,18 @@ ngx_http_photo_handler(ngx_http_request_t *r)
 
         slash = ngx_strlchr(p, end, '/');
 
-        if (slash == NULL
-            || (size_t) (end - slash) != sizeof("/photos") - 1
+        /* a profile */
+        if (slash == NULL) {
+            if (ngx_photo_parse_id(p, end - p, &id) != NGX_OK) {
+                what = "user";
+                goto invalid_id;
+            }
+
+            ngx_photo_metrics_request(r, NGX_PHOTO_EP_USER);
+            return ngx_photo_user_handler(r, id);
+        }
+
+        if ((size_t) (end - slash) != sizeof("/photos") - 1
             || ngx_strncmp(slash, "/photos", sizeof("/photos") - 1) != 0)
         {
             goto not_found;

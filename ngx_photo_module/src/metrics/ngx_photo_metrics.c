@@ -104,7 +104,7 @@ static const ngx_photo_usec_t  ngx_photo_metrics_bounds[] =
 const char  *ngx_photo_endpoint_names[NGX_PHOTO_EP_N] = {
     "other", "health", "feed", "user_photos", "photo", "nearby", "signup",
     "signin", "signout", "media", "post", "delete", "follow", "device",
-    "like", "comment", "comments", "activity", "link", "share"
+    "like", "comment", "comments", "activity", "link", "share", "user"
 };
 
 

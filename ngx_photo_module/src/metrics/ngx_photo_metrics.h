@@ -48,6 +48,7 @@ typedef enum {
     NGX_PHOTO_EP_ACTIVITY,
     NGX_PHOTO_EP_LINK,          /* an account linked or unlinked */
     NGX_PHOTO_EP_SHARE,
+    NGX_PHOTO_EP_USER,          /* a profile read (/v1/users/{id}, /v1/me) */
     NGX_PHOTO_EP_N
 } ngx_photo_endpoint_e;
 

@@ -80,6 +80,7 @@ ngx_int_t ngx_photo_nearby_handler(ngx_http_request_t *r);
 ngx_int_t ngx_photo_comments_handler(ngx_http_request_t *r,
     int64_t photo_id);
 ngx_int_t ngx_photo_activity_handler(ngx_http_request_t *r);
+ngx_int_t ngx_photo_user_handler(ngx_http_request_t *r, int64_t user_id);
 
 /* ngx_photo_args.c: ?count=N&max_id=ID into rd, or NGX_ERROR and why */
 ngx_int_t ngx_photo_parse_page(ngx_http_request_t *r, ngx_photo_read_t *rd,

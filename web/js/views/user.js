@@ -21,6 +21,7 @@ export function userView(outlet, ctx) {
     return;
   }
   const own = isMe(id);
+  let fb = null;
   const name = h('h1', { 'data-test': 'user-name' }, own ? me().username : 'User #' + id);
   const countEl = h('span', { class: 'muted', 'data-test': 'user-count' });
   const note = h('p', { class: 'muted', 'data-test': 'user-note', hidden: true });
@@ -28,7 +29,7 @@ export function userView(outlet, ctx) {
     h('span', { class: 'avatar avatar-big', 'aria-hidden': 'true' }, '@'),
     h('div', { class: 'profile-main' }, name, countEl),
     own ? h('a', { class: 'btn btn-primary', href: href('/upload'), 'data-test': 'user-upload' }, '+ New photo')
-      : followButton(id, () => name.textContent));
+      : (fb = followButton(id, () => name.textContent)).el);
 
   let tries = 0;
   const page = apiPage('photos');
@@ -74,10 +75,33 @@ export function userView(outlet, ctx) {
     ctx.signal.addEventListener('abort', () => clearTimeout(t));
   }
 
+  // the profile: the name, the counts, and whether the reader follows them
+  const counts = h('p', { class: 'muted', 'data-test': 'user-counts' });
+  head.querySelector('.profile-main').append(counts);
+  api.user(id, { signal: ctx.signal }).then((u) => {
+    fill(name, u.username);
+    setAvatar(u.username);
+    fill(counts, [plural(u.photo_count, 'photo', 'photos'),
+                  plural(u.follower_count, 'follower', 'followers'),
+                  u.following_count + ' following'].join(' · '));
+    if (fb && !fb.touched()) {
+      remember(id, u.following);
+      fb.show();
+    }
+  }).catch((err) => {
+    if (!api.isAbort(err) && err.status === 404) {
+      fill(name, 'No such user');
+    }
+  });
+
   outlet.append(head, note, p.el);
 }
 
+
+// {el, show, touched}: touched() once it was used (what it did stands over
+// a profile that comes after)
 function followButton(userId, nameOf) {
+  let used = false;
   const btn = h('button', { type: 'button', class: 'btn', 'data-test': 'follow-button' });
   const show = () => {
     const on = isFollowing(userId);
@@ -90,6 +114,7 @@ function followButton(userId, nameOf) {
   btn.addEventListener('mouseenter', () => { if (isFollowing(userId)) btn.textContent = 'Unfollow'; });
   btn.addEventListener('mouseleave', show);
   btn.addEventListener('click', async () => {
+    used = true;
     const on = !isFollowing(userId);
     btn.disabled = true;
     try {
@@ -105,5 +130,5 @@ function followButton(userId, nameOf) {
     }
   });
   show();
-  return btn;
+  return { el: btn, show, touched: () => used };
 }

@@ -231,8 +231,11 @@ if S3:
     t = waited(lambda: int(redis_data("LLEN", "dead_letter:photo_media") or 0)
                > int(dead_before or 0), 30, 0.2)
     check("a picture cut short is a dead letter of the media worker", t is not None)
-    last = redis_data("LINDEX", "dead_letter:photo_media", "-1") or ""
-    check("naming the decoder's error, of that photo", pid3 in last, last[:300])
+    mine = [d for d in (redis_data("LRANGE", "dead_letter:photo_media", "0", "-1") or "")
+            .splitlines() if pid3 in d]
+    check("naming the decoder's error, of that photo",
+          mine and ("decode" in mine[-1].lower() or "corrupt" in mine[-1].lower()
+                    or "error" in mine[-1].lower()), mine[-1:] or None)
     o3 = photo(pid3, ann) or {}
     st, _, _ = get(o3.get("image_url", "/"))
     check("the photo is still shown, with its upload", o3 and "images" not in o3 and st == 200,

@@ -406,7 +406,10 @@
  *      the user links again).
  *
  * photo_media (background, from the persist worker, once a new photo is
- * stored; only when the workers have a bucket, PHOTO_S3_URL):
+ * stored; only when the workers have a bucket, PHOTO_S3_URL, and the
+ * photo's upload has no sizes yet: a photo of an upload posted before
+ * takes the sizes of the one that has them, photos.images, as it is
+ * inserted):
  *   {"unique":"media:<photo id>","id":"<photo id>","user_id":"<poster>"}
  *   -> the photo's upload (photos.media_path, under PHOTO_MEDIA_ROOT) into
  *      the bucket as it is, and each size of photo_media_sizes made from it

@@ -96,16 +96,27 @@ typedef struct {
     int64_t               id;
     int64_t               user_id;
     yajl_gen              object;
+    int                   sized;         /* its upload's sizes are made */
     long                  followers;     /* of the poster */
     int64_t              *fans;          /* them, when fanned out here */
 } photo_persist_item_t;
 
 
+/*
+ * An upload posted again has the sizes its first photo has (the media
+ * worker made them; the bucket's keys are the upload's): the new row takes
+ * them, and no photo_media job is queued for it.
+ */
+#define PHOTO_PERSIST_SIZED(mp)                                              \
+    "(select q.images from photos q where q.media_path = " mp                \
+    " and q.images is not null limit 1)"
+
 /* a row (nothing when the id is there, or was deleted): $1..$10 */
 static const char  *photo_persist_insert =
     "insert into photos (id, user_id, caption, media_path, image_url,"
-    " width, height, lat, lng, created_at)"
-    " select $1, u.id, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10)"
+    " width, height, lat, lng, created_at, images)"
+    " select $1, u.id, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10),"
+    " " PHOTO_PERSIST_SIZED("$4")
     " from users u where u.id = $2"
     " and not exists (select 1 from photo_deletions d where d.id = $1)"
     " on conflict (id) do nothing";
@@ -113,9 +124,10 @@ static const char  *photo_persist_insert =
 /* the same for many rows at once: each parameter an array (a column) */
 static const char  *photo_persist_insert_many =
     "insert into photos (id, user_id, caption, media_path, image_url,"
-    " width, height, lat, lng, created_at)"
+    " width, height, lat, lng, created_at, images)"
     " select t.id, u.id, t.caption, t.media_path, t.image_url, t.width,"
-    " t.height, t.lat, t.lng, to_timestamp(t.created_at)"
+    " t.height, t.lat, t.lng, to_timestamp(t.created_at),"
+    " " PHOTO_PERSIST_SIZED("t.media_path")
     " from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
     " $5::text[], $6::int[], $7::int[], $8::float8[], $9::float8[],"
     " $10::bigint[]) as t(id, user_id, caption, media_path, image_url,"
@@ -148,7 +160,7 @@ static void photo_persist_params(const photo_persist_row_t *row,
     const char **params);
 static photo_job_rc_t photo_persist_object(photo_ctx_t *ctx,
     photo_job_t *job, PGresult *res, int i, int64_t user_id,
-    yajl_gen object);
+    yajl_gen object, int *sized);
 static char *photo_persist_id_array(photo_persist_item_t *items, size_t n,
     int posters);
 static photo_job_rc_t photo_persist_insert_rows(photo_ctx_t *ctx,
@@ -161,7 +173,8 @@ static photo_job_rc_t photo_persist_index_kick(photo_ctx_t *ctx,
 static int photo_persist_decode(photo_job_t *job, photo_persist_row_t *row,
     int64_t *id, int64_t *user_id);
 static photo_job_rc_t photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
-    const photo_persist_row_t *row, int64_t user_id, yajl_gen object);
+    const photo_persist_row_t *row, int64_t user_id, yajl_gen object,
+    int *sized);
 static photo_job_rc_t photo_persist_cache(photo_ctx_t *ctx, photo_job_t *job,
     int64_t id, yajl_gen object);
 static photo_job_rc_t photo_persist_list(photo_ctx_t *ctx, photo_job_t *job,
@@ -229,10 +242,13 @@ main(int argc, char **argv)
 static photo_job_rc_t
 photo_persist(photo_ctx_t *ctx, photo_job_t *job)
 {
+    int                   sized;
     int64_t               id, user_id;
     yajl_gen              object;
     photo_job_rc_t        rc;
     photo_persist_row_t   row;
+
+    sized = 0;
 
     if (photo_persist_decode(job, &row, &id, &user_id) != 0) {
         return PHOTO_JOB_DEAD;
@@ -243,7 +259,7 @@ photo_persist(photo_ctx_t *ctx, photo_job_t *job)
         return photo_job_retry(job, "out of memory");
     }
 
-    rc = photo_persist_store(ctx, job, &row, user_id, object);
+    rc = photo_persist_store(ctx, job, &row, user_id, object, &sized);
 
     if (rc == PHOTO_JOB_DELETED) {
         photo_log_info("photo %" PRId64 " was deleted: not stored again",
@@ -271,7 +287,7 @@ photo_persist(photo_ctx_t *ctx, photo_job_t *job)
         rc = photo_persist_index(ctx, job, &row);
     }
 
-    if (rc == PHOTO_JOB_DONE && ctx->cf->s3_url[0] != '\0') {
+    if (rc == PHOTO_JOB_DONE && ctx->cf->s3_url[0] != '\0' && !sized) {
         rc = photo_persist_submit(ctx, job, PHOTO_JOB_MEDIA,
                                   PHOTO_MEDIA_UNIQUE, id, user_id, 0);
     }
@@ -473,8 +489,10 @@ photo_persist_batch(photo_ctx_t *ctx, photo_job_t **jobs, size_t n)
             rc = photo_job_retry(it->job, "%s", items[0].job->reason);
         }
 
-        /* its sized copies (photo_media.h) */
-        if (rc == PHOTO_JOB_DONE && ctx->cf->s3_url[0] != '\0') {
+        /* its sized copies (photo_media.h), unless its upload has them */
+        if (rc == PHOTO_JOB_DONE && ctx->cf->s3_url[0] != '\0'
+            && !it->sized)
+        {
             rc = photo_persist_submit(ctx, it->job, PHOTO_JOB_MEDIA,
                                       PHOTO_MEDIA_UNIQUE, it->id,
                                       it->user_id, 0);
@@ -574,7 +592,8 @@ photo_persist_read_back(photo_ctx_t *ctx, photo_persist_item_t *items,
 
             } else if (photo_persist_object(ctx, items[i].job, res, row,
                                             items[i].user_id,
-                                            items[i].object)
+                                            items[i].object,
+                                            &items[i].sized)
                        != PHOTO_JOB_DONE)
             {
                 items[i].job->rc = PHOTO_JOB_DEAD;
@@ -983,7 +1002,8 @@ photo_persist_id_array(photo_persist_item_t *items, size_t n, int posters)
  */
 static photo_job_rc_t
 photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
-    const photo_persist_row_t *row, int64_t user_id, yajl_gen object)
+    const photo_persist_row_t *row, int64_t user_id, yajl_gen object,
+    int *sized)
 {
     PGresult        *res;
     photo_job_rc_t   rc;
@@ -1022,7 +1042,7 @@ photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
         return rc;
     }
 
-    rc = photo_persist_object(ctx, job, res, 0, user_id, object);
+    rc = photo_persist_object(ctx, job, res, 0, user_id, object, sized);
 
     PQclear(res);
 
@@ -1036,11 +1056,12 @@ photo_persist_store(photo_ctx_t *ctx, photo_job_t *job,
  */
 static photo_job_rc_t
 photo_persist_object(photo_ctx_t *ctx, photo_job_t *job, PGresult *res,
-    int i, int64_t user_id, yajl_gen object)
+    int i, int64_t user_id, yajl_gen object, int *sized)
 {
     photo_object_t  p;
 
     photo_object_row(ctx, res, i, &p);
+    *sized = p.has_images;
 
     if (p.user_id != user_id) {
         return photo_job_dead(job, "photo %" PRId64 " exists already, posted "

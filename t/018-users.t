@@ -52,7 +52,7 @@ qq({"id":"$::READER","username":"reader_profiled","photo_count":0,"follower_coun
 --- request
 GET /v1/users/999999999
 --- error_code: 404
---- response_body
+--- response_body chomp
 {"error":{"code":"not_found","message":"no user 999999999"}}
 
 
@@ -61,7 +61,7 @@ GET /v1/users/999999999
 --- request
 GET /v1/users/12ab
 --- error_code: 400
---- response_body
+--- response_body chomp
 {"error":{"code":"invalid_id","message":"the user id must be a positive 64-bit integer"}}
 
 

@@ -522,6 +522,8 @@ class Run:
                    'the follow button to say Following, from the profile')
             b.wait(lambda: '1 follower' in b.one(T('user-counts')).text, 10,
                    "A's profile to count B as a follower")
+            b.go('/feed')
+            b.wait(lambda: b.find(T('feed-refresh')), 10, 'the feed again')
         self.step("A's page, opened afresh, says B follows A (GET /v1/users/{id})",
                   profile_says_following)
 

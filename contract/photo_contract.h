@@ -212,12 +212,72 @@
 
 /*
  * A list is complete (built from Postgres, then kept by the workers) while
- * it holds this member, the lowest of all: fan-out adds ids to lists that
- * may have been evicted, and a reader that finds no marker rebuilds the list
- * from Postgres instead of trusting a partial one.  Trimming keeps it
- * (ZREMRANGEBYRANK key 1 -(cap+1)).  It is never a photo.
+ * it holds this member, the lowest of all: a reader that finds no marker
+ * rebuilds the list from Postgres instead of trusting a partial one.
+ * Trimming keeps it (ZREMRANGEBYRANK key 1 -(cap+1)).  It is never a photo.
  */
 #define PHOTO_LIST_COMPLETE      "0000000000000000000"
+
+/*
+ * Feeds and users' own lists (PHOTO_REDIS_FEED, PHOTO_REDIS_USER_PHOTOS)
+ * are given ids only while they hold their marker (workers/lib/core/
+ * photo_list.h: looked at first, then the add script for a list without
+ * it), so a read needs no command for the marker: its page, read down to
+ * "-", ends with the marker when it reaches the list's end, and a page and
+ * one more without it are of a complete list (ngx_photo_feed.c).  A short
+ * page without it is of a list to rebuild: never built, or made again
+ * with a lone id by an add that came just after the list was evicted.  An
+ * id for a list without its marker goes to the list's pending set,
+ * "<list key>" PHOTO_LIST_PENDING (the same hash tag), kept
+ * PHOTO_LIST_PENDING_TTL seconds after its last id.  A rebuild whose
+ * Postgres read came before the id's row committed, and whose store comes
+ * after the worker looked, takes the pending ids in with it: nothing
+ * falls between the two.
+ *
+ * Both scripts: KEYS[1] the list, KEYS[2] its pending set; ARGV[1] the cap
+ * (0: none), then the ids (PHOTO_ID_MAX_DIGITS padded digits).
+ * PHOTO_LIST_ADD_SCRIPT (the workers) adds them to the list when it has
+ * its marker and trims it (1), else to the pending set (0).
+ * PHOTO_LIST_STORE_SCRIPT (a rebuild, the module) stores them with the
+ * marker and the pending ids, trims, and drops the pending set.
+ */
+#define PHOTO_LIST_PENDING       ":pending"
+#define PHOTO_LIST_PENDING_TTL   60
+
+#define PHOTO_LIST_ZADD_ARGV(key, from)                                       \
+    "for i = " from ", #ARGV, 500 do local a = {} "                           \
+    "for k = i, math.min(i + 499, #ARGV) do "                                 \
+    "a[#a + 1] = 0 a[#a + 1] = ARGV[k] end "                                  \
+    "redis.call('ZADD', " key ", unpack(a)) end "
+
+#define PHOTO_LIST_TRIM                                                       \
+    "local cap = tonumber(ARGV[1]) "                                          \
+    "if cap > 0 then "                                                        \
+    "redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(cap + 1)) end "
+
+#define PHOTO_LIST_ADD_SCRIPT                                                 \
+    "local key = KEYS[1] "                                                    \
+    "if not redis.call('ZSCORE', key, '" PHOTO_LIST_COMPLETE "') then "       \
+    "key = KEYS[2] end "                                                      \
+    "if #ARGV == 2 then redis.call('ZADD', key, 0, ARGV[2]) else "            \
+    PHOTO_LIST_ZADD_ARGV("key", "2") "end "                                   \
+    "if key == KEYS[2] then "                                                 \
+    "redis.call('EXPIRE', key, "                                              \
+    PHOTO_LIST_STR(PHOTO_LIST_PENDING_TTL) ") return 0 end "                  \
+    PHOTO_LIST_TRIM "return 1"
+
+#define PHOTO_LIST_STORE_SCRIPT                                               \
+    "redis.call('ZADD', KEYS[1], 0, '" PHOTO_LIST_COMPLETE "') "              \
+    PHOTO_LIST_ZADD_ARGV("KEYS[1]", "2")                                      \
+    "local p = redis.call('ZRANGE', KEYS[2], 0, -1) "                         \
+    "for i = 1, #p, 500 do local a = {} "                                     \
+    "for k = i, math.min(i + 499, #p) do a[#a + 1] = 0 a[#a + 1] = p[k] end " \
+    "redis.call('ZADD', KEYS[1], unpack(a)) end "                             \
+    "redis.call('DEL', KEYS[2]) "                                             \
+    PHOTO_LIST_TRIM "return 1"
+
+#define PHOTO_LIST_STR(n)        PHOTO_LIST_STR_(n)
+#define PHOTO_LIST_STR_(n)       #n
 
 #define PHOTO_SESSION_COOKIE     "photo_session"
 /*

@@ -6,14 +6,15 @@ use Test::Nginx::Socket 'no_plan';
 use PhotoFixture;
 
 # --- data: a reader who follows a poster; a user without photos ----------
-my ($READER, $POSTER, $QUIET) = (2001, 2002, 2003);
+my ($READER, $POSTER, $QUIET, $OTHER) = (2001, 2002, 2003, 2004);
 my $TOKEN = 'tok_reader_0123456789abcdef';
 my $base = 9_000_000;
 my @ids = map { $base + $_ } 1 .. 30;           # newest is $base + 30
 
-sql("delete from users where id in ($READER, $POSTER, $QUIET)");
+sql("delete from users where id in ($READER, $POSTER, $QUIET, $OTHER)");
 sql("insert into users (id, username, password_hash) values
-     ($READER, 'reader', '!'), ($POSTER, 'poster', '!'), ($QUIET, 'quiet', '!')");
+     ($READER, 'reader', '!'), ($POSTER, 'poster', '!'), ($QUIET, 'quiet', '!'),
+     ($OTHER, 'other', '!')");
 sql("insert into follows (follower, followee) values ($READER, $POSTER)");
 
 our %P;
@@ -33,10 +34,19 @@ for my $n (1 .. 30) {
          . "', 'p/$n.jpg', '/media/p/$n.jpg', 1080, 1350, $lat, $lng,
          to_timestamp($p{created_at}))");
 }
+# a photo of someone the reader does not follow: a rebuild never reads it
+# from Postgres, so only the list's pending set can bring it into the feed
+our $Held = 9_000_040;
+$P{$Held} = { id => $Held, user_id => $OTHER, username => 'other',
+              caption => 'held', image_url => '/media/p/held.jpg', width => 1080,
+              height => 1350, created_at => 1790009000 };
+sql("insert into photos (id, user_id, caption, media_path, image_url, width,
+     height, created_at) values ($Held, $OTHER, 'held', 'p/held.jpg',
+     '/media/p/held.jpg', 1080, 1350, to_timestamp(1790009000))");
 binmode STDOUT, ':utf8';
 
 redis('DEL', "feed:{$READER}", "user_photos:{$POSTER}", "user_photos:{$QUIET}",
-      "feed:{$QUIET}");
+      "feed:{$QUIET}", "feed:{$READER}:pending");
 redis('SET', session_key($TOKEN), $READER, 'EX', 3600);
 
 # tokens as the auth worker makes them, the user's id first: the feed is
@@ -48,7 +58,7 @@ redis('SET', session_key($Native), $READER, 'EX', 3600);
 redis('SET', session_key($Liar), $READER, 'EX', 3600);
 redis('DEL', session_key($Gone));
 sql("delete from photos where id = 9000999");
-mc_delete("photo:$_") for @ids, 9000999;
+mc_delete("photo:$_") for @ids, 9000999, $Held;
 
 sub obj { my $p = { %{ $P{$_[0]} } }; utf8::encode($p->{caption}); photo_json(liked => 0, %$p) }
 
@@ -63,6 +73,7 @@ our $Paged = page($base + 20, map { $base + $_ } reverse 20 .. 24);
 our $Last  = page(undef, map { $base + $_ } reverse 1 .. 4);
 our $Own   = page($base + 28, map { $base + $_ } 30, 29, 28);
 our $One   = obj($base + 5);
+our $WithHeld = page($base + 12, $Held, reverse @ids[11 .. 29]);
 our $Token = $TOKEN;
 $ENV{TEST_NGINX_CLOSED_PORT} = free_port();
 (our $Silent, $ENV{TEST_NGINX_SILENT_PORT}) = silent_port();
@@ -353,3 +364,52 @@ GET /v1/users/2002/photos?count=3
 --- error_code: 200
 --- response_body eval
 $::Own
+
+
+
+=== TEST 25: a feed left without its marker, shorter than a page (made before fan-out kept to complete lists): rebuilt, the whole page
+--- init
+PhotoFixture::redis('DEL', "feed:{2001}");
+PhotoFixture::redis('ZADD', "feed:{2001}", 0, PhotoFixture::list_id(9000030),
+                    0, PhotoFixture::list_id(9000029));
+--- request
+GET /v1/feed
+--- more_headers eval
+"Authorization: Bearer $::Native"
+--- error_code: 200
+--- response_body eval
+$::First
+--- no_error_log
+[error]
+
+
+
+=== TEST 26: a rebuild takes in the ids the workers held for the list while it was not in Redis (its pending set)
+--- init
+PhotoFixture::redis('DEL', "feed:{2001}");
+PhotoFixture::redis('ZADD', "feed:{2001}:pending", 0, PhotoFixture::list_id(9000040));
+--- request
+GET /v1/feed
+--- more_headers eval
+"Authorization: Bearer $::Native"
+--- error_code: 200
+--- response_body eval
+$::First
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: the next read is of the stored list: the held photo in it, the pending set gone
+--- init
+die "the pending set is still there\n"
+    if PhotoFixture::redis('EXISTS', "feed:{2001}:pending");
+--- request
+GET /v1/feed
+--- more_headers eval
+"Authorization: Bearer $::Native"
+--- error_code: 200
+--- response_body eval
+$::WithHeld
+--- no_error_log
+[error]

@@ -90,6 +90,10 @@ def fcm_pushes(token):
 # -- ann posts, bob follows her, ann has an Android phone -------------------------
 s, b, _ = call("POST", "/v1/users/%s/follow" % ann_id, token=bob)
 check("bob follows ann: 202", s == 202, (s, b))
+# bob reads his feed: it is in Redis (complete) from then on, and fan-out
+# adds to it (a feed not in Redis is built when it is read)
+s, b, _ = call("GET", "/v1/feed", token=bob)
+check("bob reads his feed", s == 200, (s, b))
 s, b, _ = call("POST", "/v1/photos", {"media_id": media, "caption": "social " + tag}, token=ann)
 pid = b.get("id")
 check("ann posts a photo: 202", s == 202 and pid, (s, b))

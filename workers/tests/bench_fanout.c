@@ -5,6 +5,8 @@
  * Postgres, starts one photo_fanout worker on a private gearmand, and
  * times photo_fanout jobs end to end: submitted (as a foreground call, so
  * that the answer marks the end), every follower's feed:<id> updated.
+ * Every follower's feed is in Redis, complete (as the reader builds it):
+ * each insert is one into a real feed, not into a pending set.
  * Prints feed inserts per second for each run and the best; checks that
  * every feed got the id; removes its data again.
  *
@@ -64,7 +66,7 @@ main(int argc, char **argv)
     char       payload[256], *answer;
     double     t, secs, rate, best;
     h_t        h;
-    long long  followers, id, got;
+    long long  followers, id, got, i, n;
 
     static const struct option  options[] = {
         { "followers", required_argument, NULL, 'n' },
@@ -108,6 +110,17 @@ main(int argc, char **argv)
     PQclear(h_sql(&h, "insert into follows (follower, followee)"
                       " select g, %lld from generate_series(%lld::bigint,"
                       " %lld) g", POSTER, POSTER + 1, POSTER + followers));
+    for (i = 1; i <= followers; i++) {
+        h_redis_append(&h, "ZADD feed:{%lld} 0 %s", POSTER + i,
+                       PHOTO_LIST_COMPLETE);
+
+        if (i % 1000 == 0 || i == followers) {
+            for (n = (i - 1) % 1000 + 1; n > 0; n--) {
+                freeReplyObject(h_redis_reply(&h));
+            }
+        }
+    }
+
     printf("made in %.1f s; one photo_fanout worker, feed cap %d\n",
            h_now() - t, h.cf.feed_cap);
 

@@ -916,7 +916,9 @@ h_forget(h_t *h, long long lo, long long n)
     for (i = 0; i < n; i++) {
         /* one tag: one slot */
         h_redis_append(h, "DEL feed:{%lld} user_photos:{%lld} likes:{%lld}"
-                       " activity:{%lld}", lo + i, lo + i, lo + i, lo + i);
+                       " activity:{%lld} feed:{%lld}%s user_photos:{%lld}%s",
+                       lo + i, lo + i, lo + i, lo + i, lo + i,
+                       PHOTO_LIST_PENDING, lo + i, PHOTO_LIST_PENDING);
 
         if (++pending == 1000 || i == n - 1) {
             while (pending--) {

@@ -277,6 +277,9 @@ jobs(h_t *h, int port, pid_t w)
 
     PQclear(h_sql(h, "insert into follows (follower, followee) values "
                      "(%lld, %lld)", FAN, POSTER));
+    /* the follower's feed is in Redis, complete: the id goes in it */
+    freeReplyObject(h_redis(h, "ZADD feed:{%lld} 0 %s", FAN,
+                            PHOTO_LIST_COMPLETE));
 
     h_submit(h, PHOTO_JOB_PERSIST, "m-photo", payload(PHOTO, POSTER));
 

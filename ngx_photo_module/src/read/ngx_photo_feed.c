@@ -85,13 +85,10 @@ typedef struct {
     int64_t                     list_owner; /* known before Redis answers */
     const char                 *get[2];     /* the native commands */
     size_t                      getlen[2];
-    const char                 *zscore[3];
-    size_t                      zscorelen[3];
     const char                 *zrange[7];
     size_t                      zrangelen[7];
     ngx_uint_t                  page;       /* the page's reply: the last */
     unsigned                    no_session:1;
-    unsigned                    complete:1;
     unsigned                    failed:1;
 } ngx_photo_feed_t;
 
@@ -102,7 +99,10 @@ static void ngx_photo_feed_session(void *data, int64_t user_id);
 static void ngx_photo_feed_reply(void *data, ngx_photo_result_t *res);
 static ngx_int_t ngx_photo_feed_send_native(ngx_photo_feed_t *feed);
 static void ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res);
-static void ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids);
+static ngx_int_t ngx_photo_feed_complete(ngx_photo_feed_t *feed,
+    redisReply *ids);
+static void ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids,
+    ngx_uint_t n);
 static void ngx_photo_feed_rebuild(ngx_photo_feed_t *feed);
 static void ngx_photo_feed_rebuilt(void *data, ngx_photo_result_t *result);
 static void ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res,
@@ -263,7 +263,6 @@ ngx_photo_feed_session(void *data, int64_t user_id)
     }
 
     feed->no_session = 0;
-    feed->complete = 0;
     feed->failed = 0;
 
     ngx_photo_wait_again(feed->read.request,
@@ -331,15 +330,16 @@ ngx_photo_feed_reply(void *data, ngx_photo_result_t *res)
         return;
     }
 
-    ngx_photo_feed_page(feed, reply->element[1]);
+    ngx_photo_feed_page(feed, reply->element[1],
+                        reply->element[1]->elements);
 }
 
 
 /* the ids of a ZREVRANGEBYLEX reply, then the photos */
 static void
-ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids)
+ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids, ngx_uint_t n)
 {
-    ngx_uint_t           i, n;
+    ngx_uint_t           i;
     redisReply          *e;
     ngx_photo_read_t    *rd;
     ngx_http_request_t  *r;
@@ -347,7 +347,7 @@ ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids)
     rd = &feed->read;
     r = rd->request;
 
-    n = ngx_min(ids->elements, rd->count + 1);
+    n = ngx_min(n, rd->count + 1);
 
     rd->ids = ngx_palloc(r->pool, (n + 1) * sizeof(int64_t));
     if (rd->ids == NULL) {
@@ -382,8 +382,10 @@ ngx_photo_feed_page(ngx_photo_feed_t *feed, redisReply *ids)
 
 
 /*
- * GET session, ZSCORE marker, [the reader's likes: ZREVRANGEBYLEX window,]
- * ZREVRANGEBYLEX page: one round trip
+ * GET session, [the reader's likes: ZREVRANGEBYLEX window,] ZREVRANGEBYLEX
+ * page down to the marker: one round trip.  No command asks for the
+ * marker itself: a list with members has it (photo_contract.h), and the
+ * page holds it when it reaches the list's end.
  */
 static ngx_int_t
 ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
@@ -392,7 +394,7 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     int64_t                 reader;
     ngx_uint_t              n;
     ngx_str_t              *prefix;
-    ngx_photo_redis_cmd_t   cmds[4];
+    ngx_photo_redis_cmd_t   cmds[3];
 
     prefix = &ngx_photo_feed_prefix[feed->read.kind];
 
@@ -406,23 +408,16 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     feed->get[1] = feed->argv[3];           /* session:<token> */
     feed->getlen[1] = feed->argvlen[3];
 
-    feed->zscore[0] = "ZSCORE";
-    feed->zscorelen[0] = 6;
-    feed->zscore[1] = (char *) key;
-    feed->zscorelen[1] = photo_key_list((char *) key, PHOTO_KEY_MAX,
-                                        (char *) prefix->data,
-                                        feed->list_owner);
-    feed->zscore[2] = PHOTO_LIST_COMPLETE;
-    feed->zscorelen[2] = sizeof(PHOTO_LIST_COMPLETE) - 1;
-
     feed->zrange[0] = "ZREVRANGEBYLEX";
     feed->zrangelen[0] = 14;
-    feed->zrange[1] = feed->zscore[1];
-    feed->zrangelen[1] = feed->zscorelen[1];
+    feed->zrange[1] = (char *) key;
+    feed->zrangelen[1] = photo_key_list((char *) key, PHOTO_KEY_MAX,
+                                        (char *) prefix->data,
+                                        feed->list_owner);
     feed->zrange[2] = feed->argv[7];        /* max */
     feed->zrangelen[2] = feed->argvlen[7];
-    feed->zrange[3] = "(" PHOTO_LIST_COMPLETE;
-    feed->zrangelen[3] = sizeof(PHOTO_LIST_COMPLETE);
+    feed->zrange[3] = "-";
+    feed->zrangelen[3] = 1;
     feed->zrange[4] = "LIMIT";
     feed->zrangelen[4] = 5;
     feed->zrange[5] = "0";
@@ -433,10 +428,7 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     cmds[0].argc = 2;
     cmds[0].argv = feed->get;
     cmds[0].argvlen = feed->getlen;
-    cmds[1].argc = 3;
-    cmds[1].argv = feed->zscore;
-    cmds[1].argvlen = feed->zscorelen;
-    n = 2;
+    n = 1;
 
     /* the reader: the session's when known, else the token's hint */
     reader = feed->read.user_id;
@@ -476,6 +468,7 @@ ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res)
 {
     ngx_photo_feed_t  *feed = data;
 
+    ngx_int_t            n;
     redisReply          *reply;
     ngx_photo_read_t    *rd;
     ngx_http_request_t  *r;
@@ -511,10 +504,6 @@ ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res)
         }
 
         return;
-
-    case 1:         /* ZSCORE list marker */
-        feed->complete = reply->type == REDIS_REPLY_STRING;
-        return;
     }
 
     if (res->index < feed->page) {
@@ -548,12 +537,45 @@ ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res)
         rd->owner_id = rd->user_id;
     }
 
-    if (!feed->complete) {
+    n = ngx_photo_feed_complete(feed, reply);
+
+    if (n == NGX_DECLINED) {
         ngx_photo_feed_rebuild(feed);
         return;
     }
 
-    ngx_photo_feed_page(feed, reply);
+    ngx_photo_feed_page(feed, reply, n);
+}
+
+
+/*
+ * A page read down to the marker is of a complete list when it ends with
+ * the marker (the list's end) or holds a whole page and one: a list with
+ * members has its marker.  An empty one is of no list (evicted, never
+ * built); a short one without the marker, of a list made before that rule
+ * (an upgrade's leftover): both are rebuilt (NGX_DECLINED).  Else the
+ * number of ids before the marker.
+ */
+static ngx_int_t
+ngx_photo_feed_complete(ngx_photo_feed_t *feed, redisReply *ids)
+{
+    redisReply  *e;
+
+    if (ids->elements == 0) {
+        return NGX_DECLINED;
+    }
+
+    e = ids->element[ids->elements - 1];
+
+    if (e->type == REDIS_REPLY_STRING
+        && e->len == sizeof(PHOTO_LIST_COMPLETE) - 1
+        && ngx_strncmp(e->str, PHOTO_LIST_COMPLETE, e->len) == 0)
+    {
+        return ids->elements - 1;
+    }
+
+    return ids->elements > feed->read.count ? (ngx_int_t) ids->elements
+                                            : NGX_DECLINED;
 }
 
 
@@ -669,49 +691,68 @@ ngx_photo_feed_rebuilt(void *data, ngx_photo_result_t *result)
 
 
 /*
- * ZADD <prefix><owner> 0 <marker> 0 <id> ...: the list as read, marked
- * complete.  Ids fanned out meanwhile stay (ZADD merges).  Fire and forget:
- * the next read rebuilds again if this is lost.
+ * EVAL PHOTO_LIST_STORE_SCRIPT 2 <list> <list>:pending cap <id> ...: the
+ * list as read, with its marker and the ids the workers held for it
+ * meanwhile (photo_contract.h).  Ids added meanwhile stay (ZADD merges).
+ * The whole script, not EVALSHA: rebuilds are rare, and a Redis that
+ * restarted needs no second try.  Fire and forget: the next read rebuilds
+ * again if this is lost.
  */
+
+static ngx_str_t  ngx_photo_feed_store_script =
+    ngx_string(PHOTO_LIST_STORE_SCRIPT);
+
 
 static void
 ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res, int col)
 {
-    int                  rows, i, argc;
-    u_char              *p;
-    size_t              *argvlen;
-    int64_t              id;
-    const char         **argv;
-    ngx_photo_read_t    *rd;
-    ngx_http_request_t  *r;
+    int                          rows, i, argc;
+    u_char                      *p;
+    size_t                      *argvlen;
+    int64_t                      id;
+    const char                 **argv;
+    ngx_photo_read_t            *rd;
+    ngx_http_request_t          *r;
+    ngx_http_photo_main_conf_t  *pmcf;
 
     rd = &feed->read;
     r = rd->request;
     rows = PQntuples(res);
 
-    argv = ngx_palloc(r->pool, (2 * rows + 4) * sizeof(char *));
-    argvlen = ngx_palloc(r->pool, (2 * rows + 4) * sizeof(size_t));
-    p = ngx_pnalloc(r->pool, PHOTO_KEY_MAX + rows * PHOTO_ID_MAX_DIGITS);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_photo_module);
+
+    argv = ngx_palloc(r->pool, (rows + 6) * sizeof(char *));
+    argvlen = ngx_palloc(r->pool, (rows + 6) * sizeof(size_t));
+    p = ngx_pnalloc(r->pool, 2 * PHOTO_KEY_MAX + NGX_INT_T_LEN
+                             + rows * PHOTO_ID_MAX_DIGITS);
 
     if (argv == NULL || argvlen == NULL || p == NULL) {
         return;
     }
 
-    argv[0] = "ZADD";
+    argv[0] = "EVAL";
     argvlen[0] = 4;
+    argv[1] = (char *) ngx_photo_feed_store_script.data;
+    argvlen[1] = ngx_photo_feed_store_script.len;
+    argv[2] = "2";
+    argvlen[2] = 1;
 
-    argv[1] = (char *) p;
-    argvlen[1] = photo_key_list((char *) p, PHOTO_KEY_MAX,
+    argv[3] = (char *) p;
+    argvlen[3] = photo_key_list((char *) p, PHOTO_KEY_MAX,
                                 (char *) ngx_photo_feed_prefix[rd->kind].data,
                                 rd->owner_id);
-    p += argvlen[1];
+    p += argvlen[3];
 
-    argv[2] = "0";
-    argvlen[2] = 1;
-    argv[3] = PHOTO_LIST_COMPLETE;
-    argvlen[3] = sizeof(PHOTO_LIST_COMPLETE) - 1;
+    argv[4] = (char *) p;
+    p = ngx_cpymem(p, argv[3], argvlen[3]);
+    p = ngx_cpymem(p, PHOTO_LIST_PENDING, sizeof(PHOTO_LIST_PENDING) - 1);
+    argvlen[4] = p - (u_char *) argv[4];
 
-    argc = 4;
+    argv[5] = (char *) p;
+    p = ngx_sprintf(p, "%ui", pmcf->feed_cap);
+    argvlen[5] = p - (u_char *) argv[5];
+
+    argc = 6;
 
     for (i = 0; i < rows; i++) {
         if (PQgetisnull(res, i, col)) {
@@ -723,9 +764,6 @@ ngx_photo_feed_store(ngx_photo_feed_t *feed, PGresult *res, int col)
         if (id <= 0) {
             continue;
         }
-
-        argv[argc] = "0";
-        argvlen[argc++] = 1;
 
         argv[argc] = (char *) p;
         p += ngx_photo_format_list_id(p, id);

@@ -3,18 +3,21 @@
  * zero-padded ids, score 0, trimmed to a cap by rank while keeping the
  * completeness marker, which sorts first (see photo_contract.h).
  *
- * The workers add to a list whether or not it is complete.  The reader
- * only trusts a list holding the marker, and rebuilds one that does not by
- * ZADDing what Postgres has (it merges, never deletes).  So an id added to
- * an incomplete list is harmless, and adding it always closes a race that
- * "add only if complete" would open: a rebuild that read Postgres just
- * before our row committed, and stored the marker just after we looked.
+ * The workers add to a list only while it holds its marker: they look
+ * first (ZRANGE key 0 0), then add with native commands to the lists that
+ * have it, and with PHOTO_LIST_ADD_SCRIPT to the others, which looks again
+ * and adds to the list's pending set when the marker is still not there.
+ * So the reader may take a list with a page's worth of members for
+ * complete.  The pending set is taken in by the reader's rebuild with what
+ * Postgres has: that closes the race "add only if complete" would open
+ * otherwise, a rebuild that read Postgres just before our row committed,
+ * and stored the marker just after we looked.
  *
  * All calls pipeline their commands and return 0, or -1 when Redis cannot
  * be used now (connection lost, out of memory, loading, a slot moved to
  * another node...), PHOTO_LIST_AWAY when it could not be reached at all
- * (the server, or a key's node): the caller retries, and since
- * ZADD/ZREM/trim are idempotent a rerun is harmless.  A reply that is
+ * (the server, or a key's node): the caller retries, and since adding,
+ * ZREM and the trim are idempotent a rerun is harmless.  A reply that is
  * about one key (WRONGTYPE...) is logged and skipped, so one odd key
  * never blocks a fan-out to everybody else.
  *
@@ -38,7 +41,8 @@
    on (the workers that fan out) */
 void photo_list_metrics(void);
 
-/* id into <prefix><owner> for every owner, then trim each to cap */
+/* id into <prefix><owner> for every owner, then trim each to cap (cap > 0);
+   counts those that had their marker in photo_fanout_feed_inserts_total */
 int photo_list_fanout(photo_redis_t *rd, const char *prefix,
     const int64_t *owners, size_t n, int64_t id, int cap);
 

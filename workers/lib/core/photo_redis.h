@@ -80,7 +80,9 @@ typedef struct {
     int                     away;        /* one could not be had at all */
     int                     sent;        /* the reading has begun */
     size_t                  n;           /* nodes in node[] */
-    size_t                  next;        /* the node read now */
+    size_t                  next;        /* the node read now: the one
+                                            photo_redis_pipe_reply()'s
+                                            last reply came from */
     photo_redis_pipe_node_t node[PHOTO_REDIS_CLUSTER_NODES];
 } photo_redis_pipe_t;
 

@@ -4,7 +4,8 @@ the worker's OAuth 1.0a signatures were really checked: the Twitter
 stand-in's signature code gives the signature of Twitter's own worked
 example ("Creating a signature"); it refuses a request signed with another
 consumer secret or token secret, an unknown token, a nonce used twice, an
-old timestamp, a missing header, and a text over 280 characters, and takes
+old timestamp, a missing header, and a text that weighs over 280 (CJK 2,
+links 23), and takes
 a good one.  The Facebook stand-in refuses another page's token, no token,
 no url.  Exit status 0 when every check holds.
 
@@ -107,6 +108,12 @@ check(tweet("check", auth=False)[0] == 401,
       "twitter: no Authorization header is refused")
 check(tweet("x" * 281)[0] == 400 and tweet("\u00e9" * 280)[0] == 201,
       "twitter: 281 characters are refused, 280 taken")
+check(tweet("\u4e2d" * 141)[0] == 400 and tweet("\u4e2d" * 140)[0] == 201,
+      "twitter: CJK characters weigh 2: 141 are refused, 140 taken")
+LONG = "https://example.com/" + "p" * 200
+check(tweet("x" * 256 + " " + LONG)[0] == 201
+      and tweet("x" * 257 + " " + LONG)[0] == 400,
+      "twitter: a link of 220 characters weighs 23")
 
 FB = "https://127.0.0.1:%s/v19.0/%s/photos" % (fb_port, page)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -32,7 +32,7 @@
 
 
 #define BASE    7460000000000000000LL
-#define USERS   20
+#define USERS   21
 #define ANN     (BASE + 1)                  /* links both, shares */
 #define BEN     (BASE + 2)                  /* Twitter rate limits her */
 #define CAT     (BASE + 3)                  /* her Facebook token expired */
@@ -43,6 +43,7 @@
 #define HAL     (BASE + 8)                  /* Twitter fails, then waits */
 #define PHOTO(u)  ((u) + 10)                /* each user's photo */
 #define LONG      (BASE + 19)               /* ANN's, a long caption */
+#define CJK       (BASE + 20)               /* ANN's, a long one in CJK */
 #define REQ(n)    (BASE + 1000 + (n))       /* request ids */
 
 #define SHARE   PHOTO_SOURCE_DIR "/t/share"
@@ -643,6 +644,22 @@ main(void)
           && records(&s, TW, "ann-tw", 201, text, NULL, NULL) == 1,
           "a long caption: cut with an ellipsis, the tweet taken (280 "
           "characters at most)");
+
+    /* CJK characters weigh 2, the link 23: 127 of them, the ellipsis (2),
+       a space and the link make 280 */
+    for (i = 0; i < 200; i++) {
+        memcpy(caption + 3 * i, "\xe4\xb8\xad", 3);   /* U+4E2D */
+    }
+
+    caption[600] = '\0';
+    photo(&h, CJK, ANN, caption);
+    share(&h, REQ(122), ANN, CJK, "[\"twitter\"]");
+    snprintf(text, sizeof(text), "\"text\":\"%.*s\xe2\x80\xa6 " PUBLIC
+             "/media/%lld.jpg\"", 3 * 127, caption, CJK);
+    CHECK(shared_to(&h, REQ(122), 1, 10000)
+          && records(&s, TW, "ann-tw", 201, text, NULL, NULL) == 1,
+          "a long caption in Chinese: cut to Twitter's weight (2 a "
+          "character), the tweet taken");
 
     /* 3: Twitter's 429 with retry-after: 1: posted once after a second;
        Facebook, which took it the first time, is not posted to again */

@@ -4,6 +4,7 @@
 #include "photo_log.h"
 
 #include <oauth.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,13 @@ struct photo_twitter_s {
 };
 
 
-static size_t photo_twitter_chars(const char *s, size_t len);
-static size_t photo_twitter_cut(const char *s, size_t chars);
+static size_t photo_twitter_weight(const char *s, size_t len);
+static size_t photo_twitter_cut(const char *s, size_t len, size_t max);
+static size_t photo_twitter_link(const char *s, size_t len, size_t i);
+static uint32_t photo_twitter_code_point(const char *s, size_t len,
+    size_t *i);
+static int photo_twitter_light(uint32_t c);
+static size_t photo_twitter_link_weight(const char *s, size_t len);
 static char *photo_twitter_authorization(photo_twitter_t *t,
     const char *token, const char *token_secret);
 static unsigned char *photo_twitter_body(const char *text, size_t *len);
@@ -124,28 +130,27 @@ photo_twitter_text(const char *caption, const char *photo_url)
     ulen = strlen(photo_url);
     clen = strlen(caption);
 
-    /* what the caption may take: the rest, less a space */
-    room = PHOTO_TWITTER_MAX_CHARS - 1;
-    cut = photo_twitter_chars(photo_url, ulen);
-    room = cut < room ? room - cut : 0;
+    /* what the caption may weigh: the rest, less a space and the link,
+       which Twitter counts as PHOTO_TWITTER_URL_WEIGHT whatever its length */
+    room = PHOTO_TWITTER_MAX_WEIGHT - 1 - PHOTO_TWITTER_URL_WEIGHT;
 
     text = malloc(clen + sizeof(PHOTO_TWITTER_ELLIPSIS) + 1 + ulen + 1);
     if (text == NULL) {
         return NULL;
     }
 
-    if (clen == 0 || room == 0) {
+    if (clen == 0) {
         memcpy(text, photo_url, ulen + 1);
         return text;
     }
 
-    if (photo_twitter_chars(caption, clen) <= room) {
+    if (photo_twitter_weight(caption, clen) <= room) {
         sprintf(text, "%s %s", caption, photo_url);
         return text;
     }
 
-    /* the caption's first characters, and the ellipsis in the last place */
-    cut = photo_twitter_cut(caption, room - 1);
+    /* the caption's first characters, and the ellipsis (weight 2) last */
+    cut = photo_twitter_cut(caption, clen, room - 2);
     sprintf(text, "%.*s" PHOTO_TWITTER_ELLIPSIS " %s", (int) cut, caption,
             photo_url);
 
@@ -153,33 +158,143 @@ photo_twitter_text(const char *caption, const char *photo_url)
 }
 
 
-/* Unicode characters (code points) in UTF-8 text */
+/*
+ * Twitter's weighted length (twitter-text's configuration v3): a code
+ * point in one of the ranges below weighs 1, any other 2 (so CJK text and
+ * emoji count double); a link (http:// or https:// up to a space) weighs
+ * PHOTO_TWITTER_URL_WEIGHT (or its characters' weight, if more).  An
+ * emoji of several code points is counted code point by code point, more
+ * than Twitter does: a tweet is cut a little shorter, never refused.  Not
+ * counted as links: bare domains ("example.com"), which Twitter also
+ * shortens, so a caption with one shorter than 23 may weigh more there.
+ */
 static size_t
-photo_twitter_chars(const char *s, size_t len)
+photo_twitter_weight(const char *s, size_t len)
 {
-    size_t  i, n;
+    size_t    i, w, end;
+    uint32_t  c;
 
-    for (n = 0, i = 0; i < len; i++) {
-        n += ((unsigned char) s[i] & 0xc0) != 0x80;
+    for (w = 0, i = 0; i < len; ) {
+        end = photo_twitter_link(s, len, i);
+
+        if (end > i) {
+            w += photo_twitter_link_weight(s + i, end - i);
+            i = end;
+            continue;
+        }
+
+        c = photo_twitter_code_point(s, len, &i);
+        w += photo_twitter_light(c) ? 1 : 2;
+    }
+
+    return w;
+}
+
+
+/* a link: PHOTO_TWITTER_URL_WEIGHT, or what its characters weigh if that
+   is more (should Twitter not take it for a link) */
+static size_t
+photo_twitter_link_weight(const char *s, size_t len)
+{
+    size_t    i, w;
+    uint32_t  c;
+
+    for (w = 0, i = 0; i < len; ) {
+        c = photo_twitter_code_point(s, len, &i);
+        w += photo_twitter_light(c) ? 1 : 2;
+    }
+
+    return w > PHOTO_TWITTER_URL_WEIGHT ? w : PHOTO_TWITTER_URL_WEIGHT;
+}
+
+
+/* the bytes of the longest start of s that weighs at most max, links kept
+   whole (a link cut short would still count as a whole one) */
+static size_t
+photo_twitter_cut(const char *s, size_t len, size_t max)
+{
+    size_t    i, next, w, cw, end;
+    uint32_t  c;
+
+    for (w = 0, i = 0; i < len; i = next) {
+        end = photo_twitter_link(s, len, i);
+
+        if (end > i) {
+            cw = photo_twitter_link_weight(s + i, end - i);
+            next = end;
+
+        } else {
+            next = i;
+            c = photo_twitter_code_point(s, len, &next);
+            cw = photo_twitter_light(c) ? 1 : 2;
+        }
+
+        if (w + cw > max) {
+            break;
+        }
+
+        w += cw;
+    }
+
+    return i;
+}
+
+
+/* the end of a link starting at s[i] ("http://" or "https://" and more,
+   up to a space), or i */
+static size_t
+photo_twitter_link(const char *s, size_t len, size_t i)
+{
+    size_t  n;
+
+    if (len - i > 7 && strncmp(s + i, "http://", 7) == 0) {
+        n = i + 7;
+
+    } else if (len - i > 8 && strncmp(s + i, "https://", 8) == 0) {
+        n = i + 8;
+
+    } else {
+        return i;
+    }
+
+    while (n < len && s[n] != ' ') {
+        n++;
     }
 
     return n;
 }
 
 
-/* the bytes of the first chars characters of s */
-static size_t
-photo_twitter_cut(const char *s, size_t chars)
+/* the code point at s[*i] (UTF-8, which the module checked), *i past it */
+static uint32_t
+photo_twitter_code_point(const char *s, size_t len, size_t *i)
 {
-    size_t  i, n;
+    size_t         n, k;
+    uint32_t       c;
+    unsigned char  b;
 
-    for (n = 0, i = 0; s[i]; i++) {
-        if (((unsigned char) s[i] & 0xc0) != 0x80 && n++ == chars) {
-            break;
-        }
+    b = (unsigned char) s[*i];
+    n = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+    c = n == 1 ? b : n == 2 ? b & 0x1f : n == 3 ? b & 0x0f : b & 0x07;
+
+    for (k = 1; k < n && *i + k < len; k++) {
+        c = (c << 6) | ((unsigned char) s[*i + k] & 0x3f);
     }
 
-    return i;
+    *i += k;
+
+    return c;
+}
+
+
+/* twitter-text v3's ranges of weight 1 (its 100, on a scale of 100) */
+static int
+photo_twitter_light(uint32_t c)
+{
+    return c <= 0x10ff
+           || (c >= 0x2000 && c <= 0x200d)
+           || (c >= 0x2010 && c <= 0x201f)
+           || (c >= 0x2032 && c <= 0x2037);
 }
 
 

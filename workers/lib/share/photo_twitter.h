@@ -11,7 +11,10 @@
 
 #include "photo_share_client.h"
 
-#define PHOTO_TWITTER_MAX_CHARS  280    /* a tweet's text */
+#define PHOTO_TWITTER_MAX_WEIGHT  280   /* a tweet's text, weighed as
+                                           Twitter does (a CJK character
+                                           2, a link 23: photo_twitter.c) */
+#define PHOTO_TWITTER_URL_WEIGHT  23    /* any link, shortened by t.co */
 
 typedef struct {
     const char  *url;               /* PHOTO_TWITTER_URL:
@@ -29,7 +32,7 @@ void photo_twitter_free(photo_twitter_t *t);
 
 /*
  * A tweet "<caption> <photo_url>", the caption cut (between characters,
- * with an ellipsis) so that the text fits PHOTO_TWITTER_MAX_CHARS, as the
+ * with an ellipsis) so that the text fits PHOTO_TWITTER_MAX_WEIGHT, as the
  * user of token / token_secret; what became of it in *res.
  */
 void photo_twitter_post(photo_twitter_t *t, const char *token,

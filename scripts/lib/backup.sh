@@ -42,13 +42,6 @@ bk_redis_dir()  { echo "$PHOTO_RUN_DIR/redis"; }
 bk_node_dir()   { echo "$PHOTO_RUN_DIR/redis-cluster/$1"; }
 bk_s3_dir()     { echo "$PHOTO_RUN_DIR/s3"; }                # objects in ./data
 
-# redis-cli to the stack's Redis on port $1
-rcli() {
-    local port=$1
-    shift
-    redis-cli -h "$PHOTO_HOST" -p "$port" "$@"
-}
-
 # field $2 of INFO persistence of the Redis that rcli-like command $1 reaches
 bk_info() {
     $1 info persistence | tr -d '\r' | sed -n "s/^$2://p"

@@ -91,3 +91,21 @@ reachable_dir() {
         echo "$d"
     fi
 }
+
+# redis-cli to the stack's Redis on port $1
+rcli() {
+    local port=$1
+    shift
+    redis-cli -h "$PHOTO_HOST" -p "$port" "$@"
+}
+
+# the ports of the Redis Cluster's masters now (nodes not marked failed)
+cluster_masters() {
+    local p
+    for p in $PHOTO_REDIS_CLUSTER_PORTS; do
+        rcli "$p" cluster nodes 2>/dev/null | tr -d '\r' \
+            | awk '$3 ~ /master/ && $3 !~ /fail/ { sub(/@.*/, "", $2); sub(/.*:/, "", $2); print $2 }' \
+            | sort -n && return 0
+    done
+    return 1
+}

@@ -29,13 +29,19 @@ r ZADD "feed:{${u}002}" 0 "$marker" 0 "$(printf %019d 42)" >/dev/null
 r ZADD "user_photos:{${u}003}" 0 "$(printf %019d 44)" >/dev/null
 r ZADD "feed:{${u}004}:pending" 0 "$(printf %019d 45)" >/dev/null
 
-out=$("$root/scripts/lists-check" 2>&1)
+out=$("$root/scripts/lists-check" 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+check "it exits 0" '[ "$rc" = 0 ]'
+masters=1
+[ "$PHOTO_REDIS_CLUSTER" != 1 ] || masters=$(cluster_masters | wc -l)
+check "it looks at every master ($masters)" '[ "$(grep -c "list(s) without" <<<"$out")" = "$masters" ]'
 found=$(sed -n 's/.*: \([0-9]*\) list(s) without their marker.*/\1/p' <<<"$out" | awk '{ n += $1 } END { print n + 0 }')
 check "it counts the lists without their marker ($found)" '[ "$found" -ge 2 ]'
 check "and changes nothing without --delete" \
     '[ "$(r EXISTS "feed:{${u}001}")" = 1 ] && [ "$(r EXISTS "user_photos:{${u}003}")" = 1 ]'
 
-"$root/scripts/lists-check" --delete >/dev/null 2>&1
+"$root/scripts/lists-check" --delete >/dev/null 2>&1; rc=$?
+check "--delete exits 0" '[ "$rc" = 0 ]'
 check "--delete removes the feed and the user's list without their marker" \
     '[ "$(r EXISTS "feed:{${u}001}")" = 0 ] && [ "$(r EXISTS "user_photos:{${u}003}")" = 0 ]'
 check "a complete list stays, and so does a pending set" \

@@ -66,7 +66,7 @@ main(int argc, char **argv)
     char       payload[256], *answer;
     double     t, secs, rate, best;
     h_t        h;
-    long long  followers, id, got, i, n;
+    long long  followers, id, got;
 
     static const struct option  options[] = {
         { "followers", required_argument, NULL, 'n' },
@@ -110,16 +110,7 @@ main(int argc, char **argv)
     PQclear(h_sql(&h, "insert into follows (follower, followee)"
                       " select g, %lld from generate_series(%lld::bigint,"
                       " %lld) g", POSTER, POSTER + 1, POSTER + followers));
-    for (i = 1; i <= followers; i++) {
-        h_redis_append(&h, "ZADD feed:{%lld} 0 %s", POSTER + i,
-                       PHOTO_LIST_COMPLETE);
-
-        if (i % 1000 == 0 || i == followers) {
-            for (n = (i - 1) % 1000 + 1; n > 0; n--) {
-                freeReplyObject(h_redis_reply(&h));
-            }
-        }
-    }
+    h_feeds_complete(&h, POSTER + 1, followers);
 
     printf("made in %.1f s; one photo_fanout worker, feed cap %d\n",
            h_now() - t, h.cf.feed_cap);

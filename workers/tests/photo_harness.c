@@ -902,6 +902,26 @@ h_users(h_t *h, long long lo, long long n)
 
 
 void
+h_feeds_complete(h_t *h, long long lo, long long n)
+{
+    long long  i, pending;
+
+    for (i = 0, pending = 0; i < n; i++) {
+        h_redis_append(h, "ZADD feed:{%lld} 0 %s", lo + i,
+                       PHOTO_LIST_COMPLETE);
+
+        if (++pending == 1000 || i == n - 1) {
+            while (pending--) {
+                freeReplyObject(h_redis_reply(h));
+            }
+
+            pending = 0;
+        }
+    }
+}
+
+
+void
 h_forget(h_t *h, long long lo, long long n)
 {
     long long    i, pending;

@@ -139,6 +139,10 @@ char *h_dead_letter(h_t *h, const char *function, const char *unique);
 void h_users(h_t *h, long long lo, long long n);
 void h_forget(h_t *h, long long lo, long long n);
 
+/* feed:{<id>} of users lo..lo+n-1 in Redis, complete and empty (their
+   marker alone), as a read builds them: fan-out adds to such lists only */
+void h_feeds_complete(h_t *h, long long lo, long long n);
+
 /* the zero-padded list member of an id */
 const char *h_pad(long long id);
 

@@ -110,8 +110,7 @@ check_concurrent(h_t *h)
 
     /* half the feeds are complete (the reader built them), half not */
     for (f = FIRST; f < FIRST + FANS; f += 2) {
-        freeReplyObject(h_redis(h, "ZADD feed:{%lld} 0 %s", f,
-                                PHOTO_LIST_COMPLETE));
+        h_feeds_complete(h, f, 1);
     }
 
     w1 = h_worker(h, "photo_fanout", NULL);
@@ -223,26 +222,6 @@ feeds_with(h_t *h, long long id, int *only)
 }
 
 
-static void
-mark_feeds(h_t *h, long long first, long long n)
-{
-    long long  i, pending;
-
-    for (i = 0, pending = 0; i < n; i++) {
-        h_redis_append(h, "ZADD feed:{%lld} 0 %s", first + i,
-                       PHOTO_LIST_COMPLETE);
-
-        if (++pending == 2000 || i == n - 1) {
-            while (pending--) {
-                freeReplyObject(h_redis_reply(h));
-            }
-
-            pending = 0;
-        }
-    }
-}
-
-
 static int
 first_has_it(h_t *h, void *arg)
 {
@@ -263,7 +242,7 @@ check_killed(h_t *h)
                      " %lld) g", BIG, BIG_FIRST, BIG_FIRST + BIG_FANS - 1));
 
     /* their feeds are complete (read lately): the ids go in them */
-    mark_feeds(h, BIG_FIRST, BIG_FANS);
+    h_feeds_complete(h, BIG_FIRST, BIG_FANS);
 
     w = h_worker(h, "photo_fanout", NULL);
     post(h, BIG_PHOTO, BIG);

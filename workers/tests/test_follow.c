@@ -92,15 +92,16 @@ told_once(h_t *h, int n)
 }
 
 
+/* feed:{user}, or its pending set (suffix), holds expect, in order */
 static int
-feed_is(h_t *h, long long user, const char *expect)
+list_is(h_t *h, long long user, const char *suffix, const char *expect)
 {
     int          ok;
     char         got[1024];
     size_t       i, n;
     redisReply  *r;
 
-    r = h_redis(h, "ZRANGE feed:{%lld} 0 -1", user);
+    r = h_redis(h, "ZRANGE feed:{%lld}%s 0 -1", user, suffix);
     got[0] = '\0';
     n = 0;
 
@@ -111,12 +112,20 @@ feed_is(h_t *h, long long user, const char *expect)
 
     ok = strcmp(got, expect) == 0;
     if (!ok) {
-        printf("# feed:{%lld} is [%s], expected [%s]\n", user, got, expect);
+        printf("# feed:{%lld}%s is [%s], expected [%s]\n", user, suffix, got,
+               expect);
     }
 
     freeReplyObject(r);
 
     return ok;
+}
+
+
+static int
+feed_is(h_t *h, long long user, const char *expect)
+{
+    return list_is(h, user, "", expect);
 }
 
 
@@ -212,6 +221,17 @@ check_follow(h_t *h)
                        " and %lld", BASE, BASE + USERS, BASE, BASE + USERS)
           == 0, "no bad follow wrote a row");
     CHECK(feed_is(h, ANN, PHOTO_LIST_COMPLETE), "nor touched a feed");
+
+    /* a follower whose feed is not in Redis: no partial feed is made, the
+       ids wait in its pending set for the reader's rebuild */
+    h_follow(h, req(20), CAT, BEN, "follow");
+    snprintf(expect, sizeof(expect), "%s %s %s", h_pad(PHOTOS + 1),
+             h_pad(PHOTOS + 2), h_pad(PHOTOS + 3));
+    CHECK(h_wait_drained(h, PHOTO_JOB_FOLLOW, 10000)
+          && h_redis_int(h, "EXISTS feed:{%lld}", CAT) == 0
+          && list_is(h, CAT, PHOTO_LIST_PENDING, expect),
+          "a follower's feed not in Redis is not made: the photos wait in "
+          "its pending set");
 }
 
 

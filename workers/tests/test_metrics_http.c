@@ -10,7 +10,6 @@
 
 #include "photo_check.h"
 #include "photo_harness.h"
-#include "photo_contract.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -278,8 +277,7 @@ jobs(h_t *h, int port, pid_t w)
     PQclear(h_sql(h, "insert into follows (follower, followee) values "
                      "(%lld, %lld)", FAN, POSTER));
     /* the follower's feed is in Redis, complete: the id goes in it */
-    freeReplyObject(h_redis(h, "ZADD feed:{%lld} 0 %s", FAN,
-                            PHOTO_LIST_COMPLETE));
+    h_feeds_complete(h, FAN, 1);
 
     h_submit(h, PHOTO_JOB_PERSIST, "m-photo", payload(PHOTO, POSTER));
 

@@ -935,10 +935,8 @@ main(void)
     freeReplyObject(h_redis(&h, "ZADD user_photos:{%lld} 0 %s", POSTER,
                             PHOTO_LIST_COMPLETE));
     /* the followers read their feeds lately: they are complete in Redis */
-    freeReplyObject(h_redis(&h, "ZADD feed:{%lld} 0 %s", FAN1,
-                            PHOTO_LIST_COMPLETE));
-    freeReplyObject(h_redis(&h, "ZADD feed:{%lld} 0 %s", FAN2,
-                            PHOTO_LIST_COMPLETE));
+    h_feeds_complete(&h, FAN1, 1);
+    h_feeds_complete(&h, FAN2, 1);
 
     snprintf(root, sizeof(root), "%s/media", h.dir);
     snprintf(media, sizeof(media), "PHOTO_MEDIA_ROOT=%s", root);

@@ -375,6 +375,7 @@ check_failover(h_t *h)
     port = 0;
 
     h_users(h, BASE, 3);
+    h_feeds_complete(h, FOLLOWER, 1);   /* read lately: a follow adds */
     PQclear(h_sql(h, "insert into photos (id, user_id, media_path,"
                      " image_url, width, height) values (%lld, %lld, 'm',"
                      " 'i', 1, 1)", PHOTOS + 1, FOLLOWEE));

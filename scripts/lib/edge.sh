@@ -89,6 +89,17 @@ edge_prom_targets() {
     for n in $(edge_instances); do printf ", '%s:%s'" "$PHOTO_HOST" "$(ng_port "$n")"; done
 }
 
+# and HAProxy's exporter (a job of its own in prometheus.yml)
+edge_prom_job() {
+    edge_on || return 0
+    cat <<YML
+
+  - job_name: haproxy
+    static_configs:
+      - targets: ['$PHOTO_HOST:$PHOTO_EDGE_METRICS_PORT']
+YML
+}
+
 # scripts/stack reload: each instance takes its new nginx.conf in turn, and
 # HAProxy its new configuration (USR2 to its master: a new worker, the old
 # one finishes its connections)
@@ -138,6 +149,22 @@ edge_certs() {
 }
 
 # ----------------------------------------------------------- configuration
+# HAProxy's own metrics for Prometheus (its built-in exporter: every
+# frontend, backend and nginx instance, their states, checks, retries and
+# timings) on EDGE_METRICS_PORT, when set: a listener of their own, apart
+# from the public one
+edge_metrics_frontend() {
+    [ -n "${EDGE_METRICS_PORT:-}" ] || return 0
+    cat <<CFG
+
+frontend metrics
+    bind $PHOTO_HOST:$EDGE_METRICS_PORT
+    no log
+    http-request use-service prometheus-exporter if { path /metrics }
+    http-request return status 404
+CFG
+}
+
 # edge_haproxy_cfg PORT PEM SOCKET NAME=HOST:PORT...: HAProxy's
 # configuration, the stack's and the bench's (conf/haproxy.cfg is a
 # deployment's, with the same options): TLS on PHOTO_HOST:PORT with the
@@ -199,7 +226,7 @@ frontend https
     # the module's metrics are for the monitoring network, not the public
     http-request deny deny_status 404 if { path /metrics }
     default_backend nginx
-
+$(edge_metrics_frontend)
 backend nginx
     balance roundrobin
     http-reuse safe
@@ -268,7 +295,8 @@ hap_ready()   {
 hap_conf() {
     local n servers=("nginx-1=$PHOTO_HOST:$PHOTO_NGINX_PORT")
     for n in $(edge_instances); do servers+=("nginx-$n=$PHOTO_HOST:$(ng_port "$n")"); done
-    edge_haproxy_cfg "$PHOTO_EDGE_PORT" "$EDGE/edge.pem" "$EDGE/haproxy.sock" \
+    EDGE_METRICS_PORT=$PHOTO_EDGE_METRICS_PORT \
+        edge_haproxy_cfg "$PHOTO_EDGE_PORT" "$EDGE/edge.pem" "$EDGE/haproxy.sock" \
         "${servers[@]}" >"$EDGE/haproxy.cfg.new"
     "$HAPROXY" -c -q -f "$EDGE/haproxy.cfg.new" >>"$(hap_log)" 2>&1 \
         || fail haproxy "$(hap_log)" "haproxy -c refused $EDGE/haproxy.cfg.new"

@@ -10,6 +10,9 @@ in front of the stack's three nginx instances, each with its own workers.
   believed, nor one sent to nginx by anyone but the load balancer.
 - No instance passes its check (a memcached frozen: /health 503 on all):
   the load balancer fails open and nginx still answers.
+- HAProxy's own metrics (its Prometheus exporter, on a port of their
+  own) say which instances are in rotation, and the stack's Prometheus
+  scrapes them when it runs.
 - Under load from h2load (bounded: --rps per client, a few seconds):
   one instance killed (kill -9, master and workers): the requests in
   flight at the kill counted, none failing after the check marks it down;
@@ -19,7 +22,7 @@ in front of the stack's three nginx instances, each with its own workers.
 Prints figures and 'N passed, N failed'; skipped (77) without the edge."""
 
 import http.client, json, os, re, signal, socket, ssl, subprocess, sys, tempfile
-import threading, time, uuid, warnings
+import threading, time, urllib.parse, urllib.request, uuid, warnings
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -43,6 +46,9 @@ FORGED = "203.0.113.9"             # what a client claims to be
 SLOW_MS = int(os.environ.get("PHOTO_SLOW_REQUEST_MS", "1500"))   # photo_slow_request
 SHARD_BITS, SEQ_BITS = 13, 10      # contract/photo_contract.h
 CTX = ssl.create_default_context(cafile=CA)
+METRICS_PORT = int(os.environ.get("PHOTO_EDGE_METRICS_PORT", "18044"))   # HAProxy's exporter
+PROM = ("http://%s:%s" % (HOST, os.environ.get("PHOTO_PROMETHEUS_PORT", "19090"))
+        if os.environ.get("PHOTO_PROMETHEUS") == "1" else None)
 tag = uuid.uuid4().hex[:8]
 
 
@@ -149,6 +155,31 @@ def counters(name):
 
 def state(name):
     return server(name)["status"]
+
+
+def exported(name, st):
+    """HAProxy's exporter: haproxy_server_status of instance name in state
+    st (1 for the state it is in), or None"""
+    try:
+        text = urllib.request.urlopen("http://%s:%d/metrics" % (HOST, METRICS_PORT),
+                                      timeout=5).read().decode()
+    except OSError:
+        return None
+    m = re.search(r'^haproxy_server_status\{proxy="nginx",server="%s",state="%s"\} (\S+)$'
+                  % (name, st), text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def prom(expr):
+    """the stack's Prometheus: the value of a query's one result, or None"""
+    try:
+        a = json.loads(urllib.request.urlopen(
+            PROM + "/api/v1/query?" + urllib.parse.urlencode({"query": expr}),
+            timeout=5).read())
+        r = a["data"]["result"]
+        return float(r[0]["value"][1]) if len(r) == 1 else None
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
 
 
 def all_up():
@@ -287,6 +318,9 @@ check("straight to nginx, X-Forwarded-Proto from another than the load balancer 
 s, b, _ = edge("GET", "/metrics")
 check("the module's metrics are not served to the public: 404 at the edge, in the API's shape",
       s == 404 and isinstance(b, dict) and b.get("error", {}).get("code") == "not_found", (s, b))
+check("HAProxy's own metrics, on their port: the three instances UP",
+      all(exported(n, "UP") == 1 and exported(n, "DOWN") == 0 for n, _, _ in INSTANCES),
+      [(n, exported(n, "UP")) for n, _, _ in INSTANCES])
 
 # the module sees the client's address too: a sign-in kept waiting by the
 # auth worker past photo_slow_request logs the slow-request line, with it
@@ -398,6 +432,10 @@ print("# kill: %s (its master and %d workers frozen 0.3 s, then kill -9) under %
 for l in (retried_in_flight + sent_after)[:3]:
     print("#   HAProxy: %s" % l[3])
 check("the killed instance is marked down by its check", t_down is not None and t_down < 3, t_down)
+check("and HAProxy's metrics say so: %s DOWN, the others UP" % name,
+      exported(name, "DOWN") == 1
+      and all(exported(n, "UP") == 1 for n, _, _ in INSTANCES if n != name),
+      [(n, exported(n, "DOWN")) for n, _, _ in INSTANCES])
 check("no request failed after it was marked down", not failed_after, failed_after[:5])
 check("those that failed were in flight at the kill (%d failed, %d in flight)"
       % (len(failed), in_flight), len(failed) <= in_flight, failed[:5])
@@ -532,4 +570,13 @@ rows = {c: p for p, c in stored}
 wrong = [(c, p, rows.get(c)) for c, p in accepted if rows.get(c) != p]
 check("every accepted post is stored once, under the id it was answered with (%d rows)"
       % len(stored), not wrong and len(stored) == len(accepted), wrong[:3])
+
+# the stack's Prometheus (PHOTO_PROMETHEUS=1) scrapes HAProxy's exporter
+if PROM:
+    got = waited(lambda: prom('up{job="haproxy"}') == 1
+                 and prom('haproxy_backend_active_servers{job="haproxy",proxy="nginx"}') == 3,
+                 40, 1)
+    check("Prometheus scrapes HAProxy: up, the three instances active in its backend",
+          got is not None, (prom('up{job="haproxy"}'),
+                            prom('haproxy_backend_active_servers{job="haproxy",proxy="nginx"}')))
 done()

@@ -26,6 +26,11 @@
  * period of expiring (photo_media_cache_until()), and each photo's period
  * starts at its own offset, so that the cache's objects do not all expire
  * in the same second.
+ *
+ * A link posted to another service (the share worker: a Tweet, a Facebook
+ * post) lives as long as the post may be read: PHOTO_MEDIA_SHARE_PERIOD
+ * from the day it is made.  Anyone who reads the post sees the picture,
+ * which its owner chose to share; deleting the photo removes the files.
  */
 
 #ifndef PHOTO_MEDIA_H
@@ -36,6 +41,7 @@
 
 
 #define PHOTO_MEDIA_LINK_PERIOD  86400      /* seconds */
+#define PHOTO_MEDIA_SHARE_PERIOD (10 * 365 * 86400LL)   /* seconds */
 #define PHOTO_MEDIA_QUALITY      85         /* JPEG, of the sized copies */
 
 #define PHOTO_MEDIA_ORIGINAL     "original"  /* the bucket's prefix */

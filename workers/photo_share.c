@@ -589,11 +589,13 @@ photo_share_photo(photo_ctx_t *ctx, photo_job_t *job, int64_t photo,
     ph->caption = PQgetvalue(*res, 0, 0);
     image = PQgetvalue(*res, 0, 1);
 
-    /* the picture's link as the API gives it (photo_media.h): signed, good
-       for a day or two, which is when the services fetch it */
+    /* the picture's link, signed (photo_media.h) to live as long as the
+       post that carries it may be read; from the start of the next day,
+       so that a retried job makes the same one */
     if (image[0] == '/' && ctx->link_secret_len
         && photo_media_link(link, sizeof(link), image, strlen(image),
-                            photo_media_link_expires(photo, time(NULL)),
+                            (time(NULL) / 86400 + 1) * 86400
+                            + PHOTO_MEDIA_SHARE_PERIOD,
                             ctx->link_secret, ctx->link_secret_len) != 0)
     {
         image = link;

@@ -9,11 +9,11 @@ its Idempotency-Key posts nothing more; Postgres holds the credentials
 sealed, never in the clear; after an unlink, a share to that service
 posts nothing. Prints 'N passed, N failed'."""
 
-import json, os, sys, time, uuid
+import json, os, sys, time, urllib.parse, urllib.request, uuid
 
 sys.dont_write_bytecode = True     # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_lib import call, check, done, poster, sql, waited  # noqa: E402
+from e2e_lib import API, call, check, done, poster, sql, waited  # noqa: E402
 
 if os.environ.get("PHOTO_SHARE_STANDIN") != "1":
     print("skipped: the stack runs no share stand-ins (PHOTO_SHARE_STANDIN=1 scripts/stack start)")
@@ -92,6 +92,21 @@ check("Facebook took one photo, with the page's token, its address and caption",
       waited(lambda: len(taken(FB_REC, FB_TOKEN)) == 1, 15) is not None
       and taken(FB_REC, FB_TOKEN)[0].get("caption") == caption
       and url in taken(FB_REC, FB_TOKEN)[0].get("url", ""), taken(FB_REC, FB_TOKEN))
+# the picture's link in the Tweet lives as long as the Tweet may be read
+# (years, contract/photo_media.h), and nginx serves it
+link = [w for w in taken(TW_REC, TW_TOKEN)[0].get("text", "").split() if url in w]
+q = urllib.parse.parse_qs(urllib.parse.urlsplit(link[0]).query) if link else {}
+check("the Tweet's link is signed for years, not for the day or two the API's are",
+      "s" in q and int(q.get("e", ["0"])[0]) - time.time() > 9 * 365 * 86400, link)
+if link:
+    parts = urllib.parse.urlsplit(link[0])
+    try:
+        with urllib.request.urlopen(API + parts.path + "?" + parts.query, timeout=10) as r:
+            got = (r.status, len(r.read()))
+    except OSError as e:
+        got = (getattr(e, "code", None), str(e))
+    check("and nginx serves the picture by it", got[0] == 200 and got[1] > 0, (got, link))
+
 check("two shares rows", waited(
     lambda: sql("select count(*) from shares where photo_id = %s" % pid) == "2", 10) is not None)
 

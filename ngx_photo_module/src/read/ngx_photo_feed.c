@@ -6,19 +6,21 @@
  * One Redis round trip answers both "who is this session" and "which ids".
  * When the list's owner is known before Redis answers (a user's photos:
  * from the path; the feed: the user id a session token begins with,
- * PHOTO_SESSION_TOKEN_SEP), three native commands go out together: GET
- * the session, ZSCORE the list's completeness marker (PHOTO_LIST_COMPLETE),
- * ZREVRANGEBYLEX the page; the page is used only if the session names
- * that user.  Otherwise (a token without its user, or whose session names
- * another) a Lua script (EVALSHA) does the three in one call, at several
- * times the cost to Redis; with Redis Cluster, where the script could not
- * reach a list in another slot, the session is read first and the native
- * commands sent after it: two round trips, for tokens the auth worker
- * never makes.  A list that is not complete (evicted, never
- * built) is rebuilt from Postgres, stored back, and the page taken from
- * what was read.  With the native commands go the two that ask for the
- * reader's likes up to the same max_id (ngx_photo_liked.c): a user's
- * "liked" costs the feed no round trip of its own.
+ * PHOTO_SESSION_TOKEN_SEP), native commands go out together: GET the
+ * session, and ZREVRANGEBYLEX the page down to the list's completeness
+ * marker (PHOTO_LIST_COMPLETE: a list with members has it, so the page
+ * tells whether the list is complete, ngx_photo_feed_complete()); the page
+ * is used only if the session names that user.  Otherwise (a token without
+ * its user, or whose session names another) a Lua script (EVALSHA) reads
+ * the session, the marker and the page in one call, at several times the
+ * cost to Redis; with Redis Cluster, where the script could not reach a
+ * list in another slot, the session is read first and the native commands
+ * sent after it: two round trips, for tokens the auth worker never makes.
+ * A list that is not complete (evicted, never built) is rebuilt from
+ * Postgres, stored back with the ids the workers held for it, and the page
+ * taken from what was read.  With the native commands goes the one that
+ * asks for the reader's likes up to the same max_id (ngx_photo_liked.c): a
+ * user's "liked" costs the feed no round trip of its own.
  */
 
 #include "ngx_photo_read.h"

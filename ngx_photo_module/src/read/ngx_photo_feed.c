@@ -77,6 +77,10 @@ static const char  *ngx_photo_feed_rebuild_sql[] = {
 
 #define NGX_PHOTO_FEED_ARGS  10
 
+/* the reader's liked ids asked for with a page, at most: each is a reply
+   to parse and check against the page */
+#define NGX_PHOTO_FEED_WINDOW_MAX  16
+
 
 typedef struct {
     ngx_photo_read_t            read;
@@ -440,11 +444,14 @@ ngx_photo_feed_send_native(ngx_photo_feed_t *feed)
     }
 
     if (reader) {
-        /* half as many liked ids as the page has photos: enough for a
-           reader who likes up to one photo in two of the feed */
+        /* half as many liked ids as the page has photos, at most
+           NGX_PHOTO_FEED_WINDOW_MAX: enough for a reader who likes up to
+           one photo in two of a page of 20, one in seven of 100 */
         if (ngx_photo_liked_cmds(&feed->read, reader,
                                  (u_char *) feed->argv[7], feed->argvlen[7],
-                                 feed->read.count / 2 + 1, &cmds[n])
+                                 ngx_min(feed->read.count / 2 + 1,
+                                         NGX_PHOTO_FEED_WINDOW_MAX),
+                                 &cmds[n])
             != NGX_OK)
         {
             return NGX_ERROR;

@@ -47,6 +47,20 @@ post(h_t *h, long long id, long long poster)
 }
 
 
+/* the fan-out of a deleted photo */
+static void
+post_delete(h_t *h, long long id, long long poster)
+{
+    char  unique[64], payload[256];
+
+    snprintf(unique, sizeof(unique), "%s%lld-d", PHOTO_FANOUT_UNIQUE, id);
+    snprintf(payload, sizeof(payload),
+             "{\"unique\":\"%s\",\"id\":\"%lld\",\"user_id\":\"%lld\","
+             "\"delete\":true}", unique, id, poster);
+    h_submit(h, PHOTO_JOB_FANOUT, unique, payload);
+}
+
+
 /* the members of feed:<user> newest first, as the reader pages them */
 static int
 feed_is(h_t *h, long long user, int marker, const long long *ids, int n)
@@ -157,6 +171,17 @@ check_concurrent(h_t *h)
           && feed_is(h, FIRST, 1, newest, POSTS)
           && pending_is(h, FIRST + 1, newest, POSTS),
           "a replayed fan-out changes no feed");
+
+    /* a deleted photo leaves the complete feeds and the pending sets */
+    post_delete(h, PHOTOS + POSTS, POSTER);
+    CHECK(h_wait_drained(h, PHOTO_JOB_FANOUT, 10000)
+          && feed_is(h, FIRST, 1, newest + 1, POSTS - 1)
+          && pending_is(h, FIRST + 1, newest + 1, POSTS - 1),
+          "a deleted photo leaves the feeds and the pending sets");
+    post(h, PHOTOS + POSTS, POSTER);
+    CHECK(h_wait_drained(h, PHOTO_JOB_FANOUT, 10000)
+          && feed_is(h, FIRST, 1, newest, POSTS)
+          && pending_is(h, FIRST + 1, newest, POSTS), "(posted again)");
 
     h_worker_stop(h, w1, SIGTERM, 3000);
     h_worker_stop(h, w2, SIGTERM, 3000);

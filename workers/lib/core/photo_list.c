@@ -120,8 +120,9 @@ photo_list_each(photo_redis_t *rd, const char *prefix, const int64_t *owners,
     size_t n, const int64_t *ids, size_t nids, int cap, size_t *added)
 {
     int                  rc, noscript;
-    char                 key[PHOTO_LIST_KEY], member[PHOTO_ID_BUF];
-    size_t               i, start;
+    char                 key[PHOTO_LIST_KEY], pending[PHOTO_LIST_KEY];
+    char                 member[PHOTO_ID_BUF];
+    size_t               i, start, keylen;
     const char          *argv[3];
     size_t               argvlen[3];
     redisContext        *c;
@@ -143,26 +144,40 @@ photo_list_each(photo_redis_t *rd, const char *prefix, const int64_t *owners,
         return 0;
     }
 
+    /* ZREM from the list and from its pending set: an id held for a list
+       not in Redis must not come back with the list's rebuild */
     photo_id_pad(member, ids[0]);
 
     argv[0] = "ZREM";
     argvlen[0] = 4;
-    argv[1] = key;
     argv[2] = member;
     argvlen[2] = PHOTO_ID_MAX_DIGITS;
 
     for (i = 0; i < n; i++) {
-        argvlen[1] = (size_t) photo_key_list(key, sizeof(key), prefix,
-                                             owners[i]);
+        keylen = (size_t) photo_key_list(key, sizeof(key), prefix,
+                                         owners[i]);
 
         if (nids > 1) {
             photo_id_pad(member, ids[i]);
         }
 
-        c = photo_redis_pipe_key(&p, key, argvlen[1], 1);
+        c = photo_redis_pipe_key(&p, key, keylen, 2);
         if (c == NULL) {
             break;
         }
+
+        argv[1] = key;
+        argvlen[1] = keylen;
+
+        if (redisAppendCommandArgv(c, 3, argv, argvlen) != REDIS_OK) {
+            photo_log_error("redis: %s", c->errstr);
+            p.failed = 1;
+            break;
+        }
+
+        argv[1] = pending;
+        argvlen[1] = (size_t) snprintf(pending, sizeof(pending), "%s%s", key,
+                                       PHOTO_LIST_PENDING);
 
         if (redisAppendCommandArgv(c, 3, argv, argvlen) != REDIS_OK) {
             photo_log_error("redis: %s", c->errstr);
@@ -171,7 +186,7 @@ photo_list_each(photo_redis_t *rd, const char *prefix, const int64_t *owners,
         }
 
         /* one round trip per batch: each node's replies read in order */
-        if (p.replies >= PHOTO_LIST_BATCH || i == n - 1) {
+        if (p.replies >= 2 * PHOTO_LIST_BATCH || i == n - 1) {
             rc = photo_list_replies(&p, NULL, &noscript);
             if (rc != 0) {
                 return rc;

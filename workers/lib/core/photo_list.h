@@ -46,7 +46,8 @@ void photo_list_metrics(void);
 int photo_list_fanout(photo_redis_t *rd, const char *prefix,
     const int64_t *owners, size_t n, int64_t id, int cap);
 
-/* id out of <prefix><owner> for every owner (a deleted photo) */
+/* id out of <prefix><owner> and its pending set for every owner (a
+   deleted photo) */
 int photo_list_unfanout(photo_redis_t *rd, const char *prefix,
     const int64_t *owners, size_t n, int64_t id);
 

@@ -119,7 +119,7 @@
  * the completeness marker PHOTO_LIST_COMPLETE; not capped.  A feed read
  * asks for it in the same round trip as the page (it shares the reader's
  * hash tag): the newest liked ids up to the page's max_id, half as many
- * as the page has photos, down to the marker (one command: a likes list
+ * as the page has photos and at most 16, down to the marker (one command: a likes list
  * is only ever written with its marker); they answer "liked" for every
  * photo of the page when the marker came or the oldest is older than the
  * page's oldest,
@@ -229,7 +229,8 @@
  * with a lone id by an add that came just after the list was evicted.  An
  * id for a list without its marker goes to the list's pending set,
  * "<list key>" PHOTO_LIST_PENDING (the same hash tag), kept
- * PHOTO_LIST_PENDING_TTL seconds after its last id.  A rebuild whose
+ * PHOTO_LIST_PENDING_TTL seconds after its last id (a deleted photo's id
+ * is taken out of it as out of the list).  A rebuild whose
  * Postgres read came before the id's row committed, and whose store comes
  * after the worker looked, takes the pending ids in with it: nothing
  * falls between the two.

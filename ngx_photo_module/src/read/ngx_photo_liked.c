@@ -4,7 +4,8 @@
  * in the reader's likes:{uid} (photo_contract.h).
  *
  * A feed read asks for it in its own round trip: the reader's newest liked
- * ids up to the page's max_id, half as many as the page has photos, beside
+ * ids up to the page's max_id, half as many as the page has photos and at
+ * most 16 (ngx_photo_feed.c), beside
  * the page, both in the reader's slot (for a reader who likes one photo in
  * ten, the window reaches five pages back; a larger one cost the feed a
  * measurable part of its rate: Redis shares the machine with nginx, and

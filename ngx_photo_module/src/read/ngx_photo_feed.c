@@ -568,18 +568,11 @@ ngx_photo_feed_native_reply(void *data, ngx_photo_result_t *res)
 static ngx_int_t
 ngx_photo_feed_complete(ngx_photo_feed_t *feed, redisReply *ids)
 {
-    redisReply  *e;
-
     if (ids->elements == 0) {
         return NGX_DECLINED;
     }
 
-    e = ids->element[ids->elements - 1];
-
-    if (e->type == REDIS_REPLY_STRING
-        && e->len == sizeof(PHOTO_LIST_COMPLETE) - 1
-        && ngx_strncmp(e->str, PHOTO_LIST_COMPLETE, e->len) == 0)
-    {
+    if (ngx_photo_list_ends(ids)) {
         return ids->elements - 1;
     }
 

@@ -112,12 +112,8 @@ ngx_photo_liked_reply(ngx_photo_read_t *rd, redisReply *reply)
     }
 
     n = reply->elements;
-    e = reply->element[n - 1];
 
-    if (e->type == REDIS_REPLY_STRING
-        && e->len == sizeof(PHOTO_LIST_COMPLETE) - 1
-        && ngx_strncmp(e->str, PHOTO_LIST_COMPLETE, e->len) == 0)
-    {
+    if (ngx_photo_list_ends(reply)) {
         n--;                    /* the marker: every liked id came */
 
     } else {

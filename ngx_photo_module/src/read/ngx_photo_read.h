@@ -101,4 +101,19 @@ void ngx_photo_liked_reply(ngx_photo_read_t *rd, redisReply *reply);
 void ngx_photo_liked(ngx_photo_read_t *rd);
 
 
+/* a non-empty range of a list, read down to "-", ends with the list's
+   completeness marker (photo_contract.h): it reached the list's end */
+static ngx_inline ngx_flag_t
+ngx_photo_list_ends(redisReply *ids)
+{
+    redisReply  *e;
+
+    e = ids->element[ids->elements - 1];
+
+    return e->type == REDIS_REPLY_STRING
+           && e->len == sizeof(PHOTO_LIST_COMPLETE) - 1
+           && ngx_strncmp(e->str, PHOTO_LIST_COMPLETE, e->len) == 0;
+}
+
+
 #endif /* _NGX_PHOTO_READ_H_INCLUDED_ */

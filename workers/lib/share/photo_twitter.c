@@ -29,7 +29,8 @@ static size_t photo_twitter_link(const char *s, size_t len, size_t i);
 static uint32_t photo_twitter_code_point(const char *s, size_t len,
     size_t *i);
 static int photo_twitter_light(uint32_t c);
-static size_t photo_twitter_link_weight(const char *s, size_t len);
+static size_t photo_twitter_unit(const char *s, size_t len, size_t i,
+    size_t *w);
 static char *photo_twitter_authorization(photo_twitter_t *t,
     const char *token, const char *token_secret);
 static unsigned char *photo_twitter_body(const char *text, size_t *len);
@@ -171,40 +172,13 @@ photo_twitter_text(const char *caption, const char *photo_url)
 static size_t
 photo_twitter_weight(const char *s, size_t len)
 {
-    size_t    i, w, end;
-    uint32_t  c;
+    size_t  i, w, uw;
 
-    for (w = 0, i = 0; i < len; ) {
-        end = photo_twitter_link(s, len, i);
-
-        if (end > i) {
-            w += photo_twitter_link_weight(s + i, end - i);
-            i = end;
-            continue;
-        }
-
-        c = photo_twitter_code_point(s, len, &i);
-        w += photo_twitter_light(c) ? 1 : 2;
+    for (w = 0, i = 0; i < len; w += uw) {
+        i = photo_twitter_unit(s, len, i, &uw);
     }
 
     return w;
-}
-
-
-/* a link: PHOTO_TWITTER_URL_WEIGHT, or what its characters weigh if that
-   is more (should Twitter not take it for a link) */
-static size_t
-photo_twitter_link_weight(const char *s, size_t len)
-{
-    size_t    i, w;
-    uint32_t  c;
-
-    for (w = 0, i = 0; i < len; ) {
-        c = photo_twitter_code_point(s, len, &i);
-        w += photo_twitter_light(c) ? 1 : 2;
-    }
-
-    return w > PHOTO_TWITTER_URL_WEIGHT ? w : PHOTO_TWITTER_URL_WEIGHT;
 }
 
 
@@ -213,30 +187,45 @@ photo_twitter_link_weight(const char *s, size_t len)
 static size_t
 photo_twitter_cut(const char *s, size_t len, size_t max)
 {
-    size_t    i, next, w, cw, end;
-    uint32_t  c;
+    size_t  i, next, w, uw;
 
-    for (w = 0, i = 0; i < len; i = next) {
-        end = photo_twitter_link(s, len, i);
+    for (w = 0, i = 0; i < len; i = next, w += uw) {
+        next = photo_twitter_unit(s, len, i, &uw);
 
-        if (end > i) {
-            cw = photo_twitter_link_weight(s + i, end - i);
-            next = end;
-
-        } else {
-            next = i;
-            c = photo_twitter_code_point(s, len, &next);
-            cw = photo_twitter_light(c) ? 1 : 2;
-        }
-
-        if (w + cw > max) {
+        if (w + uw > max) {
             break;
         }
-
-        w += cw;
     }
 
     return i;
+}
+
+
+/* the unit at s[i], a link or a code point: its end, and in *w its weight */
+static size_t
+photo_twitter_unit(const char *s, size_t len, size_t i, size_t *w)
+{
+    size_t    end, k, cw;
+    uint32_t  c;
+
+    end = photo_twitter_link(s, len, i);
+
+    if (end == i) {
+        c = photo_twitter_code_point(s, len, &end);
+        *w = photo_twitter_light(c) ? 1 : 2;
+        return end;
+    }
+
+    /* a link: PHOTO_TWITTER_URL_WEIGHT, or what its characters weigh if
+       that is more (should Twitter not take it for a link) */
+    for (cw = 0, k = i; k < end; ) {
+        c = photo_twitter_code_point(s, end, &k);
+        cw += photo_twitter_light(c) ? 1 : 2;
+    }
+
+    *w = cw > PHOTO_TWITTER_URL_WEIGHT ? cw : PHOTO_TWITTER_URL_WEIGHT;
+
+    return end;
 }
 
 
